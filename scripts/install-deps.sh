@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything zdc needs to build, test and fuzz, from Debian's packages.
+# Idempotent: packages already present are skipped without touching the network.
+# Usage: scripts/install-deps.sh [--interop]   (--interop adds Chromium and npm packages)
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build pkg-config git
+      liburing-dev libssl-dev libusrsctp-dev libcriterion-dev
+      clang libclang-rt-14-dev llvm afl++ valgrind clang-format)
+if [ "${1:-}" = "--interop" ]; then
+  pkgs+=(chromium nodejs npm)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come from outside Debian (a preinstalled Node); accept any working npm.
+if [ "${1:-}" = "--interop" ] && command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+clean=()
+for p in "${missing[@]}"; do [ -n "$p" ] && clean+=("$p"); done
+
+if [ ${#clean[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "install-deps: installing ${clean[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${clean[@]}"
+else
+  echo "install-deps: all packages present"
+fi

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, then runs every check CI runs.
+#   1. AddressSanitizer + UBSan build: unit and integration tests, seed-corpus replay of every
+#      fuzz target (ctest labels unit, integration, fuzz).
+#   2. ThreadSanitizer build: the ring/threading tests (ctest label "thread").
+#   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
+#   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.
+# Environment: ZDC_FUZZ_SECONDS, ZDC_AFL_SECONDS (default 5), ZDC_SKIP_FUZZ=1 to skip 3 and 4.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/install-deps.sh
+
+section() { printf '\n===== %s =====\n' "$*"; }
+
+# Runs ctest verbosely into a log and shows each test's result line plus the Criterion and
+# ctest summaries; the whole log is shown for a failing run.
+run_ctest() {
+    local dir=$1; shift
+    local log=$dir/ctest.log
+    if ctest --test-dir "$dir" -V "$@" >"$log" 2>&1; then
+        grep -E 'Synthesis:|replay:| Test +#|tests passed|Total Test time|Label Time|^[a-z-]+ += ' "$log" || true
+    else
+        grep -E 'Synthesis:|replay:| Test +#|tests passed|Total Test time' "$log" || true
+        echo "---- ctest failed; full log follows ----"
+        cat "$log"
+        return 1
+    fi
+}
+
+section "ASan+UBSan build and tests"
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_ctest build/asan -LE 'interop'
+
+section "ThreadSanitizer build and tests (label thread)"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+run_ctest build/tsan -L thread
+
+if [ "${ZDC_SKIP_FUZZ:-0}" != 1 ]; then
+    section "libFuzzer: ${ZDC_FUZZ_SECONDS:-20} s per target"
+    scripts/fuzz.sh libfuzzer "${ZDC_FUZZ_SECONDS:-20}"
+    section "AFL++: ${ZDC_AFL_SECONDS:-5} s per target"
+    scripts/fuzz.sh afl "${ZDC_AFL_SECONDS:-5}"
+fi
+section "all checks passed"
