@@ -76,9 +76,12 @@ int zdc_addr_family(const zdc_addr *a)
 uint16_t zdc_addr_port(const zdc_addr *a)
 {
     switch (zdc_addr_family(a)) {
-    case 4: return ntohs(a->u.in4.sin_port);
-    case 6: return ntohs(a->u.in6.sin6_port);
-    default: return 0;
+    case 4:
+        return ntohs(a->u.in4.sin_port);
+    case 6:
+        return ntohs(a->u.in6.sin6_port);
+    default:
+        return 0;
     }
 }
 
@@ -93,9 +96,14 @@ void zdc_addr_set_port(zdc_addr *a, uint16_t port)
 size_t zdc_addr_bytes(const zdc_addr *a, uint8_t out[16])
 {
     switch (zdc_addr_family(a)) {
-    case 4: memcpy(out, &a->u.in4.sin_addr, 4); return 4;
-    case 6: memcpy(out, &a->u.in6.sin6_addr, 16); return 16;
-    default: return 0;
+    case 4:
+        memcpy(out, &a->u.in4.sin_addr, 4);
+        return 4;
+    case 6:
+        memcpy(out, &a->u.in6.sin6_addr, 16);
+        return 16;
+    default:
+        return 0;
     }
 }
 

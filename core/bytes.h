@@ -31,10 +31,16 @@ static inline void zdc_rd_init(zdc_rd *r, const uint8_t *p, size_t len)
     r->off = 0;
 }
 
-static inline size_t zdc_rd_left(const zdc_rd *r) { return r->len - r->off; }
+static inline size_t zdc_rd_left(const zdc_rd *r)
+{
+    return r->len - r->off;
+}
 
 /* Pointer to the next unread byte (valid only while zdc_rd_left() > 0). */
-static inline const uint8_t *zdc_rd_cur(const zdc_rd *r) { return r->p + r->off; }
+static inline const uint8_t *zdc_rd_cur(const zdc_rd *r)
+{
+    return r->p + r->off;
+}
 
 static inline int zdc_rd_skip(zdc_rd *r, size_t n)
 {
@@ -105,7 +111,10 @@ static inline int zdc_rd_copy(zdc_rd *r, void *dst, size_t n)
 
 /* ---- plain loads/stores (caller has checked the bounds) -------------------------------- */
 
-static inline uint16_t zdc_load_u16(const uint8_t *s) { return (uint16_t)((uint16_t)s[0] << 8 | s[1]); }
+static inline uint16_t zdc_load_u16(const uint8_t *s)
+{
+    return (uint16_t)((uint16_t)s[0] << 8 | s[1]);
+}
 static inline uint32_t zdc_load_u32(const uint8_t *s)
 {
     return (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];

@@ -4,9 +4,15 @@
 
 #include "zdc/error.h"
 
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
 
-zdc_str zdc_str_c(const char *s) { return s ? zdc_str_make(s, strlen(s)) : zdc_str_make("", 0); }
+zdc_str zdc_str_c(const char *s)
+{
+    return s ? zdc_str_make(s, strlen(s)) : zdc_str_make("", 0);
+}
 
 bool zdc_str_eq(zdc_str a, zdc_str b)
 {
@@ -23,8 +29,14 @@ bool zdc_str_ieq(zdc_str a, zdc_str b)
     return true;
 }
 
-bool zdc_str_eq_c(zdc_str a, const char *b) { return zdc_str_eq(a, zdc_str_c(b)); }
-bool zdc_str_ieq_c(zdc_str a, const char *b) { return zdc_str_ieq(a, zdc_str_c(b)); }
+bool zdc_str_eq_c(zdc_str a, const char *b)
+{
+    return zdc_str_eq(a, zdc_str_c(b));
+}
+bool zdc_str_ieq_c(zdc_str a, const char *b)
+{
+    return zdc_str_ieq(a, zdc_str_c(b));
+}
 
 bool zdc_str_has_prefix(zdc_str s, const char *prefix)
 {

@@ -18,7 +18,10 @@ typedef struct zdc_str {
 
 #define ZDC_STR_LIT(s) ((zdc_str){(s), sizeof(s) - 1})
 
-static inline zdc_str zdc_str_make(const char *p, size_t len) { return (zdc_str){p, len}; }
+static inline zdc_str zdc_str_make(const char *p, size_t len)
+{
+    return (zdc_str){p, len};
+}
 
 /* View of a NUL-terminated string (NULL gives the empty view). */
 zdc_str zdc_str_c(const char *s);

@@ -67,8 +67,8 @@ Test(bytes, writer_pads_to_alignment)
 Test(tlv, walks_stun_style_padded_elements)
 {
     /* type 0x0006 len 5 "hello" + 3 pad; type 0x8022 len 0 */
-    const uint8_t in[] = {0x00, 0x06, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o', 0, 0, 0,
-                          0x80, 0x22, 0x00, 0x00};
+    const uint8_t in[] = {0x00, 0x06, 0x00, 0x05, 'h',  'e',  'l',  'l',
+                          'o',  0,    0,    0,    0x80, 0x22, 0x00, 0x00};
     zdc_tlv_walker w;
     zdc_tlv t;
     zdc_tlv_walker_init(&w, in, sizeof in, 4, false);
