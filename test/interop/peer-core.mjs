@@ -1,0 +1,297 @@
+// The zdc-peer test protocol (shared/PEER_PROTOCOL.md), implemented once on the standard
+// RTCPeerConnection API so that the same code runs inside Chromium (peer-chromium.mjs) and in
+// Node on libdatachannel's RTCPeerConnection polyfill (peer-ndc.mjs).
+//
+// runPeer({ args, RTCPeerConnection, out, log, exit }) — args: argv-style option list; out(line)
+// writes one protocol line; log(text) goes to stderr; exit(code) ends the process. It returns
+// { input(line) } to feed signaling lines from the relay, and { eof() } for stdin's end.
+
+export function parseArgs(argv) {
+  const o = { role: null, echo: false, send: 0, size: 0, text: false, label: 'test',
+              unordered: false, maxRetransmits: null, maxPacketLifeTime: null, negotiated: null,
+              protocol: '', close: false, timeout: 30, sizeGiven: false };
+  const num = (v, name) => {
+    if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${name} needs a non-negative integer`);
+    return Number(v);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case '--offer': case '--answer':
+        if (o.role) throw new Error('exactly one of --offer/--answer');
+        o.role = a.slice(2); break;
+      case '--echo': o.echo = true; break;
+      case '--send': o.send = num(argv[++i], a); break;
+      case '--size': o.size = num(argv[++i], a); o.sizeGiven = true; break;
+      case '--text': o.text = true; break;
+      case '--label': o.label = argv[++i]; if (o.label === undefined) throw new Error('--label needs a value'); break;
+      case '--unordered': o.unordered = true; break;
+      case '--max-retransmits': o.maxRetransmits = num(argv[++i], a); break;
+      case '--max-packet-life-time': o.maxPacketLifeTime = num(argv[++i], a); break;
+      case '--negotiated': o.negotiated = num(argv[++i], a); break;
+      case '--protocol': o.protocol = argv[++i]; if (o.protocol === undefined) throw new Error('--protocol needs a value'); break;
+      case '--close': o.close = true; break;
+      case '--timeout': o.timeout = num(argv[++i], a); break;
+      default: throw new Error(`unknown option ${a}`);
+    }
+  }
+  if (!o.role) throw new Error('exactly one of --offer/--answer');
+  if (o.maxRetransmits !== null && o.maxPacketLifeTime !== null)
+    throw new Error('--max-retransmits and --max-packet-life-time are exclusive');
+  if (o.send && !o.sizeGiven) throw new Error('--send needs --size');
+  return o;
+}
+
+// Message i of `size` bytes, per the protocol's pattern.
+export function makeMessage(i, size, text) {
+  const b = new Uint8Array(size);
+  for (let j = 0; j < size; j++)
+    b[j] = text ? 97 + ((i + j) % 26) : (i + j) % 251;
+  if (size >= 4) {
+    if (text) {
+      const d = String(i % 10000).padStart(4, '0');
+      for (let j = 0; j < 4; j++) b[j] = d.charCodeAt(j);
+    } else {
+      b[0] = (i >>> 24) & 255; b[1] = (i >>> 16) & 255; b[2] = (i >>> 8) & 255; b[3] = i & 255;
+    }
+  }
+  return text ? new TextDecoder().decode(b) : b;
+}
+
+function toBytes(data) {
+  if (typeof data === 'string') return new TextEncoder().encode(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new Error(`unexpected message type ${Object.prototype.toString.call(data)}`);
+}
+
+function equalBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+// Which message index an echo carries, or -1 when it matches none we could have sent.
+function indexOf(bytes, o, expected) {
+  const size = o.size;
+  if (bytes.length !== size) return -1;
+  if (size >= 4) {
+    let i;
+    if (o.text) {
+      const d = new TextDecoder().decode(bytes.subarray(0, 4));
+      if (!/^\d{4}$/.test(d)) return -1;
+      i = Number(d);
+      // Text carries i mod 10000: take the candidate nearest to what we expect next.
+      i += Math.max(0, Math.round((expected - i) / 10000)) * 10000;
+    } else {
+      i = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+    }
+    if (i >= o.send) return -1;
+    return equalBytes(bytes, toBytes(makeMessage(i, size, o.text))) ? i : -1;
+  }
+  // Under 4 bytes nothing names the index: accept the expected one, else any that matches.
+  if (expected < o.send && equalBytes(bytes, toBytes(makeMessage(expected, size, o.text)))) return expected;
+  for (let i = 0; i < o.send; i++)
+    if (equalBytes(bytes, toBytes(makeMessage(i, size, o.text)))) return i;
+  return -1;
+}
+
+export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected = null,
+                          now = () => performance.now() }) {
+  let o;
+  try {
+    o = parseArgs(args);
+  } catch (e) {
+    log(`usage: ${e.message}`);
+    exit(2);
+    return { input() {}, eof() {} };
+  }
+  const reliable = o.maxRetransmits === null && o.maxPacketLifeTime === null;
+  const emit = (obj) => out(JSON.stringify(obj));
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  let channel = null, finished = false, remoteSet = false, everClosed = false;
+  const pendingCandidates = [];
+  const stats = { sent: 0, received: 0, bytes: 0, t0: 0, t1: 0, ok: true, next: 0 };
+  let quietTimer = null, resultPrinted = false;
+
+  const finish = (code) => {
+    if (finished) return;
+    finished = true;
+    try { pc.close(); } catch (e) { /* already closed */ }
+    exit(code);
+  };
+  const fail = (msg) => { emit({ event: 'error', message: msg }); finish(1); };
+
+  const timer = setTimeout(() => {
+    log(`timeout after ${o.timeout}s`);
+    if (o.send && !resultPrinted) printResult(false);
+    finish(1);
+  }, o.timeout * 1000);
+
+  function printResult(ok) {
+    resultPrinted = true;
+    const seconds = Math.max((stats.t1 || now()) - stats.t0, 1e-9) / 1000;
+    emit({ event: 'result', ok, sent: stats.sent, received: stats.received, bytes: stats.bytes,
+           seconds: Number(seconds.toFixed(6)), mbps: Number((stats.bytes * 8 / seconds / 1e6).toFixed(3)) });
+  }
+
+  function done() {
+    const ok = stats.ok && (!reliable || stats.received === o.send);
+    printResult(ok);
+    if (!ok) { clearTimeout(timer); finish(1); return; }
+    if (o.close) { channel.close(); return; }   // exit once we see it closed
+    clearTimeout(timer);
+    finish(0);
+  }
+
+  pc.onicecandidate = (ev) => {
+    const c = ev.candidate;
+    emit({ candidate: c ? c.candidate : '', sdpMid: c ? c.sdpMid : '0',
+           sdpMLineIndex: c ? c.sdpMLineIndex : 0 });
+  };
+  pc.onconnectionstatechange = () => {
+    const s = pc.connectionState;
+    emit({ event: 'connection', state: s });
+    if (s === 'failed') fail('connection failed');
+    if (s === 'connected' && onConnected) onConnected(pc).catch((e) => log(`stats: ${e.message}`));
+  };
+
+  function checkReceived(ch) {
+    const problems = [];
+    if (ch.label !== o.label) problems.push(`label ${ch.label} != ${o.label}`);
+    if ((ch.protocol || '') !== o.protocol) problems.push(`protocol ${ch.protocol} != ${o.protocol}`);
+    // A stack that cannot tell a received channel's reliability leaves it undefined.
+    if (ch.ordered === undefined) log('this stack does not report received channels\' reliability: not checked');
+    else {
+      if (ch.ordered !== !o.unordered) problems.push(`ordered ${ch.ordered}`);
+      if ((ch.maxRetransmits ?? null) !== o.maxRetransmits) problems.push(`maxRetransmits ${ch.maxRetransmits}`);
+      if ((ch.maxPacketLifeTime ?? null) !== o.maxPacketLifeTime) problems.push(`maxPacketLifeTime ${ch.maxPacketLifeTime}`);
+    }
+    if (problems.length) fail(`received channel differs: ${problems.join(', ')}`);
+  }
+
+  async function sendAll(ch) {
+    stats.t0 = now();
+    const high = 1 << 20;
+    ch.bufferedAmountLowThreshold = high >> 2;
+    for (let i = 0; i < o.send; i++) {
+      while (ch.bufferedAmount > high) {
+        await new Promise((r) => {
+          const t = setTimeout(r, 5);
+          ch.onbufferedamountlow = () => { clearTimeout(t); r(); };
+        });
+        if (finished) return;
+      }
+      ch.send(makeMessage(i, o.size, o.text));
+      stats.sent++;
+    }
+    if (!reliable) armQuiet();
+  }
+
+  function armQuiet() {
+    clearTimeout(quietTimer);
+    quietTimer = setTimeout(done, 2000);
+  }
+
+  function onMessage(ev) {
+    const isText = typeof ev.data === 'string';
+    if (o.echo) {
+      try {
+        channel.send(isText ? ev.data : toBytes(ev.data).slice());
+      } catch (e) {
+        log(`echo failed: ${e.message}`);  // e.g. the channel closed meanwhile
+      }
+      return;
+    }
+    if (!o.send) return;
+    const bytes = toBytes(ev.data);
+    const i = isText === o.text ? indexOf(bytes, o, stats.next) : -1;
+    if (i < 0) { stats.ok = false; log(`echo ${stats.received} is corrupt or of the wrong kind`); }
+    else if (reliable && !o.unordered && i !== stats.next) { stats.ok = false; log(`echo ${i} out of order (expected ${stats.next})`); }
+    if (i >= 0) stats.next = i + 1;
+    stats.received++;
+    stats.bytes += bytes.length;
+    stats.t1 = now();
+    if (!reliable) armQuiet();
+    else if (stats.received === o.send) done();
+  }
+
+  function setup(ch) {
+    channel = ch;
+    let opened = false;
+    ch.binaryType = 'arraybuffer';
+    ch.onopen = () => {
+      if (opened) return;
+      opened = true;
+      emit({ event: 'open', label: ch.label, id: ch.id });
+      if (o.send) sendAll(ch).catch((e) => fail(`send: ${e.message}`));
+    };
+    ch.onclose = () => {
+      everClosed = true;
+      emit({ event: 'closed', label: ch.label });
+      if (o.send && !resultPrinted) { printResult(false); clearTimeout(timer); finish(1); return; }
+      clearTimeout(timer);
+      finish(0);
+    };
+    ch.onmessage = onMessage;
+    if (ch.readyState === 'open') ch.onopen();
+  }
+
+  const init = { ordered: !o.unordered };
+  if (o.maxRetransmits !== null) init.maxRetransmits = o.maxRetransmits;
+  if (o.maxPacketLifeTime !== null) init.maxPacketLifeTime = o.maxPacketLifeTime;
+  if (o.protocol) init.protocol = o.protocol;
+  if (o.negotiated !== null) { init.negotiated = true; init.id = o.negotiated; }
+
+  if (o.role === 'offer' || o.negotiated !== null) setup(pc.createDataChannel(o.label, init));
+  if (o.negotiated === null) pc.ondatachannel = (ev) => { checkReceived(ev.channel); setup(ev.channel); };
+
+  if (o.role === 'offer') {
+    pc.createOffer()
+      .then((d) => pc.setLocalDescription(d))
+      .then(() => emit({ type: pc.localDescription.type, sdp: pc.localDescription.sdp }))
+      .catch((e) => fail(`offer: ${e.message}`));
+  }
+
+  async function addCandidate(m) {
+    if (!m.candidate) return;  // end of candidates: accept and ignore
+    await pc.addIceCandidate({ candidate: m.candidate, sdpMid: m.sdpMid ?? '0', sdpMLineIndex: m.sdpMLineIndex ?? 0 });
+  }
+
+  let chain = Promise.resolve();  // apply signaling strictly in arrival order
+  function input(line) {
+    line = line.trim();
+    if (!line) return;
+    let m;
+    try { m = JSON.parse(line); } catch (e) { log(`ignoring non-JSON line: ${line.slice(0, 80)}`); return; }
+    chain = chain.then(async () => {
+      if (finished) return;
+      if (m.type === 'offer' && o.role === 'answer') {
+        await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        remoteSet = true;
+        const ans = await pc.createAnswer();
+        await pc.setLocalDescription(ans);
+        emit({ type: pc.localDescription.type, sdp: pc.localDescription.sdp });
+      } else if (m.type === 'answer' && o.role === 'offer') {
+        await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        remoteSet = true;
+      } else if ('candidate' in m) {
+        if (!remoteSet) { pendingCandidates.push(m); return; }
+      } else {
+        log(`ignoring line: ${line.slice(0, 80)}`);
+        return;
+      }
+      if (remoteSet && 'candidate' in m) await addCandidate(m);
+      while (remoteSet && pendingCandidates.length) await addCandidate(pendingCandidates.shift());
+    }).catch((e) => fail(`signaling: ${e.message}`));
+  }
+
+  function eof() {
+    if (o.send || finished) return;  // a sender finishes on its own (or times out)
+    clearTimeout(timer);
+    if (o.close && !everClosed) { finish(1); return; }
+    finish(0);
+  }
+
+  return { input, eof, pc };
+}
