@@ -5,6 +5,7 @@
 #   2. ThreadSanitizer build: the ring/threading tests (ctest label "thread").
 #   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
 #   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.
+#   Also: install into a scratch prefix and build a user's program with find_package/pkg-config.
 # Environment: ZDC_FUZZ_SECONDS, ZDC_AFL_SECONDS (default 5), ZDC_SKIP_FUZZ=1 to skip 3 and 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,9 @@ cmake --preset tsan >/dev/null
 cmake --build --preset tsan
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_ctest build/tsan -L thread
+
+section "Install check (find_package and pkg-config)"
+scripts/check-install.sh
 
 if [ "${ZDC_SKIP_FUZZ:-0}" != 1 ]; then
     section "libFuzzer: ${ZDC_FUZZ_SECONDS:-20} s per target"

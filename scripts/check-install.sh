@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs a release build into a scratch prefix and builds a user's program against it three
+# ways: CMake find_package (shared and static targets) and pkg-config. Each program must run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=$PWD/build/install-check/prefix
+user=$PWD/build/install-check/user
+rm -rf build/install-check
+cmake --preset release >/dev/null
+cmake --build --preset release >/dev/null
+cmake --install build/release --prefix "$prefix" >/dev/null
+cmake -S test/install -B "$user" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$user" >/dev/null
+LD_LIBRARY_PATH=$prefix/lib "$user/app"
+"$user/app_static"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+cc test/install/app.c $(pkg-config --cflags --libs zdc) -o "$user/app_pc"
+LD_LIBRARY_PATH=$prefix/lib "$user/app_pc"
+echo "install check: find_package(zdc) shared+static and pkg-config programs built and ran"
