@@ -38,7 +38,10 @@ for t in "${targets[@]}"; do
         [ -f "fuzz/$t.dict" ] && dict=(-x "fuzz/$t.dict")
         echo "--- AFL++ $t (${secs}s)"
         # The CI sandbox cannot tune core_pattern or CPU frequency; AFL++ works without.
-        if ! AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 \
+        # afl-fuzz insists on abort_on_error=1 so that a sanitizer report is seen as a crash.
+        if ! ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:symbolize=0 \
+                UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:symbolize=0 \
+                AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 \
                 AFL_NO_AFFINITY=1 AFL_BENCH_UNTIL_CRASH=1 \
                 timeout -k 5 $((secs + 30)) afl-fuzz -V "$secs" -i "$seeds" -o "$work/out" \
                 "${dict[@]}" -- "$bin" >"$work/log" 2>&1; then
