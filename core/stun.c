@@ -111,13 +111,14 @@ static int error_parse(const uint8_t *v, size_t n, zdc_stun_msg *m)
     return 0;
 }
 
-static int unknown_list_parse(const uint8_t *v, size_t n, zdc_stun_msg *m)
+static int unknown_list_parse(const uint8_t *v, size_t n, zdc_stun_msg *m, bool *seen)
 {
     /* RFC 8489 §14.13: a list of 16-bit attribute types. */
     if (n & 1)
         return ZDC_ERR_MALFORMED;
-    if (m->n_unknown_attrs)
+    if (*seen)
         return 0; /* a duplicate: only the first counts */
+    *seen = true;
     for (size_t i = 0; i + 2 <= n && m->n_unknown_attrs < ZDC_STUN_MAX_UNKNOWN; i += 2)
         m->unknown_attrs[m->n_unknown_attrs++] = zdc_load_u16(v + i);
     return 0;
@@ -145,7 +146,7 @@ static void unknown_required_add(zdc_stun_msg *m, uint16_t type)
 
 /* One attribute before MESSAGE-INTEGRITY. Of duplicates every occurrence is validated and the
  * first one kept (RFC 8489 §14: "only the first occurrence needs to be processed"). */
-static int attr_parse(const uint8_t *hdr, const zdc_tlv *t, zdc_stun_msg *m)
+static int attr_parse(const uint8_t *hdr, const zdc_tlv *t, zdc_stun_msg *m, bool *seen_list)
 {
     const uint8_t *v = t->value;
     size_t n = t->len;
@@ -180,7 +181,7 @@ static int attr_parse(const uint8_t *hdr, const zdc_tlv *t, zdc_stun_msg *m)
     case ZDC_STUN_ATTR_ERROR_CODE:
         return error_parse(v, n, m);
     case ZDC_STUN_ATTR_UNKNOWN_ATTRIBUTES:
-        return unknown_list_parse(v, n, m);
+        return unknown_list_parse(v, n, m, seen_list);
     case ZDC_STUN_ATTR_PRIORITY:
         /* RFC 8445 §16.1: a 32-bit unsigned integer. */
         if (n != 4)
@@ -232,7 +233,7 @@ int zdc_stun_parse(const uint8_t *p, size_t len, zdc_stun_msg *msg)
     zdc_tlv_walker w;
     zdc_tlv t;
     zdc_tlv_walker_init(&w, p + ZDC_STUN_HEADER_SIZE, msg->length, 4, false);
-    bool after_mi = false, after_mi256 = false;
+    bool after_mi = false, after_mi256 = false, seen_unknown_list = false;
     size_t fp_offset = 0;
     while ((rv = zdc_tlv_next(&w, &t)) == 1) {
         size_t off = ZDC_STUN_HEADER_SIZE + t.offset;
@@ -262,7 +263,7 @@ int zdc_stun_parse(const uint8_t *p, size_t len, zdc_stun_msg *msg)
             msg->integrity_offset = off;
             after_mi = true;
         } else {
-            rv = attr_parse(p, &t, msg);
+            rv = attr_parse(p, &t, msg, &seen_unknown_list);
             if (rv)
                 return rv;
         }

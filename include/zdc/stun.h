@@ -113,7 +113,9 @@ bool zdc_stun_is_message(const uint8_t *p, size_t len);
  *   ZDC_ERR_FINGERPRINT   FINGERPRINT present but wrong (drop the message);
  *   ZDC_ERR_UNKNOWN_ATTRIBUTE  unknown comprehension-required attributes are present: msg is
  *                         still fully filled (unknown_required lists them) so a 420 response
- *                         can be sent to a request. */
+ *                         can be sent to a request;
+ *   ZDC_ERR_INVALID_PARAMETER  msg NULL, or p NULL with len > 0.
+ * FINGERPRINT is verified here (has_fingerprint); MESSAGE-INTEGRITY is not (see below). */
 int zdc_stun_parse(const uint8_t *p, size_t len, zdc_stun_msg *msg);
 
 /* Verifies MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 §14.5) of a message parsed from p/len with
