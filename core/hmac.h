@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zdc/error.h"
+
 typedef enum zdc_digest_alg { ZDC_DIGEST_SHA1, ZDC_DIGEST_SHA256, ZDC_DIGEST_MD5 } zdc_digest_alg;
 
 #define ZDC_DIGEST_MAX 32
