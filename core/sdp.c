@@ -2,6 +2,7 @@
  * offer/answer builder. See include/zdc/sdp.h for what is accepted. */
 #include "zdc/sdp.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@
 #include "zdc/error.h"
 
 /* ---- small helpers ----------------------------------------------------------------------- */
+
+/* s equals the string literal `lit` (length known at compile time). */
+#define IS(s, lit) ((s).len == sizeof(lit) - 1 && memcmp((s).p, (lit), sizeof(lit) - 1) == 0)
 
 static zdc_sdp_str view(zdc_str s)
 {
@@ -178,22 +182,22 @@ static int parse_connection(parser *ps, zdc_str v)
 
 static enum zdc_sdp_kind kind_from(zdc_str s)
 {
-    if (zdc_str_eq_c(s, "application"))
+    if (IS(s, "application"))
         return ZDC_SDP_KIND_APPLICATION;
-    if (zdc_str_eq_c(s, "audio"))
+    if (IS(s, "audio"))
         return ZDC_SDP_KIND_AUDIO;
-    if (zdc_str_eq_c(s, "video"))
+    if (IS(s, "video"))
         return ZDC_SDP_KIND_VIDEO;
     return ZDC_SDP_KIND_OTHER;
 }
 
 static enum zdc_sdp_proto proto_from(zdc_str s)
 {
-    if (zdc_str_eq_c(s, "UDP/DTLS/SCTP"))
+    if (IS(s, "UDP/DTLS/SCTP"))
         return ZDC_SDP_PROTO_UDP_DTLS_SCTP;
-    if (zdc_str_eq_c(s, "TCP/DTLS/SCTP"))
+    if (IS(s, "TCP/DTLS/SCTP"))
         return ZDC_SDP_PROTO_TCP_DTLS_SCTP;
-    if (zdc_str_eq_c(s, "DTLS/SCTP"))
+    if (IS(s, "DTLS/SCTP"))
         return ZDC_SDP_PROTO_DTLS_SCTP;
     return ZDC_SDP_PROTO_OTHER;
 }
@@ -224,7 +228,7 @@ static int parse_media(parser *ps, zdc_str v)
     if (ps->m)
         end_section(ps);
     zdc_sdp_media *m = &out->media[out->n_media++];
-    memset(m, 0, sizeof *m);
+    memset(m, 0, offsetof(zdc_sdp_media, fingerprints));
     m->line = ps->line;
     m->kind = kind_from(media);
     m->media = view(media);
@@ -281,13 +285,13 @@ static int parse_setup(parser *ps, zdc_str v)
     enum zdc_sdp_setup *s = ps->m ? &ps->m->setup : &ps->out->setup;
     enum zdc_sdp_setup val;
     /* RFC 4145 §4: setup-value = "active" / "passive" / "actpass" / "holdconn" */
-    if (zdc_str_eq_c(v, "actpass"))
+    if (IS(v, "actpass"))
         val = ZDC_SDP_SETUP_ACTPASS;
-    else if (zdc_str_eq_c(v, "active"))
+    else if (IS(v, "active"))
         val = ZDC_SDP_SETUP_ACTIVE;
-    else if (zdc_str_eq_c(v, "passive"))
+    else if (IS(v, "passive"))
         val = ZDC_SDP_SETUP_PASSIVE;
-    else if (zdc_str_eq_c(v, "holdconn"))
+    else if (IS(v, "holdconn"))
         val = ZDC_SDP_SETUP_HOLDCONN;
     else
         return fail(ps, ZDC_ERR_MALFORMED, "a=setup", "unknown value");
@@ -356,7 +360,7 @@ static int parse_group(parser *ps, zdc_str v)
         return 0; /* RFC 5888 §5: session-level only; ignored elsewhere */
     if (!zdc_str_token(&v, &sem))
         return fail(ps, ZDC_ERR_MALFORMED, "a=group", "no semantics");
-    if (!zdc_str_eq_c(sem, "BUNDLE") || out->has_bundle)
+    if (!IS(sem, "BUNDLE") || out->has_bundle)
         return 0; /* other semantics (LS, FID) and later groups are not used */
     out->has_bundle = true;
     while (zdc_str_token(&v, &mid)) {
@@ -434,7 +438,7 @@ static int parse_sctpmap(parser *ps, zdc_str v)
         return rc;
     if (zdc_str_token(&v, &extra))
         return fail(ps, ZDC_ERR_MALFORMED, "a=sctpmap", "trailing text");
-    if (zdc_str_eq_c(proto, "webrtc-datachannel") && !ps->sctpmap_dc) {
+    if (IS(proto, "webrtc-datachannel") && !ps->sctpmap_dc) {
         ps->sctpmap_dc = true;
         ps->sctpmap_port = port;
         ps->m->sctpmap_streams = (uint32_t)n;
@@ -456,12 +460,108 @@ static int parse_candidate(parser *ps, zdc_str attr)
     return 0;
 }
 
-static int parse_direction(parser *ps, enum zdc_sdp_direction d)
+static int set_direction(parser *ps, enum zdc_sdp_direction d)
 {
     if (ps->m)
-        ps->m->direction = d;
+        ps->m->direction = d; /* session-level direction is not used by data channels */
     return 0;
 }
+
+static int on_sendrecv(parser *ps, zdc_str v)
+{
+    return set_direction(ps, ZDC_SDP_DIR_SENDRECV);
+}
+static int on_sendonly(parser *ps, zdc_str v)
+{
+    return set_direction(ps, ZDC_SDP_DIR_SENDONLY);
+}
+static int on_recvonly(parser *ps, zdc_str v)
+{
+    return set_direction(ps, ZDC_SDP_DIR_RECVONLY);
+}
+static int on_inactive(parser *ps, zdc_str v)
+{
+    return set_direction(ps, ZDC_SDP_DIR_INACTIVE);
+}
+static int on_ice_ufrag(parser *ps, zdc_str v)
+{
+    return parse_ice_cred(ps, v, false);
+}
+static int on_ice_pwd(parser *ps, zdc_str v)
+{
+    return parse_ice_cred(ps, v, true);
+}
+
+/* RFC 8840 §8.2: session or media level. */
+static int on_end_of_candidates(parser *ps, zdc_str v)
+{
+    if (ps->m)
+        ps->m->end_of_candidates = true;
+    else
+        ps->session_eoc = true;
+    return 0;
+}
+
+static int on_ice_lite(parser *ps, zdc_str v)
+{
+    ps->out->ice_lite = true; /* RFC 8839 §5.3: session-level; tolerated in a section */
+    return 0;
+}
+
+static int on_bundle_only(parser *ps, zdc_str v)
+{
+    if (ps->m)
+        ps->m->bundle_only = true;
+    return 0;
+}
+
+static int on_extmap_allow_mixed(parser *ps, zdc_str v)
+{
+    if (!ps->m)
+        ps->out->extmap_allow_mixed = true;
+    return 0;
+}
+
+static int on_msid_semantic(parser *ps, zdc_str v)
+{
+    if (!ps->m)
+        ps->out->msid_semantic = view(zdc_str_trim(v));
+    return 0;
+}
+
+/* The attributes zdc reads; `valued` ones are malformed without ":<value>". */
+#define RULE(name, valued, fn)                                                                     \
+    {                                                                                              \
+        name, sizeof(name) - 1, valued, fn                                                         \
+    }
+static const struct attr_rule {
+    const char *name;
+    size_t len;
+    bool valued;
+    int (*fn)(parser *, zdc_str value);
+} attr_rules[] = {
+    RULE("candidate", true, NULL), /* handled before the table: it needs the whole text */
+    RULE("ice-ufrag", true, on_ice_ufrag),
+    RULE("ice-pwd", true, on_ice_pwd),
+    RULE("ice-options", true, parse_ice_options),
+    RULE("fingerprint", true, parse_fingerprint),
+    RULE("setup", true, parse_setup),
+    RULE("mid", true, parse_mid),
+    RULE("sctp-port", true, parse_sctp_port),
+    RULE("max-message-size", true, parse_max_message_size),
+    RULE("sctpmap", true, parse_sctpmap),
+    RULE("group", true, parse_group),
+    RULE("end-of-candidates", false, on_end_of_candidates),
+    RULE("sendrecv", false, on_sendrecv),
+    RULE("sendonly", false, on_sendonly),
+    RULE("recvonly", false, on_recvonly),
+    RULE("inactive", false, on_inactive),
+    RULE("ice-lite", false, on_ice_lite),
+    RULE("bundle-only", false, on_bundle_only),
+    RULE("extmap-allow-mixed", false, on_extmap_allow_mixed),
+    RULE("msid-semantic", false, on_msid_semantic),
+};
+#undef RULE
 
 /* a=<attribute>[:<value>] (RFC 8866 §5.13); attr is the text after "a=". */
 static int parse_attribute(parser *ps, zdc_str attr)
@@ -469,76 +569,17 @@ static int parse_attribute(parser *ps, zdc_str attr)
     zdc_str value = attr, name = attr;
     zdc_str_split(&value, ':', &name);
     bool has_value = name.len < attr.len;
-    zdc_sdp *out = ps->out;
 
-    static const struct {
-        const char *name;
-        enum zdc_sdp_direction dir;
-    } dirs[] = {{"sendrecv", ZDC_SDP_DIR_SENDRECV},
-                {"sendonly", ZDC_SDP_DIR_SENDONLY},
-                {"recvonly", ZDC_SDP_DIR_RECVONLY},
-                {"inactive", ZDC_SDP_DIR_INACTIVE}};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (zdc_str_eq_c(name, dirs[i].name))
-            return parse_direction(ps, dirs[i].dir);
-
-    if (zdc_str_eq_c(name, "candidate") && has_value)
-        return parse_candidate(ps, attr);
-    if (zdc_str_eq_c(name, "end-of-candidates")) {
-        if (ps->m)
-            ps->m->end_of_candidates = true;
-        else
-            ps->session_eoc = true;
-        return 0;
-    }
-    if (zdc_str_eq_c(name, "ice-lite")) {
-        out->ice_lite = true; /* RFC 8839 §5.3: session-level; tolerated in a section */
-        return 0;
-    }
-    if (zdc_str_eq_c(name, "bundle-only")) {
-        if (ps->m)
-            ps->m->bundle_only = true;
-        return 0;
-    }
-    if (zdc_str_eq_c(name, "extmap-allow-mixed")) {
-        if (!ps->m)
-            out->extmap_allow_mixed = true;
-        return 0;
-    }
-
-    /* The rest take a value. */
-    static const struct {
-        const char *name;
-        int (*fn)(parser *, zdc_str);
-    } valued[] = {
-        {"fingerprint", parse_fingerprint},
-        {"setup", parse_setup},
-        {"ice-options", parse_ice_options},
-        {"group", parse_group},
-        {"mid", parse_mid},
-        {"sctp-port", parse_sctp_port},
-        {"max-message-size", parse_max_message_size},
-        {"sctpmap", parse_sctpmap},
-    };
-    if (zdc_str_eq_c(name, "ice-ufrag") || zdc_str_eq_c(name, "ice-pwd")) {
-        if (!has_value)
-            return fail(ps, ZDC_ERR_MALFORMED, name.p[4] == 'u' ? "a=ice-ufrag" : "a=ice-pwd",
-                        "no value");
-        return parse_ice_cred(ps, value, name.p[4] == 'p');
-    }
-    for (size_t i = 0; i < sizeof valued / sizeof valued[0]; i++) {
-        if (!zdc_str_eq_c(name, valued[i].name))
+    for (size_t i = 0; i < sizeof attr_rules / sizeof attr_rules[0]; i++) {
+        const struct attr_rule *r = &attr_rules[i];
+        if (name.len != r->len || memcmp(name.p, r->name, r->len) != 0)
             continue;
-        if (!has_value) {
+        if (r->valued && !has_value) {
             char what[32];
-            snprintf(what, sizeof what, "a=%s", valued[i].name);
+            snprintf(what, sizeof what, "a=%s", r->name);
             return fail(ps, ZDC_ERR_MALFORMED, what, "no value");
         }
-        return valued[i].fn(ps, value);
-    }
-    if (zdc_str_eq_c(name, "msid-semantic") && !ps->m) {
-        out->msid_semantic = view(zdc_str_trim(value));
-        return 0;
+        return r->fn ? r->fn(ps, value) : parse_candidate(ps, attr);
     }
     return 0; /* RFC 8866 §5.13: unknown attributes are ignored */
 }
@@ -550,7 +591,7 @@ static void end_section(parser *ps)
     if (m->kind != ZDC_SDP_KIND_APPLICATION)
         return;
     if ((m->proto == ZDC_SDP_PROTO_UDP_DTLS_SCTP || m->proto == ZDC_SDP_PROTO_TCP_DTLS_SCTP) &&
-        zdc_str_eq_c(str(m->fmt), "webrtc-datachannel")) {
+        IS(m->fmt, "webrtc-datachannel")) {
         m->datachannel = true;
         return;
     }
@@ -583,13 +624,14 @@ static void inherit(zdc_sdp *out, bool session_eoc)
             m->connection = out->connection;
         if (m->n_fingerprints == 0) {
             m->n_fingerprints = out->n_fingerprints;
-            memcpy(m->fingerprints, out->fingerprints, sizeof m->fingerprints);
+            memcpy(m->fingerprints, out->fingerprints,
+                   out->n_fingerprints * sizeof out->fingerprints[0]);
         }
         m->end_of_candidates |= session_eoc;
         zdc_str opts = str(m->ice_options), tok;
         while (next_option(&opts, &tok)) {
-            m->ice_trickle |= zdc_str_eq_c(tok, "trickle");
-            m->ice_ice2 |= zdc_str_eq_c(tok, "ice2");
+            m->ice_trickle |= IS(tok, "trickle");
+            m->ice_ice2 |= IS(tok, "ice2");
         }
     }
 }
@@ -646,7 +688,8 @@ int zdc_sdp_parse(const char *text, size_t len, zdc_sdp *out, zdc_sdp_error *err
     }
     if (!text || !out)
         return fail(&ps, ZDC_ERR_INVALID_PARAMETER, "sdp", "NULL argument");
-    memset(out, 0, sizeof *out);
+    /* Arrays are filled up to their counts; clearing them all would cost more than parsing. */
+    memset(out, 0, offsetof(zdc_sdp, fingerprints));
     if (len > ZDC_SDP_MAX_INPUT)
         return fail(&ps, ZDC_ERR_TOO_LARGE, "sdp", "input too large");
 
@@ -662,7 +705,7 @@ int zdc_sdp_parse(const char *text, size_t len, zdc_sdp *out, zdc_sdp_error *err
             continue; /* tolerated: hand-edited SDP often ends with a blank line */
         if (!seen_v) {
             /* RFC 8866 §5.1: the first line is "v=0". */
-            if (!zdc_str_eq_c(l, "v=0"))
+            if (!IS(l, "v=0"))
                 return fail(&ps, ZDC_ERR_MALFORMED, "v=", "first line must be v=0");
             seen_v = true;
             continue;
@@ -703,9 +746,13 @@ static void put_str(zdc_wr *w, zdc_sdp_str s)
 
 static void put_u64(zdc_wr *w, uint64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    zdc_wr_bytes(w, tmp, (size_t)n);
+    char tmp[20]; /* UINT64_MAX has 20 digits */
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    zdc_wr_bytes(w, tmp + i, sizeof tmp - i);
 }
 
 static const char *setup_name(enum zdc_sdp_setup s)

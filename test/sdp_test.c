@@ -30,7 +30,7 @@ static char *load(const char *name, size_t *len)
     return buf;
 }
 
-static zdc_sdp sdp; /* ~25 KiB: static, not on the stack */
+static zdc_sdp sdp; /* ~19 KiB: static, not on the stack */
 static char *text;
 
 static void parse_fixture(const char *name)
@@ -518,6 +518,10 @@ Test(sdp_error, media_section_rules)
                        "line 6: a=ice-options: empty");
     assert_parse_error(HEAD DC "a=candidate:\r\n", ZDC_ERR_MALFORMED, 6,
                        "line 6: a=candidate: empty");
+    assert_parse_error(HEAD DC "a=candidate\r\n", ZDC_ERR_MALFORMED, 6,
+                       "line 6: a=candidate: no value");
+    assert_parse_error(HEAD "m=application 9\r\n", ZDC_ERR_MALFORMED, 5,
+                       "line 5: m=: expected <media> <port> <proto> <fmt>");
     assert_parse_error(HEAD DC "a=sctpmap:5000\r\n", ZDC_ERR_MALFORMED, 6,
                        "line 6: a=sctpmap: expected <port> <protocol>");
     assert_parse_error(HEAD "a=group:BUNDLE 0 1 \x01\r\n", ZDC_ERR_MALFORMED, 5,
@@ -714,6 +718,8 @@ Test(sdp_build, offer_round_trip_and_shape)
 Test(sdp_build, offer_variants_round_trip)
 {
     zdc_sdp_desc d = make_desc(ZDC_SDP_SETUP_ACTPASS);
+    d.sess_id = UINT64_MAX;
+    d.sess_version = 0;
     d.ice_lite = true;
     d.trickle = false;
     d.extmap_allow_mixed = false;
@@ -841,6 +847,7 @@ Test(sdp_build, errors)
 
 Test(sdp_build, hash_helpers)
 {
+    cr_assert_lt(sizeof(zdc_sdp), 32 * 1024, "the header promises a small parsed struct");
     cr_assert_eq(zdc_sdp_hash_len(ZDC_SDP_HASH_SHA1), 20);
     cr_assert_eq(zdc_sdp_hash_len(ZDC_SDP_HASH_SHA384), 48);
     cr_assert_eq(zdc_sdp_hash_len(ZDC_SDP_HASH_UNKNOWN), 0);

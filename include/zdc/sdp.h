@@ -6,7 +6,7 @@
  *
  * Parsing never allocates and never copies text: every zdc_sdp_str in a parsed zdc_sdp is a
  * view into the caller's input, valid while that input is. The caller supplies the zdc_sdp
- * (about 25 KiB; fixed-capacity arrays, limits below). Input beyond a limit is rejected with
+ * (about 19 KiB on LP64; fixed-capacity arrays, limits below). Input beyond a limit is rejected with
  * ZDC_ERR_TOO_LARGE, malformed input with ZDC_ERR_MALFORMED; either way the error struct names
  * the 1-based line ("line 7: a=fingerprint: bad hex").
  *
@@ -127,14 +127,15 @@ typedef struct zdc_sdp_media {
     enum zdc_sdp_direction direction;
     bool bundle_only;              /* a=bundle-only */
     zdc_sdp_connection connection; /* effective c= (own or session) */
+    bool end_of_candidates;        /* a=end-of-candidates (RFC 8840 §8.2), own or session */
     size_t n_fingerprints;         /* effective (own, or else the session's) */
-    zdc_sdp_fingerprint fingerprints[ZDC_SDP_MAX_FINGERPRINTS];
+    size_t n_candidates;
 
+    /* Arrays last; entries at and beyond their count are not cleared by the parser. */
+    zdc_sdp_fingerprint fingerprints[ZDC_SDP_MAX_FINGERPRINTS];
     /* The attribute text of each a=candidate line, starting at "candidate:" (the form
      * RTCIceCandidate.candidate uses); the candidate module parses them. */
-    size_t n_candidates;
     zdc_sdp_str candidates[ZDC_SDP_MAX_CANDIDATES];
-    bool end_of_candidates; /* a=end-of-candidates (RFC 8840 §8.2) */
 } zdc_sdp_media;
 
 typedef struct zdc_sdp {
@@ -149,16 +150,16 @@ typedef struct zdc_sdp {
     bool ice_lite; /* a=ice-lite (RFC 8839 §5.3) */
     enum zdc_sdp_setup setup;
     zdc_sdp_connection connection;
-    size_t n_fingerprints;
-    zdc_sdp_fingerprint fingerprints[ZDC_SDP_MAX_FINGERPRINTS];
     bool extmap_allow_mixed;   /* a=extmap-allow-mixed at session level */
     zdc_sdp_str msid_semantic; /* value of a=msid-semantic, trimmed, e.g. "WMS" */
-
-    bool has_bundle; /* a=group:BUNDLE seen (first group only is recorded) */
+    bool has_bundle;           /* a=group:BUNDLE seen (first group only is recorded) */
+    size_t n_fingerprints;
     size_t n_bundle;
-    zdc_sdp_str bundle[ZDC_SDP_MAX_BUNDLE];
-
     size_t n_media;
+
+    /* Arrays last; entries at and beyond their count are not cleared by the parser. */
+    zdc_sdp_fingerprint fingerprints[ZDC_SDP_MAX_FINGERPRINTS];
+    zdc_sdp_str bundle[ZDC_SDP_MAX_BUNDLE];
     zdc_sdp_media media[ZDC_SDP_MAX_MEDIA];
 } zdc_sdp;
 
