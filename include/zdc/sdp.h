@@ -6,9 +6,9 @@
  *
  * Parsing never allocates and never copies text: every zdc_sdp_str in a parsed zdc_sdp is a
  * view into the caller's input, valid while that input is. The caller supplies the zdc_sdp
- * (about 19 KiB on LP64; fixed-capacity arrays, limits below). Input beyond a limit is rejected with
- * ZDC_ERR_TOO_LARGE, malformed input with ZDC_ERR_MALFORMED; either way the error struct names
- * the 1-based line ("line 7: a=fingerprint: bad hex").
+ * (about 19 KiB on LP64; fixed-capacity arrays, limits below). Input beyond a limit is
+ * rejected with ZDC_ERR_TOO_LARGE, malformed input with ZDC_ERR_MALFORMED; either way the
+ * error struct names the 1-based line ("line 7: a=fingerprint: bad hex").
  *
  * Accepted: CRLF or bare LF line ends, blank lines, unknown attributes (ignored), audio/video/
  * other m-sections (recorded so an answer can reject them), the modern data-channel form
