@@ -117,15 +117,18 @@ typedef struct parser {
     uint64_t sctpmap_port; /* ... for this port */
 } parser;
 
+/* Records the error as "line <n>: <what>: <why>" (what names the field; NULL for errors about
+ * the line as a whole, line 0 for errors about the whole input) and returns rc. */
 static int fail(parser *ps, int rc, const char *what, const char *why)
 {
-    if (ps->err) {
-        ps->err->line = ps->line;
-        if (ps->line)
-            snprintf(ps->err->msg, sizeof ps->err->msg, "line %u: %s: %s", ps->line, what, why);
-        else
-            snprintf(ps->err->msg, sizeof ps->err->msg, "%s: %s", what, why);
-    }
+    zdc_sdp_error *e = ps->err;
+    if (!e)
+        return rc;
+    e->line = ps->line;
+    char where[24] = "";
+    if (ps->line)
+        snprintf(where, sizeof where, "line %u: ", ps->line);
+    snprintf(e->msg, sizeof e->msg, "%s%s%s%s", where, what ? what : "", what ? ": " : "", why);
     return rc;
 }
 
@@ -639,10 +642,10 @@ static void inherit(zdc_sdp *out, bool session_eoc)
 static int parse_line(parser *ps, zdc_str l)
 {
     if (l.len < 2 || l.p[1] != '=')
-        return fail(ps, ZDC_ERR_MALFORMED, "line", "expected <type>=<value>");
+        return fail(ps, ZDC_ERR_MALFORMED, NULL, "expected <type>=<value>");
     /* RFC 8866 §5: text fields may hold any byte but NUL, CR and LF. */
     if (memchr(l.p, '\0', l.len) || memchr(l.p, '\r', l.len))
-        return fail(ps, ZDC_ERR_MALFORMED, "line", "NUL or CR inside a line");
+        return fail(ps, ZDC_ERR_MALFORMED, NULL, "NUL or CR inside the line");
     char type = l.p[0];
     zdc_str v = zdc_str_drop(l, 2);
     switch (type) {
@@ -675,7 +678,7 @@ static int parse_line(parser *ps, zdc_str l)
     default:
         /* RFC 8866 §5: a parser MUST completely ignore or reject a description with a type
          * letter it does not understand; zdc rejects. */
-        return fail(ps, ZDC_ERR_MALFORMED, "line", "unknown type letter");
+        return fail(ps, ZDC_ERR_MALFORMED, NULL, "unknown type letter");
     }
 }
 
@@ -687,20 +690,20 @@ int zdc_sdp_parse(const char *text, size_t len, zdc_sdp *out, zdc_sdp_error *err
         err->msg[0] = '\0';
     }
     if (!text || !out)
-        return fail(&ps, ZDC_ERR_INVALID_PARAMETER, "sdp", "NULL argument");
+        return fail(&ps, ZDC_ERR_INVALID_PARAMETER, NULL, "NULL argument");
     /* Arrays are filled up to their counts; clearing them all would cost more than parsing. */
     memset(out, 0, offsetof(zdc_sdp, fingerprints));
     if (len > ZDC_SDP_MAX_INPUT)
-        return fail(&ps, ZDC_ERR_TOO_LARGE, "sdp", "input too large");
+        return fail(&ps, ZDC_ERR_TOO_LARGE, NULL, "input too large");
 
     zdc_str rest = zdc_str_make(text, len), l;
     bool seen_v = false;
     while (zdc_str_next_line(&rest, &l)) {
         ps.line++;
         if (ps.line > ZDC_SDP_MAX_LINES)
-            return fail(&ps, ZDC_ERR_TOO_LARGE, "sdp", "too many lines");
+            return fail(&ps, ZDC_ERR_TOO_LARGE, NULL, "too many lines");
         if (l.len > ZDC_SDP_MAX_LINE_LEN)
-            return fail(&ps, ZDC_ERR_TOO_LARGE, "line", "too long");
+            return fail(&ps, ZDC_ERR_TOO_LARGE, NULL, "line too long");
         if (l.len == 0)
             continue; /* tolerated: hand-edited SDP often ends with a blank line */
         if (!seen_v) {
@@ -716,9 +719,9 @@ int zdc_sdp_parse(const char *text, size_t len, zdc_sdp *out, zdc_sdp_error *err
     }
     ps.line = 0;
     if (!seen_v)
-        return fail(&ps, ZDC_ERR_MALFORMED, "sdp", "empty");
+        return fail(&ps, ZDC_ERR_MALFORMED, NULL, "empty input");
     if (!ps.seen_o || !ps.seen_s)
-        return fail(&ps, ZDC_ERR_MALFORMED, "sdp", "missing o= or s=");
+        return fail(&ps, ZDC_ERR_MALFORMED, NULL, "no o= or s= line");
     if (ps.m)
         end_section(&ps);
     inherit(out, ps.session_eoc);
