@@ -1,6 +1,7 @@
 /* Lock-free rings: single-thread semantics and two/four-thread stress. ctest-labels: thread */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 
 #include "ring.h"
@@ -179,6 +180,8 @@ static void *spsc_consumer(void *arg)
         /* Alternate single pops and bursts so both paths see a concurrent producer. */
         size_t n = (expect & 64) ? zdc_spsc_pop_burst(&c->r, buf, 32)
                                  : (zdc_spsc_pop(&c->r, &buf[0]) ? 1 : 0);
+        if (n == 0)
+            sched_yield(); /* the machine may have fewer cores than threads */
         for (size_t i = 0; i < n; i++, expect++)
             if (U(buf[i]) != expect && c->bad_at == 0)
                 c->bad_at = expect;
@@ -201,9 +204,14 @@ Test(spsc, two_thread_stress, .timeout = 120)
                 buf[n] = P(next + n);
                 n++;
             }
-            next += zdc_spsc_push_burst(&c.r, buf, n);
+            size_t k = zdc_spsc_push_burst(&c.r, buf, n);
+            next += k;
+            if (k == 0)
+                sched_yield();
         } else if (zdc_spsc_push(&c.r, P(next))) {
             next++;
+        } else {
+            sched_yield();
         }
     }
     pthread_join(th, NULL);
@@ -233,9 +241,14 @@ static void *mpsc_producer(void *arg)
         if ((seq & 3) == 0 && seq + 8 <= MPSC_PER_PRODUCER + 1) {
             for (int i = 0; i < 8; i++)
                 buf[i] = P(id << 32 | (seq + i));
-            seq += zdc_mpsc_push_burst(&c->r, buf, 8);
+            size_t k = zdc_mpsc_push_burst(&c->r, buf, 8);
+            seq += k;
+            if (k == 0)
+                sched_yield();
         } else if (zdc_mpsc_push(&c->r, P(id << 32 | seq))) {
             seq++;
+        } else {
+            sched_yield();
         }
     }
     return NULL;
