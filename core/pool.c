@@ -143,10 +143,14 @@ static zdc_pkt *grow(zdc_pool *p)
     zdc_pkt *pkts = calloc(count, sizeof *pkts);
     uint8_t *mem = aligned_alloc(SLAB_ALIGN, (size_t)p->stride * count);
     if (s == NULL || pkts == NULL || mem == NULL) {
-        /* The claimed slot stays empty; its ids are never handed out. */
         free(s);
         free(pkts);
         free(mem);
+        /* Give the slot back so a later get may retry, unless another getter has claimed a
+         * slot after it (then this slot stays empty and its ids are never handed out). */
+        uint32_t claimed = si + 1;
+        atomic_compare_exchange_strong_explicit(&p->slabs_claimed, &claimed, si,
+                                                memory_order_relaxed, memory_order_relaxed);
         return NULL;
     }
     s->pkts = pkts;

@@ -11,7 +11,8 @@
  * (release/acquire) and stop touching it. zdc_pool_del must not race with anything.
  *
  * Every buffer has a stable index in [0, max_buffers) (zdc_pkt_index / zdc_pool_pkt_at), usable
- * as an io_uring provided-buffer id.
+ * as an io_uring provided-buffer id (those are 16-bit: keep max_buffers <= 65536 for that).
+ * Buffer starts (data - headroom after a get) are 64-byte aligned.
  */
 #ifndef ZDC_CORE_POOL_H
 #define ZDC_CORE_POOL_H
