@@ -214,6 +214,34 @@ Test(pool, slabs_grow_lazily)
     zdc_pool_del(p);
 }
 
+/* Sanitizer allocators abort on impossible sizes unless told to return NULL like malloc. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+
+Test(pool, slab_allocation_failure_is_exhaustion_not_crash)
+{
+    /* 2^16 buffers of 1 GiB in one slab: the 64 TiB slab cannot be allocated. */
+    zdc_pool *p = make_pool(1u << 30, 128, 1u << 16, 1u << 16);
+    cr_assert_null(zdc_pool_get(p));
+    cr_assert_null(zdc_pool_get(p), "retried, fails again");
+    zdc_pool_stats s;
+    zdc_pool_get_stats(p, &s);
+    cr_assert_eq(s.exhausted_count, 2);
+    cr_assert_eq(s.slabs, 0);
+    cr_assert_eq(s.allocated, 0);
+    cr_assert_eq(s.outstanding, 0);
+    cr_assert_null(zdc_pool_pkt_at(p, 0));
+    zdc_pool_del(p);
+}
+
 #ifdef NDEBUG
 Test(pool, double_unref_counted)
 {
