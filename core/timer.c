@@ -2,6 +2,7 @@
  * with STAGED set its slot in the staging array (timers armed during zdc_timers_run). */
 #include "timer.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 #define STAGED   0x80000000u
@@ -175,6 +176,7 @@ size_t zdc_timers_count(const zdc_timers *ts)
 size_t zdc_timers_run(zdc_timers *ts, uint64_t now_ns)
 {
     size_t fired = 0;
+    assert(!ts->running && "zdc_timers_run called from a timer callback");
     ts->running = true;
     while (ts->n > 0 && ts->heap[0]->deadline <= now_ns) {
         zdc_timer *t = ts->heap[0];
