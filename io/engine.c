@@ -23,6 +23,7 @@ struct zdc_engine {
     int fd[NFAM];
     int sock[NFAM]; /* backend socket index, -1 = family not open */
     bool gso[NFAM];
+    unsigned gso_max; /* datagrams per GSO send */
     zdc_addr local[NFAM];
 
     zdc_pool *pool;
@@ -153,7 +154,7 @@ static unsigned gso_run(zdc_engine *e)
     zdc_pkt *first = stage_at(e, 0);
     size_t seg = first->len, total = seg;
     unsigned n = 1;
-    while (n < e->stage_n && n < ZDC_IO_MAX_SEGS) {
+    while (n < e->stage_n && n < e->gso_max) {
         zdc_pkt *p = stage_at(e, n);
         if (p->len > seg || total + p->len > ZDC_IO_MAX_DATAGRAM ||
             !zdc_addr_equal(&p->addr, &first->addr))
@@ -439,6 +440,14 @@ int zdc_engine_new(const zdc_engine_config *cfg, zdc_engine **out)
     if (!e)
         return ZDC_ERR_NOMEM;
     e->cfg = *cfg;
+    /* A zero-copy send pins each user page as one skb fragment, and an skb holds at most
+     * MAX_SKB_FRAGS (17) of them: more fail with EMSGSIZE. A buffer of max_datagram bytes
+     * spans at most max_datagram / 4096 + 2 pages. */
+    e->gso_max = ZDC_IO_MAX_SEGS;
+    if (cfg->zerocopy) {
+        size_t pages = cfg->max_datagram / 4096 + 2;
+        e->gso_max = pages >= 16 ? 1 : (unsigned)(16 / pages);
+    }
     e->fd[FAM4] = e->fd[FAM6] = -1;
     e->sock[FAM4] = e->sock[FAM6] = -1;
     pthread_mutex_init(&e->snap_lock, NULL);

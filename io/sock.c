@@ -82,10 +82,11 @@ int zdc_udp_open(const zdc_addr *ip, uint16_t port_min, uint16_t port_max, const
         close(s);
         return rv;
     }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
     zdc_addr local;
-    socklen_t len = sizeof local.u;
-    if (getsockname(s, &local.u.sa, &len) != 0 ||
-        zdc_addr_from_sockaddr(&local, &local.u.sa, len) != 0) {
+    if (getsockname(s, (struct sockaddr *)&ss, &len) != 0 ||
+        zdc_addr_from_sockaddr(&local, (struct sockaddr *)&ss, len) != 0) {
         close(s);
         return ZDC_ERR_IO;
     }

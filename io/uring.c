@@ -46,6 +46,8 @@
 #define UD_CANCEL       4ull
 #define UD(kind, i)     (((kind) << 32) | (uint64_t)(i))
 #define DESTROY_WAIT_NS 2000000000ll
+/* Name space in a receive buffer, rounded up so the control messages after it are aligned. */
+#define RX_NAMELEN ((sizeof(struct sockaddr_in6) + 7) & ~(size_t)7)
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_SENT, SLOT_WAIT_NOTIF };
 
@@ -116,8 +118,8 @@ static struct io_uring_sqe *get_sqe(zdc_backend *b)
 static int setup_buf_ring(zdc_backend *b)
 {
     b->br_entries = round_pow2(b->cfg.rx_buffers ? b->cfg.rx_buffers : 256);
-    b->rx_stride = sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) +
-                   ZDC_IO_RX_CMSG_SPACE + zdc_io_rx_payload_size(&b->cfg);
+    b->rx_stride = sizeof(struct io_uring_recvmsg_out) + RX_NAMELEN + ZDC_IO_RX_CMSG_SPACE +
+                   zdc_io_rx_payload_size(&b->cfg);
     b->rx_stride = (b->rx_stride + 63) & ~(size_t)63;
     b->br_bytes = b->br_entries * sizeof(struct io_uring_buf);
     /* mmap'd so untouched parts of large (GRO-sized) buffers cost no memory. */
@@ -220,8 +222,8 @@ static int ur_add_socket(zdc_backend *b, int fd)
         return ZDC_ERR_INVALID_STATE;
     int sock = b->nsock++;
     b->fds[sock] = fd;
-    b->rx_msg[sock] = (struct msghdr){.msg_namelen = sizeof(struct sockaddr_in6),
-                                      .msg_controllen = ZDC_IO_RX_CMSG_SPACE};
+    b->rx_msg[sock] =
+        (struct msghdr){.msg_namelen = RX_NAMELEN, .msg_controllen = ZDC_IO_RX_CMSG_SPACE};
     arm_recv(b, sock);
     io_uring_submit(&b->ring);
     b->unsubmitted = 0;
