@@ -1,5 +1,11 @@
-/* Loopback UDP stream benchmark: one sender thread blasts 1200-byte datagrams at one receiver
- * thread for a fixed time, for each I/O variant in turn:
+/* Loopback UDP benchmark, two modes, each over every I/O variant in turn:
+ *
+ *   stream  one sender thread blasts 1200-byte datagrams at one receiver thread for a fixed
+ *           time; rate = datagrams that arrived per second
+ *   echo    a client thread keeps WINDOW datagrams in flight to a server thread that sends
+ *           each one back; rate = round trips completed per second
+ *
+ * Variants:
  *
  *   plain     one sendto() / recvfrom() system call per datagram
  *   epoll     the engine's fallback backend: epoll + sendmmsg/recvmmsg batches, GSO/GRO
@@ -12,8 +18,10 @@
  * (default 3 s, argv[1] overrides), same sockets options (4 MiB buffers), same payload writes
  * (an 8-byte sequence number per datagram). Loopback only (127.0.0.1).
  *
- * Usage: udp_bench [seconds] [variant...]   variants: plain epoll uring epoll-nogso
- *        uring-nogso uring-zc */
+ * The engine variants' echo server sends back the very buffer it received (no copy).
+ *
+ * Usage: udp_bench [seconds] [stream|echo] [variant...]   variants: plain epoll uring
+ *        epoll-nogso uring-nogso uring-zc all (default: both modes; plain epoll uring) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +38,8 @@
 #include "engine.h"
 #include "sock.h"
 
-#define DGRAM 1200
+#define DGRAM  1200
+#define WINDOW 256
 #define IDLE_NS                                                                                    \
     100000000ull /* receiver stops after this long without data once the sender is done */
 
@@ -46,6 +55,7 @@ typedef struct run {
     const char *name;
     int backend; /* -1: plain */
     bool gso, gro, zerocopy;
+    bool echo;
     uint64_t duration_ns;
     /* shared between the two threads */
     pthread_barrier_t start;
@@ -205,6 +215,131 @@ static void *engine_receiver(void *arg)
     return NULL;
 }
 
+/* ---- echo mode ----------------------------------------------------------------------------- */
+
+static void plain_echo_send(run *r, uint64_t seq)
+{
+    uint8_t buf[DGRAM] = {0};
+    memcpy(buf, &seq, sizeof seq);
+    (void)sendto(r->tx_fd, buf, sizeof buf, 0, &r->to.u.sa, r->to.len);
+    r->r.sent++;
+}
+
+static void *plain_echo_client(void *arg)
+{
+    run *r = arg;
+    uint8_t buf[65536];
+    struct timeval tv = {.tv_usec = 20000};
+    setsockopt(r->tx_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    pthread_barrier_wait(&r->start);
+    uint64_t end = r->t0 + r->duration_ns, seq = 0, last = r->t0;
+    for (int i = 0; i < WINDOW; i++)
+        plain_echo_send(r, seq++);
+    for (;;) {
+        ssize_t n = recv(r->tx_fd, buf, sizeof buf, 0);
+        uint64_t now = zdc_engine_now_ns();
+        if (now >= end)
+            break;
+        if (n > 0) {
+            r->r.received++;
+            r->r.rx_bytes += (uint64_t)n;
+            last = now;
+            plain_echo_send(r, seq++);
+        } else { /* datagrams lost: refill the window */
+            for (int i = 0; i < WINDOW; i++)
+                plain_echo_send(r, seq++);
+        }
+    }
+    r->r.rx_ns = last - r->t0;
+    atomic_store(&r->sender_done, true);
+    return NULL;
+}
+
+static void *plain_echo_server(void *arg)
+{
+    run *r = arg;
+    uint8_t buf[65536];
+    struct timeval tv = {.tv_usec = 20000};
+    setsockopt(r->rx_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    pthread_barrier_wait(&r->start);
+    while (!atomic_load(&r->sender_done)) {
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(r->rx_fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+        if (n > 0)
+            (void)sendto(r->rx_fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+    }
+    return NULL;
+}
+
+static void echo_client_send(run *r)
+{
+    zdc_pkt *p = zdc_engine_pkt_alloc(r->tx);
+    if (!p)
+        return;
+    uint64_t seq = r->r.sent;
+    memcpy(zdc_pkt_put(p, DGRAM), &seq, sizeof seq);
+    p->addr = r->to;
+    if (zdc_engine_send(r->tx, p) != 0) {
+        zdc_pkt_unref(p);
+        return;
+    }
+    r->r.sent++;
+}
+
+static void echo_client_rx(void *user, zdc_engine *e, zdc_pkt *pkt)
+{
+    run *r = user;
+    (void)e;
+    r->r.received++;
+    r->r.rx_bytes += pkt->len;
+    zdc_pkt_unref(pkt);
+    echo_client_send(r);
+}
+
+static void echo_server_rx(void *user, zdc_engine *e, zdc_pkt *pkt)
+{
+    (void)user;
+    /* pkt->addr is the sender: the same buffer goes straight back. */
+    if (zdc_engine_send(e, pkt) != 0)
+        zdc_pkt_unref(pkt);
+}
+
+static void *engine_echo_client(void *arg)
+{
+    run *r = arg;
+    pthread_barrier_wait(&r->start);
+    uint64_t end = r->t0 + r->duration_ns, last = r->t0, seen = 0;
+    for (int i = 0; i < WINDOW; i++)
+        echo_client_send(r);
+    for (;;) {
+        zdc_engine_poll(r->tx, 1000000);
+        uint64_t now = zdc_engine_now_ns();
+        if (now >= end)
+            break;
+        if (r->r.received != seen) {
+            seen = r->r.received;
+            last = now;
+        } else if (now - last > 20000000) { /* datagrams lost: refill the window */
+            for (int i = 0; i < WINDOW; i++)
+                echo_client_send(r);
+            last = now;
+        }
+    }
+    r->r.rx_ns = end - r->t0;
+    atomic_store(&r->sender_done, true);
+    return NULL;
+}
+
+static void *engine_echo_server(void *arg)
+{
+    run *r = arg;
+    pthread_barrier_wait(&r->start);
+    while (!atomic_load(&r->sender_done))
+        zdc_engine_poll(r->rx, 5000000);
+    return NULL;
+}
+
 static int engine_setup(run *r)
 {
     zdc_engine_config c;
@@ -215,10 +350,12 @@ static int engine_setup(run *r)
     c.gso = r->gso;
     c.gro = r->gro;
     c.zerocopy = r->zerocopy;
+    c.on_recv = r->echo ? echo_client_rx : NULL;
+    c.user = r;
     int rv = zdc_engine_new(&c, &r->tx);
     if (rv != 0)
         return rv;
-    c.on_recv = count_rx;
+    c.on_recv = r->echo ? echo_server_rx : count_rx;
     c.user = r;
     rv = zdc_engine_new(&c, &r->rx);
     if (rv != 0)
@@ -254,9 +391,10 @@ static const variant variants[] = {
 };
 #define NVARIANTS (sizeof variants / sizeof variants[0])
 
-static int run_variant(const variant *v, uint64_t duration_ns, result *out)
+static int run_variant(const variant *v, bool echo, uint64_t duration_ns, result *out)
 {
     run *r = calloc(1, sizeof *r);
+    r->echo = echo;
     r->name = v->name;
     r->backend = v->backend;
     r->gso = v->gso;
@@ -273,8 +411,14 @@ static int run_variant(const variant *v, uint64_t duration_ns, result *out)
     pthread_barrier_init(&r->start, NULL, 3);
     pthread_t ts, tr;
     r->r.load_before = loadavg();
-    pthread_create(&tr, NULL, plain ? plain_receiver : engine_receiver, r);
-    pthread_create(&ts, NULL, plain ? plain_sender : engine_sender, r);
+    void *(*receiver)(void *) = plain ? plain_receiver : engine_receiver;
+    void *(*sender)(void *) = plain ? plain_sender : engine_sender;
+    if (echo) {
+        receiver = plain ? plain_echo_server : engine_echo_server;
+        sender = plain ? plain_echo_client : engine_echo_client;
+    }
+    pthread_create(&tr, NULL, receiver, r);
+    pthread_create(&ts, NULL, sender, r);
     r->t0 = zdc_engine_now_ns() + 1000000; /* both threads read it after the barrier */
     pthread_barrier_wait(&r->start);
     pthread_join(ts, NULL);
@@ -292,13 +436,29 @@ static int run_variant(const variant *v, uint64_t duration_ns, result *out)
 
 static bool wanted(const char *name, int argc, char **argv)
 {
-    if (argc <= 2)
-        return strcmp(name, "plain") == 0 || strcmp(name, "epoll") == 0 ||
-               strcmp(name, "uring") == 0;
-    for (int i = 2; i < argc; i++)
+    bool any = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "stream") == 0 || strcmp(argv[i], "echo") == 0)
+            continue;
+        any = true;
         if (strcmp(argv[i], name) == 0 || strcmp(argv[i], "all") == 0)
             return true;
-    return false;
+    }
+    return !any &&
+           (strcmp(name, "plain") == 0 || strcmp(name, "epoll") == 0 || strcmp(name, "uring") == 0);
+}
+
+static bool mode_wanted(const char *mode, int argc, char **argv)
+{
+    bool any = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "stream") == 0 || strcmp(argv[i], "echo") == 0) {
+            any = true;
+            if (strcmp(argv[i], mode) == 0)
+                return true;
+        }
+    }
+    return !any;
 }
 
 int main(int argc, char **argv)
@@ -310,41 +470,52 @@ int main(int argc, char **argv)
     printf("udp_bench: %d-byte datagrams, 127.0.0.1, sender and receiver on two threads, "
            "%.1f s per variant\n",
            DGRAM, secs);
-    printf("%-12s %12s %10s %12s %7s %8s %9s %9s %6s\n", "variant", "rx dgram/s", "rx MB/s",
-           "tx dgram/s", "loss%", "vs plain", "tx calls", "rx calls", "load");
-    double plain_rate = 0;
-    for (size_t i = 0; i < NVARIANTS; i++) {
-        if (!wanted(variants[i].name, argc, argv) && strcmp(variants[i].name, "plain") != 0)
+    for (int mode = 0; mode < 2; mode++) {
+        bool echo = mode == 1;
+        if (!mode_wanted(echo ? "echo" : "stream", argc, argv))
             continue;
-        result res;
-        if (run_variant(&variants[i], dur, &res) != 0)
-            continue;
-        double t = res.rx_ns / 1e9;
-        double rate = t > 0 ? res.received / t : 0;
-        double mbps = t > 0 ? res.rx_bytes / t / 1e6 : 0;
-        double txrate = res.sent / secs;
-        double loss = res.sent ? 100.0 * (double)(res.sent - res.received) / res.sent : 0;
-        if (variants[i].backend < 0)
-            plain_rate = rate;
-        char calls_tx[32] = "1/dgram", calls_rx[32] = "1/dgram";
-        if (res.has_stats) {
-            snprintf(calls_tx, sizeof calls_tx, "%.1f/s", 0.0);
-            snprintf(calls_tx, sizeof calls_tx, "%.3f",
-                     res.sent ? (double)res.tx_st.tx_syscalls / res.sent : 0);
-            snprintf(calls_rx, sizeof calls_rx, "%.3f",
-                     res.received ? (double)res.rx_st.rx_syscalls / res.received : 0);
+        printf("\n%s mode%s\n", echo ? "echo" : "stream",
+               echo ? " (rx dgram/s = round trips/s, window "
+                      "256"
+                      ")"
+                    : "");
+        printf("%-12s %12s %10s %12s %7s %8s %9s %9s %6s\n", "variant", "rx dgram/s", "rx MB/s",
+               "tx dgram/s", "loss%", "vs plain", "tx calls", "rx calls", "load");
+        double plain_rate = 0;
+        for (size_t i = 0; i < NVARIANTS; i++) {
+            if (!wanted(variants[i].name, argc, argv) && strcmp(variants[i].name, "plain") != 0)
+                continue;
+            result res;
+            if (run_variant(&variants[i], echo, dur, &res) != 0)
+                continue;
+            double t = res.rx_ns / 1e9;
+            double rate = t > 0 ? res.received / t : 0;
+            double mbps = t > 0 ? res.rx_bytes / t / 1e6 : 0;
+            double txrate = res.sent / secs;
+            double loss =
+                res.sent && !echo ? 100.0 * (double)(res.sent - res.received) / res.sent : 0;
+            if (variants[i].backend < 0)
+                plain_rate = rate;
+            char calls_tx[32] = "1/dgram", calls_rx[32] = "1/dgram";
+            if (res.has_stats) {
+                snprintf(calls_tx, sizeof calls_tx, "%.3f",
+                         res.sent ? (double)res.tx_st.tx_syscalls / res.sent : 0);
+                snprintf(calls_rx, sizeof calls_rx, "%.3f",
+                         res.received ? (double)res.rx_st.rx_syscalls / res.received : 0);
+            }
+            printf("%-12s %12.0f %10.1f %12.0f %7.2f %7.2fx %9s %9s %6.2f\n", variants[i].name,
+                   rate, mbps, txrate, loss, plain_rate > 0 ? rate / plain_rate : 0, calls_tx,
+                   calls_rx, res.load_after);
+            if (res.has_stats && (res.tx_st.tx_gso || res.rx_st.rx_gro || res.tx_st.tx_zc))
+                printf("%-12s gso sends %llu, gro receives %llu, zc sends %llu (copied %llu), "
+                       "rx dropped: pool %llu nobufs %llu\n",
+                       "", (unsigned long long)res.tx_st.tx_gso,
+                       (unsigned long long)res.rx_st.rx_gro, (unsigned long long)res.tx_st.tx_zc,
+                       (unsigned long long)res.tx_st.tx_zc_copied,
+                       (unsigned long long)res.rx_st.rx_pool_exhausted,
+                       (unsigned long long)res.rx_st.rx_nobufs);
+            fflush(stdout);
         }
-        printf("%-12s %12.0f %10.1f %12.0f %7.2f %7.2fx %9s %9s %6.2f\n", variants[i].name, rate,
-               mbps, txrate, loss, plain_rate > 0 ? rate / plain_rate : 0, calls_tx, calls_rx,
-               res.load_after);
-        if (res.has_stats && (res.tx_st.tx_gso || res.rx_st.rx_gro || res.tx_st.tx_zc))
-            printf("%-12s gso sends %llu, gro receives %llu, zc sends %llu (copied %llu), "
-                   "rx dropped: pool %llu nobufs %llu\n",
-                   "", (unsigned long long)res.tx_st.tx_gso, (unsigned long long)res.rx_st.rx_gro,
-                   (unsigned long long)res.tx_st.tx_zc, (unsigned long long)res.tx_st.tx_zc_copied,
-                   (unsigned long long)res.rx_st.rx_pool_exhausted,
-                   (unsigned long long)res.rx_st.rx_nobufs);
-        fflush(stdout);
     }
     printf("calls = system calls (epoll) or ring submissions/completions (io_uring) per datagram;"
            " load = 1-min load average after the run\n");
