@@ -342,6 +342,23 @@ const char *zdc_dtls_cert_fingerprint_text(const zdc_dtls_cert *c)
     return c->fp_text;
 }
 
+int zdc_dtls_cert_digest(const zdc_dtls_cert *c, zdc_dtls_hash hash, zdc_dtls_fingerprint *out)
+{
+    const EVP_MD *md = hash_md(hash);
+    zdc_dtls_fingerprint fp = {.hash = hash};
+    unsigned int n = 0;
+
+    if (c == NULL || out == NULL || md == NULL)
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (X509_digest(c->x509, md, fp.bytes, &n) != 1 || (int)n != hash_len(hash)) {
+        ERR_clear_error();
+        return ZDC_ERR_CRYPTO;
+    }
+    fp.len = (uint8_t)n;
+    *out = fp;
+    return 0;
+}
+
 /* ---- verification ---------------------------------------------------------------------- */
 
 static bool fp_matches(const zdc_dtls *d, X509 *x)

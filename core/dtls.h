@@ -98,6 +98,10 @@ typedef struct zdc_dtls_fingerprint {
 int zdc_dtls_fingerprint_parse(zdc_dtls_fingerprint *fp, const char *hash, size_t hash_len,
                                const char *text, size_t text_len);
 
+/* The certificate's fingerprint with any supported hash (for an a=fingerprint line with
+ * another hash, and for tests). Returns 0, ZDC_ERR_INVALID_PARAMETER or ZDC_ERR_CRYPTO. */
+int zdc_dtls_cert_digest(const zdc_dtls_cert *c, zdc_dtls_hash hash, zdc_dtls_fingerprint *out);
+
 /* ---- endpoint -------------------------------------------------------------------------- */
 
 typedef enum zdc_dtls_role {
