@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "bytes.h"
 #include "dtls.h"
 
 /* ---- the fake clock, shared with OpenSSL ----------------------------------------------- */
@@ -829,4 +830,243 @@ Test(dtls, create_free_cycles)
         cr_assert_eq(zdc_dtls_cert_new(&c), 0);
         zdc_dtls_cert_del(c);
     }
+}
+
+/* ---- DTLS 1.3-capable and use_srtp-offering clients ------------------------------------ */
+
+/* Walks the hello at the start of datagram `p` (record 13 + handshake header 12) and reports
+ * the version, the cipher (ServerHello), and whether extension `ext` is present. */
+static bool hello_has_ext(const uint8_t *p, size_t len, uint16_t ext, uint16_t *version,
+                          uint16_t *cipher)
+{
+    zdc_rd r;
+    uint8_t type, n8;
+    uint16_t n16, t, l;
+    zdc_rd_init(&r, p, len);
+    cr_assert_eq(zdc_rd_skip(&r, 13), 0);
+    cr_assert_eq(zdc_rd_u8(&r, &type), 0);
+    cr_assert_eq(zdc_rd_skip(&r, 11), 0);
+    cr_assert_eq(zdc_rd_u16(&r, version), 0);
+    cr_assert_eq(zdc_rd_skip(&r, 32), 0);
+    cr_assert_eq(zdc_rd_u8(&r, &n8), 0); /* session id */
+    cr_assert_eq(zdc_rd_skip(&r, n8), 0);
+    if (type == 1) {
+        cr_assert_eq(zdc_rd_u8(&r, &n8), 0); /* cookie */
+        cr_assert_eq(zdc_rd_skip(&r, n8), 0);
+        cr_assert_eq(zdc_rd_u16(&r, &n16), 0); /* cipher suites */
+        cr_assert_eq(zdc_rd_skip(&r, n16), 0);
+        cr_assert_eq(zdc_rd_u8(&r, &n8), 0); /* compression */
+        cr_assert_eq(zdc_rd_skip(&r, n8), 0);
+    } else {
+        cr_assert_eq(type, 2);
+        cr_assert_eq(zdc_rd_u16(&r, cipher), 0);
+        cr_assert_eq(zdc_rd_skip(&r, 1), 0);
+    }
+    if (zdc_rd_left(&r) == 0)
+        return false;
+    cr_assert_eq(zdc_rd_u16(&r, &n16), 0);
+    cr_assert_leq(n16, zdc_rd_left(&r));
+    zdc_rd_init(&r, zdc_rd_cur(&r), n16); /* just the extensions block */
+    while (zdc_rd_left(&r) > 0) {
+        cr_assert_eq(zdc_rd_u16(&r, &t), 0);
+        cr_assert_eq(zdc_rd_u16(&r, &l), 0);
+        cr_assert_eq(zdc_rd_skip(&r, l), 0);
+        if (t == ext)
+            return true;
+    }
+    return false;
+}
+
+#define EXT_USE_SRTP           0x000e
+#define EXT_SUPPORTED_VERSIONS 0x002b
+#define EXT_KEY_SHARE          0x0033
+
+static void make_openssl_cert(EVP_PKEY **key, X509 **x)
+{
+    *key = EVP_EC_gen("P-256");
+    *x = X509_new();
+    cr_assert_not_null(*key);
+    ASN1_INTEGER_set(X509_get_serialNumber(*x), 7);
+    X509_gmtime_adj(X509_getm_notBefore(*x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(*x), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(*x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"peer", -1, -1, 0);
+    X509_set_issuer_name(*x, X509_get_subject_name(*x));
+    X509_set_pubkey(*x, *key);
+    cr_assert_gt(X509_sign(*x, *key, EVP_sha256()), 0);
+}
+
+static int accept_any(int ok, X509_STORE_CTX *xs)
+{
+    (void)ok;
+    (void)xs;
+    return 1;
+}
+
+/* An OpenSSL client with the widest version range the library allows and use_srtp offered,
+ * against a zdc server. OpenSSL 3.0 has no DTLS 1.3 at all (no DTLS1_3_VERSION), so its
+ * widest range tops out at 1.2; the crafted ClientHello below covers a real 1.3 offer. */
+Test(dtls, openssl_client_any_version_with_use_srtp)
+{
+    EVP_PKEY *key;
+    X509 *x;
+    zdc_dtls_fingerprint fp = {.hash = ZDC_DTLS_HASH_SHA256, .len = 32};
+    unsigned int n;
+    uint8_t buf[8192];
+    int len;
+
+    make_openssl_cert(&key, &x);
+    cr_assert_eq(X509_digest(x, EVP_sha256(), fp.bytes, &n), 1);
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_method());
+    cr_assert_eq(SSL_CTX_set_min_proto_version(ctx, 0), 1);
+#ifdef DTLS1_3_VERSION
+    cr_assert_eq(SSL_CTX_set_max_proto_version(ctx, DTLS1_3_VERSION), 1);
+#else
+    cr_assert_eq(SSL_CTX_set_max_proto_version(ctx, 0), 1); /* "highest supported" */
+#endif
+    cr_assert_eq(SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"),
+                 0);
+    SSL_CTX_use_certificate(ctx, x);
+    SSL_CTX_use_PrivateKey(ctx, key);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+    SSL *cli = SSL_new(ctx);
+    BIO *rd = BIO_new(BIO_s_mem()), *wr = BIO_new(BIO_s_mem());
+    SSL_set_bio(cli, rd, wr);
+    SSL_set_mtu(cli, 1200);
+    SSL_set_connect_state(cli);
+
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fp);
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    cr_assert_eq(SSL_do_handshake(cli), -1);
+    len = BIO_read(wr, buf, sizeof buf);
+    cr_assert_gt(len, 0);
+    uint16_t v, c;
+    cr_assert(hello_has_ext(buf, (size_t)len, EXT_USE_SRTP, &v, &c), "client offers use_srtp");
+    feed(&B, buf, (size_t)len);
+    for (int round = 0; round < 10 && !SSL_is_init_finished(cli); round++) {
+        while (A.in_head != A.in_tail) {
+            pkt *p = &A.in[A.in_head++ % QCAP];
+            if (p->b[13] == 2) { /* ServerHello */
+                cr_assert_not(hello_has_ext(p->b, p->len, EXT_USE_SRTP, &v, &c),
+                              "use_srtp not echoed");
+                cr_assert_eq(v, 0xfefd, "DTLS 1.2");
+                cr_assert_eq(c, 0xc02b);
+            }
+            BIO_write(rd, p->b, (int)p->len);
+            (void)SSL_do_handshake(cli);
+        }
+        while ((len = BIO_read(wr, buf, sizeof buf)) > 0)
+            feed(&B, buf, (size_t)len);
+    }
+    cr_assert(SSL_is_init_finished(cli));
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(SSL_version(cli), DTLS1_2_VERSION);
+    cr_assert_null(SSL_get_selected_srtp_profile(cli));
+    cr_assert_str_eq(zdc_dtls_version(B.d), "DTLSv1.2");
+    /* data both ways */
+    cr_assert_eq(SSL_write(cli, "hello", 5), 5);
+    len = BIO_read(wr, buf, sizeof buf);
+    feed(&B, buf, (size_t)len);
+    cr_assert_eq(B.nmsgs, 1u);
+    cr_assert_eq(memcmp(B.msgs[0].b, "hello", 5), 0);
+    cr_assert_eq(zdc_dtls_send(B.d, (const uint8_t *)"world", 5), 0);
+    pkt *p = &A.in[A.in_head++ % QCAP];
+    BIO_write(rd, p->b, (int)p->len);
+    cr_assert_eq(SSL_read(cli, buf, sizeof buf), 5);
+    cr_assert_eq(memcmp(buf, "world", 5), 0);
+    SSL_free(cli);
+    SSL_CTX_free(ctx);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+static void put_u24(zdc_wr *w, uint32_t v)
+{
+    zdc_wr_u8(w, (uint8_t)(v >> 16));
+    zdc_wr_u16(w, (uint16_t)v);
+}
+
+/* A browser-style ClientHello, as Chromium and Firefox send when they could speak DTLS 1.3:
+ * record version DTLS 1.0, client_version DTLS 1.2, supported_versions {1.3, 1.2}, key_share
+ * X25519, use_srtp, and GCM and ChaCha suites. The zdc server must answer with a DTLS 1.2
+ * ServerHello choosing ECDHE-ECDSA-AES128-GCM-SHA256 with neither use_srtp nor
+ * supported_versions in it. */
+Test(dtls, browser_style_client_hello_offering_dtls13_and_srtp)
+{
+    uint8_t ch[600];
+    zdc_wr w;
+    zdc_wr_init(&w, ch, sizeof ch);
+    /* record: handshake, DTLS 1.0, epoch 0, seq 0, length (patched) */
+    zdc_wr_u8(&w, 22);
+    zdc_wr_u16(&w, 0xfeff);
+    zdc_wr_u16(&w, 0);
+    zdc_wr_zeros(&w, 6);
+    uint8_t *rec_len = zdc_wr_reserve(&w, 2);
+    size_t hs_start = w.len;
+    /* handshake: client_hello, length, message_seq 0, fragment 0..length */
+    zdc_wr_u8(&w, 1);
+    uint8_t *msg_len = zdc_wr_reserve(&w, 3);
+    zdc_wr_u16(&w, 0);
+    put_u24(&w, 0);
+    uint8_t *frag_len = zdc_wr_reserve(&w, 3);
+    size_t body_start = w.len;
+    zdc_wr_u16(&w, 0xfefd); /* client_version DTLS 1.2 */
+    for (int i = 0; i < 32; i++)
+        zdc_wr_u8(&w, (uint8_t)(i * 29 + 3));                 /* random */
+    zdc_wr_u8(&w, 0);                                         /* session_id */
+    zdc_wr_u8(&w, 0);                                         /* cookie */
+    static const uint16_t suites[] = {0x1301, 0x1302, 0x1303, /* TLS 1.3 suites */
+                                      0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc009, 0xc013,
+                                      0xc00a, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035};
+    zdc_wr_u16(&w, sizeof suites);
+    for (size_t i = 0; i < sizeof suites / 2; i++)
+        zdc_wr_u16(&w, suites[i]);
+    zdc_wr_u8(&w, 1); /* compression: null */
+    zdc_wr_u8(&w, 0);
+    uint8_t *ext_len = zdc_wr_reserve(&w, 2);
+    size_t ext_start = w.len;
+    static const uint8_t exts[] = {
+        0x00, 0x17, 0x00, 0x00,       /* extended_master_secret */
+        0xff, 0x01, 0x00, 0x01, 0x00, /* renegotiation_info */
+        0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18, /* groups */
+        0x00, 0x0b, 0x00, 0x02, 0x01, 0x00, /* ec_point_formats */
+        0x00, 0x0d, 0x00, 0x0c, 0x00, 0x0a, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05,
+        0x03, 0x08, 0x05, /* signature_algorithms */
+        0x00, 0x0e, 0x00, 0x09, 0x00, 0x06, 0x00, 0x07, 0x00, 0x08, 0x00, 0x01, 0x00, /* srtp */
+        0x00, 0x2b, 0x00, 0x05, 0x04, 0xfe, 0xfc, 0xfe, 0xfd, /* versions 1.3, 1.2 */
+        0x00, 0x2d, 0x00, 0x02, 0x01, 0x01,                   /* psk_key_exchange_modes */
+    };
+    zdc_wr_bytes(&w, exts, sizeof exts);
+    zdc_wr_u16(&w, EXT_KEY_SHARE); /* key_share: X25519, 32-byte public value */
+    zdc_wr_u16(&w, 2 + 4 + 32);
+    zdc_wr_u16(&w, 4 + 32);
+    zdc_wr_u16(&w, 0x001d);
+    zdc_wr_u16(&w, 32);
+    for (int i = 0; i < 32; i++)
+        zdc_wr_u8(&w, (uint8_t)(9 + i));
+    cr_assert_gt(zdc_wr_finish(&w), 0);
+    zdc_store_u16(ext_len, (uint16_t)(w.len - ext_start));
+    uint32_t body = (uint32_t)(w.len - body_start);
+    for (int i = 0; i < 3; i++) {
+        msg_len[i] = (uint8_t)(body >> (16 - 8 * i));
+        frag_len[i] = (uint8_t)(body >> (16 - 8 * i));
+    }
+    zdc_store_u16(rec_len, (uint16_t)(w.len - hs_start));
+
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fp_of(A.cert));
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    feed(&B, ch, w.len);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTING);
+    cr_assert_geq(B.sent, 1u, "the server answered");
+    pkt *sh = &A.in[A.in_head % QCAP];
+    uint16_t v = 0, c = 0;
+    cr_assert_eq(sh->b[13], 2, "ServerHello, no HelloVerifyRequest");
+    cr_assert_not(hello_has_ext(sh->b, sh->len, EXT_USE_SRTP, &v, &c));
+    cr_assert_not(hello_has_ext(sh->b, sh->len, EXT_SUPPORTED_VERSIONS, &v, &c));
+    cr_assert_not(hello_has_ext(sh->b, sh->len, EXT_KEY_SHARE, &v, &c));
+    cr_assert_eq(v, 0xfefd, "DTLS 1.2");
+    cr_assert_eq(c, 0xc02b, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    /* the flight also carries Certificate, ServerKeyExchange, CertificateRequest, Done */
+    cr_assert_eq(zdc_dtls_next_timeout(B.d), g_now + 1 * SEC);
 }
