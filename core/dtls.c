@@ -633,9 +633,9 @@ static bool handshake_framing_ok(const uint8_t *p, size_t len)
     return true;
 }
 
-/* Checks the record framing of a datagram (RFC 6347 §4.1) and copies it to `out` without its
- * epoch-0 alerts. Returns the bytes to feed OpenSSL, or a negative error if the datagram
- * must be dropped whole. */
+/* Checks the record framing of a datagram (RFC 6347 §4.1). Returns how many of its bytes to
+ * feed OpenSSL — all but its epoch-0 alerts, copied to `out` when `out` is not NULL — or a
+ * negative error if the datagram must be dropped whole. */
 static long filter_datagram(zdc_dtls *d, const uint8_t *p, size_t len, uint8_t *out)
 {
     zdc_rd r;
@@ -660,9 +660,11 @@ static long filter_datagram(zdc_dtls *d, const uint8_t *p, size_t len, uint8_t *
         if (epoch == 0) {
             if (type == CT_ALERT) {
                 /* Unauthenticated: note it, do not act on it (see the policy above). */
-                d->stats.alerts_ignored++;
-                if (rlen == 2)
-                    d->stats.last_ignored_alert = body[1];
+                if (out == NULL) {
+                    d->stats.alerts_ignored++;
+                    if (rlen == 2)
+                        d->stats.last_ignored_alert = body[1];
+                }
                 continue;
             }
             if (type == CT_APP_DATA) /* never sent unprotected */
@@ -672,7 +674,8 @@ static long filter_datagram(zdc_dtls *d, const uint8_t *p, size_t len, uint8_t *
             if (type == CT_HANDSHAKE && !handshake_framing_ok(body, rlen))
                 return ZDC_ERR_MALFORMED;
         }
-        memcpy(out + n, rec, RECORD_HDR + (size_t)rlen);
+        if (out != NULL)
+            memcpy(out + n, rec, RECORD_HDR + (size_t)rlen);
         n += RECORD_HDR + (size_t)rlen;
     }
     return (long)n;
@@ -698,14 +701,18 @@ int zdc_dtls_handle_datagram(zdc_dtls *d, const uint8_t *p, size_t len, uint64_t
         }
         d->state = ZDC_DTLS_CONNECTING;
     }
-    n = len <= MAX_DATAGRAM ? filter_datagram(d, p, len, buf) : ZDC_ERR_TOO_LARGE;
+    n = len <= MAX_DATAGRAM ? filter_datagram(d, p, len, NULL) : ZDC_ERR_TOO_LARGE;
     if (n < 0 || len == 0) {
         d->stats.datagrams_dropped++;
         return 0;
     }
     if (n == 0)
         return 0; /* only ignored alerts */
-    d->in = buf;
+    d->in = p;
+    if ((size_t)n < len) { /* strip the alerts: rare, so only then copy */
+        n = filter_datagram(d, p, len, buf);
+        d->in = buf;
+    }
     d->in_len = (size_t)n;
     return drive(d);
 }
