@@ -67,7 +67,7 @@ static side A, B;
 static int link_send(void *user, const uint8_t *p, size_t len)
 {
     side *s = user;
-    cr_assert_leq(len, sizeof s->last_sent.b);
+    cr_assert_leq(len, (size_t)ZDC_DTLS_DEFAULT_MTU, "datagram above the MTU");
     s->sent++;
     memcpy(s->last_sent.b, p, len);
     s->last_sent.len = len;
@@ -1077,4 +1077,138 @@ Test(dtls, browser_style_client_hello_offering_dtls13_and_srtp)
     cr_assert_eq(c, 0xc02b, "ECDHE-ECDSA-AES128-GCM-SHA256");
     /* the flight also carries Certificate, ServerKeyExchange, CertificateRequest, Done */
     cr_assert_eq(zdc_dtls_next_timeout(B.d), g_now + 1 * SEC);
+}
+
+/* ---- an OpenSSL client against a zdc server: cipher, group and certificate choices ----- */
+
+typedef struct ossl_peer {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    BIO *rd, *wr;
+    EVP_PKEY *key;
+    X509 *x;
+} ossl_peer;
+
+static void ossl_client_run(ossl_peer *o, const char *ciphers, const char *groups, bool cert)
+{
+    zdc_dtls_fingerprint fp = {.hash = ZDC_DTLS_HASH_SHA256, .len = 32};
+    unsigned int n;
+    uint8_t buf[8192];
+    int len;
+
+    memset(o, 0, sizeof *o);
+    make_openssl_cert(&o->key, &o->x);
+    cr_assert_eq(X509_digest(o->x, EVP_sha256(), fp.bytes, &n), 1);
+    o->ctx = SSL_CTX_new(DTLS_method());
+    if (ciphers)
+        cr_assert_eq(SSL_CTX_set_cipher_list(o->ctx, ciphers), 1);
+    if (groups)
+        cr_assert_eq(SSL_CTX_set1_groups_list(o->ctx, groups), 1);
+    if (cert) {
+        SSL_CTX_use_certificate(o->ctx, o->x);
+        SSL_CTX_use_PrivateKey(o->ctx, o->key);
+    }
+    SSL_CTX_set_verify(o->ctx, SSL_VERIFY_PEER, accept_any);
+    SSL_CTX_set_options(o->ctx, SSL_OP_NO_QUERY_MTU);
+    o->ssl = SSL_new(o->ctx);
+    o->rd = BIO_new(BIO_s_mem());
+    o->wr = BIO_new(BIO_s_mem());
+    SSL_set_bio(o->ssl, o->rd, o->wr);
+    SSL_set_mtu(o->ssl, 1200);
+    SSL_set_connect_state(o->ssl);
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fp);
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    (void)SSL_do_handshake(o->ssl);
+    for (int round = 0; round < 10; round++) {
+        while ((len = BIO_read(o->wr, buf, sizeof buf)) > 0)
+            (void)zdc_dtls_handle_datagram(B.d, buf, (size_t)len, g_now);
+        if (A.in_head == A.in_tail)
+            break;
+        while (A.in_head != A.in_tail) {
+            pkt *p = &A.in[A.in_head++ % QCAP];
+            BIO_write(o->rd, p->b, (int)p->len);
+            (void)SSL_do_handshake(o->ssl);
+        }
+    }
+    ERR_clear_error();
+}
+
+static void ossl_peer_free(ossl_peer *o)
+{
+    SSL_free(o->ssl);
+    SSL_CTX_free(o->ctx);
+    X509_free(o->x);
+    EVP_PKEY_free(o->key);
+    ERR_clear_error();
+}
+
+static void expect_cipher(const char *offer, const char *chosen)
+{
+    ossl_peer o;
+    ossl_client_run(&o, offer, NULL, true);
+    cr_assert(SSL_is_init_finished(o.ssl), "offer %s", offer);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert_str_eq(zdc_dtls_cipher(B.d), chosen);
+    cr_assert_str_eq(SSL_CIPHER_get_name(SSL_get_current_cipher(o.ssl)), chosen);
+    ossl_peer_free(&o);
+}
+
+Test(dtls, chacha_only_client)
+{
+    expect_cipher("ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305");
+}
+
+Test(dtls, aes256_only_client)
+{
+    expect_cipher("ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384");
+}
+
+Test(dtls, server_preference_wins_over_client_order)
+{
+    expect_cipher("ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                  "ECDHE-ECDSA-AES128-GCM-SHA256",
+                  "ECDHE-ECDSA-AES128-GCM-SHA256");
+}
+
+Test(dtls, cbc_only_client_is_refused)
+{
+    ossl_peer o;
+    ossl_client_run(&o, "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA", NULL, true);
+    cr_assert_not(SSL_is_init_finished(o.ssl));
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_FAILED);
+    cr_assert_eq(zdc_dtls_error(B.d), ZDC_ERR_PROTOCOL);
+    ossl_peer_free(&o);
+}
+
+Test(dtls, groups_x25519_preferred_p256_accepted_p384_refused)
+{
+    ossl_peer o;
+    ossl_client_run(&o, NULL, NULL, true); /* OpenSSL's default list starts with X25519 */
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(SSL_get_negotiated_group(o.ssl), NID_X25519);
+    ossl_peer_free(&o);
+    zdc_dtls_del(B.d);
+    A.in_head = A.in_tail = 0;
+
+    ossl_client_run(&o, NULL, "P-256", true);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(SSL_get_negotiated_group(o.ssl), NID_X9_62_prime256v1);
+    ossl_peer_free(&o);
+    zdc_dtls_del(B.d);
+    A.in_head = A.in_tail = 0;
+
+    ossl_client_run(&o, NULL, "P-384", true);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_FAILED);
+    ossl_peer_free(&o);
+}
+
+/* RFC 8827 §6.5: the server requires a client certificate. */
+Test(dtls, client_without_certificate_is_refused)
+{
+    ossl_peer o;
+    ossl_client_run(&o, NULL, NULL, false);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_FAILED);
+    cr_assert_eq(zdc_dtls_error(B.d), ZDC_ERR_PROTOCOL);
+    cr_assert_eq(B.nmsgs, 0u);
+    ossl_peer_free(&o);
 }
