@@ -16,7 +16,10 @@
  *     rejection by the peer (e.g. its fingerprint check failing) is learned only when our
  *     retransmissions run out (ZDC_ERR_TIMEOUT) or when ICE consent fails.
  *   - Records of epoch >= 1 are authenticated by the AEAD; OpenSSL silently discards those
- *     that fail, so garbage there cannot hurt. Authenticated alerts are honoured.
+ *     that fail to decrypt. But OpenSSL 3.0 fails the connection (internal_error) on one too
+ *     short to hold the AEAD's nonce and tag, even one buffered during the handshake, so such
+ *     records are dropped here (dtls_test.c: short_protected_records_*). Authenticated alerts
+ *     are honoured.
  *   - Residual risk: a well-framed but semantically bogus epoch-0 handshake message that
  *     arrives where OpenSSL expects the next flight still fails the handshake (OpenSSL treats
  *     it as the peer's). Forging one requires guessing the message sequence and the 5-tuple.
@@ -633,6 +636,19 @@ static bool handshake_framing_ok(const uint8_t *p, size_t len)
     return true;
 }
 
+/* Smallest valid protected record: AES-GCM carries an 8-byte explicit nonce and a 16-byte
+ * tag (RFC 5288 §3), ChaCha20-Poly1305 only the tag (RFC 7905 §2). Before a cipher is chosen
+ * no protected record can be genuine; the larger bound applies. */
+static size_t min_protected_len(const zdc_dtls *d)
+{
+    const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
+    if (c == NULL)
+        c = SSL_get_pending_cipher(d->ssl);
+    if (c != NULL && SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305)
+        return 16;
+    return 8 + 16;
+}
+
 /* Checks the record framing of a datagram (RFC 6347 §4.1). Returns how many of its bytes to
  * feed OpenSSL — all but its epoch-0 alerts, copied to `out` when `out` is not NULL — or a
  * negative error if the datagram must be dropped whole. */
@@ -656,6 +672,10 @@ static long filter_datagram(zdc_dtls *d, const uint8_t *p, size_t len, uint8_t *
         if (type < CT_CCS || type > CT_APP_DATA || vmaj != 0xfe || (vmin != 0xff && vmin != 0xfd))
             return ZDC_ERR_MALFORMED;
         if (rlen > MAX_RECORD)
+            return ZDC_ERR_MALFORMED;
+        /* A protected record shorter than its AEAD's nonce + tag cannot be genuine, and
+         * OpenSSL 3.0 answers one with a fatal internal_error instead of discarding it. */
+        if (epoch != 0 && rlen < min_protected_len(d))
             return ZDC_ERR_MALFORMED;
         if (epoch == 0) {
             if (type == CT_ALERT) {
