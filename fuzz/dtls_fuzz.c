@@ -1,12 +1,13 @@
 /* Fuzzes the DTLS stage as a state machine: a real client and server wired through queues,
  * and the input chooses what happens next — deliver, drop, corrupt or inject a datagram,
  * jump the clock to a deadline, send data, close. Invariants checked: no crash or leak, no
- * application data before CONNECTED, no datagram larger than the MTU, and a closed or failed
- * endpoint stays silent.
+ * application data before CONNECTED, no datagram larger than the MTU, a failed endpoint stays
+ * silent, and once CONNECTED no injected, corrupted, truncated or replayed datagram fails it.
  *
  * Input: a sequence of ops, one byte each (low 3 bits = op, bit 3 = which side), some followed
  * by arguments. Like dtls_test.c, this program supplies gettimeofday() so OpenSSL's timer runs
  * on the same simulated clock as now_ns and runs replay deterministically. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zdc_dtls_start(S[1].d, now);
     zdc_dtls_start(S[0].d, now);
 
+    bool connected[2] = {false, false};
     for (int steps = 0; size > 0 && steps < 256; steps++) {
         uint8_t op = data[0];
         side *s = &S[(op >> 3) & 1];
@@ -163,6 +165,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             else
                 deliver(s, 0, &data, &size);
             break;
+        }
+        /* Once connected, nothing an attacker without the keys can send (stray, corrupted,
+         * truncated, replayed datagrams) may fail the association. */
+        for (int i = 0; i < 2; i++) {
+            zdc_dtls_state st = zdc_dtls_get_state(S[i].d);
+            if (st == ZDC_DTLS_CONNECTED)
+                connected[i] = true;
+            if (connected[i] && st == ZDC_DTLS_FAILED)
+                abort();
         }
     }
     zdc_dtls_del(S[0].d);
