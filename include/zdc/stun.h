@@ -148,6 +148,7 @@ typedef struct zdc_stun_builder {
     size_t cap;
     size_t len;
     int err;
+    uint8_t stage; /* private: which of integrity / integrity-sha256 / fingerprint is written */
 } zdc_stun_builder;
 
 /* Starts a message. method must fit 12 bits and cls be 0..3 (else ZDC_ERR_INVALID_PARAMETER
