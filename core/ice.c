@@ -52,6 +52,7 @@ struct local_cand {
 
 struct remote_cand {
     zdc_addr addr;
+    bool learned; /* peer-reflexive, from a request: not paired with other locals */
     uint8_t type;
     uint32_t priority;
     char foundation[33];
@@ -283,7 +284,7 @@ static int tx_due(struct tx *t, uint64_t now, unsigned max_sends, uint64_t rto_c
 static void send_msg(zdc_ice *ice, const zdc_addr *to, zdc_stun_builder *b)
 {
     int n = zdc_stun_build_end(b);
-    if (n > 0 && !ice->closed)
+    if (n > 0 && !ended(ice))
         ice->cfg.send(ice->cfg.user, to, b->buf, (size_t)n);
 }
 
@@ -493,7 +494,7 @@ static void pair_local(zdc_ice *ice, int local)
 {
     int fam = zdc_addr_family(&ice->local[local].addr);
     for (size_t r = 0; r < ice->n_remote; r++)
-        if (ice->remote[r].type != ZDC_CAND_PRFLX && zdc_addr_family(&ice->remote[r].addr) == fam)
+        if (!ice->remote[r].learned && zdc_addr_family(&ice->remote[r].addr) == fam)
             add_pair(ice, local, (int)r);
 }
 
@@ -523,11 +524,13 @@ static void select_pair(zdc_ice *ice, int idx, uint64_t now)
         return;
     /* Controlled side with aggressive nomination by the peer: the highest priority nominated
      * pair wins (RFC 8445 §8.1.1). */
-    if (ice->selected != NO_PAIR && ice->pairs[ice->selected].priority > p->priority)
+    if (ice->selected != NO_PAIR && ice->pairs[ice->selected].priority > p->priority &&
+        !ice->disconnected)
         return;
-    bool first = ice->selected == NO_PAIR;
+    bool restart = ice->selected == NO_PAIR || ice->disconnected;
     ice->selected = idx;
-    if (first) {
+    if (restart) {
+        ice->disconnected = false;
         ice->last_alive_ns = now;
         ice->consent_next_ns = now + jitter(ice, ice->consent_interval_ns);
     }
@@ -649,6 +652,16 @@ static void run_paced_check(zdc_ice *ice, uint64_t now)
     ice->next_check_ns = now + ice->ta_ns; /* RFC 8445 §6.1.4.2: one check per Ta */
 }
 
+static int best_valid(const zdc_ice *ice)
+{
+    int best = NO_PAIR;
+    for (size_t i = 0; i < ice->n_pairs; i++)
+        if (ice->pairs[i].state == PAIR_SUCCEEDED &&
+            (best == NO_PAIR || ice->pairs[i].priority > ice->pairs[best].priority))
+            best = (int)i;
+    return best;
+}
+
 /* Regular nomination by the controlling agent (RFC 8445 §8.1.1): once the best valid pair has
  * no better pair still being checked, or a short wait has passed, check it again with
  * USE-CANDIDATE. */
@@ -657,11 +670,7 @@ static void maybe_nominate(zdc_ice *ice, uint64_t now)
     if (!can_check(ice) || ice->role != ZDC_ICE_CONTROLLING || ice->cfg.aggressive_nomination ||
         ice->selected != NO_PAIR || ice->nominating != NO_PAIR || !ice->have_valid)
         return;
-    int best = NO_PAIR;
-    for (size_t i = 0; i < ice->n_pairs; i++)
-        if (ice->pairs[i].state == PAIR_SUCCEEDED &&
-            (best == NO_PAIR || ice->pairs[i].priority > ice->pairs[best].priority))
-            best = (int)i;
+    int best = best_valid(ice);
     if (best == NO_PAIR)
         return;
     bool better_pending = false;
@@ -869,6 +878,17 @@ int zdc_ice_set_remote_credentials(zdc_ice *ice, const char *ufrag, const char *
     return 0;
 }
 
+/* A trickled candidate tagged with another ufrag belongs to an older ICE generation. */
+static bool stale_generation(const zdc_ice *ice, const zdc_candidate *c)
+{
+    if (!ice->remote_creds)
+        return false;
+    for (size_t i = 0; i < c->n_ext && i < ZDC_CAND_MAX_EXT; i++)
+        if (strcmp(c->ext[i].name, "ufrag") == 0)
+            return strcmp(c->ext[i].value, ice->rufrag) != 0;
+    return false;
+}
+
 int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
 {
     if (!ice)
@@ -883,7 +903,7 @@ int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
     }
     if (c->port == 0)
         return ZDC_ERR_INVALID_PARAMETER;
-    if (c->component != 1 || c->transport != ZDC_CAND_UDP)
+    if (c->component != 1 || c->transport != ZDC_CAND_UDP || stale_generation(ice, c))
         return 0;
     if (c->address_kind == 0) {
         /* mDNS name (or any FQDN): no resolver here; the peer's checks reveal it as a
@@ -898,8 +918,9 @@ int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
     int r = find_remote(ice, &a);
     if (r >= 0) {
         struct remote_cand *rc = &ice->remote[r];
-        if (rc->type == ZDC_CAND_PRFLX) {
+        if (rc->learned) {
             /* the signaled candidate replaces the peer-reflexive one learned earlier */
+            rc->learned = false;
             rc->type = c->type;
             rc->priority = c->priority;
             snprintf(rc->foundation, sizeof rc->foundation, "%s", c->foundation);
@@ -912,6 +933,7 @@ int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
     if (ice->n_remote == MAX_REMOTE)
         return ZDC_ERR_QUEUE_FULL;
     struct remote_cand *rc = &ice->remote[ice->n_remote];
+    memset(rc, 0, sizeof *rc);
     rc->addr = a;
     rc->type = c->type;
     rc->priority = c->priority;
@@ -972,7 +994,9 @@ static int learn_remote(zdc_ice *ice, const zdc_addr *from, uint32_t priority)
     if (r >= 0 || ice->n_remote == MAX_REMOTE)
         return r;
     struct remote_cand *rc = &ice->remote[ice->n_remote];
+    memset(rc, 0, sizeof *rc);
     rc->addr = *from;
+    rc->learned = true;
     rc->type = ZDC_CAND_PRFLX;
     rc->priority = priority;
     snprintf(rc->foundation, sizeof rc->foundation, "prflx%u", ice->prflx_seq++);
@@ -1210,8 +1234,8 @@ uint64_t zdc_ice_next_timeout(const zdc_ice *ice)
     if (ice->selected == NO_PAIR) {
         if (ice->remote_creds)
             t = min_u64(t, ice->checking_deadline_ns);
-        if (can_check(ice) && ice->have_valid && ice->nominating == NO_PAIR &&
-            ice->role == ZDC_ICE_CONTROLLING && !ice->cfg.aggressive_nomination)
+        if (can_check(ice) && ice->nominating == NO_PAIR && ice->role == ZDC_ICE_CONTROLLING &&
+            !ice->cfg.aggressive_nomination && best_valid(ice) != NO_PAIR)
             t = min_u64(t, ice->first_valid_ns + NOMINATE_WAIT_NS);
         return t;
     }
