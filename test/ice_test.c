@@ -36,6 +36,9 @@ typedef struct peer {
     int sent_requests, sent_responses, sent_errors, sent_after_end;
     int sent_487;
     zdc_addr last_req_to;
+    zdc_addr req_to[16];
+    uint64_t req_at[16];
+    bool req_use_cand[16];
     uint64_t last_ok_rx; /* when a success response last reached this peer */
     char last_req_user[600];
 } peer;
@@ -116,6 +119,11 @@ static void cb_send(void *user, const zdc_addr *to, const uint8_t *p, size_t len
     if (st == ZDC_ICE_FAILED || st == ZDC_ICE_CLOSED)
         pe->sent_after_end++;
     if (m.cls == ZDC_STUN_REQUEST) {
+        if (pe->sent_requests < 16) {
+            pe->req_to[pe->sent_requests] = *to;
+            pe->req_at[pe->sent_requests] = pe->net->now;
+            pe->req_use_cand[pe->sent_requests] = m.use_candidate;
+        }
         pe->sent_requests++;
         pe->last_req_to = *to;
         size_t ul = m.has_username ? m.username.len : 0;
@@ -1048,4 +1056,172 @@ Test(ice, many_agents_create_free)
             zdc_ice_close(a.ice);
         net_free(&n);
     }
+}
+
+static zdc_candidate host_cand(const char *addr, uint16_t port, uint32_t prio, const char *fnd)
+{
+    zdc_candidate c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.foundation, sizeof c.foundation, "%s", fnd);
+    c.component = 1;
+    c.transport = ZDC_CAND_UDP;
+    c.priority = prio;
+    snprintf(c.address, sizeof c.address, "%s", addr);
+    c.address_kind = strchr(addr, ':') ? 6 : 4;
+    c.port = port;
+    c.type = ZDC_CAND_HOST;
+    return c;
+}
+
+Test(ice, checks_in_priority_order_paced_by_ta_then_regular_nomination)
+{
+    net n;
+    peer a, b;
+    net_init(&n, 30);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    peer_init(&b, &n, "10.0.0.2", 6000, ZDC_ICE_CONTROLLED, false, 2);
+    zdc_ice_gather(a.ice, n.now);
+    zdc_ice_gather(b.ice, n.now);
+    give_credentials(&a, &b, false);
+    give_credentials(&b, &a, false);
+    /* an unreachable candidate with a higher priority than b's real one */
+    zdc_candidate hi = host_cand("10.9.9.9", 9, 2130706431u, "7");
+    zdc_candidate lo = host_cand("10.0.0.2", 6000, 2130706175u, "8");
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &lo), 0);
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &hi), 0);
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, NULL), 0);
+    give_candidates(&b, &a, true);
+    uint64_t t0 = n.now;
+    run_for(&n, 5 * S);
+    cr_assert(is_up(&a) && is_up(&b));
+    assert_paired(&a, &b);
+    /* the higher-priority pair is checked first, the next one Ta = 50 ms later */
+    zdc_addr hi_addr = ip("10.9.9.9", 9), lo_addr = ip("10.0.0.2", 6000);
+    cr_assert(zdc_addr_equal(&a.req_to[0], &hi_addr));
+    cr_assert_eq(a.req_at[0], t0);
+    cr_assert(zdc_addr_equal(&a.req_to[1], &lo_addr));
+    cr_assert_eq(a.req_at[1], t0 + 50 * MS);
+    /* regular nomination: the first checks carry no USE-CANDIDATE; a later check to b does */
+    cr_assert_not(a.req_use_cand[0]);
+    cr_assert_not(a.req_use_cand[1]);
+    int nom = -1;
+    for (int i = 2; i < 16 && i < a.sent_requests; i++)
+        if (a.req_use_cand[i]) {
+            nom = i;
+            break;
+        }
+    cr_assert_geq(nom, 0);
+    cr_assert(zdc_addr_equal(&a.req_to[nom], &lo_addr));
+    /* the better pair was still pending, so nomination waited ~1 s after the first success */
+    cr_assert_geq(a.req_at[nom], t0 + 1 * S);
+    cr_assert_lt(a.req_at[nom], t0 + 1200 * MS);
+    /* b never nominates (controlled) */
+    for (int i = 0; i < 16 && i < b.sent_requests; i++)
+        cr_assert_not(b.req_use_cand[i]);
+    net_free(&n);
+}
+
+static size_t build_raw(uint8_t *buf, size_t cap, const char *user, const char *pwd,
+                        bool with_priority, uint16_t extra_attr)
+{
+    uint8_t txid[12] = {7, 7, 7};
+    zdc_stun_builder b;
+    zdc_stun_build_begin(&b, buf, cap, ZDC_STUN_BINDING, ZDC_STUN_REQUEST, txid);
+    zdc_stun_add_bytes(&b, ZDC_STUN_ATTR_USERNAME, user, strlen(user));
+    if (with_priority)
+        zdc_stun_add_u32(&b, ZDC_STUN_ATTR_PRIORITY, 1853824767u);
+    zdc_stun_add_u64(&b, ZDC_STUN_ATTR_ICE_CONTROLLING, 1);
+    if (extra_attr)
+        zdc_stun_add_bytes(&b, extra_attr, "abcd", 4);
+    zdc_stun_add_integrity(&b, (const uint8_t *)pwd, strlen(pwd));
+    zdc_stun_add_fingerprint(&b);
+    int n = zdc_stun_build_end(&b);
+    cr_assert_gt(n, 0);
+    return (size_t)n;
+}
+
+Test(ice, error_responses_400_and_420)
+{
+    net n;
+    peer a;
+    net_init(&n, 31);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLED, false, 1);
+    char user[64];
+    snprintf(user, sizeof user, "%s:RMTE", zdc_ice_local_ufrag(a.ice));
+    zdc_addr from = ip("10.0.0.9", 7777);
+    uint8_t buf[512];
+    zdc_stun_msg m;
+
+    /* RFC 8445 §7.1.1: PRIORITY is mandatory in a check */
+    size_t len = build_raw(buf, sizeof buf, user, zdc_ice_local_pwd(a.ice), false, 0);
+    cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), 0);
+    cr_assert_eq(n.n, 1);
+    cr_assert_eq(zdc_stun_parse(n.q[0].data, n.q[0].len, &m), 0);
+    cr_assert_eq(m.cls, ZDC_STUN_ERROR);
+    cr_assert_eq(m.error_code, 400);
+    n.n = 0;
+
+    /* an unknown comprehension-required attribute: 420 listing it (RFC 8489 §6.3.1.1) */
+    len = build_raw(buf, sizeof buf, user, zdc_ice_local_pwd(a.ice), true, 0x7777);
+    cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), 0);
+    cr_assert_eq(n.n, 1);
+    cr_assert_eq(zdc_stun_parse(n.q[0].data, n.q[0].len, &m), 0);
+    cr_assert_eq(m.cls, ZDC_STUN_ERROR);
+    cr_assert_eq(m.error_code, 420);
+    cr_assert_eq(m.n_unknown_attrs, 1);
+    cr_assert_eq(m.unknown_attrs[0], 0x7777);
+    n.n = 0;
+
+    /* the same without valid integrity: silence */
+    len = build_raw(buf, sizeof buf, user, "notthepasswordnotthepass", true, 0x7777);
+    cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), ZDC_ERR_INTEGRITY);
+    cr_assert_eq(n.n, 0);
+    /* and no state was created by any of them */
+    cr_assert_eq(zdc_ice_state(a.ice), ZDC_ICE_NEW);
+    cr_assert_eq(zdc_ice_next_timeout(a.ice), UINT64_MAX);
+    net_free(&n);
+}
+
+Test(ice, stale_generation_candidates_and_transactions)
+{
+    net n;
+    peer a;
+    net_init(&n, 32);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    zdc_ice_gather(a.ice, n.now);
+    cr_assert_eq(zdc_ice_set_remote_credentials(a.ice, "RMTE", "remotepasswordremotepass", false),
+                 0);
+    /* same credentials again is fine, different ones (ICE restart) are refused */
+    cr_assert_eq(zdc_ice_set_remote_credentials(a.ice, "RMTE", "remotepasswordremotepass", false),
+                 0);
+    cr_assert_eq(zdc_ice_set_remote_credentials(a.ice, "OTHR", "remotepasswordremotepass", false),
+                 ZDC_ERR_INVALID_STATE);
+    zdc_candidate c = host_cand("10.0.0.2", 6000, 2130706431u, "1");
+    c.n_ext = 1;
+    strcpy(c.ext[0].name, "ufrag");
+    strcpy(c.ext[0].value, "OLDU");
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &c), 0);
+    zdc_ice_handle_timeout(a.ice, n.now);
+    cr_assert_eq(a.sent_requests, 0, "a candidate of an older generation is ignored");
+    strcpy(c.ext[0].value, "RMTE");
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &c), 0);
+    zdc_ice_handle_timeout(a.ice, n.now);
+    cr_assert_eq(a.sent_requests, 1);
+    zdc_stun_msg m;
+    cr_assert_eq(zdc_stun_parse(n.q[0].data, n.q[0].len, &m), 0);
+    cr_assert(zdc_ice_has_transaction(a.ice, m.txid));
+    m.txid[0] ^= 1;
+    cr_assert_not(zdc_ice_has_transaction(a.ice, m.txid));
+    /* TCP and other components are accepted and ignored */
+    zdc_candidate t = host_cand("10.0.0.3", 9, 1, "2");
+    t.transport = ZDC_CAND_TCP;
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &t), 0);
+    t = host_cand("10.0.0.3", 9, 1, "2");
+    t.component = 2;
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &t), 0);
+    t.port = 0;
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &t), ZDC_ERR_INVALID_PARAMETER);
+    run_for(&n, 600 * MS);
+    cr_assert_eq(a.sent_requests, 2, "only the 500 ms retransmission of the one real pair");
+    net_free(&n);
 }
