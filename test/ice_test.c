@@ -317,10 +317,17 @@ static void give_credentials(peer *to, const peer *from, bool from_lite)
                  0);
 }
 
+/* Candidates travel as SDP text, as they would through signaling. */
 static void give_candidates(peer *to, const peer *from, bool with_eoc)
 {
-    for (int i = 0; i < from->n_cands; i++)
-        cr_assert_eq(zdc_ice_add_remote_candidate(to->ice, &from->cands[i]), 0);
+    for (int i = 0; i < from->n_cands; i++) {
+        char line[1024];
+        zdc_candidate c;
+        int len = zdc_candidate_format(&from->cands[i], line, sizeof line);
+        cr_assert_gt(len, 0);
+        cr_assert_eq(zdc_candidate_parse(line, (size_t)len, &c), 0, "%s", line);
+        cr_assert_eq(zdc_ice_add_remote_candidate(to->ice, &c), 0);
+    }
     if (with_eoc && from->eoc)
         cr_assert_eq(zdc_ice_add_remote_candidate(to->ice, NULL), 0);
 }
@@ -1223,5 +1230,42 @@ Test(ice, stale_generation_candidates_and_transactions)
     cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &t), ZDC_ERR_INVALID_PARAMETER);
     run_for(&n, 600 * MS);
     cr_assert_eq(a.sent_requests, 2, "only the 500 ms retransmission of the one real pair");
+    net_free(&n);
+}
+
+Test(ice, browser_shaped_candidate_lines)
+{
+    net n;
+    peer a, b;
+    net_init(&n, 33);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLED, false, 1);
+    peer_init(&b, &n, "10.0.0.2", 6000, ZDC_ICE_CONTROLLING, false, 2);
+    connect_pair(&n, &a, &b, false, false);
+    /* what Chrome trickles: an mDNS host candidate and a TCP one, with extensions */
+    char line[512];
+    snprintf(line, sizeof line,
+             "candidate:3471623853 1 udp 2122260223 5d1ee6a4-9ed4-4d3d-9a6b-7c8f20a1d0c3.local "
+             "6000 typ host generation 0 ufrag %s network-id 1 network-cost 10",
+             zdc_ice_local_ufrag(b.ice));
+    zdc_candidate c;
+    cr_assert_eq(zdc_candidate_parse(line, strlen(line), &c), 0);
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &c), 0);
+    snprintf(line, sizeof line,
+             "candidate:2189823385 1 tcp 1518280447 10.0.0.2 9 typ host tcptype active "
+             "generation 0 ufrag %s network-id 1",
+             zdc_ice_local_ufrag(b.ice));
+    cr_assert_eq(zdc_candidate_parse(line, strlen(line), &c), 0);
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &c), 0);
+    cr_assert_eq(zdc_candidate_parse("", 0, &c), ZDC_CAND_END);
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, NULL), 0);
+    run_for(&n, 2 * S);
+    cr_assert(is_up(&a) && is_up(&b));
+    assert_paired(&a, &b);
+    /* emitted candidates re-parse to the same values */
+    char out[512];
+    cr_assert_gt(zdc_candidate_format(&a.cands[0], out, sizeof out), 0);
+    cr_assert_eq(zdc_candidate_parse(out, strlen(out), &c), 0);
+    cr_assert_eq(c.priority, a.cands[0].priority);
+    cr_assert_str_eq(c.address, "10.0.0.1");
     net_free(&n);
 }
