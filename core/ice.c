@@ -52,7 +52,8 @@ struct local_cand {
 
 struct remote_cand {
     zdc_addr addr;
-    bool learned; /* peer-reflexive, from a request: not paired with other locals */
+    bool learned;  /* peer-reflexive, from a request: not paired with other locals */
+    bool verified; /* sent us an authenticated check or answered one of ours */
     uint8_t type;
     uint32_t priority;
     char foundation[33];
@@ -569,8 +570,8 @@ static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint
         l->local_pref = base->local_pref;
         l->priority = cand_priority(TYPE_PREF_PRFLX, base->local_pref);
         l->foundation = foundation_of(ZDC_CAND_PRFLX, &base->base, NULL);
-        p = &ice->pairs[idx];
     }
+    ice->remote[p->remote].verified = true;
     if (!ice->have_valid) {
         ice->have_valid = true;
         ice->first_valid_ns = now;
@@ -947,7 +948,7 @@ int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
 
 int zdc_ice_username_local_ufrag(const zdc_stun_msg *msg, const char **ufrag, size_t *len)
 {
-    if (!msg || !msg->has_username)
+    if (!msg || !msg->has_username || msg->username.len == 0)
         return ZDC_ERR_NOT_FOUND;
     const char *u = (const char *)msg->username.p;
     const char *colon = memchr(u, ':', msg->username.len);
@@ -1064,6 +1065,7 @@ static int handle_request(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, 
     int r = learn_remote(ice, from, msg->priority);
     if (r < 0)
         return 0;
+    ice->remote[r].verified = true;
     int idx = pair_for_remote(ice, r);
     if (idx == NO_PAIR) {
         int l = default_local(ice, zdc_addr_family(from));
@@ -1198,6 +1200,16 @@ int zdc_ice_handle_stun(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, si
     if (msg.cls == ZDC_STUN_SUCCESS || msg.cls == ZDC_STUN_ERROR)
         return handle_response(ice, &src, p, len, &msg, now_ns);
     return 0; /* Binding indication: a keepalive (RFC 8445 §11), nothing to do */
+}
+
+bool zdc_ice_remote_verified(const zdc_ice *ice, const zdc_addr *addr)
+{
+    if (!ice || !addr || ended(ice))
+        return false;
+    zdc_addr a = *addr;
+    zdc_addr_unmap_v4(&a);
+    int r = find_remote(ice, &a);
+    return r >= 0 && ice->remote[r].verified;
 }
 
 bool zdc_ice_has_transaction(const zdc_ice *ice, const uint8_t txid[12])

@@ -168,6 +168,11 @@ void zdc_ice_handle_timeout(zdc_ice *ice, uint64_t now_ns);
 int zdc_ice_username_local_ufrag(const zdc_stun_msg *msg, const char **ufrag, size_t *len);
 /* Whether a parsed request is addressed to this agent (its USERNAME starts "LFRAG:"). */
 bool zdc_ice_username_matches(const zdc_ice *ice, const zdc_stun_msg *msg);
+/* Whether `addr` has proven it is the peer: it sent this agent an authenticated check or
+ * answered one. The engine may accept non-STUN traffic (DTLS) from such an address before a
+ * pair is selected — the controlling peer starts DTLS as soon as it has nominated, which can be
+ * before our own check on that pair has succeeded. False once FAILED/CLOSED. */
+bool zdc_ice_remote_verified(const zdc_ice *ice, const zdc_addr *addr);
 /* Whether a response's transaction id belongs to one of this agent's requests. */
 bool zdc_ice_has_transaction(const zdc_ice *ice, const uint8_t txid[12]);
 

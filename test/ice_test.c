@@ -725,6 +725,7 @@ Test(ice, bad_integrity_is_dropped_good_request_answered)
     cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), ZDC_ERR_INTEGRITY);
     cr_assert_eq(a.sent_responses + a.sent_errors + a.sent_requests, 0);
     cr_assert_eq(n.n, 0);
+    cr_assert_not(zdc_ice_remote_verified(a.ice, &from));
 
     /* wrong local ufrag: not for this agent */
     len = build_check(buf, sizeof buf, "zzzz:RMTE", zdc_ice_local_pwd(a.ice), txid, true, 5, false);
@@ -778,6 +779,9 @@ Test(ice, request_from_unknown_address_creates_prflx_and_triggered_check)
         build_check(buf, sizeof buf, user, zdc_ice_local_pwd(a.ice), txid, true, UINT64_MAX, true);
     cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), 0);
     cr_assert_eq(a.sent_responses, 1);
+    cr_assert(zdc_ice_remote_verified(a.ice, &from));
+    zdc_addr other = ip("198.51.100.8", 40000);
+    cr_assert_not(zdc_ice_remote_verified(a.ice, &other));
     /* the triggered check goes to the new peer-reflexive address, as "RFRAG:LFRAG" */
     cr_assert_eq(zdc_ice_next_timeout(a.ice), 0);
     zdc_ice_handle_timeout(a.ice, n.now);
