@@ -439,6 +439,8 @@ static int find_pair(const zdc_ice *ice, int local, int remote)
  * engine socket, so prefer a valid pair, then the highest priority one. */
 static int pair_for_remote(const zdc_ice *ice, int remote)
 {
+    if (ice->selected != NO_PAIR && ice->pairs[ice->selected].remote == remote)
+        return ice->selected;
     int best = NO_PAIR;
     for (size_t i = 0; i < ice->n_pairs; i++) {
         const struct pair *p = &ice->pairs[i];
@@ -454,6 +456,15 @@ static int pair_for_remote(const zdc_ice *ice, int remote)
         }
     }
     return best;
+}
+
+/* Traffic proving the selected path is alive (only ever from its remote address). */
+static void note_alive(zdc_ice *ice, int remote, uint64_t now)
+{
+    if (ice->selected == NO_PAIR || ice->pairs[ice->selected].remote != remote)
+        return;
+    ice->last_alive_ns = now;
+    ice->disconnected = false;
 }
 
 static int add_pair(zdc_ice *ice, int local, int remote)
@@ -576,10 +587,7 @@ static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint
         ice->have_valid = true;
         ice->first_valid_ns = now;
     }
-    if (idx == ice->selected) {
-        ice->last_alive_ns = now;
-        ice->disconnected = false;
-    }
+    note_alive(ice, p->remote, now);
     if (ice->role == ZDC_ICE_CONTROLLING && p->tx_nominate)
         nominate(ice, idx, now); /* RFC 8445 §7.2.5.3.4 */
     else if (ice->role == ZDC_ICE_CONTROLLED && p->use_cand_rx)
@@ -1011,10 +1019,7 @@ static void on_checked_pair(zdc_ice *ice, int idx, bool use_candidate, uint64_t 
         /* RFC 8445 §7.3.1.5 (lite): the pair the full peer checks is valid; USE-CANDIDATE
          * selects it. The peer's checks are also our only sign of life. */
         p->state = PAIR_SUCCEEDED;
-        if (idx == ice->selected) {
-            ice->last_alive_ns = now;
-            ice->disconnected = false;
-        }
+        note_alive(ice, p->remote, now);
         if (use_candidate)
             nominate(ice, idx, now);
         return;

@@ -1273,3 +1273,21 @@ Test(ice, browser_shaped_candidate_lines)
     cr_assert_str_eq(c.address, "10.0.0.1");
     net_free(&n);
 }
+
+Test(ice, lite_server_with_two_interfaces_stays_up)
+{
+    net n;
+    peer a, b;
+    net_init(&n, 34);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    peer_init(&b, &n, "192.0.2.10", 443, ZDC_ICE_CONTROLLED, true, 2);
+    zdc_addr second = ip("192.0.2.11", 443);
+    cr_assert_eq(zdc_ice_add_local_address(b.ice, &second), 0);
+    connect_pair(&n, &a, &b, false, true);
+    run_for(&n, 90 * S);
+    cr_assert(is_up(&a) && is_up(&b));
+    cr_assert_not(saw_state(&b, ZDC_ICE_DISCONNECTED), "the peer's checks keep the lite side up");
+    cr_assert_not(saw_state(&a, ZDC_ICE_DISCONNECTED));
+    cr_assert_eq(b.sent_requests, 0);
+    net_free(&n);
+}
