@@ -319,7 +319,7 @@ static void send_response(zdc_ice *ice, const zdc_addr *to, const zdc_stun_msg *
 {
     uint8_t buf[600];
     zdc_stun_builder b;
-    zdc_stun_build_begin(&b, buf, sizeof buf, ZDC_STUN_BINDING,
+    zdc_stun_build_begin(&b, buf, sizeof buf, req->method,
                          error ? ZDC_STUN_ERROR : ZDC_STUN_SUCCESS, req->txid);
     if (error) {
         zdc_stun_add_error(&b, error, reason);
