@@ -100,7 +100,8 @@ static void cb_message(void *user, uint16_t stream, uint32_t ppid, const uint8_t
     memcpy(c, p, len);
     e->m[e->nm++] = (struct msg){stream, ppid, c, len, flags};
     if (getenv("SCTP_TEST_DEBUG"))
-        fprintf(stderr, "%p msg stream %u ppid %u len %zu flags %u\n", (void *)e, stream, ppid, len, flags);
+        fprintf(stderr, "%p msg stream %u ppid %u len %zu flags %u\n", (void *)e, stream, ppid, len,
+                flags);
     if (e->echo) {
         zdc_sctp_send_opts o = {.unordered = flags & ZDC_SCTP_MSG_UNORDERED};
         cr_assert_eq(zdc_sctp_send(e->s, stream, ppid + 1, p, len, &o), 0);
@@ -212,7 +213,7 @@ static size_t pump(struct end *a, struct end *b)
 /* Pumps until `cond` holds, for at most `ms` milliseconds of real time. */
 #define PUMP_UNTIL(a, b, cond, ms)                                                                 \
     do {                                                                                           \
-        uint64_t end_ = mono_ns() + (uint64_t)(ms) * 1000000ull;                                   \
+        uint64_t end_ = mono_ns() + (uint64_t)(ms)*1000000ull;                                     \
         while (!(cond) && mono_ns() < end_)                                                        \
             pump(a, b);                                                                            \
         cr_assert(cond, "not reached within %d ms: %s", (int)(ms), #cond);                         \
@@ -354,31 +355,28 @@ Test(sctp, simultaneous_open_and_messages_both_ways)
         }
     }
     PUMP_UNTIL(&a, &b, a.nm == 8 && b.nm == 8, 2000);
-    for (size_t k = 0; k < 8; k++) {
-        uint32_t sd = (uint32_t)k;
-        /* unordered messages may overtake each other: find each by size within its group */
-        for (size_t j = (k / 4) * 4; j < (k / 4) * 4 + 4; j++) {
-            struct msg *mb = &b.m[j];
-            if (mb->len != sizes[k % 4])
-                continue;
-            cr_assert_eq(mb->stream, 1 + k / 4);
-            cr_assert_eq(mb->ppid, 51);
-            cr_assert_eq(!!(mb->flags & ZDC_SCTP_MSG_UNORDERED), k / 4);
-            cr_assert(check(mb->p, mb->len, sd), "content of message %zu", k);
+    /* Each message is identified by (stream, size): seed = group * 4 + size index. */
+    struct end *rx[2] = {&b, &a};
+    for (int side = 0; side < 2; side++) {
+        size_t next_ordered = 0;
+        bool seen[8] = {0};
+        for (size_t k = 0; k < 8; k++) {
+            struct msg *m = &rx[side]->m[k];
+            size_t idx = 0;
+            while (idx < 4 && sizes[idx] != m->len)
+                idx++;
+            cr_assert_lt(idx, 4, "unexpected size %zu", m->len);
+            cr_assert(m->stream == 1 || m->stream == 2);
+            size_t group = m->stream - 1u;
+            cr_assert_eq(!!(m->flags & ZDC_SCTP_MSG_UNORDERED), group);
+            cr_assert_eq(m->ppid, side == 0 ? 51u : 53u);
+            uint32_t sd = (uint32_t)(group * 4 + idx) + (side == 0 ? 0 : 100);
+            cr_assert(check(m->p, m->len, sd), "content of message %zu", k);
+            cr_assert_not(seen[group * 4 + idx]);
+            seen[group * 4 + idx] = true;
+            if (group == 0) /* ordered stream: send order */
+                cr_assert_eq(idx, next_ordered++);
         }
-        struct msg *ma = &a.m[k];
-        if (k < 4) { /* ordered: exact order */
-            cr_assert_eq(ma->len, sizes[k]);
-            cr_assert_eq(b.m[k].len, sizes[k]);
-        }
-        cr_assert_eq(ma->ppid, 53);
-    }
-    for (size_t k = 0; k < 8; k++) {
-        struct msg *ma = &a.m[k];
-        size_t idx = 0;
-        while (sizes[idx] != ma->len)
-            idx++;
-        cr_assert(check(ma->p, ma->len, (uint32_t)((k / 4) * 4 + idx + 100)));
     }
     zdc_sctp_stats st;
     zdc_sctp_get_stats(a.s, &st);
@@ -476,11 +474,15 @@ Test(sctp, reliable_ordered_survives_ten_percent_loss)
             queued++;
         }
         size_t moved = pump(&a, &b);
-        if (getenv("SCTP_TEST_DEBUG") && moved == 0)
-        {
+        if (getenv("SCTP_TEST_DEBUG") && moved == 0) {
             struct sctpstat ss;
             usrsctp_get_stat(&ss);
-            fprintf(stderr, "queued %u recv %zu moved %zu buffered %zu t3 %u retrans %u fr %u sack %u hb %u down %d/%d\n", queued, b.nm, moved, zdc_sctp_buffered_amount(a.s), ss.sctps_timodata, ss.sctps_sendretransdata, ss.sctps_sendfastretrans, ss.sctps_timosack, ss.sctps_timoheartbeat, a.down, b.down);
+            fprintf(stderr,
+                    "queued %u recv %zu moved %zu buffered %zu t3 %u retrans %u fr %u sack %u hb "
+                    "%u down %d/%d\n",
+                    queued, b.nm, moved, zdc_sctp_buffered_amount(a.s), ss.sctps_timodata,
+                    ss.sctps_sendretransdata, ss.sctps_sendfastretrans, ss.sctps_timosack,
+                    ss.sctps_timoheartbeat, a.down, b.down);
         }
     }
     cr_assert_eq(b.nm, N, "received %zu of %d", b.nm, N);
@@ -535,9 +537,11 @@ Test(sctp, partial_reliability_under_loss_neither_stalls_nor_corrupts)
             got_last |= b.m[i].stream == 12;
     }
     cr_assert(got_last, "reliable message after unreliable ones did not stall");
+    /* The stream scheduler is round-robin, so stream 12 may overtake: drain the rest. */
+    PUMP_UNTIL(&a, &b, zdc_sctp_buffered_amount(a.s) == 0 && a.nq == 0 && b.nq == 0, 20000);
     bool *seen = calloc(N + 1, 1);
     int64_t last_ttl = -1;
-    size_t unrel = 0;
+    size_t rtx0 = 0, ttl = 0;
     for (size_t i = 0; i < b.nm; i++) {
         uint32_t idx;
         cr_assert(tagged_ok(&b.m[i], &idx), "message intact");
@@ -548,11 +552,18 @@ Test(sctp, partial_reliability_under_loss_neither_stalls_nor_corrupts)
             cr_assert_gt((int64_t)idx, last_ttl, "ordered TTL stream keeps order");
             last_ttl = idx;
         }
-        if (b.m[i].stream == 10 || b.m[i].stream == 11)
-            unrel++;
+        if (b.m[i].stream == 10)
+            rtx0++;
+        if (b.m[i].stream == 11)
+            ttl++;
     }
-    /* With 10 % loss most messages still arrive; not all need to. */
-    cr_assert_gt(unrel, N / 2, "only %zu of %d unreliable messages arrived", unrel, N);
+    if (getenv("SCTP_TEST_DEBUG"))
+        fprintf(stderr, "rtx0 %zu ttl %zu of %d each\n", rtx0, ttl, N / 2);
+    /* Messages sent once (rtx 0) arrive unless one of their 1-3 packets was lost: with 10 %
+     * loss well over half must arrive. TTL messages may also expire while still queued. */
+    cr_assert_gt(rtx0, N / 2 * 6 / 10, "only %zu of %d rtx=0 messages arrived", rtx0, N / 2);
+    /* ...and some were really abandoned: the stream was not silently reliable. */
+    cr_assert_lt(rtx0, N / 2, "every rtx=0 message arrived despite 10 %% loss");
     free(seen);
     end_free(&a);
     end_free(&b);
@@ -567,8 +578,9 @@ Test(sctp, stream_reset_is_seen_by_peer)
     cr_assert_eq(zdc_sctp_reset_stream(a.s, 5), 0);
     cr_assert_eq(zdc_sctp_reset_stream(a.s, 6), 0); /* queued behind the first */
     PUMP_UNTIL(&a, &b, b.nresets == 2, 1000);
-    cr_assert_eq(b.resets[0], 5);
-    cr_assert_eq(b.resets[1], 6);
+    /* usrsctp holds the reset of stream 5 until its queued data is sent, so the two may
+     * complete in either order. */
+    cr_assert((b.resets[0] == 5 && b.resets[1] == 6) || (b.resets[0] == 6 && b.resets[1] == 5));
     cr_assert_eq(b.nm, 1, "data before the reset was delivered");
     /* The remote closes its side too (what a data channel does). */
     cr_assert_eq(zdc_sctp_reset_stream(b.s, 5), 0);
