@@ -658,6 +658,14 @@ int zdc_sctp_handle_packet(zdc_sctp *s, const uint8_t *p, size_t len)
         return ZDC_ERR_INVALID_PARAMETER;
     if (s->state == ST_CLOSED || s->free_pending)
         return ZDC_ERR_CLOSED;
+    /* The peer's INIT can arrive before our own connect (its DTLS finished first). A bound,
+     * unconnected one-to-one socket would drop it and the peer would wait a full RTO to
+     * retry, so join the simultaneous open now (RFC 9260 §5.2.1 handles INIT collision). */
+    if (s->state == ST_NEW) {
+        int rv = zdc_sctp_connect(s);
+        if (rv != 0)
+            return rv;
+    }
     s->stats.packets_in++;
     s->stats.bytes_in += len;
     usrsctp_conninput(s->cookie, p, len, 0);

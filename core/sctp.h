@@ -134,8 +134,10 @@ int zdc_sctp_new(const zdc_sctp_config *cfg, zdc_sctp **out);
 int zdc_sctp_connect(zdc_sctp *s);
 
 /* Feeds one received SCTP packet (decrypted DTLS payload) into usrsctp and raises the
- * resulting callbacks. The packet is copied by usrsctp; `p` is not retained.
- * Returns 0, ZDC_ERR_INVALID_PARAMETER (NULL or empty), ZDC_ERR_CLOSED (after close). */
+ * resulting callbacks. The packet is copied by usrsctp; `p` is not retained. A packet that
+ * arrives before zdc_sctp_connect() connects first (the peer's INIT may beat our connect).
+ * Returns 0, ZDC_ERR_INVALID_PARAMETER (NULL or empty), ZDC_ERR_CLOSED (after close),
+ * ZDC_ERR_IO (the implicit connect failed). */
 int zdc_sctp_handle_packet(zdc_sctp *s, const uint8_t *p, size_t len);
 
 /* Queues one message. Atomic: either the whole message is accepted or nothing is.

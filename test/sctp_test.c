@@ -707,3 +707,68 @@ Test(sctp, next_tick_cadence)
     cr_assert_eq(dl, 5000000000ull + 2000000ull + ZDC_SCTP_TICK_NS);
     end_free(&a);
 }
+
+#include <dirent.h>
+
+/* usrsctp names its threads "SCTP timer", "SCTP/IP4 rcv", "SCTP iterator", ... Counts this
+ * process's threads whose name starts with "SCTP", and among them the iterator. */
+static int count_sctp_threads(int *iterators)
+{
+    int n = 0;
+    *iterators = 0;
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], comm[64] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, "SCTP", 4) == 0) {
+            n++;
+            if (strncmp(comm, "SCTP iterator", 13) == 0)
+                (*iterators)++;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* usrsctp_init_nothreads starts no timer or receive thread, so every callback runs on the
+ * caller's thread. usrsctp 0.9.5 still starts its "SCTP iterator" thread (sctplab/usrsctp
+ * PR #472 was never merged); it only runs ASCONF address iterations, which zdc disables. */
+Test(sctp, usrsctp_starts_no_timer_or_receive_thread)
+{
+    int it;
+    cr_assert_eq(count_sctp_threads(&it), 0);
+    struct end a = {0}, b = {0};
+    connect_pair(&a, &b, 0);
+    cr_assert_eq(count_sctp_threads(&it), it, "only the iterator");
+    cr_assert_leq(it, 1);
+    end_free(&a);
+    end_free(&b);
+}
+
+/* One side's INIT arrives before that side called connect (its DTLS finished later): the
+ * association still comes up at once, without waiting for an INIT retransmission (RTO 1 s). */
+Test(sctp, init_before_local_connect_joins_without_retransmission)
+{
+    struct end a = {0}, b = {0};
+    zdc_sctp_config ca, cb;
+    end_config(&a, &ca);
+    end_config(&b, &cb);
+    cr_assert_eq(zdc_sctp_new(&ca, &a.s), 0);
+    cr_assert_eq(zdc_sctp_new(&cb, &b.s), 0);
+    zdc_sctp_global_tick(mono_ns());
+    cr_assert_eq(zdc_sctp_connect(a.s), 0);
+    uint64_t t0 = mono_ns();
+    PUMP_UNTIL(&a, &b, a.up && b.up, 3000);
+    cr_assert_lt(mono_ns() - t0, 500000000ull, "setup waited for a retransmission");
+    cr_assert_eq(zdc_sctp_connect(b.s), ZDC_ERR_INVALID_STATE, "already connecting");
+    end_free(&a);
+    end_free(&b);
+}
