@@ -32,13 +32,10 @@ struct zdc_sctp_sockstat {
 /* Receive buffers that grew beyond this are released after each message. */
 #define RECV_KEEP (64u * 1024u)
 
-#ifndef MAXSEG_OVERHEAD
-#define MAXSEG_OVERHEAD 40
-#endif
-
 /* usrsctp 0.9.5 does not count the 12-byte SCTP common header against the path MTU of an
  * AF_CONN destination (packets come out at spp_pathmtu + 12), so the configured limit is set
- * 12 bytes lower; test/sctp_test.c asserts the largest packet against cfg.mtu. */
+ * 12 bytes lower; test/sctp_test.c asserts the largest packet against cfg.mtu. Fragmentation
+ * follows the path MTU, so no SCTP_MAXSEG is set. */
 #define AF_CONN_MTU_SLACK 12u
 
 enum state { ST_NEW, ST_CONNECTING, ST_UP, ST_DOWN, ST_CLOSED };
@@ -198,8 +195,11 @@ static void global_configure(void)
     usrsctp_sysctl_set_sctp_auth_enable(0);
     usrsctp_sysctl_set_sctp_nrsack_enable(0);
     usrsctp_sysctl_set_sctp_pktdrop_enable(0);
-    /* Out-of-the-blue packets get no ABORT (RFC 9260 §8.4 permits silence): a stale peer
-     * sharing the DTLS session must not be able to provoke replies. */
+    /* Out-of-the-blue packets get no ABORT — a deliberate departure from the SHOULD in RFC
+     * 9260 §8.4 item 8: under DTLS the only sender is the authenticated peer, an OOTB packet
+     * from it means an association already ended (or not yet started, which
+     * zdc_sctp_handle_packet avoids by connecting first), and answering only adds an ABORT
+     * exchange during teardown. */
     usrsctp_sysctl_set_sctp_blackhole(2);
     /* Timers. RFC 9260 §16 defaults (RTO.Initial 1 s, RTO.Min 1 s, RTO.Max 60 s) are meant for
      * the open Internet with no other liveness signal; data channels run under ICE consent
@@ -695,7 +695,7 @@ int zdc_sctp_send(zdc_sctp *s, uint16_t stream, uint32_t ppid, const uint8_t *da
     spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
     spa.sendv_sndinfo.snd_sid = stream;
     spa.sendv_sndinfo.snd_ppid = htonl(ppid);
-    spa.sendv_sndinfo.snd_flags = SCTP_EOR;
+    /* One sendv = one whole message (no SCTP_EXPLICIT_EOR), so no SCTP_EOR flag. */
     if (opts != NULL) {
         if (opts->unordered)
             spa.sendv_sndinfo.snd_flags |= SCTP_UNORDERED;
