@@ -1,0 +1,274 @@
+/* Lock-free rings: single-thread semantics and two/four-thread stress. ctest-labels: thread */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "zdc/error.h"
+
+#define P(x) ((void *)(uintptr_t)(x))
+#define U(x) ((uintptr_t)(x))
+
+Test(spsc, init_rejects_and_rounds)
+{
+    zdc_spsc r;
+    cr_assert_eq(zdc_spsc_init(&r, 0), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_spsc_init(&r, ZDC_RING_MAX_CAPACITY + 1), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_spsc_init(NULL, 8), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_spsc_init(&r, 5), 0);
+    cr_assert_eq(zdc_spsc_capacity(&r), 8);
+    zdc_spsc_destroy(&r);
+    cr_assert_eq(zdc_spsc_init(&r, 1), 0);
+    cr_assert_eq(zdc_spsc_capacity(&r), 2);
+    zdc_spsc_destroy(&r);
+    cr_assert_eq(zdc_spsc_init(&r, 16), 0);
+    cr_assert_eq(zdc_spsc_capacity(&r), 16);
+    zdc_spsc_destroy(&r);
+    zdc_spsc_destroy(&r); /* idempotent */
+}
+
+Test(spsc, fifo_full_empty)
+{
+    zdc_spsc r;
+    void *v = P(99);
+    cr_assert_eq(zdc_spsc_init(&r, 4), 0);
+    cr_assert_not(zdc_spsc_pop(&r, &v), "empty ring pops nothing");
+    cr_assert_eq(U(v), 99, "output untouched when empty");
+    for (uintptr_t i = 1; i <= 4; i++)
+        cr_assert(zdc_spsc_push(&r, P(i)));
+    cr_assert_eq(zdc_spsc_count(&r), 4);
+    cr_assert_not(zdc_spsc_push(&r, P(5)), "full");
+    cr_assert_eq(zdc_spsc_count(&r), 4);
+    for (uintptr_t i = 1; i <= 4; i++) {
+        cr_assert(zdc_spsc_pop(&r, &v));
+        cr_assert_eq(U(v), i);
+    }
+    cr_assert_not(zdc_spsc_pop(&r, &v));
+    cr_assert_eq(zdc_spsc_count(&r), 0);
+    cr_assert(zdc_spsc_push(&r, NULL), "NULL is a valid item");
+    cr_assert(zdc_spsc_pop(&r, &v));
+    cr_assert_null(v);
+    zdc_spsc_destroy(&r);
+}
+
+Test(spsc, wrap_around_interleaved)
+{
+    zdc_spsc r;
+    cr_assert_eq(zdc_spsc_init(&r, 8), 0);
+    uintptr_t next_in = 0, next_out = 0;
+    /* Uneven push/pop batches walk the indices around the ring many times. */
+    for (int round = 0; round < 1000; round++) {
+        int np = 1 + round % 7, nc = 1 + (round * 5) % 6;
+        for (int i = 0; i < np; i++)
+            if (zdc_spsc_push(&r, P(next_in)))
+                next_in++;
+        for (int i = 0; i < nc; i++) {
+            void *v;
+            if (!zdc_spsc_pop(&r, &v))
+                break;
+            cr_assert_eq(U(v), next_out);
+            next_out++;
+        }
+        cr_assert_eq(zdc_spsc_count(&r), next_in - next_out);
+        cr_assert_leq(next_in - next_out, 8);
+    }
+    cr_assert_gt(next_out, 1000);
+    zdc_spsc_destroy(&r);
+}
+
+Test(spsc, bursts_partial_and_wrapping)
+{
+    zdc_spsc r;
+    void *in[10], *out[10];
+    for (int i = 0; i < 10; i++)
+        in[i] = P(100 + i);
+    cr_assert_eq(zdc_spsc_init(&r, 8), 0);
+    cr_assert_eq(zdc_spsc_pop_burst(&r, out, 10), 0);
+    cr_assert_eq(zdc_spsc_push_burst(&r, in, 5), 5);
+    cr_assert_eq(zdc_spsc_push_burst(&r, in + 5, 5), 3, "only 3 fit");
+    cr_assert_eq(zdc_spsc_push_burst(&r, in, 1), 0);
+    cr_assert_eq(zdc_spsc_pop_burst(&r, out, 6), 6);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(out[i], in[i]);
+    /* Now head = 6, tail = 8: a burst of 6 wraps around the end of the slot array. */
+    cr_assert_eq(zdc_spsc_push_burst(&r, in, 6), 6);
+    cr_assert_eq(zdc_spsc_count(&r), 8);
+    cr_assert_eq(zdc_spsc_pop_burst(&r, out, 10), 8);
+    cr_assert_eq(out[0], in[6]);
+    cr_assert_eq(out[1], in[7]);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(out[2 + i], in[i]);
+    cr_assert_eq(zdc_spsc_push_burst(&r, in, 0), 0);
+    cr_assert_eq(zdc_spsc_count(&r), 0);
+    zdc_spsc_destroy(&r);
+}
+
+Test(mpsc, init_rejects_and_rounds)
+{
+    zdc_mpsc r;
+    cr_assert_eq(zdc_mpsc_init(&r, 0), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_mpsc_init(NULL, 4), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_mpsc_init(&r, ZDC_RING_MAX_CAPACITY + 1), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_mpsc_init(&r, 100), 0);
+    cr_assert_eq(zdc_mpsc_capacity(&r), 128);
+    zdc_mpsc_destroy(&r);
+}
+
+Test(mpsc, fifo_full_empty_wrap)
+{
+    zdc_mpsc r;
+    void *v = P(7);
+    cr_assert_eq(zdc_mpsc_init(&r, 4), 0);
+    cr_assert_not(zdc_mpsc_pop(&r, &v));
+    cr_assert_eq(U(v), 7);
+    uintptr_t in = 0, out = 0;
+    for (int round = 0; round < 500; round++) {
+        while (zdc_mpsc_push(&r, P(in)))
+            in++;
+        cr_assert_eq(zdc_mpsc_count(&r), 4, "full at 4");
+        int take = 1 + round % 4;
+        for (int i = 0; i < take; i++) {
+            cr_assert(zdc_mpsc_pop(&r, &v));
+            cr_assert_eq(U(v), out);
+            out++;
+        }
+    }
+    while (zdc_mpsc_pop(&r, &v))
+        cr_assert_eq(U(v), out++);
+    cr_assert_eq(in, out);
+    cr_assert_eq(zdc_mpsc_count(&r), 0);
+    zdc_mpsc_destroy(&r);
+}
+
+Test(mpsc, bursts)
+{
+    zdc_mpsc r;
+    void *in[12], *out[12];
+    for (int i = 0; i < 12; i++)
+        in[i] = P(i + 1);
+    cr_assert_eq(zdc_mpsc_init(&r, 8), 0);
+    cr_assert_eq(zdc_mpsc_push_burst(&r, in, 0), 0);
+    cr_assert_eq(zdc_mpsc_push_burst(&r, in, 5), 5);
+    cr_assert_eq(zdc_mpsc_push_burst(&r, in + 5, 7), 3);
+    cr_assert_eq(zdc_mpsc_push_burst(&r, in, 1), 0);
+    cr_assert_eq(zdc_mpsc_pop_burst(&r, out, 3), 3);
+    cr_assert_eq(zdc_mpsc_push_burst(&r, in + 8, 4), 3, "wraps, 3 free");
+    cr_assert_eq(zdc_mpsc_pop_burst(&r, out + 3, 12), 8);
+    for (int i = 0; i < 11; i++)
+        cr_assert_eq(out[i], in[i], "item %d", i);
+    cr_assert_eq(zdc_mpsc_pop_burst(&r, out, 12), 0);
+    zdc_mpsc_destroy(&r);
+}
+
+/* ---- two-thread SPSC stress -------------------------------------------------------------- */
+
+/* Enough items to wrap a 1024-slot ring thousands of times; still a few seconds under TSan. */
+enum { SPSC_ITEMS = 2000000 };
+
+struct spsc_ctx {
+    zdc_spsc r;
+    uintptr_t bad_at; /* first out-of-order item + 1, 0 = none */
+};
+
+static void *spsc_consumer(void *arg)
+{
+    struct spsc_ctx *c = arg;
+    void *buf[32];
+    uintptr_t expect = 1;
+    while (expect <= SPSC_ITEMS) {
+        /* Alternate single pops and bursts so both paths see a concurrent producer. */
+        size_t n = (expect & 64) ? zdc_spsc_pop_burst(&c->r, buf, 32)
+                                 : (zdc_spsc_pop(&c->r, &buf[0]) ? 1 : 0);
+        for (size_t i = 0; i < n; i++, expect++)
+            if (U(buf[i]) != expect && c->bad_at == 0)
+                c->bad_at = expect;
+    }
+    return NULL;
+}
+
+Test(spsc, two_thread_stress, .timeout = 120)
+{
+    static struct spsc_ctx c;
+    cr_assert_eq(zdc_spsc_init(&c.r, 1024), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, spsc_consumer, &c), 0);
+    void *buf[16];
+    uintptr_t next = 1;
+    while (next <= SPSC_ITEMS) {
+        if (next & 128) {
+            size_t n = 0;
+            while (n < 16 && next + n <= SPSC_ITEMS) {
+                buf[n] = P(next + n);
+                n++;
+            }
+            next += zdc_spsc_push_burst(&c.r, buf, n);
+        } else if (zdc_spsc_push(&c.r, P(next))) {
+            next++;
+        }
+    }
+    pthread_join(th, NULL);
+    cr_assert_eq(c.bad_at, 0, "item %zu out of order or lost", (size_t)c.bad_at);
+    cr_assert_eq(zdc_spsc_count(&c.r), 0);
+    zdc_spsc_destroy(&c.r);
+}
+
+/* ---- three producers, one consumer ------------------------------------------------------- */
+
+enum { MPSC_PRODUCERS = 3, MPSC_PER_PRODUCER = 400000 };
+
+struct mpsc_ctx {
+    zdc_mpsc r;
+    int id;
+};
+
+/* Item = producer id in the top bits, sequence 1..N in the low 32 bits. */
+static void *mpsc_producer(void *arg)
+{
+    struct mpsc_ctx *c = arg;
+    static _Atomic int next_id;
+    uintptr_t id = (uintptr_t)atomic_fetch_add(&next_id, 1);
+    uintptr_t seq = 1;
+    void *buf[8];
+    while (seq <= MPSC_PER_PRODUCER) {
+        if ((seq & 3) == 0 && seq + 8 <= MPSC_PER_PRODUCER + 1) {
+            for (int i = 0; i < 8; i++)
+                buf[i] = P(id << 32 | (seq + i));
+            seq += zdc_mpsc_push_burst(&c->r, buf, 8);
+        } else if (zdc_mpsc_push(&c->r, P(id << 32 | seq))) {
+            seq++;
+        }
+    }
+    return NULL;
+}
+
+Test(mpsc, three_producers_stress, .timeout = 120)
+{
+    static struct mpsc_ctx c;
+    cr_assert_eq(zdc_mpsc_init(&c.r, 256), 0);
+    pthread_t th[MPSC_PRODUCERS];
+    for (int i = 0; i < MPSC_PRODUCERS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, mpsc_producer, &c), 0);
+    uintptr_t last[MPSC_PRODUCERS] = {0};
+    size_t total = 0;
+    void *buf[32];
+    while (total < (size_t)MPSC_PRODUCERS * MPSC_PER_PRODUCER) {
+        size_t n =
+            (total & 1) ? zdc_mpsc_pop_burst(&c.r, buf, 32) : (zdc_mpsc_pop(&c.r, &buf[0]) ? 1 : 0);
+        for (size_t i = 0; i < n; i++) {
+            uintptr_t id = U(buf[i]) >> 32, seq = U(buf[i]) & 0xffffffffu;
+            cr_assert_lt(id, MPSC_PRODUCERS);
+            /* Per producer: each sequence number exactly once, in order. */
+            cr_assert_eq(seq, last[id] + 1, "producer %zu: got %zu after %zu", (size_t)id,
+                         (size_t)seq, (size_t)last[id]);
+            last[id] = seq;
+        }
+        total += n;
+    }
+    for (int i = 0; i < MPSC_PRODUCERS; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(last[i], MPSC_PER_PRODUCER);
+    }
+    void *v;
+    cr_assert_not(zdc_mpsc_pop(&c.r, &v), "nothing extra");
+    zdc_mpsc_destroy(&c.r);
+}
