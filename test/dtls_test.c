@@ -1,0 +1,832 @@
+/* DTLS stage: two endpoints in one process, wired through in-memory queues on a fake clock.
+ *
+ * OpenSSL 3.0 reads gettimeofday() for its DTLS retransmission timer and cannot be given a
+ * clock. This test executable defines gettimeofday() itself (the executable's definition
+ * takes precedence over libc's for libssl's calls), returning a fixed epoch plus the fake
+ * clock, so OpenSSL's timer and the now_ns zdc is given are the same clock here — as they are
+ * (up to scheduling lag) in production. Nothing in the library depends on this substitution;
+ * without it the handshake tests pass and only the retransmission tests would see OpenSSL
+ * answer "not yet" (see zdc_dtls_handle_timeout()).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "dtls.h"
+
+/* ---- the fake clock, shared with OpenSSL ----------------------------------------------- */
+
+#define FAKE_EPOCH_S 1800000000ull
+#define MS           1000000ull
+#define SEC          1000000000ull
+
+static uint64_t g_now = 1 * SEC; /* the loop's monotonic clock */
+
+int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+    (void)tz;
+    uint64_t t = FAKE_EPOCH_S * SEC + g_now;
+    tv->tv_sec = (time_t)(t / SEC);
+    tv->tv_usec = (suseconds_t)(t % SEC / 1000);
+    return 0;
+}
+
+/* ---- the link -------------------------------------------------------------------------- */
+
+#define QCAP    128
+#define MAXMSGS 256
+
+typedef struct pkt {
+    uint8_t b[2048];
+    size_t len;
+} pkt;
+
+typedef struct side {
+    zdc_dtls *d;
+    zdc_dtls_cert *cert;
+    struct side *peer;
+    pkt in[QCAP]; /* datagrams on their way to this side */
+    size_t in_head, in_tail;
+    int drop_out;      /* drop this many of our next outgoing datagrams */
+    size_t sent;       /* datagrams we sent (including dropped ones) */
+    pkt last_sent;     /* the last of them */
+    pkt msgs[MAXMSGS]; /* application data delivered to us */
+    size_t nmsgs;
+} side;
+
+static side A, B;
+
+static int link_send(void *user, const uint8_t *p, size_t len)
+{
+    side *s = user;
+    cr_assert_leq(len, sizeof s->last_sent.b);
+    s->sent++;
+    memcpy(s->last_sent.b, p, len);
+    s->last_sent.len = len;
+    if (s->drop_out > 0) {
+        s->drop_out--;
+        return 0;
+    }
+    side *to = s->peer;
+    cr_assert_lt(to->in_tail - to->in_head, (size_t)QCAP, "link queue overflow");
+    pkt *q = &to->in[to->in_tail++ % QCAP];
+    memcpy(q->b, p, len);
+    q->len = len;
+    return 0;
+}
+
+static void link_data(void *user, const uint8_t *p, size_t len)
+{
+    side *s = user;
+    cr_assert_lt(s->nmsgs, (size_t)MAXMSGS);
+    cr_assert_leq(len, sizeof s->msgs[0].b);
+    memcpy(s->msgs[s->nmsgs].b, p, len);
+    s->msgs[s->nmsgs++].len = len;
+}
+
+/* Delivers queued datagrams both ways until the link is idle. */
+static void pump(void)
+{
+    for (int i = 0; i < 1000; i++) {
+        bool moved = false;
+        side *sides[2] = {&A, &B};
+        for (int k = 0; k < 2; k++) {
+            side *s = sides[k];
+            if (s->in_head == s->in_tail)
+                continue;
+            pkt p = s->in[s->in_head++ % QCAP];
+            (void)zdc_dtls_handle_datagram(s->d, p.b, p.len, g_now);
+            moved = true;
+        }
+        if (!moved)
+            return;
+    }
+    cr_assert_fail("link never went idle");
+}
+
+static void feed(side *s, const uint8_t *p, size_t len)
+{
+    cr_assert_eq(zdc_dtls_handle_datagram(s->d, p, len, g_now), 0);
+}
+
+static uint64_t next_deadline(void)
+{
+    uint64_t a = zdc_dtls_next_timeout(A.d), b = zdc_dtls_next_timeout(B.d);
+    return a < b ? a : b;
+}
+
+/* Jumps the clock to the earliest deadline and runs both timers. */
+static void advance_to_deadline(void)
+{
+    uint64_t t = next_deadline();
+    cr_assert_neq(t, ZDC_DTLS_NO_TIMEOUT, "no timer armed");
+    cr_assert_geq(t, g_now);
+    g_now = t;
+    (void)zdc_dtls_handle_timeout(A.d, g_now);
+    (void)zdc_dtls_handle_timeout(B.d, g_now);
+}
+
+static zdc_dtls_fingerprint fp_of(const zdc_dtls_cert *c)
+{
+    zdc_dtls_fingerprint fp = {.hash = ZDC_DTLS_HASH_SHA256, .len = 32};
+    memcpy(fp.bytes, zdc_dtls_cert_fingerprint(c), 32);
+    return fp;
+}
+
+static zdc_dtls *endpoint(side *s, zdc_dtls_role role, zdc_dtls_fingerprint remote)
+{
+    zdc_dtls_config cfg;
+    zdc_dtls *d = NULL;
+    zdc_dtls_config_default(&cfg);
+    cfg.role = role;
+    cfg.cert = s->cert;
+    cfg.remote_fp = remote;
+    cfg.send = link_send;
+    cfg.on_data = link_data;
+    cfg.user = s;
+    cr_assert_eq(zdc_dtls_new(&cfg, &d), 0);
+    return d;
+}
+
+static void setup_link(void)
+{
+    memset(&A, 0, sizeof A);
+    memset(&B, 0, sizeof B);
+    A.peer = &B;
+    B.peer = &A;
+    g_now = 1 * SEC;
+    cr_assert_eq(zdc_dtls_cert_new(&A.cert), 0);
+    cr_assert_eq(zdc_dtls_cert_new(&B.cert), 0);
+}
+
+static void teardown_link(void)
+{
+    zdc_dtls_del(A.d);
+    zdc_dtls_del(B.d);
+    zdc_dtls_cert_del(A.cert);
+    zdc_dtls_cert_del(B.cert);
+    cr_assert_eq(ERR_peek_error(), 0ul, "OpenSSL error queue left dirty");
+}
+
+/* A = client, B = server unless `swap`. */
+static void make_pair(bool swap)
+{
+    A.d = endpoint(&A, swap ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT, fp_of(B.cert));
+    B.d = endpoint(&B, swap ? ZDC_DTLS_CLIENT : ZDC_DTLS_SERVER, fp_of(A.cert));
+}
+
+static void start_both(void)
+{
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    cr_assert_eq(zdc_dtls_start(A.d, g_now), 0);
+}
+
+static void connect_pair(bool swap)
+{
+    make_pair(swap);
+    start_both();
+    pump();
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+}
+
+TestSuite(dtls, .init = setup_link, .fini = teardown_link);
+
+/* ---- certificates and fingerprints ----------------------------------------------------- */
+
+Test(dtls, cert_fingerprint_forms)
+{
+    const uint8_t *fp = zdc_dtls_cert_fingerprint(A.cert);
+    const char *text = zdc_dtls_cert_fingerprint_text(A.cert);
+    zdc_dtls_fingerprint parsed;
+
+    cr_assert_eq(strlen(text), 95u);
+    for (size_t i = 0; i < 95; i++) {
+        if (i % 3 == 2)
+            cr_assert_eq(text[i], ':', "separator at %zu", i);
+        else
+            cr_assert(strchr("0123456789ABCDEF", text[i]) != NULL, "digit at %zu", i);
+    }
+    for (size_t i = 0; i < 32; i++) {
+        char pair[3];
+        snprintf(pair, sizeof pair, "%02X", fp[i]);
+        cr_assert_eq(memcmp(text + 3 * i, pair, 2), 0);
+    }
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&parsed, "sha-256", 7, text, 95), 0);
+    cr_assert_eq(parsed.hash, ZDC_DTLS_HASH_SHA256);
+    cr_assert_eq(parsed.len, 32);
+    cr_assert_eq(memcmp(parsed.bytes, fp, 32), 0);
+    /* two certificates are two keys */
+    cr_assert_neq(memcmp(fp, zdc_dtls_cert_fingerprint(B.cert), 32), 0);
+}
+
+/* The fingerprint is the SHA-256 of the DER certificate a peer actually receives, and the
+ * certificate has the promised shape: checked from the far side of a real handshake. */
+Test(dtls, cert_content_seen_by_peer)
+{
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_method());
+    SSL *cli = SSL_new(ctx);
+    BIO *rd = BIO_new(BIO_s_mem()), *wr = BIO_new(BIO_s_mem());
+    uint8_t buf[4096], md[32];
+    unsigned int n = 0;
+    int len;
+
+    SSL_set_bio(cli, rd, wr);
+    SSL_set_verify(cli, SSL_VERIFY_NONE, NULL);
+    SSL_set_connect_state(cli);
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fp_of(A.cert)); /* will fail on the missing cert */
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    B.peer = &A;
+    /* client hello -> server; server flight -> client's read BIO */
+    cr_assert_eq(SSL_do_handshake(cli), -1);
+    while ((len = BIO_read(wr, buf, sizeof buf)) > 0)
+        feed(&B, buf, (size_t)len);
+    while (A.in_head != A.in_tail) {
+        pkt *p = &A.in[A.in_head++ % QCAP];
+        BIO_write(rd, p->b, (int)p->len);
+        (void)SSL_do_handshake(cli);
+    }
+    X509 *peer = SSL_get0_peer_certificate(cli);
+    cr_assert_not_null(peer);
+    cr_assert_eq(X509_digest(peer, EVP_sha256(), md, &n), 1);
+    cr_assert_eq(memcmp(md, zdc_dtls_cert_fingerprint(B.cert), 32), 0);
+    cr_assert_eq(X509_get_version(peer), X509_VERSION_3);
+    cr_assert_eq(X509_get_signature_nid(peer), NID_ecdsa_with_SHA256);
+    EVP_PKEY *pk = X509_get0_pubkey(peer);
+    char group[32];
+    size_t glen = 0;
+    cr_assert_eq(EVP_PKEY_get_group_name(pk, group, sizeof group, &glen), 1);
+    cr_assert_str_eq(group, "prime256v1");
+    char cn[16];
+    cr_assert_eq(
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn), 3);
+    cr_assert_str_eq(cn, "zdc");
+    cr_assert_eq(X509_NAME_cmp(X509_get_subject_name(peer), X509_get_issuer_name(peer)), 0);
+    int days = 0, secs = 0;
+    cr_assert_eq(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(peer), X509_get0_notAfter(peer)),
+                 1);
+    cr_assert_eq(days, 31); /* one day back for clock skew + 30 days */
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(peer);
+    cr_assert_eq(ASN1_STRING_length(sn), 8);
+    SSL_free(cli);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+}
+
+Test(dtls, fingerprint_parse)
+{
+    zdc_dtls_fingerprint fp;
+    const char *t20 = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33";
+    char lower[96];
+
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "SHA-1", 5, t20, strlen(t20)), 0);
+    cr_assert_eq(fp.hash, ZDC_DTLS_HASH_SHA1);
+    cr_assert_eq(fp.len, 20);
+    cr_assert_eq(fp.bytes[10], 0xAA);
+    snprintf(lower, sizeof lower, "%s", zdc_dtls_cert_fingerprint_text(A.cert));
+    for (char *c = lower; *c; c++)
+        if (*c >= 'A' && *c <= 'F')
+            *c = (char)(*c - 'A' + 'a');
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "Sha-256", 7, lower, 95), 0);
+    cr_assert_eq(memcmp(fp.bytes, zdc_dtls_cert_fingerprint(A.cert), 32), 0);
+    memset(&fp, 0x5a, sizeof fp);
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "md5", 3, t20, 47), ZDC_ERR_NOT_SUPPORTED);
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "sha-256", 7, t20, strlen(t20)),
+                 ZDC_ERR_MALFORMED);
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "sha-1", 5, t20, strlen(t20) - 1),
+                 ZDC_ERR_MALFORMED);
+    char bad[64];
+    snprintf(bad, sizeof bad, "%s", t20);
+    bad[2] = '-';
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "sha-1", 5, bad, strlen(bad)), ZDC_ERR_MALFORMED);
+    bad[2] = ':';
+    bad[4] = 'G';
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "sha-1", 5, bad, strlen(bad)), ZDC_ERR_MALFORMED);
+    cr_assert_eq(fp.bytes[0], 0x5a, "output written on failure");
+    cr_assert_eq(zdc_dtls_fingerprint_parse(&fp, "sha-2566", 7, t20, 59), ZDC_ERR_MALFORMED);
+}
+
+Test(dtls, config_validation)
+{
+    zdc_dtls_config cfg;
+    zdc_dtls *d = (zdc_dtls *)&cfg;
+    zdc_dtls_config_default(&cfg);
+    cfg.role = ZDC_DTLS_CLIENT;
+    cfg.cert = A.cert;
+    cfg.remote_fp = fp_of(B.cert);
+    cfg.send = link_send;
+    cr_assert_eq(zdc_dtls_new(&cfg, &d), ZDC_ERR_INVALID_PARAMETER); /* no on_data */
+    cr_assert_null(d);
+    cfg.on_data = link_data;
+    cfg.remote_fp.len = 20;
+    cr_assert_eq(zdc_dtls_new(&cfg, &d), ZDC_ERR_INVALID_PARAMETER);
+    cfg.remote_fp = fp_of(B.cert);
+    cfg.mtu = 100;
+    cr_assert_eq(zdc_dtls_new(&cfg, &d), ZDC_ERR_INVALID_PARAMETER);
+    cfg.mtu = 0;
+    cfg.role = 0;
+    cr_assert_eq(zdc_dtls_new(&cfg, &d), ZDC_ERR_INVALID_PARAMETER);
+    cfg.role = ZDC_DTLS_SERVER;
+    cr_assert_eq(zdc_dtls_new(&cfg, &d), 0);
+    cr_assert_eq(zdc_dtls_get_state(d), ZDC_DTLS_NEW);
+    cr_assert_eq(zdc_dtls_send(d, (const uint8_t *)"x", 1), ZDC_ERR_INVALID_STATE);
+    cr_assert_null(zdc_dtls_cipher(d));
+    cr_assert_eq(zdc_dtls_next_timeout(d), ZDC_DTLS_NO_TIMEOUT);
+    zdc_dtls_del(d);
+}
+
+/* ---- handshake and data ---------------------------------------------------------------- */
+
+static void check_negotiated(zdc_dtls *d)
+{
+    cr_assert_str_eq(zdc_dtls_cipher(d), "ECDHE-ECDSA-AES128-GCM-SHA256");
+    cr_assert_str_eq(zdc_dtls_version(d), "DTLSv1.2");
+    cr_assert_eq(zdc_dtls_error(d), 0);
+    cr_assert_eq(zdc_dtls_next_timeout(d), ZDC_DTLS_NO_TIMEOUT);
+    cr_assert_geq(zdc_dtls_max_payload(d), 1150u);
+}
+
+Test(dtls, handshake_client_server)
+{
+    make_pair(false);
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    cr_assert_eq(B.sent, 0u, "a server speaks only when spoken to");
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTING);
+    cr_assert_eq(zdc_dtls_start(A.d, g_now), 0);
+    cr_assert_eq(A.sent, 1u, "ClientHello");
+    cr_assert_eq(A.last_sent.b[0], 22);
+    cr_assert_eq(zdc_dtls_next_timeout(A.d), g_now + 1 * SEC, "deadline = now_ns + 1 s");
+    cr_assert_eq(zdc_dtls_start(A.d, g_now), ZDC_ERR_INVALID_STATE);
+    pump();
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    check_negotiated(A.d);
+    check_negotiated(B.d);
+}
+
+Test(dtls, handshake_swapped_roles)
+{
+    connect_pair(true);
+    check_negotiated(A.d);
+    check_negotiated(B.d);
+    cr_assert_eq(zdc_dtls_send(A.d, (const uint8_t *)"ping", 4), 0);
+    pump();
+    cr_assert_eq(B.nmsgs, 1u);
+    cr_assert_eq(memcmp(B.msgs[0].b, "ping", 4), 0);
+}
+
+/* The client offers ChaCha first; the server's AES-128-GCM preference still wins. */
+Test(dtls, server_cipher_preference)
+{
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fp_of(A.cert));
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_method());
+    cr_assert_eq(SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-CHACHA20-POLY1305:"
+                                              "ECDHE-ECDSA-AES256-GCM-SHA384:"
+                                              "ECDHE-ECDSA-AES128-GCM-SHA256"),
+                 1);
+    SSL *cli = SSL_new(ctx);
+    BIO *rd = BIO_new(BIO_s_mem()), *wr = BIO_new(BIO_s_mem());
+    uint8_t buf[4096];
+    int len;
+    SSL_set_bio(cli, rd, wr);
+    SSL_set_connect_state(cli);
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    (void)SSL_do_handshake(cli);
+    while ((len = BIO_read(wr, buf, sizeof buf)) > 0)
+        feed(&B, buf, (size_t)len);
+    cr_assert_geq(A.in_tail, 1u);
+    /* ServerHello: record(13) hs(12) version(2) random(32) sid_len(1) sid cipher(2) */
+    const uint8_t *sh = A.in[0].b;
+    cr_assert_eq(sh[13], 2, "ServerHello");
+    size_t off = 13 + 12 + 2 + 32;
+    off += 1 + sh[off];
+    cr_assert_eq(sh[off] << 8 | sh[off + 1], 0xc02b, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    SSL_free(cli);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+}
+
+static void roundtrip(side *from, side *to, size_t len)
+{
+    uint8_t msg[1200];
+    size_t before_sent = from->sent, before = to->nmsgs;
+    for (size_t i = 0; i < len; i++)
+        msg[i] = (uint8_t)(i * 7 + len);
+    cr_assert_eq(zdc_dtls_send(from->d, msg, len), 0, "len %zu", len);
+    if (len == 0) {
+        cr_assert_eq(from->sent, before_sent, "no empty record is sent");
+        return;
+    }
+    cr_assert_eq(from->sent, before_sent + 1, "one record, one datagram");
+    cr_assert_leq(from->last_sent.len, 1200u);
+    cr_assert_eq(from->last_sent.b[0], 23);
+    pump();
+    cr_assert_eq(to->nmsgs, before + 1, "len %zu", len);
+    cr_assert_eq(to->msgs[before].len, len);
+    cr_assert_eq(memcmp(to->msgs[before].b, msg, len), 0);
+}
+
+Test(dtls, app_data_both_ways_all_sizes)
+{
+    connect_pair(false);
+    size_t max = zdc_dtls_max_payload(A.d);
+    cr_assert_eq(max, zdc_dtls_max_payload(B.d));
+    /* 1200 - 13 (header) - 8 (explicit nonce) - 16 (GCM tag) */
+    cr_assert_eq(max, 1163u);
+    for (size_t len = 0; len <= 1150; len += (len < 40 ? 1 : 37)) {
+        roundtrip(&A, &B, len);
+        roundtrip(&B, &A, len);
+    }
+    roundtrip(&A, &B, 1150);
+    roundtrip(&B, &A, max);
+    uint8_t big[1200] = {0};
+    size_t sent = A.sent;
+    cr_assert_eq(zdc_dtls_send(A.d, big, max + 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(A.sent, sent);
+    cr_assert_eq(zdc_dtls_send(A.d, NULL, 1), ZDC_ERR_INVALID_PARAMETER);
+}
+
+Test(dtls, records_coalesced_in_one_datagram)
+{
+    connect_pair(false);
+    uint8_t dgram[2400];
+    size_t n = 0;
+    const char *words[3] = {"one", "two!", "three"};
+    for (int i = 0; i < 3; i++) {
+        A.drop_out = 1;
+        cr_assert_eq(zdc_dtls_send(A.d, (const uint8_t *)words[i], strlen(words[i])), 0);
+        memcpy(dgram + n, A.last_sent.b, A.last_sent.len);
+        n += A.last_sent.len;
+    }
+    feed(&B, dgram, n);
+    cr_assert_eq(B.nmsgs, 3u);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(memcmp(B.msgs[i].b, words[i], strlen(words[i])), 0);
+}
+
+/* ---- fingerprint mismatch -------------------------------------------------------------- */
+
+static void mismatch(bool client_expects_wrong)
+{
+    zdc_dtls_fingerprint wrong = fp_of(A.cert);
+    if (client_expects_wrong) {
+        A.d = endpoint(&A, ZDC_DTLS_CLIENT, fp_of(A.cert)); /* expects its own, not B's */
+        B.d = endpoint(&B, ZDC_DTLS_SERVER, fp_of(A.cert));
+    } else {
+        A.d = endpoint(&A, ZDC_DTLS_CLIENT, fp_of(B.cert));
+        wrong.bytes[31] ^= 1;
+        B.d = endpoint(&B, ZDC_DTLS_SERVER, wrong);
+    }
+    start_both();
+    pump();
+    side *checker = client_expects_wrong ? &A : &B, *other = client_expects_wrong ? &B : &A;
+    cr_assert_eq(zdc_dtls_get_state(checker->d), ZDC_DTLS_FAILED);
+    cr_assert_eq(zdc_dtls_error(checker->d), ZDC_ERR_FINGERPRINT);
+    cr_assert_eq(zdc_dtls_get_state(other->d), ZDC_DTLS_CONNECTING);
+    cr_assert_eq(zdc_dtls_send(checker->d, (const uint8_t *)"x", 1), ZDC_ERR_CLOSED);
+    cr_assert_eq(zdc_dtls_send(other->d, (const uint8_t *)"x", 1), ZDC_ERR_INVALID_STATE);
+    /* The checker's bad_certificate alert travels in epoch 0, unauthenticated: the other side
+     * notes it and does not act on it; it gives up when its retransmissions run out. */
+    zdc_dtls_stats st;
+    zdc_dtls_get_stats(other->d, &st);
+    cr_assert_eq(st.alerts_ignored, 1u);
+    cr_assert_eq(st.last_ignored_alert, 42, "bad_certificate");
+    for (int i = 0; i < 20 && zdc_dtls_get_state(other->d) == ZDC_DTLS_CONNECTING; i++) {
+        advance_to_deadline();
+        pump();
+    }
+    cr_assert_eq(zdc_dtls_get_state(other->d), ZDC_DTLS_FAILED);
+    cr_assert_eq(zdc_dtls_error(other->d), ZDC_ERR_TIMEOUT);
+    cr_assert_eq(A.nmsgs + B.nmsgs, 0u, "no application data ever delivered");
+}
+
+Test(dtls, fingerprint_mismatch_seen_by_client)
+{
+    mismatch(true);
+}
+Test(dtls, fingerprint_mismatch_seen_by_server)
+{
+    mismatch(false);
+}
+
+Test(dtls, fingerprint_other_hashes)
+{
+    zdc_dtls_fingerprint fa, fb;
+    cr_assert_eq(zdc_dtls_cert_digest(B.cert, ZDC_DTLS_HASH_SHA512, &fb), 0);
+    cr_assert_eq(zdc_dtls_cert_digest(A.cert, ZDC_DTLS_HASH_SHA384, &fa), 0);
+    cr_assert_eq(fb.len, 64);
+    cr_assert_eq(fa.len, 48);
+    A.d = endpoint(&A, ZDC_DTLS_CLIENT, fb);
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fa);
+    start_both();
+    pump();
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+}
+
+Test(dtls, fingerprint_sha1_accepted)
+{
+    zdc_dtls_fingerprint fa, fb;
+    cr_assert_eq(zdc_dtls_cert_digest(B.cert, ZDC_DTLS_HASH_SHA1, &fb), 0);
+    cr_assert_eq(zdc_dtls_cert_digest(A.cert, ZDC_DTLS_HASH_SHA256, &fa), 0);
+    cr_assert_eq(memcmp(fa.bytes, zdc_dtls_cert_fingerprint(A.cert), 32), 0);
+    A.d = endpoint(&A, ZDC_DTLS_CLIENT, fb);
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fa);
+    start_both();
+    pump();
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+}
+
+/* ---- retransmission on the fake clock -------------------------------------------------- */
+
+Test(dtls, lost_client_hello_is_retransmitted_at_deadline)
+{
+    make_pair(false);
+    A.drop_out = 1;
+    start_both();
+    pump();
+    cr_assert_eq(B.in_tail, 0u);
+    uint64_t t0 = g_now;
+    cr_assert_eq(zdc_dtls_next_timeout(A.d), t0 + 1 * SEC);
+    cr_assert_eq(zdc_dtls_next_timeout(B.d), ZDC_DTLS_NO_TIMEOUT);
+    /* 1 ns early: nothing */
+    g_now = t0 + 1 * SEC - 1;
+    cr_assert_eq(zdc_dtls_handle_timeout(A.d, g_now), 0);
+    cr_assert_eq(A.sent, 1u);
+    /* lose the retransmission too: the timer doubles (RFC 6347 §4.2.4.1) */
+    A.drop_out = 1;
+    advance_to_deadline();
+    cr_assert_eq(A.sent, 2u);
+    cr_assert_eq(g_now, t0 + 1 * SEC);
+    cr_assert_eq(zdc_dtls_next_timeout(A.d), t0 + 3 * SEC);
+    advance_to_deadline();
+    cr_assert_eq(A.sent, 3u);
+    pump();
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    zdc_dtls_stats st;
+    zdc_dtls_get_stats(A.d, &st);
+    cr_assert_eq(st.retransmits, 2u);
+    roundtrip(&A, &B, 100);
+    roundtrip(&B, &A, 100);
+}
+
+/* Drops every datagram of the n-th flight of the handshake (1 = ClientHello, 2 = server
+ * hello .. done, 3 = client certificate .. finished, 4 = server CCS + finished), then lets
+ * the timers recover. */
+static void lose_flight(int flight, bool swap)
+{
+    make_pair(swap);
+    side *cli = swap ? &B : &A, *srv = swap ? &A : &B;
+    start_both(); /* flight 1 is in the server's queue */
+    if (flight == 1)
+        srv->in_head = srv->in_tail; /* lost */
+    for (int f = 2; f <= 4; f++) {
+        side *producer = f % 2 == 0 ? srv : cli; /* its input makes flight f */
+        if (f == flight)
+            producer->drop_out = 1000;
+        while (producer->in_head != producer->in_tail) {
+            pkt p = producer->in[producer->in_head++ % QCAP];
+            (void)zdc_dtls_handle_datagram(producer->d, p.b, p.len, g_now);
+        }
+        producer->drop_out = 0;
+    }
+    pump();
+    int rounds = 0;
+    while (zdc_dtls_get_state(A.d) != ZDC_DTLS_CONNECTED ||
+           zdc_dtls_get_state(B.d) != ZDC_DTLS_CONNECTED) {
+        cr_assert_lt(++rounds, 4, "flight %d: no recovery", flight);
+        advance_to_deadline();
+        pump();
+    }
+    cr_assert_geq(rounds, 1, "flight %d was not lost", flight);
+    cr_assert_eq(g_now, 1 * SEC + 1 * SEC, "recovered on the first 1 s timer");
+    roundtrip(&A, &B, 500);
+    roundtrip(&B, &A, 500);
+}
+
+Test(dtls, lost_flight_1)
+{
+    lose_flight(1, false);
+}
+Test(dtls, lost_flight_2)
+{
+    lose_flight(2, false);
+}
+Test(dtls, lost_flight_3)
+{
+    lose_flight(3, true);
+}
+/* The server is done after flight 4; the client's retransmitted flight 3 (with a Finished in
+ * epoch 1) must make the server resend its last flight. */
+Test(dtls, lost_final_flight)
+{
+    lose_flight(4, false);
+}
+
+Test(dtls, retransmissions_exhausted_fail_with_timeout)
+{
+    make_pair(false);
+    A.drop_out = 1000;
+    start_both();
+    uint64_t t0 = g_now, expect = t0, step = 1 * SEC;
+    for (int i = 0; i < ZDC_DTLS_DEFAULT_RETRIES; i++) {
+        expect += step;
+        cr_assert_eq(zdc_dtls_next_timeout(A.d), expect, "retransmission %d", i + 1);
+        advance_to_deadline();
+        cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTING);
+        step = step * 2 > 60 * SEC ? 60 * SEC : step * 2;
+    }
+    cr_assert_eq(A.sent, 1u + ZDC_DTLS_DEFAULT_RETRIES);
+    expect += step;
+    cr_assert_eq(zdc_dtls_next_timeout(A.d), expect);
+    g_now = expect;
+    cr_assert_eq(zdc_dtls_handle_timeout(A.d, g_now), ZDC_ERR_TIMEOUT);
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_FAILED);
+    cr_assert_eq(zdc_dtls_error(A.d), ZDC_ERR_TIMEOUT);
+    cr_assert_eq(zdc_dtls_next_timeout(A.d), ZDC_DTLS_NO_TIMEOUT);
+    cr_assert_eq(A.sent, 1u + ZDC_DTLS_DEFAULT_RETRIES);
+}
+
+/* If the loop's clock runs ahead of OpenSSL's (here: OpenSSL's clock is held back), a timer
+ * call at zdc's deadline sends nothing and re-arms at OpenSSL's remaining time. */
+Test(dtls, openssl_clock_behind_rearms_instead_of_spinning)
+{
+    make_pair(false);
+    A.drop_out = 1;
+    start_both();
+    uint64_t t0 = g_now;
+    g_now = t0 + 1 * SEC;
+    /* the loop thinks 1 s passed; OpenSSL's clock sees only 700 ms */
+    g_now -= 300 * MS;
+    uint64_t loop_now = t0 + 1 * SEC;
+    cr_assert_eq(zdc_dtls_handle_timeout(A.d, loop_now), 0);
+    cr_assert_eq(A.sent, 1u, "OpenSSL declined: nothing sent");
+    cr_assert_eq(zdc_dtls_next_timeout(A.d), loop_now + 300 * MS);
+    g_now = t0 + 1 * SEC; /* OpenSSL's clock catches up */
+    cr_assert_eq(zdc_dtls_handle_timeout(A.d, loop_now + 300 * MS), 0);
+    cr_assert_eq(A.sent, 2u);
+}
+
+/* ---- garbage, truncation, forged alerts ------------------------------------------------ */
+
+static const uint8_t forged_alert[] = {21, 0xfe, 0xfd,          0, 0, 0, 0, 0, 0, 0, 9,
+                                       0,  2,    2 /* fatal */, 40 /* handshake_failure */};
+
+Test(dtls, garbage_before_and_after_handshake_is_ignored)
+{
+    make_pair(false);
+    start_both();
+    /* the ClientHello, truncated at every length, and garbage: the server stays quiet */
+    pkt ch = B.in[B.in_head % QCAP];
+    for (size_t n = 1; n < ch.len; n += 7)
+        feed(&B, ch.b, n);
+    uint8_t junk[300];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (uint8_t)(i * 131 + 17);
+    junk[0] = 22;
+    feed(&B, junk, sizeof junk);
+    /* a well-framed record header around a junk handshake fragment */
+    uint8_t badhs[13 + 12] = {22, 0xfe, 0xfd, 0,  0, 0, 0, 0, 0,  0, 0, 0, 12,
+                              1,  0,    0,    50, 0, 0, 0, 0, 60, 0, 0, 0};
+    feed(&B, badhs, sizeof badhs);
+    feed(&B, forged_alert, sizeof forged_alert);
+    feed(&B, (const uint8_t *)"", 0);
+    cr_assert_eq(B.sent, 0u, "no answer to garbage");
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTING);
+    /* a forged fatal alert in the client's flight does not stop the client */
+    feed(&A, forged_alert, sizeof forged_alert);
+    pump();
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    zdc_dtls_stats st;
+    zdc_dtls_get_stats(B.d, &st);
+    cr_assert_eq(st.alerts_ignored, 1u);
+    cr_assert_eq(st.last_ignored_alert, 40);
+    cr_assert_geq(st.datagrams_dropped, ch.len / 7);
+
+    /* after the handshake: captured app datagram, replayed / bit-flipped / truncated */
+    roundtrip(&A, &B, 64);
+    pkt app = A.last_sent;
+    feed(&B, app.b, app.len); /* replay: anti-replay window drops it */
+    pkt flipped = app;
+    flipped.b[flipped.len - 1] ^= 0x80; /* bad GCM tag: silently discarded */
+    feed(&B, flipped.b, flipped.len);
+    feed(&B, app.b, app.len - 1);
+    feed(&B, junk, sizeof junk);
+    feed(&B, forged_alert, sizeof forged_alert);
+    cr_assert_eq(B.nmsgs, 1u, "nothing but the original delivered");
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    roundtrip(&A, &B, 64);
+    roundtrip(&B, &A, 64);
+}
+
+Test(dtls, many_random_datagrams_never_kill_a_live_association)
+{
+    connect_pair(false);
+    uint32_t x = 12345;
+    uint8_t buf[1500];
+    for (int i = 0; i < 2000; i++) {
+        size_t len = 1 + (x % 1400);
+        for (size_t k = 0; k < len; k++) {
+            x = x * 1103515245u + 12345u;
+            buf[k] = (uint8_t)(x >> 16);
+        }
+        buf[0] = (uint8_t)(20 + i % 4); /* RFC 7983: what the demux hands to DTLS */
+        if (i % 3 == 0 && len > 3) {
+            buf[1] = 0xfe;
+            buf[2] = 0xfd;
+        }
+        feed(&B, buf, len);
+    }
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert_eq(B.nmsgs, 0u);
+    roundtrip(&A, &B, 1000);
+    roundtrip(&B, &A, 1000);
+}
+
+/* ---- close ----------------------------------------------------------------------------- */
+
+Test(dtls, close_notify_reaches_the_peer)
+{
+    connect_pair(false);
+    roundtrip(&A, &B, 10);
+    size_t sent = A.sent;
+    cr_assert_eq(zdc_dtls_close(A.d), 0);
+    cr_assert_eq(A.sent, sent + 1, "close_notify");
+    cr_assert_eq(A.last_sent.b[0], 21);
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CLOSED);
+    cr_assert_eq(zdc_dtls_close(A.d), ZDC_ERR_CLOSED);
+    cr_assert_eq(zdc_dtls_send(A.d, (const uint8_t *)"x", 1), ZDC_ERR_CLOSED);
+    pump(); /* B reads close_notify and answers with its own; A ignores it */
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CLOSED);
+    cr_assert_eq(zdc_dtls_error(B.d), 0);
+    cr_assert_eq(zdc_dtls_send(B.d, (const uint8_t *)"x", 1), ZDC_ERR_CLOSED);
+    zdc_dtls_stats st;
+    zdc_dtls_get_stats(A.d, &st);
+    cr_assert_eq(st.datagrams_dropped, 1u, "B's close_notify arrived after A closed");
+    cr_assert_eq(zdc_dtls_handle_datagram(A.d, (const uint8_t *)"\x17", 1, g_now), ZDC_ERR_CLOSED);
+}
+
+Test(dtls, close_during_handshake_sends_nothing)
+{
+    make_pair(false);
+    start_both();
+    size_t sent = A.sent;
+    cr_assert_eq(zdc_dtls_close(A.d), 0);
+    cr_assert_eq(A.sent, sent);
+    cr_assert_eq(zdc_dtls_next_timeout(A.d), ZDC_DTLS_NO_TIMEOUT);
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CLOSED);
+}
+
+/* ---- lifetimes ------------------------------------------------------------------------- */
+
+Test(dtls, create_free_cycles)
+{
+    for (int i = 0; i < 40; i++) {
+        connect_pair(i % 2);
+        roundtrip(&A, &B, (size_t)i * 25);
+        if (i % 3 == 0)
+            zdc_dtls_close(A.d);
+        zdc_dtls_del(A.d);
+        zdc_dtls_del(B.d);
+        A.d = B.d = NULL;
+        A.in_head = A.in_tail = B.in_head = B.in_tail = 0;
+        A.nmsgs = B.nmsgs = 0;
+    }
+    /* freed mid-handshake, and never started */
+    for (int i = 0; i < 200; i++) {
+        make_pair(false);
+        if (i % 2)
+            start_both();
+        if (i % 4 == 1)
+            pump();
+        zdc_dtls_del(A.d);
+        zdc_dtls_del(B.d);
+        A.d = B.d = NULL;
+        A.in_head = A.in_tail = B.in_head = B.in_tail = 0;
+    }
+    /* a certificate outlives its caller's reference while endpoints use it */
+    zdc_dtls_cert *c;
+    cr_assert_eq(zdc_dtls_cert_new(&c), 0);
+    zdc_dtls_cert *keep = A.cert;
+    A.cert = c;
+    make_pair(false);
+    zdc_dtls_cert_del(c);
+    A.cert = keep;
+    start_both();
+    pump();
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED, "the dropped cert still works");
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(zdc_dtls_cert_new(&c), 0);
+        zdc_dtls_cert_del(c);
+    }
+}
