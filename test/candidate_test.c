@@ -450,3 +450,54 @@ Test(candidate, priority_formula)
     cr_assert_eq(zdc_candidate_priority(0, 0, 256), 0u);
     cr_assert_eq(zdc_candidate_priority(200, 0, 1), zdc_candidate_priority(126, 0, 1));
 }
+
+Test(candidate, extension_size_boundaries)
+{
+    char line[1024], name[80], value[300];
+    memset(name, 'n', 63);
+    name[63] = '\0';
+    memset(value, 'v', 255);
+    value[255] = '\0';
+    /* 63-char name and 255-char value are the largest kept */
+    snprintf(line, sizeof line, "candidate:1 1 udp 10 10.0.0.1 5000 typ host %s %s", name, value);
+    cr_assert_eq(parse(line), 0);
+    cr_assert_eq(cand.n_ext, 1);
+    cr_assert_eq(strlen(cand.ext[0].name), 63);
+    cr_assert_eq(strlen(cand.ext[0].value), 255);
+    assert_round_trip(&cand);
+    /* one more character in either is skipped, not truncated */
+    name[63] = 'n';
+    name[64] = '\0';
+    snprintf(line, sizeof line, "candidate:1 1 udp 10 10.0.0.1 5000 typ host %s 1", name);
+    cr_assert_eq(parse(line), 0);
+    cr_assert_eq(cand.n_ext, 0);
+    value[255] = 'v';
+    value[256] = '\0';
+    snprintf(line, sizeof line, "candidate:1 1 udp 10 10.0.0.1 5000 typ host x %s", value);
+    cr_assert_eq(parse(line), 0);
+    cr_assert_eq(cand.n_ext, 0);
+}
+
+Test(candidate, fqdn_label_and_total_limits)
+{
+    char line[600], host[300];
+    memset(host, 'a', 63);
+    strcpy(host + 63, ".local");
+    snprintf(line, sizeof line, "candidate:1 1 udp 10 %s 5000 typ host", host);
+    cr_assert_eq(parse(line), 0);
+    cr_assert_eq(cand.address_kind, 0);
+    memset(host, 'a', 64);
+    strcpy(host + 64, ".local"); /* 64-char label */
+    snprintf(line, sizeof line, "candidate:1 1 udp 10 %s 5000 typ host", host);
+    cr_assert_eq(parse(line), ZDC_ERR_MALFORMED);
+    /* 254 characters in dot-separated short labels: over the 253 limit */
+    for (int i = 0; i < 254; i++)
+        host[i] = (i % 2) ? '.' : 'a';
+    host[253] = 'a';
+    host[254] = '\0';
+    snprintf(line, sizeof line, "candidate:1 1 udp 10 %s 5000 typ host", host);
+    cr_assert_eq(parse(line), ZDC_ERR_MALFORMED);
+    host[253] = '\0'; /* exactly 253 characters */
+    snprintf(line, sizeof line, "candidate:1 1 udp 10 %s 5000 typ host", host);
+    cr_assert_eq(parse(line), 0);
+}
