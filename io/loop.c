@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "loop.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,8 +16,8 @@
 
 enum { FAM4 = 0, FAM6 = 1, NFAM = 2 };
 
-struct zdc_engine {
-    zdc_engine_config cfg;
+struct zdc_loop {
+    zdc_loop_config cfg;
     const zdc_backend_ops *ops;
     zdc_backend *be;
     int fd[NFAM];
@@ -37,8 +37,8 @@ struct zdc_engine {
     zdc_pkt *stage[STAGE_CAP]; /* ring */
     unsigned stage_head, stage_n;
 
-    zdc_engine_stats st; /* loop thread */
-    zdc_engine_stats snap;
+    zdc_loop_stats st; /* loop thread */
+    zdc_loop_stats snap;
     pthread_mutex_t snap_lock;
     _Atomic uint64_t tx_queue_full;
 
@@ -50,14 +50,14 @@ struct zdc_engine {
     pthread_t thread;
 };
 
-uint64_t zdc_engine_now_ns(void)
+uint64_t zdc_loop_now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-void zdc_engine_config_default(zdc_engine_config *cfg)
+void zdc_loop_config_default(zdc_loop_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->backend = ZDC_IO_BACKEND_AUTO;
@@ -78,7 +78,7 @@ void zdc_engine_config_default(zdc_engine_config *cfg)
 
 static void on_recv(void *user, int sock, const zdc_addr *from, const uint8_t *data, size_t len)
 {
-    zdc_engine *e = user;
+    zdc_loop *e = user;
     (void)sock;
     zdc_pkt *pkt = zdc_pool_get(e->pool);
     if (!pkt) {
@@ -104,7 +104,7 @@ static void on_recv(void *user, int sock, const zdc_addr *from, const uint8_t *d
 
 static void on_sent(void *user, void *const *cookie, size_t n, int result)
 {
-    zdc_engine *e = user;
+    zdc_loop *e = user;
     for (size_t i = 0; i < n; i++) {
         zdc_pkt *pkt = cookie[i];
         if (result >= 0) {
@@ -126,12 +126,12 @@ static int fam_index(const zdc_addr *a)
     return zdc_addr_family(a) == 4 ? FAM4 : FAM6;
 }
 
-static zdc_pkt *stage_at(zdc_engine *e, unsigned i)
+static zdc_pkt *stage_at(zdc_loop *e, unsigned i)
 {
     return e->stage[(e->stage_head + i) % STAGE_CAP];
 }
 
-static void stage_fill(zdc_engine *e)
+static void stage_fill(zdc_loop *e)
 {
     if (!e->txq_ok)
         return;
@@ -149,7 +149,7 @@ static void stage_fill(zdc_engine *e)
 
 /* How many staged packets from the head can go out as one GSO send: same destination, same
  * length, except that the last may be shorter; within the kernel's segment and size limits. */
-static unsigned gso_run(zdc_engine *e)
+static unsigned gso_run(zdc_loop *e)
 {
     zdc_pkt *first = stage_at(e, 0);
     size_t seg = first->len, total = seg;
@@ -167,7 +167,7 @@ static unsigned gso_run(zdc_engine *e)
     return n;
 }
 
-static int flush_sends(zdc_engine *e)
+static int flush_sends(zdc_loop *e)
 {
     int sent = 0;
     zdc_io_tx tx;
@@ -202,7 +202,7 @@ static int flush_sends(zdc_engine *e)
     return sent;
 }
 
-int zdc_engine_send(zdc_engine *e, zdc_pkt *pkt)
+int zdc_loop_send(zdc_loop *e, zdc_pkt *pkt)
 {
     if (!e || !pkt)
         return ZDC_ERR_INVALID_PARAMETER;
@@ -227,7 +227,7 @@ int zdc_engine_send(zdc_engine *e, zdc_pkt *pkt)
 
 /* ---- the loop ---------------------------------------------------------------------------- */
 
-static void publish_stats(zdc_engine *e)
+static void publish_stats(zdc_loop *e)
 {
     const zdc_io_counters *c = e->ops->counters(e->be);
     e->st.rx_truncated = c->rx_truncated;
@@ -243,10 +243,10 @@ static void publish_stats(zdc_engine *e)
     pthread_mutex_unlock(&e->snap_lock);
 }
 
-static int loop_step(zdc_engine *e, int64_t timeout_ns)
+static int loop_step(zdc_loop *e, int64_t timeout_ns)
 {
     int handled = flush_sends(e);
-    uint64_t now = zdc_engine_now_ns();
+    uint64_t now = zdc_loop_now_ns();
     uint64_t next = zdc_timers_next(&e->timers);
     if (next != UINT64_MAX) {
         int64_t until = next <= now ? 0 : (int64_t)(next - now);
@@ -265,14 +265,14 @@ static int loop_step(zdc_engine *e, int64_t timeout_ns)
     if (rv < 0)
         return rv;
     handled += rv;
-    handled += (int)zdc_timers_run(&e->timers, zdc_engine_now_ns());
+    handled += (int)zdc_timers_run(&e->timers, zdc_loop_now_ns());
     handled += flush_sends(e);
     e->st.loops++;
     publish_stats(e);
     return handled;
 }
 
-int zdc_engine_poll(zdc_engine *e, int64_t timeout_ns)
+int zdc_loop_poll(zdc_loop *e, int64_t timeout_ns)
 {
     if (!e)
         return ZDC_ERR_INVALID_PARAMETER;
@@ -285,14 +285,14 @@ int zdc_engine_poll(zdc_engine *e, int64_t timeout_ns)
 
 static void *loop_thread(void *arg)
 {
-    zdc_engine *e = arg;
+    zdc_loop *e = arg;
     while (!atomic_load(&e->stop))
         if (loop_step(e, -1) < 0)
             break;
     return NULL;
 }
 
-int zdc_engine_start(zdc_engine *e)
+int zdc_loop_start(zdc_loop *e)
 {
     if (!e)
         return ZDC_ERR_INVALID_PARAMETER;
@@ -307,7 +307,7 @@ int zdc_engine_start(zdc_engine *e)
     return 0;
 }
 
-void zdc_engine_stop(zdc_engine *e)
+void zdc_loop_stop(zdc_loop *e)
 {
     if (!e || !e->threaded)
         return;
@@ -317,13 +317,13 @@ void zdc_engine_stop(zdc_engine *e)
     e->threaded = false;
 }
 
-void zdc_engine_wake(zdc_engine *e)
+void zdc_loop_wake(zdc_loop *e)
 {
     if (e && !atomic_load(&e->closed))
         e->ops->wake(e->be);
 }
 
-int zdc_engine_recv(zdc_engine *e, zdc_pkt **pkt)
+int zdc_loop_recv(zdc_loop *e, zdc_pkt **pkt)
 {
     void *p;
     if (!e || !e->use_rxq || !zdc_spsc_pop(&e->rxq, &p))
@@ -350,7 +350,7 @@ static const zdc_backend_ops *pick_backend(int kind)
     return NULL; /* auto */
 }
 
-static int create_backend(zdc_engine *e)
+static int create_backend(zdc_loop *e)
 {
     zdc_io_config ioc = {
         .max_datagram = e->cfg.max_datagram,
@@ -373,7 +373,7 @@ static int create_backend(zdc_engine *e)
     return e->ops->create(&e->be, &ioc, &cb);
 }
 
-static int open_family(zdc_engine *e, int f, const zdc_addr *want)
+static int open_family(zdc_loop *e, int f, const zdc_addr *want)
 {
     zdc_udp_opts o = {.rcvbuf = e->cfg.sock_buf, .sndbuf = e->cfg.sock_buf, .gro = e->cfg.gro};
     int rv = zdc_udp_open(want, e->cfg.port_min, e->cfg.port_max, &o, &e->fd[f], &e->local[f]);
@@ -393,7 +393,7 @@ static int open_family(zdc_engine *e, int f, const zdc_addr *want)
     return 0;
 }
 
-static int open_sockets(zdc_engine *e)
+static int open_sockets(zdc_loop *e)
 {
     static const uint8_t any[16] = {0};
     int rv4 = ZDC_ERR_NO_INTERFACE, rv6 = ZDC_ERR_NO_INTERFACE;
@@ -414,7 +414,7 @@ static int open_sockets(zdc_engine *e)
         if (e->sock[FAM4] >= 0 && e->cfg.port_min == 0) {
             /* Same port for both families when the kernel chose it: one port to open. */
             uint16_t p = zdc_addr_port(&e->local[FAM4]);
-            zdc_engine_config save = e->cfg;
+            zdc_loop_config save = e->cfg;
             e->cfg.port_min = e->cfg.port_max = p;
             rv6 = open_family(e, FAM6, &a);
             e->cfg = save;
@@ -430,13 +430,13 @@ static int open_sockets(zdc_engine *e)
     return e->sock[FAM4] >= 0 || e->sock[FAM6] >= 0 ? 0 : ZDC_ERR_NO_INTERFACE;
 }
 
-int zdc_engine_new(const zdc_engine_config *cfg, zdc_engine **out)
+int zdc_loop_new(const zdc_loop_config *cfg, zdc_loop **out)
 {
     if (!cfg || !out || (!cfg->ipv4 && !cfg->ipv6) || cfg->max_datagram == 0 ||
         cfg->max_datagram > ZDC_IO_MAX_DATAGRAM || cfg->port_min > cfg->port_max ||
         (!cfg->on_recv && cfg->rx_queue == 0) || cfg->tx_queue == 0)
         return ZDC_ERR_INVALID_PARAMETER;
-    zdc_engine *e = calloc(1, sizeof *e);
+    zdc_loop *e = calloc(1, sizeof *e);
     if (!e)
         return ZDC_ERR_NOMEM;
     e->cfg = *cfg;
@@ -482,15 +482,15 @@ int zdc_engine_new(const zdc_engine_config *cfg, zdc_engine **out)
     *out = e;
     return 0;
 fail:
-    zdc_engine_del(e);
+    zdc_loop_del(e);
     return rv;
 }
 
-void zdc_engine_close(zdc_engine *e)
+void zdc_loop_close(zdc_loop *e)
 {
     if (!e || atomic_exchange(&e->closed, true))
         return;
-    zdc_engine_stop(e);
+    zdc_loop_stop(e);
     if (e->be) {
         /* Give queued sends a last chance to leave, then let the backend finish or cancel
          * what the kernel still holds; every buffer comes back through on_sent. */
@@ -521,11 +521,11 @@ void zdc_engine_close(zdc_engine *e)
     pthread_mutex_unlock(&e->snap_lock);
 }
 
-void zdc_engine_del(zdc_engine *e)
+void zdc_loop_del(zdc_loop *e)
 {
     if (!e)
         return;
-    zdc_engine_close(e);
+    zdc_loop_close(e);
     zdc_timers_destroy(&e->timers);
     zdc_spsc_destroy(&e->rxq);
     zdc_mpsc_destroy(&e->txq);
@@ -535,12 +535,12 @@ void zdc_engine_del(zdc_engine *e)
     free(e);
 }
 
-const char *zdc_engine_backend_name(const zdc_engine *e)
+const char *zdc_loop_backend_name(const zdc_loop *e)
 {
     return e->ops ? e->ops->name : "none";
 }
 
-int zdc_engine_local_addr(const zdc_engine *e, int family, zdc_addr *out)
+int zdc_loop_local_addr(const zdc_loop *e, int family, zdc_addr *out)
 {
     int f = family == 4 ? FAM4 : family == 6 ? FAM6 : -1;
     if (f < 0 || e->sock[f] < 0)
@@ -549,22 +549,22 @@ int zdc_engine_local_addr(const zdc_engine *e, int family, zdc_addr *out)
     return 0;
 }
 
-zdc_pool *zdc_engine_pool(zdc_engine *e)
+zdc_pool *zdc_loop_pool(zdc_loop *e)
 {
     return e->pool;
 }
 
-zdc_pkt *zdc_engine_pkt_alloc(zdc_engine *e)
+zdc_pkt *zdc_loop_pkt_alloc(zdc_loop *e)
 {
     return zdc_pool_get(e->pool);
 }
 
-zdc_timers *zdc_engine_timers(zdc_engine *e)
+zdc_timers *zdc_loop_timers(zdc_loop *e)
 {
     return &e->timers;
 }
 
-void zdc_engine_get_stats(zdc_engine *e, zdc_engine_stats *out)
+void zdc_loop_get_stats(zdc_loop *e, zdc_loop_stats *out)
 {
     pthread_mutex_lock(&e->snap_lock);
     *out = e->snap;

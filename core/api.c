@@ -1,0 +1,428 @@
+/* The public peer API: generation-checked handles in front of a registered implementation
+ * table (include/zdc/peer_impl.h). Every call looks its handle up, then dispatches. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handle.h"
+#include "zdc/peer.h"
+#include "zdc/peer_impl.h"
+
+enum { T_PEER = 1, T_CHANNEL = 2 };
+
+typedef struct peer_ref {
+    const zdc_peer_impl *impl;
+    void *obj;
+    zdc_peer_callbacks cb;
+    uint64_t *chans;
+    size_t n_chans, cap_chans;
+    int polling;       /* inside impl->poll (callbacks may run) */
+    bool free_pending; /* zdc_peer_free was called from a callback */
+    uint64_t id;
+} peer_ref;
+
+typedef struct chan_ref {
+    peer_ref *peer;
+    void *obj;
+    int mode; /* enum zdc_write_mode: API-level state, kept beside the handle */
+} chan_ref;
+
+/* Handles are process-wide; the lock only guards the table (a peer itself belongs to the
+ * thread that polls it). */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static zdc_handles table;
+static const zdc_peer_impl *dflt;
+static void *dflt_user;
+
+zdc_channel_options zdc_channel_options_default(void)
+{
+    return (zdc_channel_options){.negotiated = false,
+                                 .id = -1,
+                                 .max_packet_life_time = -1,
+                                 .max_retransmits = -1,
+                                 .ordered = true,
+                                 .protocol = ""};
+}
+
+static peer_ref *get_peer(zdc_peer p)
+{
+    pthread_mutex_lock(&lock);
+    peer_ref *r = zdc_handles_get(&table, p.id, T_PEER);
+    pthread_mutex_unlock(&lock);
+    return r && !r->free_pending ? r : NULL;
+}
+
+static chan_ref *get_chan(zdc_channel c)
+{
+    pthread_mutex_lock(&lock);
+    chan_ref *r = zdc_handles_get(&table, c.id, T_CHANNEL);
+    pthread_mutex_unlock(&lock);
+    return r && !r->peer->free_pending ? r : NULL;
+}
+
+int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user)
+{
+    if (impl) {
+        void (*const *fn)(void) = (void (*const *)(void))&impl->create;
+        size_t n = (sizeof *impl - offsetof(zdc_peer_impl, create)) / sizeof(void (*)(void));
+        for (size_t i = 0; i < n; i++)
+            if (!fn[i])
+                return ZDC_ERR_INVALID_PARAMETER;
+    }
+    pthread_mutex_lock(&lock);
+    dflt = impl;
+    dflt_user = impl_user;
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out)
+{
+    if (!out)
+        return ZDC_ERR_INVALID_PARAMETER;
+    out->id = 0;
+    pthread_mutex_lock(&lock);
+    const zdc_peer_impl *impl = dflt ? dflt : zdc_peer_builtin_impl();
+    void *user = dflt ? dflt_user : NULL;
+    pthread_mutex_unlock(&lock);
+    peer_ref *r = calloc(1, sizeof *r);
+    if (!r)
+        return ZDC_ERR_NOMEM;
+    r->impl = impl;
+    if (cb)
+        r->cb = *cb;
+    pthread_mutex_lock(&lock);
+    int rv = zdc_handles_add(&table, r, T_PEER, &r->id);
+    pthread_mutex_unlock(&lock);
+    if (rv != 0) {
+        free(r);
+        return rv;
+    }
+    rv = impl->create(user, engine, (zdc_peer){r->id}, &r->obj);
+    if (rv != 0) {
+        pthread_mutex_lock(&lock);
+        zdc_handles_remove(&table, r->id);
+        pthread_mutex_unlock(&lock);
+        free(r);
+        return rv;
+    }
+    out->id = r->id;
+    return 0;
+}
+
+static int add_chan(peer_ref *r, void *obj, zdc_channel *out)
+{
+    chan_ref *c = malloc(sizeof *c);
+    if (!c)
+        return ZDC_ERR_NOMEM;
+    c->peer = r;
+    c->obj = obj;
+    c->mode = ZDC_WRITE_MODE_BINARY;
+    if (r->n_chans == r->cap_chans) {
+        size_t cap = r->cap_chans ? r->cap_chans * 2 : 8;
+        uint64_t *a = realloc(r->chans, cap * sizeof *a);
+        if (!a) {
+            free(c);
+            return ZDC_ERR_NOMEM;
+        }
+        r->chans = a;
+        r->cap_chans = cap;
+    }
+    uint64_t id;
+    pthread_mutex_lock(&lock);
+    int rv = zdc_handles_add(&table, c, T_CHANNEL, &id);
+    pthread_mutex_unlock(&lock);
+    if (rv != 0) {
+        free(c);
+        return rv;
+    }
+    r->chans[r->n_chans++] = id;
+    out->id = id;
+    return 0;
+}
+
+static void drop_channels(peer_ref *r)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < r->n_chans; i++) {
+        chan_ref *c = zdc_handles_get(&table, r->chans[i], T_CHANNEL);
+        zdc_handles_remove(&table, r->chans[i]);
+        free(c);
+    }
+    pthread_mutex_unlock(&lock);
+    r->n_chans = 0;
+}
+
+static void destroy_ref(peer_ref *r)
+{
+    r->impl->destroy(r->obj);
+    drop_channels(r);
+    free(r->chans);
+    pthread_mutex_lock(&lock);
+    zdc_handles_remove(&table, r->id);
+    pthread_mutex_unlock(&lock);
+    free(r);
+}
+
+void zdc_peer_free(zdc_peer p)
+{
+    peer_ref *r = get_peer(p);
+    if (!r)
+        return;
+    if (r->polling) {
+        /* Called from one of this peer's callbacks: close now (no more callbacks), free when
+         * the poll unwinds. */
+        r->impl->close(r->obj);
+        r->free_pending = true;
+        return;
+    }
+    destroy_ref(r);
+}
+
+int zdc_peer_initialize(zdc_peer p, const zdc_peer_config *cfg)
+{
+    peer_ref *r = get_peer(p);
+    if (!r)
+        return ZDC_ERR_GONE;
+    int rv = r->impl->initialize(r->obj, cfg);
+    if (rv == 0)
+        drop_channels(r); /* the implementation discarded them */
+    return rv;
+}
+
+int zdc_peer_create_data_channel(zdc_peer p, const char *label, const zdc_channel_options *opts,
+                                 zdc_channel *out)
+{
+    peer_ref *r = get_peer(p);
+    if (!out)
+        return ZDC_ERR_INVALID_PARAMETER;
+    out->id = 0;
+    if (!r)
+        return ZDC_ERR_GONE;
+    return r->impl->create_data_channel(r->obj, label, opts, out);
+}
+
+#define PEER_CALL(p, expr)                                                                       \
+    do {                                                                                         \
+        peer_ref *r = get_peer(p);                                                               \
+        if (!r)                                                                                  \
+            return ZDC_ERR_GONE;                                                                 \
+        return (expr);                                                                           \
+    } while (0)
+
+int zdc_peer_create_offer(zdc_peer p) { PEER_CALL(p, r->impl->create_offer(r->obj)); }
+
+int zdc_peer_set_remote_description(zdc_peer p, const char *type, const char *sdp)
+{
+    PEER_CALL(p, r->impl->set_remote_description(r->obj, type, sdp));
+}
+
+int zdc_peer_set_local_description(zdc_peer p, const char *type, const char *sdp)
+{
+    PEER_CALL(p, r->impl->set_local_description(r->obj, type, sdp));
+}
+
+int zdc_peer_add_ice_candidate(zdc_peer p, const char *mid, int index, const char *name)
+{
+    PEER_CALL(p, r->impl->add_ice_candidate(r->obj, mid, index, name));
+}
+
+int zdc_peer_poll(zdc_peer p)
+{
+    peer_ref *r = get_peer(p);
+    if (!r)
+        return ZDC_ERR_GONE;
+    r->polling++;
+    int rv = r->impl->poll(r->obj);
+    r->polling--;
+    if (r->free_pending && !r->polling)
+        destroy_ref(r);
+    return rv;
+}
+
+void zdc_peer_close(zdc_peer p)
+{
+    peer_ref *r = get_peer(p);
+    if (r)
+        r->impl->close(r->obj);
+}
+
+int zdc_peer_get_connection_state(zdc_peer p)
+{
+    peer_ref *r = get_peer(p);
+    return r ? r->impl->connection_state(r->obj) : ZDC_STATE_CLOSED;
+}
+
+int zdc_peer_get_gathering_state(zdc_peer p)
+{
+    peer_ref *r = get_peer(p);
+    return r ? r->impl->gathering_state(r->obj) : ZDC_GATHERING_COMPLETE;
+}
+
+int zdc_peer_get_signaling_state(zdc_peer p)
+{
+    peer_ref *r = get_peer(p);
+    return r ? r->impl->signaling_state(r->obj) : ZDC_SIGNALING_CLOSED;
+}
+
+const char *zdc_peer_last_error(zdc_peer p)
+{
+    peer_ref *r = get_peer(p);
+    return r ? r->impl->last_error(r->obj) : "peer is gone";
+}
+
+/* ---- for implementations --------------------------------------------------------------- */
+
+const zdc_peer_callbacks *zdc_peer_impl_callbacks(zdc_peer self)
+{
+    peer_ref *r = get_peer(self);
+    return r ? &r->cb : NULL;
+}
+
+int zdc_peer_impl_add_channel(zdc_peer self, void *chan, zdc_channel *out)
+{
+    peer_ref *r = get_peer(self);
+    if (!r)
+        return ZDC_ERR_GONE;
+    return add_chan(r, chan, out);
+}
+
+/* Marks the peer as being polled by its engine (callbacks may run), so that zdc_peer_free
+ * from a callback is deferred. Returns false when the peer is gone. */
+bool zdc_peer_api_enter(zdc_peer self);
+bool zdc_peer_api_enter(zdc_peer self)
+{
+    peer_ref *r = get_peer(self);
+    if (!r)
+        return false;
+    r->polling++;
+    return true;
+}
+
+/* Ends zdc_peer_api_enter; frees the peer if a callback asked for it. Returns false when the
+ * peer was freed. */
+bool zdc_peer_api_leave(zdc_peer self);
+bool zdc_peer_api_leave(zdc_peer self)
+{
+    pthread_mutex_lock(&lock);
+    peer_ref *r = zdc_handles_get(&table, self.id, T_PEER);
+    pthread_mutex_unlock(&lock);
+    if (!r)
+        return false;
+    r->polling--;
+    if (r->free_pending && !r->polling) {
+        destroy_ref(r);
+        return false;
+    }
+    return true;
+}
+
+/* Whether the peer is still usable (not freed, no free pending). */
+bool zdc_peer_api_alive(zdc_peer self);
+bool zdc_peer_api_alive(zdc_peer self) { return get_peer(self) != NULL; }
+
+/* ---- channels -------------------------------------------------------------------------- */
+
+#define CHAN_CALL(c, dflt_value, expr)                                                           \
+    do {                                                                                         \
+        chan_ref *r = get_chan(c);                                                               \
+        if (!r)                                                                                  \
+            return (dflt_value);                                                                 \
+        return (expr);                                                                           \
+    } while (0)
+
+static int write_mode_of(chan_ref *r) { return r->mode; }
+
+int zdc_channel_put_packet(zdc_channel c, const uint8_t *p, size_t len)
+{
+    CHAN_CALL(c, ZDC_ERR_GONE,
+              r->peer->impl->channel_send(r->obj, p, len, write_mode_of(r) == ZDC_WRITE_MODE_TEXT));
+}
+
+int zdc_channel_get_packet(zdc_channel c, const uint8_t **p, size_t *len, bool *was_string)
+{
+    if (!p || !len)
+        return ZDC_ERR_INVALID_PARAMETER;
+    CHAN_CALL(c, ZDC_ERR_GONE, r->peer->impl->channel_get_packet(r->obj, p, len, was_string));
+}
+
+void zdc_channel_release_packet(zdc_channel c)
+{
+    chan_ref *r = get_chan(c);
+    if (r)
+        r->peer->impl->channel_release_packet(r->obj);
+}
+
+int zdc_channel_get_available_packet_count(zdc_channel c)
+{
+    CHAN_CALL(c, 0, r->peer->impl->channel_available(r->obj));
+}
+
+int zdc_channel_set_write_mode(zdc_channel c, int mode)
+{
+    if (mode != ZDC_WRITE_MODE_TEXT && mode != ZDC_WRITE_MODE_BINARY)
+        return ZDC_ERR_INVALID_PARAMETER;
+    chan_ref *r = get_chan(c);
+    if (!r)
+        return ZDC_ERR_GONE;
+    r->mode = mode;
+    return 0;
+}
+
+int zdc_channel_get_write_mode(zdc_channel c) { CHAN_CALL(c, ZDC_WRITE_MODE_BINARY, r->mode); }
+
+int zdc_channel_get_ready_state(zdc_channel c)
+{
+    CHAN_CALL(c, ZDC_CHANNEL_CLOSED, r->peer->impl->channel_state(r->obj));
+}
+
+const char *zdc_channel_get_label(zdc_channel c)
+{
+    CHAN_CALL(c, "", r->peer->impl->channel_label(r->obj));
+}
+
+const char *zdc_channel_get_protocol(zdc_channel c)
+{
+    CHAN_CALL(c, "", r->peer->impl->channel_protocol(r->obj));
+}
+
+int zdc_channel_get_id(zdc_channel c) { CHAN_CALL(c, -1, r->peer->impl->channel_id(r->obj)); }
+
+bool zdc_channel_is_ordered(zdc_channel c)
+{
+    CHAN_CALL(c, false, r->peer->impl->channel_ordered(r->obj));
+}
+
+bool zdc_channel_is_negotiated(zdc_channel c)
+{
+    CHAN_CALL(c, false, r->peer->impl->channel_negotiated(r->obj));
+}
+
+int zdc_channel_get_max_packet_life_time(zdc_channel c)
+{
+    CHAN_CALL(c, -1, r->peer->impl->channel_max_packet_life_time(r->obj));
+}
+
+int zdc_channel_get_max_retransmits(zdc_channel c)
+{
+    CHAN_CALL(c, -1, r->peer->impl->channel_max_retransmits(r->obj));
+}
+
+size_t zdc_channel_get_buffered_amount(zdc_channel c)
+{
+    CHAN_CALL(c, 0, r->peer->impl->channel_buffered_amount(r->obj));
+}
+
+int zdc_channel_set_buffered_amount_low_threshold(zdc_channel c, size_t bytes)
+{
+    chan_ref *r = get_chan(c);
+    if (!r)
+        return ZDC_ERR_GONE;
+    r->peer->impl->channel_set_low_threshold(r->obj, bytes);
+    return 0;
+}
+
+int zdc_channel_close(zdc_channel c)
+{
+    CHAN_CALL(c, ZDC_ERR_GONE, r->peer->impl->channel_close(r->obj));
+}

@@ -1,0 +1,126 @@
+/* The built-in peer connection, sans-IO: ICE (core/ice), DTLS (core/dtls), SCTP (core/sctp)
+ * and data channels (DCEP, RFC 8831/8832) glued into the offer/answer model of the public API
+ * (include/zdc/peer.h).
+ *
+ * Datagrams come in through zdc_pc_handle_datagram() and go out through env.send; time comes
+ * in as now_ns; random bytes from env.random. Nothing here touches a socket or a clock, so two
+ * peers can be wired together in one process (through core/impair for loss and delay).
+ *
+ * Events (descriptions, candidates, state changes, channel events) are queued and handed out
+ * only by zdc_pc_dispatch(), which the public API calls from poll: callbacks never run inside
+ * the other calls. zdc_pc_close() drops the queue.
+ */
+#ifndef ZDC_CORE_PC_H
+#define ZDC_CORE_PC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "dtls.h"
+#include "zdc/peer.h"
+
+typedef struct zdc_pc zdc_pc;
+typedef struct zdc_pc_channel zdc_pc_channel;
+
+typedef struct zdc_pc_env {
+    void *user;
+    /* Required: one datagram to `to`. */
+    void (*send)(void *user, const zdc_addr *to, const uint8_t *p, size_t len);
+    /* Required: n unpredictable bytes. */
+    void (*random)(void *user, uint8_t *p, size_t n);
+    zdc_dtls_cert *cert;      /* required; a reference is taken */
+    const zdc_addr *local;    /* host candidate addresses (socket addresses), in preference */
+    size_t n_local;           /* order */
+    size_t max_message_size;  /* local limit (a=max-message-size), default 256 KiB */
+    size_t send_queue_limit;  /* per channel, bytes waiting for SCTP; default 16 MiB */
+} zdc_pc_env;
+
+enum zdc_pc_event_kind {
+    ZDC_PC_EV_DESCRIPTION,     /* text = type ("offer"/"answer"), text2 = sdp */
+    ZDC_PC_EV_CANDIDATE,       /* text = mid, index, text2 = candidate ("" = end) */
+    ZDC_PC_EV_DATA_CHANNEL,    /* channel */
+    ZDC_PC_EV_CONNECTION,      /* state */
+    ZDC_PC_EV_GATHERING,       /* state */
+    ZDC_PC_EV_SIGNALING,       /* state */
+    ZDC_PC_EV_CHANNEL_OPEN,    /* channel */
+    ZDC_PC_EV_CHANNEL_CLOSE,   /* channel */
+    ZDC_PC_EV_CHANNEL_MESSAGE, /* channel */
+    ZDC_PC_EV_CHANNEL_LOW,     /* channel (buffered amount fell to the threshold) */
+};
+
+typedef struct zdc_pc_event {
+    int kind;
+    int state; /* or the candidate's m-line index */
+    zdc_pc_channel *channel;
+    char *text, *text2;
+} zdc_pc_event;
+
+/* Returns 0, ZDC_ERR_INVALID_PARAMETER or ZDC_ERR_NOMEM. */
+int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out);
+/* Frees everything, channels included. No event is delivered. */
+void zdc_pc_del(zdc_pc *pc);
+
+/* The public API's calls (see include/zdc/peer.h for their contracts). */
+int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg);
+int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
+                          zdc_pc_channel **out);
+int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns);
+int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
+                                  uint64_t now_ns);
+int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp,
+                                 uint64_t now_ns);
+int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char *cand);
+void zdc_pc_close(zdc_pc *pc);
+int zdc_pc_connection_state(const zdc_pc *pc);
+int zdc_pc_gathering_state(const zdc_pc *pc);
+int zdc_pc_signaling_state(const zdc_pc *pc);
+const char *zdc_pc_last_error(const zdc_pc *pc);
+/* Negotiated DTLS cipher/version (NULL before the handshake). */
+const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
+
+/* ---- I/O and time ---------------------------------------------------------------------- */
+
+/* One datagram received from `from` on a socket this peer uses. STUN goes to ICE; DTLS is
+ * accepted only from the address ICE selected; anything else is dropped.
+ * Returns 0 (consumed or dropped) or ZDC_ERR_NOT_FOUND (STUN not for this peer). */
+int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
+                           uint64_t now_ns);
+/* Whether a STUN request's USERNAME names this peer (engine routing). */
+bool zdc_pc_owns_stun(const zdc_pc *pc, const uint8_t *p, size_t len);
+/* The next deadline (UINT64_MAX: none) and running what is due. */
+uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
+void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns);
+/* The remote address ICE selected. Returns 0 or ZDC_ERR_NOT_FOUND. */
+int zdc_pc_remote_address(const zdc_pc *pc, zdc_addr *out);
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+/* Takes the oldest queued event into *ev (strings owned by the caller until
+ * zdc_pc_event_clear). Returns 1, or 0 when the queue is empty. */
+int zdc_pc_next_event(zdc_pc *pc, zdc_pc_event *ev);
+void zdc_pc_event_clear(zdc_pc_event *ev);
+
+/* ---- channels -------------------------------------------------------------------------- */
+
+int zdc_pc_channel_send(zdc_pc_channel *ch, const uint8_t *p, size_t len, bool text);
+int zdc_pc_channel_peek(zdc_pc_channel *ch, const uint8_t **p, size_t *len, bool *was_string);
+void zdc_pc_channel_release(zdc_pc_channel *ch);
+int zdc_pc_channel_available(const zdc_pc_channel *ch);
+int zdc_pc_channel_close(zdc_pc_channel *ch);
+int zdc_pc_channel_state(const zdc_pc_channel *ch);
+const char *zdc_pc_channel_label(const zdc_pc_channel *ch);
+const char *zdc_pc_channel_protocol(const zdc_pc_channel *ch);
+int zdc_pc_channel_id(const zdc_pc_channel *ch);
+bool zdc_pc_channel_ordered(const zdc_pc_channel *ch);
+bool zdc_pc_channel_negotiated(const zdc_pc_channel *ch);
+int zdc_pc_channel_max_packet_life_time(const zdc_pc_channel *ch);
+int zdc_pc_channel_max_retransmits(const zdc_pc_channel *ch);
+size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *ch);
+void zdc_pc_channel_set_low_threshold(zdc_pc_channel *ch, size_t bytes);
+/* The public handle id the API layer stored for this channel (0 = none yet). */
+uint64_t zdc_pc_channel_handle(const zdc_pc_channel *ch);
+void zdc_pc_channel_set_handle(zdc_pc_channel *ch, uint64_t id);
+
+#endif /* ZDC_CORE_PC_H */

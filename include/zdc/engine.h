@@ -1,0 +1,77 @@
+/* zdc engine: the I/O loop, sockets and certificate that peers share.
+ *
+ * One engine serves any number of peers through one UDP socket per address family (servers
+ * expose one port; peers are told apart by remote address and STUN USERNAME). It owns the
+ * DTLS certificate (generated once, its fingerprint in every description).
+ *
+ * Drive it from the application's thread: zdc_engine_poll() moves datagrams, runs timers and
+ * fires every peer's callbacks; zdc_peer_poll() does the same and is what Godot-style code
+ * calls once per frame. Nothing runs between polls, so poll often (every few milliseconds
+ * while connecting or sending; a game loop's frame is fine).
+ */
+#ifndef ZDC_ENGINE_H
+#define ZDC_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zdc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zdc_engine zdc_engine;
+
+enum zdc_io_backend {
+    ZDC_BACKEND_AUTO = 0, /* io_uring, or epoll when io_uring cannot be set up; the environment
+                             variable ZDC_IO_BACKEND=uring|epoll overrides */
+    ZDC_BACKEND_URING = 1,
+    ZDC_BACKEND_EPOLL = 2,
+};
+
+typedef struct zdc_engine_options {
+    int backend;              /* enum zdc_io_backend */
+    bool ipv4, ipv6;          /* families to open (default both; a missing one is skipped) */
+    const char *bind_address; /* one local IP to bind (NULL: all addresses) */
+    uint16_t port_min;        /* local port range (0/0: any free port) */
+    uint16_t port_max;
+    bool include_loopback;    /* offer 127.0.0.1/::1 as host candidates (tests, same host) */
+    size_t max_message_size;  /* largest message received (a=max-message-size), default 256 KiB */
+} zdc_engine_options;
+
+/* Defaults: auto backend, IPv4 and IPv6, all addresses, any port, no loopback candidates,
+ * 256 KiB messages. */
+void zdc_engine_options_default(zdc_engine_options *o);
+
+/* Opens the sockets, generates the certificate. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
+ * range, a bind_address that is not an IP literal); ZDC_ERR_ADDR_IN_USE (no free port in the
+ * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
+ * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
+ * ZDC_ERR_IO. */
+int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out);
+
+/* Frees every peer still on the engine (no callbacks), closes the sockets, frees the engine.
+ * NULL is a no-op. */
+void zdc_engine_free(zdc_engine *e);
+
+/* Waits up to timeout_ms (0: don't wait, < 0: until something happens) for datagrams or the
+ * next timer, handles them, and fires every peer's queued callbacks.
+ * Returns 0 or ZDC_ERR_IO. */
+int zdc_engine_poll(zdc_engine *e, int timeout_ms);
+
+/* "io_uring" or "epoll". */
+const char *zdc_engine_backend_name(const zdc_engine *e);
+
+/* The bound UDP port for family 4 or 6, or ZDC_ERR_NOT_FOUND. */
+int zdc_engine_port(const zdc_engine *e, int family);
+
+/* SHA-256 fingerprint of the engine's certificate as in SDP ("AB:CD:..."). */
+const char *zdc_engine_fingerprint(const zdc_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZDC_ENGINE_H */

@@ -1,0 +1,249 @@
+/* zdc peer-connection API: WebRTC data channels to a remote peer.
+ *
+ * The shape follows Godot's WebRTCPeerConnection / WebRTCDataChannel (and the browser's
+ * RTCPeerConnection): create a peer, create channels, exchange offer/answer and candidates
+ * through your own signaling, then poll. Three steps connect two peers:
+ *
+ *   1. offer:      A: zdc_peer_create_offer()        -> on_session_description_created("offer")
+ *                  A: zdc_peer_set_local_description("offer", sdp); send sdp to B
+ *   2. answer:     B: zdc_peer_set_remote_description("offer", sdp)
+ *                                                     -> on_session_description_created("answer")
+ *                  B: zdc_peer_set_local_description("answer", sdp); send sdp to A
+ *                  A: zdc_peer_set_remote_description("answer", sdp)
+ *   3. candidates: each side's on_ice_candidate_created(mid, index, candidate) -> send ->
+ *                  the other side's zdc_peer_add_ice_candidate(mid, index, candidate)
+ *
+ * Threading and callbacks: every callback fires only inside zdc_peer_poll() or
+ * zdc_engine_poll(), on the calling thread. zdc_peer_close() drops queued events and no
+ * callback of that peer (or its channels) fires after it returns.
+ *
+ * Handles: zdc_peer and zdc_channel are small values holding a generation-checked id. A call
+ * on a handle whose object is gone returns ZDC_ERR_GONE (or a neutral value for getters)
+ * instead of touching freed memory. Channels are freed with their peer.
+ *
+ * Implementations: zdc_peer_new() creates whichever implementation is the default —
+ * zdc's own engine unless the application registered another (zdc_peer_set_default_impl),
+ * e.g. an in-memory mock for game-logic tests.
+ */
+#ifndef ZDC_PEER_H
+#define ZDC_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zdc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zdc_engine zdc_engine;
+
+typedef struct zdc_peer {
+    uint64_t id; /* 0 = no peer */
+} zdc_peer;
+
+typedef struct zdc_channel {
+    uint64_t id; /* 0 = no channel */
+} zdc_channel;
+
+/* Godot's WebRTCPeerConnection::ConnectionState. */
+enum zdc_connection_state {
+    ZDC_STATE_NEW = 0,
+    ZDC_STATE_CONNECTING = 1,
+    ZDC_STATE_CONNECTED = 2,
+    ZDC_STATE_DISCONNECTED = 3,
+    ZDC_STATE_FAILED = 4,
+    ZDC_STATE_CLOSED = 5,
+};
+
+/* Godot's WebRTCPeerConnection::GatheringState. */
+enum zdc_gathering_state {
+    ZDC_GATHERING_NEW = 0,
+    ZDC_GATHERING_GATHERING = 1,
+    ZDC_GATHERING_COMPLETE = 2,
+};
+
+/* Godot's WebRTCPeerConnection::SignalingState. */
+enum zdc_signaling_state {
+    ZDC_SIGNALING_STABLE = 0,
+    ZDC_SIGNALING_HAVE_LOCAL_OFFER = 1,
+    ZDC_SIGNALING_HAVE_REMOTE_OFFER = 2,
+    ZDC_SIGNALING_HAVE_LOCAL_PRANSWER = 3,
+    ZDC_SIGNALING_HAVE_REMOTE_PRANSWER = 4,
+    ZDC_SIGNALING_CLOSED = 5,
+};
+
+/* Godot's WebRTCDataChannel::ChannelState. */
+enum zdc_channel_state {
+    ZDC_CHANNEL_CONNECTING = 0,
+    ZDC_CHANNEL_OPEN = 1,
+    ZDC_CHANNEL_CLOSING = 2,
+    ZDC_CHANNEL_CLOSED = 3,
+};
+
+/* Godot's WebRTCDataChannel::WriteMode. */
+enum zdc_write_mode { ZDC_WRITE_MODE_TEXT = 0, ZDC_WRITE_MODE_BINARY = 1 };
+
+/* ---- configuration -------------------------------------------------------------------- */
+
+typedef struct zdc_ice_server {
+    /* One or more URLs: "stun:host:port", "turn:host:port?transport=udp", ... Several may be
+     * given separated by ',' or whitespace (the JS "urls" list). */
+    const char *urls;
+    const char *username;
+    const char *credential;
+} zdc_ice_server;
+
+typedef struct zdc_peer_config {
+    const zdc_ice_server *ice_servers;
+    size_t n_ice_servers;
+    bool ice_lite; /* answer checks only (servers with a public address) */
+} zdc_peer_config;
+
+/* Callbacks. All optional; all fire inside poll on the polling thread. `sdp`, `mid` and
+ * `candidate` strings are valid during the callback only. */
+typedef struct zdc_peer_callbacks {
+    void *user;
+    /* type is "offer" or "answer". */
+    void (*on_session_description_created)(void *user, zdc_peer peer, const char *type,
+                                           const char *sdp);
+    void (*on_ice_candidate_created)(void *user, zdc_peer peer, const char *mid, int index,
+                                     const char *candidate);
+    /* A channel the remote side opened (never for negotiated channels). The handle stays
+     * valid until the peer is freed; keep it to use the channel. */
+    void (*on_data_channel_received)(void *user, zdc_peer peer, zdc_channel channel);
+    void (*on_connection_state_change)(void *user, zdc_peer peer, int state);
+    void (*on_gathering_state_change)(void *user, zdc_peer peer, int state);
+    void (*on_signaling_state_change)(void *user, zdc_peer peer, int state);
+    void (*on_channel_open)(void *user, zdc_peer peer, zdc_channel channel);
+    void (*on_channel_close)(void *user, zdc_peer peer, zdc_channel channel);
+    /* A message is waiting: read it with zdc_channel_get_packet(). */
+    void (*on_channel_message)(void *user, zdc_peer peer, zdc_channel channel);
+    void (*on_channel_buffered_amount_low)(void *user, zdc_peer peer, zdc_channel channel);
+} zdc_peer_callbacks;
+
+typedef struct zdc_channel_options {
+    bool negotiated;              /* both sides create it with the same id; no DCEP */
+    int id;                       /* 0..65534 when negotiated, otherwise -1 */
+    int max_packet_life_time;     /* ms, -1 = unset (exclusive with max_retransmits) */
+    int max_retransmits;          /* -1 = unset */
+    bool ordered;                 /* default true */
+    const char *protocol;         /* sub-protocol, default "" */
+} zdc_channel_options;
+
+/* Options with the defaults: not negotiated, id -1, reliable, ordered, protocol "". */
+zdc_channel_options zdc_channel_options_default(void);
+
+/* ---- peers ---------------------------------------------------------------------------- */
+
+/* Creates a peer on `engine` using the default implementation, in state NEW.
+ * Returns 0; ZDC_ERR_INVALID_PARAMETER (NULL engine for the built-in implementation, NULL
+ * out); ZDC_ERR_NOMEM. */
+int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out);
+
+/* Frees the peer and its channels (closing them first if needed). No callback fires during or
+ * after it. A stale or zero handle is ignored. */
+void zdc_peer_free(zdc_peer peer);
+
+/* (Re)initializes with a configuration: discards any previous connection, channel and queued
+ * event, and returns to state NEW. stun: URLs are resolved now (numeric addresses or names
+ * through the system resolver).
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL);
+ * ZDC_ERR_NOT_SUPPORTED (turn:/turns: URLs — relaying is not implemented yet); ZDC_ERR_NOMEM.
+ * On error the peer is left in state NEW with no ICE servers. */
+int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
+
+/* Creates a data channel; only in connection state NEW (before the offer). The handle is
+ * valid until the peer is freed.
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (not NEW); ZDC_ERR_INVALID_PARAMETER
+ * (negotiated without a valid id or an id without negotiated, both max_packet_life_time and
+ * max_retransmits, label/protocol longer than 65535 bytes, an id already used);
+ * ZDC_ERR_QUEUE_FULL (the stream limit); ZDC_ERR_NOMEM. */
+int zdc_peer_create_data_channel(zdc_peer peer, const char *label,
+                                 const zdc_channel_options *opts, zdc_channel *out);
+
+/* Starts gathering and queues on_session_description_created("offer", sdp).
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (no data channel created yet, or signaling
+ * not STABLE); ZDC_ERR_NOMEM. */
+int zdc_peer_create_offer(zdc_peer peer);
+
+/* Applies the remote description. For "offer" the peer then queues its answer through
+ * on_session_description_created("answer", sdp).
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (type not "offer"/"answer");
+ * ZDC_ERR_INVALID_STATE (an answer without a local offer, an offer while one is pending);
+ * ZDC_ERR_MALFORMED (the SDP does not parse — zdc_peer_last_error() names the line);
+ * ZDC_ERR_NOT_SUPPORTED (no data-channel section, no fingerprint, DTLS fingerprint hash we
+ * cannot check). Nothing changes on error. */
+int zdc_peer_set_remote_description(zdc_peer peer, const char *type, const char *sdp);
+
+/* Applies the local description created by this peer (pass back what
+ * on_session_description_created gave). Starts ICE once both descriptions are set.
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (type mismatch, or an SDP that is not
+ * the one this peer created); ZDC_ERR_INVALID_STATE. */
+int zdc_peer_set_local_description(zdc_peer peer, const char *type, const char *sdp);
+
+/* Adds a remote ICE candidate ("candidate:..." with or without "a="; "" = end of candidates).
+ * Candidates arriving before the remote description are buffered.
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_MALFORMED (zdc_peer_last_error() says why);
+ * ZDC_ERR_NOT_FOUND (mid names no section of the remote description); ZDC_ERR_QUEUE_FULL. */
+int zdc_peer_add_ice_candidate(zdc_peer peer, const char *mid, int index, const char *name);
+
+/* Drives the peer: runs the engine inline if it has no thread of its own, then fires this
+ * peer's queued callbacks. Returns 0 or ZDC_ERR_GONE. */
+int zdc_peer_poll(zdc_peer peer);
+
+/* Closes the peer and its channels (state CLOSED; the remote side sees an SCTP ABORT or
+ * nothing). Queued events are dropped; no callback of this peer fires after it returns.
+ * The handle stays valid (getters answer CLOSED) until zdc_peer_free. */
+void zdc_peer_close(zdc_peer peer);
+
+int zdc_peer_get_connection_state(zdc_peer peer);  /* ZDC_STATE_*, CLOSED for a stale handle */
+int zdc_peer_get_gathering_state(zdc_peer peer);   /* ZDC_GATHERING_* */
+int zdc_peer_get_signaling_state(zdc_peer peer);   /* ZDC_SIGNALING_* */
+
+/* A text describing the last error of this peer (e.g. "line 7: a=fingerprint: bad hex"), or
+ * "" if none. Valid until the next call on the peer. */
+const char *zdc_peer_last_error(zdc_peer peer);
+
+/* ---- channels ------------------------------------------------------------------------- */
+
+/* Sends one message: text or binary by the channel's write mode.
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (not OPEN); ZDC_ERR_TOO_LARGE (over the
+ * remote max-message-size; nothing sent); ZDC_ERR_QUEUE_FULL (the send queue limit; nothing
+ * sent: wait for on_channel_buffered_amount_low). */
+int zdc_channel_put_packet(zdc_channel ch, const uint8_t *p, size_t len);
+
+/* Zero-copy receive: a view of the oldest received message, valid until
+ * zdc_channel_release_packet(). *was_string tells whether it arrived as text.
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_AGAIN (no message waiting). */
+int zdc_channel_get_packet(zdc_channel ch, const uint8_t **p, size_t *len, bool *was_string);
+/* Releases the message returned by zdc_channel_get_packet (no-op if none). */
+void zdc_channel_release_packet(zdc_channel ch);
+/* Messages waiting to be read. */
+int zdc_channel_get_available_packet_count(zdc_channel ch);
+
+int zdc_channel_set_write_mode(zdc_channel ch, int mode); /* ZDC_ERR_INVALID_PARAMETER */
+int zdc_channel_get_write_mode(zdc_channel ch);
+int zdc_channel_get_ready_state(zdc_channel ch);          /* ZDC_CHANNEL_*, CLOSED if stale */
+const char *zdc_channel_get_label(zdc_channel ch);        /* "" if stale */
+const char *zdc_channel_get_protocol(zdc_channel ch);     /* "" if stale */
+int zdc_channel_get_id(zdc_channel ch);                   /* -1 until the DTLS role is known */
+bool zdc_channel_is_ordered(zdc_channel ch);
+bool zdc_channel_is_negotiated(zdc_channel ch);
+int zdc_channel_get_max_packet_life_time(zdc_channel ch); /* -1 = unset */
+int zdc_channel_get_max_retransmits(zdc_channel ch);      /* -1 = unset */
+/* Bytes queued for sending (not yet handed to SCTP). */
+size_t zdc_channel_get_buffered_amount(zdc_channel ch);
+int zdc_channel_set_buffered_amount_low_threshold(zdc_channel ch, size_t bytes);
+
+/* Closes the channel: the remote side is told through an SCTP stream reset (RFC 8831 §6.7).
+ * on_channel_close fires when the reset completes. Returns 0 or ZDC_ERR_GONE. */
+int zdc_channel_close(zdc_channel ch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZDC_PEER_H */

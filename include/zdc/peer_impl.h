@@ -1,0 +1,79 @@
+/* Plugging another implementation behind the zdc peer API (Godot's SetDefaultExtension).
+ *
+ * zdc_peer_new() creates peers with the default implementation: zdc's own engine, unless the
+ * application registered another table with zdc_peer_set_default_impl() — an in-memory mock
+ * for game-logic tests, or a bridge to another stack. Every zdc_peer_* / zdc_channel_* call
+ * then dispatches to that table; handles stay generation-checked either way.
+ *
+ * An implementation fires the user's callbacks itself, only from its `poll`, using
+ * zdc_peer_impl_callbacks() and handles from zdc_peer_impl_add_channel().
+ */
+#ifndef ZDC_PEER_IMPL_H
+#define ZDC_PEER_IMPL_H
+
+#include "zdc/peer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zdc_peer_impl {
+    const char *name;
+    /* Creates the implementation's peer object for `self`. 0 or a ZDC_ERR_* code. */
+    int (*create)(void *impl_user, zdc_engine *engine, zdc_peer self, void **obj);
+    /* Frees it (no callbacks). Channels' objects are freed with it. */
+    void (*destroy)(void *obj);
+    int (*initialize)(void *obj, const zdc_peer_config *cfg);
+    /* Creates a channel and registers it with zdc_peer_impl_add_channel (so the handle is
+     * known to the implementation's events too); *out is that handle. */
+    int (*create_data_channel)(void *obj, const char *label, const zdc_channel_options *o,
+                               zdc_channel *out);
+    int (*create_offer)(void *obj);
+    int (*set_remote_description)(void *obj, const char *type, const char *sdp);
+    int (*set_local_description)(void *obj, const char *type, const char *sdp);
+    int (*add_ice_candidate)(void *obj, const char *mid, int index, const char *name);
+    int (*poll)(void *obj);
+    void (*close)(void *obj);
+    int (*connection_state)(void *obj);
+    int (*gathering_state)(void *obj);
+    int (*signaling_state)(void *obj);
+    const char *(*last_error)(void *obj);
+
+    int (*channel_send)(void *chan, const uint8_t *p, size_t len, bool text);
+    int (*channel_get_packet)(void *chan, const uint8_t **p, size_t *len, bool *was_string);
+    void (*channel_release_packet)(void *chan);
+    int (*channel_available)(void *chan);
+    int (*channel_close)(void *chan);
+    int (*channel_state)(void *chan);
+    const char *(*channel_label)(void *chan);
+    const char *(*channel_protocol)(void *chan);
+    int (*channel_id)(void *chan);
+    bool (*channel_ordered)(void *chan);
+    bool (*channel_negotiated)(void *chan);
+    int (*channel_max_packet_life_time)(void *chan);
+    int (*channel_max_retransmits)(void *chan);
+    size_t (*channel_buffered_amount)(void *chan);
+    void (*channel_set_low_threshold)(void *chan, size_t bytes);
+} zdc_peer_impl;
+
+/* Makes `impl` the implementation zdc_peer_new uses from now on (existing peers keep theirs).
+ * NULL restores zdc's own. Returns 0 or ZDC_ERR_INVALID_PARAMETER (a required entry is NULL:
+ * every entry but `name` is required). */
+int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user);
+
+/* For implementations: the callbacks the user gave zdc_peer_new (NULL if `self` is gone). */
+const zdc_peer_callbacks *zdc_peer_impl_callbacks(zdc_peer self);
+
+/* For implementations: registers a channel object (one the application created, or one the
+ * remote side opened) and returns its handle, freed with the peer.
+ * Returns 0, ZDC_ERR_GONE or ZDC_ERR_NOMEM. */
+int zdc_peer_impl_add_channel(zdc_peer self, void *chan, zdc_channel *out);
+
+/* zdc's own implementation (what zdc_peer_new uses by default). */
+const zdc_peer_impl *zdc_peer_builtin_impl(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZDC_PEER_IMPL_H */
