@@ -35,7 +35,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "loop.h"
 #include "sock.h"
 
 #define DGRAM  1200
@@ -47,7 +47,7 @@ typedef struct result {
     uint64_t sent, received, rx_bytes;
     uint64_t rx_ns; /* first start to last datagram */
     double load_before, load_after;
-    zdc_engine_stats tx_st, rx_st;
+    zdc_loop_stats tx_st, rx_st;
     bool has_stats;
 } result;
 
@@ -64,7 +64,7 @@ typedef struct run {
     result r;
     int rx_fd, tx_fd;
     zdc_addr to;
-    zdc_engine *tx, *rx;
+    zdc_loop *tx, *rx;
 } run;
 
 static double loadavg(void)
@@ -88,7 +88,7 @@ static void *plain_sender(void *arg)
     pthread_barrier_wait(&r->start);
     uint64_t seq = 0, end = r->t0 + r->duration_ns;
     for (;;) {
-        if ((seq & 63) == 0 && zdc_engine_now_ns() >= end)
+        if ((seq & 63) == 0 && zdc_loop_now_ns() >= end)
             break;
         memcpy(buf, &seq, sizeof seq);
         if (sendto(r->tx_fd, buf, sizeof buf, 0, &r->to.u.sa, r->to.len) == DGRAM)
@@ -106,12 +106,12 @@ static void *plain_receiver(void *arg)
     struct timeval tv = {.tv_usec = 20000};
     setsockopt(r->rx_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     pthread_barrier_wait(&r->start);
-    uint64_t last = zdc_engine_now_ns();
+    uint64_t last = zdc_loop_now_ns();
     for (;;) {
         struct sockaddr_storage from;
         socklen_t fl = sizeof from;
         ssize_t n = recvfrom(r->rx_fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
-        uint64_t now = zdc_engine_now_ns();
+        uint64_t now = zdc_loop_now_ns();
         if (n > 0) {
             r->r.received++;
             r->r.rx_bytes += (uint64_t)n;
@@ -153,7 +153,7 @@ static void plain_teardown(run *r)
 
 /* ---- engine variants: each thread drives its engine inline ------------------------------ */
 
-static void count_rx(void *user, zdc_engine *e, zdc_pkt *pkt)
+static void count_rx(void *user, zdc_loop *e, zdc_pkt *pkt)
 {
     run *r = user;
     (void)e;
@@ -167,30 +167,30 @@ static void *engine_sender(void *arg)
     run *r = arg;
     pthread_barrier_wait(&r->start);
     uint64_t seq = 0, end = r->t0 + r->duration_ns;
-    while (zdc_engine_now_ns() < end) {
+    while (zdc_loop_now_ns() < end) {
         /* Queue a burst, then let the loop hand it to the kernel. */
         for (int i = 0; i < 256; i++) {
-            zdc_pkt *p = zdc_engine_pkt_alloc(r->tx);
+            zdc_pkt *p = zdc_loop_pkt_alloc(r->tx);
             if (!p)
                 break;
             uint8_t *d = zdc_pkt_put(p, DGRAM);
             memcpy(d, &seq, sizeof seq);
             p->addr = r->to;
-            if (zdc_engine_send(r->tx, p) != 0) {
+            if (zdc_loop_send(r->tx, p) != 0) {
                 zdc_pkt_unref(p);
                 break;
             }
             seq++;
         }
-        zdc_engine_poll(r->tx, 0);
+        zdc_loop_poll(r->tx, 0);
     }
     /* Let what is queued leave, bounded. */
-    uint64_t drain_end = zdc_engine_now_ns() + 500000000ull;
-    zdc_engine_stats st;
+    uint64_t drain_end = zdc_loop_now_ns() + 500000000ull;
+    zdc_loop_stats st;
     do {
-        zdc_engine_poll(r->tx, 1000000);
-        zdc_engine_get_stats(r->tx, &st);
-    } while (st.tx_packets + st.tx_errors < seq && zdc_engine_now_ns() < drain_end);
+        zdc_loop_poll(r->tx, 1000000);
+        zdc_loop_get_stats(r->tx, &st);
+    } while (st.tx_packets + st.tx_errors < seq && zdc_loop_now_ns() < drain_end);
     r->r.sent = st.tx_packets;
     atomic_store(&r->sender_done, true);
     return NULL;
@@ -200,10 +200,10 @@ static void *engine_receiver(void *arg)
 {
     run *r = arg;
     pthread_barrier_wait(&r->start);
-    uint64_t last = zdc_engine_now_ns(), seen = 0;
+    uint64_t last = zdc_loop_now_ns(), seen = 0;
     for (;;) {
-        zdc_engine_poll(r->rx, 20000000);
-        uint64_t now = zdc_engine_now_ns();
+        zdc_loop_poll(r->rx, 20000000);
+        uint64_t now = zdc_loop_now_ns();
         if (r->r.received != seen) {
             seen = r->r.received;
             last = now;
@@ -237,7 +237,7 @@ static void *plain_echo_client(void *arg)
         plain_echo_send(r, seq++);
     for (;;) {
         ssize_t n = recv(r->tx_fd, buf, sizeof buf, 0);
-        uint64_t now = zdc_engine_now_ns();
+        uint64_t now = zdc_loop_now_ns();
         if (now >= end)
             break;
         if (n > 0) {
@@ -274,20 +274,20 @@ static void *plain_echo_server(void *arg)
 
 static void echo_client_send(run *r)
 {
-    zdc_pkt *p = zdc_engine_pkt_alloc(r->tx);
+    zdc_pkt *p = zdc_loop_pkt_alloc(r->tx);
     if (!p)
         return;
     uint64_t seq = r->r.sent;
     memcpy(zdc_pkt_put(p, DGRAM), &seq, sizeof seq);
     p->addr = r->to;
-    if (zdc_engine_send(r->tx, p) != 0) {
+    if (zdc_loop_send(r->tx, p) != 0) {
         zdc_pkt_unref(p);
         return;
     }
     r->r.sent++;
 }
 
-static void echo_client_rx(void *user, zdc_engine *e, zdc_pkt *pkt)
+static void echo_client_rx(void *user, zdc_loop *e, zdc_pkt *pkt)
 {
     run *r = user;
     (void)e;
@@ -297,11 +297,11 @@ static void echo_client_rx(void *user, zdc_engine *e, zdc_pkt *pkt)
     echo_client_send(r);
 }
 
-static void echo_server_rx(void *user, zdc_engine *e, zdc_pkt *pkt)
+static void echo_server_rx(void *user, zdc_loop *e, zdc_pkt *pkt)
 {
     (void)user;
     /* pkt->addr is the sender: the same buffer goes straight back. */
-    if (zdc_engine_send(e, pkt) != 0)
+    if (zdc_loop_send(e, pkt) != 0)
         zdc_pkt_unref(pkt);
 }
 
@@ -313,8 +313,8 @@ static void *engine_echo_client(void *arg)
     for (int i = 0; i < WINDOW; i++)
         echo_client_send(r);
     for (;;) {
-        zdc_engine_poll(r->tx, 1000000);
-        uint64_t now = zdc_engine_now_ns();
+        zdc_loop_poll(r->tx, 1000000);
+        uint64_t now = zdc_loop_now_ns();
         if (now >= end)
             break;
         if (r->r.received != seen) {
@@ -336,14 +336,14 @@ static void *engine_echo_server(void *arg)
     run *r = arg;
     pthread_barrier_wait(&r->start);
     while (!atomic_load(&r->sender_done))
-        zdc_engine_poll(r->rx, 5000000);
+        zdc_loop_poll(r->rx, 5000000);
     return NULL;
 }
 
 static int engine_setup(run *r)
 {
-    zdc_engine_config c;
-    zdc_engine_config_default(&c);
+    zdc_loop_config c;
+    zdc_loop_config_default(&c);
     c.backend = r->backend;
     c.ipv6 = false;
     zdc_addr_from_ip(&c.bind4, "127.0.0.1", 9, 0);
@@ -352,25 +352,25 @@ static int engine_setup(run *r)
     c.zerocopy = r->zerocopy;
     c.on_recv = r->echo ? echo_client_rx : NULL;
     c.user = r;
-    int rv = zdc_engine_new(&c, &r->tx);
+    int rv = zdc_loop_new(&c, &r->tx);
     if (rv != 0)
         return rv;
     c.on_recv = r->echo ? echo_server_rx : count_rx;
     c.user = r;
-    rv = zdc_engine_new(&c, &r->rx);
+    rv = zdc_loop_new(&c, &r->rx);
     if (rv != 0)
         return rv;
-    zdc_engine_local_addr(r->rx, 4, &r->to);
+    zdc_loop_local_addr(r->rx, 4, &r->to);
     return 0;
 }
 
 static void engine_teardown(run *r)
 {
-    zdc_engine_get_stats(r->tx, &r->r.tx_st);
-    zdc_engine_get_stats(r->rx, &r->r.rx_st);
+    zdc_loop_get_stats(r->tx, &r->r.tx_st);
+    zdc_loop_get_stats(r->rx, &r->r.rx_st);
     r->r.has_stats = true;
-    zdc_engine_del(r->tx);
-    zdc_engine_del(r->rx);
+    zdc_loop_del(r->tx);
+    zdc_loop_del(r->rx);
 }
 
 /* ---- driver ------------------------------------------------------------------------------ */
@@ -419,7 +419,7 @@ static int run_variant(const variant *v, bool echo, uint64_t duration_ns, result
     }
     pthread_create(&tr, NULL, receiver, r);
     pthread_create(&ts, NULL, sender, r);
-    r->t0 = zdc_engine_now_ns() + 1000000; /* both threads read it after the barrier */
+    r->t0 = zdc_loop_now_ns() + 1000000; /* both threads read it after the barrier */
     pthread_barrier_wait(&r->start);
     pthread_join(ts, NULL);
     pthread_join(tr, NULL);

@@ -91,7 +91,6 @@ struct zdc_backend {
     uint64_t ev_value;
     bool wake_armed;
     bool closing;
-    bool disabled;
 };
 
 static unsigned round_pow2(unsigned v)
@@ -172,10 +171,6 @@ static int ur_create(zdc_backend **out, const zdc_io_config *cfg, const zdc_io_c
     b->cb = *cb;
     b->evfd = -1;
     struct io_uring_params p = {.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN};
-    if (getenv("ZDC_DEFER")) {
-        p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
-        b->disabled = true;
-    }
     p.flags |= IORING_SETUP_CQSIZE;
     p.cq_entries = SQ_ENTRIES * 8;
     int rv = io_uring_queue_init_params(SQ_ENTRIES, &b->ring, &p);
@@ -230,10 +225,8 @@ static int ur_add_socket(zdc_backend *b, int fd)
     b->rx_msg[sock] =
         (struct msghdr){.msg_namelen = RX_NAMELEN, .msg_controllen = ZDC_IO_RX_CMSG_SPACE};
     arm_recv(b, sock);
-    if (!b->disabled) {
-        io_uring_submit(&b->ring);
-        b->unsubmitted = 0;
-    }
+    io_uring_submit(&b->ring);
+    b->unsubmitted = 0;
     return sock;
 }
 
@@ -393,10 +386,6 @@ static int reap(zdc_backend *b)
 
 static int ur_wait(zdc_backend *b, int64_t timeout_ns)
 {
-    if (b->disabled) {
-        io_uring_enable_rings(&b->ring);
-        b->disabled = false;
-    }
     /* Completions already waiting are handled first: no sleep if there is work. */
     int handled = reap(b);
     if (handled > 0)
@@ -450,7 +439,7 @@ static void ur_destroy(zdc_backend *b)
 {
     if (!b)
         return;
-    if (b->ring_ok && !getenv("ZDC_DEFER")) {
+    if (b->ring_ok) {
         b->closing = true;
         /* Stop the receives and the wake-up read; sends finish on their own. */
         for (int s = 0; s < b->nsock; s++) {

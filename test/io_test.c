@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "loop.h"
 #include "sock.h"
 
 #define DEADLINE_NS  (20ull * 1000000000ull)
@@ -38,10 +38,10 @@ static zdc_addr loopback(int family)
     return a;
 }
 
-static zdc_engine_config loopback_config(int backend, int family, size_t max_datagram)
+static zdc_loop_config loopback_config(int backend, int family, size_t max_datagram)
 {
-    zdc_engine_config c;
-    zdc_engine_config_default(&c);
+    zdc_loop_config c;
+    zdc_loop_config_default(&c);
     c.backend = backend;
     c.ipv4 = family == 4;
     c.ipv6 = family == 6;
@@ -54,18 +54,18 @@ static zdc_engine_config loopback_config(int backend, int family, size_t max_dat
     return c;
 }
 
-static zdc_engine *new_engine(const zdc_engine_config *c)
+static zdc_loop *new_engine(const zdc_loop_config *c)
 {
-    zdc_engine *e = NULL;
-    int rv = zdc_engine_new(c, &e);
-    cr_assert_eq(rv, 0, "zdc_engine_new: %s", zdc_strerror(rv));
+    zdc_loop *e = NULL;
+    int rv = zdc_loop_new(c, &e);
+    cr_assert_eq(rv, 0, "zdc_loop_new: %s", zdc_strerror(rv));
     return e;
 }
 
-static zdc_addr peer_addr(zdc_engine *e, int family)
+static zdc_addr peer_addr(zdc_loop *e, int family)
 {
     zdc_addr a;
-    cr_assert_eq(zdc_engine_local_addr(e, family, &a), 0);
+    cr_assert_eq(zdc_loop_local_addr(e, family, &a), 0);
     return a;
 }
 
@@ -140,22 +140,22 @@ static void check(transfer *t, zdc_pkt *p, const zdc_addr *from)
     }
 }
 
-static void run_transfer(zdc_engine *tx, zdc_engine *rx, int family, transfer *t)
+static void run_transfer(zdc_loop *tx, zdc_loop *rx, int family, transfer *t)
 {
     zdc_addr to = peer_addr(rx, family), from = peer_addr(tx, family);
     t->seen = calloc(t->count, 1);
     size_t sent = 0, sent_bytes = 0;
-    uint64_t end = zdc_engine_now_ns() + DEADLINE_NS;
-    while (t->received < t->count && zdc_engine_now_ns() < end) {
+    uint64_t end = zdc_loop_now_ns() + DEADLINE_NS;
+    while (t->received < t->count && zdc_loop_now_ns() < end) {
         while (sent < t->count && sent - t->received < WINDOW_PKTS &&
                (sent_bytes - t->bytes_ok < WINDOW_BYTES || sent == t->received)) {
-            zdc_pkt *p = zdc_engine_pkt_alloc(tx);
+            zdc_pkt *p = zdc_loop_pkt_alloc(tx);
             if (!p)
                 break;
             size_t len = t->size_of((uint32_t)sent);
             fill(p, (uint32_t)sent, len, t->by_size);
             p->addr = to;
-            int rv = zdc_engine_send(tx, p);
+            int rv = zdc_loop_send(tx, p);
             if (rv == ZDC_ERR_QUEUE_FULL) {
                 zdc_pkt_unref(p);
                 break;
@@ -164,10 +164,10 @@ static void run_transfer(zdc_engine *tx, zdc_engine *rx, int family, transfer *t
             sent++;
             sent_bytes += len;
         }
-        cr_assert_geq(zdc_engine_poll(tx, 0), 0);
-        cr_assert_geq(zdc_engine_poll(rx, 1000000), 0);
+        cr_assert_geq(zdc_loop_poll(tx, 0), 0);
+        cr_assert_geq(zdc_loop_poll(rx, 1000000), 0);
         zdc_pkt *p;
-        while (zdc_engine_recv(rx, &p)) {
+        while (zdc_loop_recv(rx, &p)) {
             check(t, p, &from);
             zdc_pkt_unref(p);
         }
@@ -183,23 +183,23 @@ static size_t size_1200(uint32_t k)
 
 static void burst(int backend, int family, bool gso)
 {
-    zdc_engine_config c = loopback_config(backend, family, 1500);
+    zdc_loop_config c = loopback_config(backend, family, 1500);
     c.gso = gso;
-    zdc_engine *tx = new_engine(&c), *rx = new_engine(&c);
+    zdc_loop *tx = new_engine(&c), *rx = new_engine(&c);
     transfer t = {.count = 10000, .size_of = size_1200};
     run_transfer(tx, rx, family, &t);
     cr_expect_eq(t.bad, 0, "%zu datagrams damaged", t.bad);
     cr_assert_eq(t.received, t.count, "%s: %zu of %zu datagrams arrived",
-                 zdc_engine_backend_name(tx), t.received, t.count);
+                 zdc_loop_backend_name(tx), t.received, t.count);
     cr_assert_eq(t.bytes_ok, t.count * 1200);
-    zdc_engine_stats st;
-    zdc_engine_get_stats(tx, &st);
+    zdc_loop_stats st;
+    zdc_loop_get_stats(tx, &st);
     cr_expect_eq(st.tx_packets, t.count);
     cr_expect_eq(st.tx_errors, 0);
-    zdc_engine_get_stats(rx, &st);
+    zdc_loop_get_stats(rx, &st);
     cr_expect_eq(st.rx_packets, t.count);
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
 }
 
 Test(io, burst_10k_ipv4_uring)
@@ -236,19 +236,19 @@ static size_t size_sweep(uint32_t k)
 
 static void sweep(int backend, bool gro)
 {
-    zdc_engine_config c = loopback_config(backend, 4, 65507);
+    zdc_loop_config c = loopback_config(backend, 4, 65507);
     c.gro = gro;
     c.pool_buffers = 256;
     c.rx_buffers = 64;
-    zdc_engine *tx = new_engine(&c), *rx = new_engine(&c);
+    zdc_loop *tx = new_engine(&c), *rx = new_engine(&c);
     size_t count = 2048 + (65507 - 2048 + 96) / 97;
     cr_assert_eq(size_sweep((uint32_t)count - 1), 65507);
     transfer t = {.count = count, .size_of = size_sweep, .by_size = true};
     run_transfer(tx, rx, 4, &t);
     cr_expect_eq(t.bad, 0, "%zu datagrams damaged", t.bad);
     cr_assert_eq(t.received, t.count, "%zu of %zu sizes arrived", t.received, t.count);
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
 }
 
 Test(io, sizes_1_to_65507_uring, .timeout = 60)
@@ -273,22 +273,22 @@ Test(io, sizes_1_to_65507_epoll_no_gro, .timeout = 60)
  * and every datagram must still arrive on its own, intact. */
 static void gso_gro(int backend)
 {
-    zdc_engine_config c = loopback_config(backend, 4, 1500);
-    zdc_engine *tx = new_engine(&c), *rx = new_engine(&c);
+    zdc_loop_config c = loopback_config(backend, 4, 1500);
+    zdc_loop *tx = new_engine(&c), *rx = new_engine(&c);
     transfer t = {.count = 10000, .size_of = size_1200};
     run_transfer(tx, rx, 4, &t);
     cr_assert_eq(t.received, t.count);
     cr_expect_eq(t.bad, 0);
-    zdc_engine_stats st;
-    zdc_engine_get_stats(tx, &st);
-    cr_expect_gt(st.tx_gso, 0, "no GSO send on %s", zdc_engine_backend_name(tx));
+    zdc_loop_stats st;
+    zdc_loop_get_stats(tx, &st);
+    cr_expect_gt(st.tx_gso, 0, "no GSO send on %s", zdc_loop_backend_name(tx));
     cr_expect_lt(st.tx_syscalls, t.count / 2, "sends were not batched: %llu syscalls",
                  (unsigned long long)st.tx_syscalls);
-    zdc_engine_get_stats(rx, &st);
-    cr_expect_gt(st.rx_gro, 0, "no coalesced receive on %s", zdc_engine_backend_name(rx));
+    zdc_loop_get_stats(rx, &st);
+    cr_expect_gt(st.rx_gro, 0, "no coalesced receive on %s", zdc_loop_backend_name(rx));
     cr_expect_eq(st.rx_packets, t.count);
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
 }
 
 Test(io, gso_gro_uring)
@@ -302,13 +302,13 @@ Test(io, gso_gro_epoll)
 
 Test(io, zerocopy_send_uring)
 {
-    zdc_engine_config c = loopback_config(ZDC_IO_BACKEND_URING, 4, 1500);
+    zdc_loop_config c = loopback_config(ZDC_IO_BACKEND_URING, 4, 1500);
     c.zerocopy = true;
-    zdc_engine *tx = new_engine(&c), *rx = new_engine(&c);
+    zdc_loop *tx = new_engine(&c), *rx = new_engine(&c);
     transfer t = {.count = 2000, .size_of = size_1200};
     run_transfer(tx, rx, 4, &t);
-    zdc_engine_stats st;
-    zdc_engine_get_stats(tx, &st);
+    zdc_loop_stats st;
+    zdc_loop_get_stats(tx, &st);
     cr_assert_eq(t.received, t.count, "%zu of %zu arrived; sent %llu zc %llu copied %llu err %llu",
                  t.received, t.count, (unsigned long long)st.tx_packets,
                  (unsigned long long)st.tx_zc, (unsigned long long)st.tx_zc_copied,
@@ -316,8 +316,8 @@ Test(io, zerocopy_send_uring)
     cr_expect_eq(t.bad, 0);
     cr_expect_gt(st.tx_zc, 0);
     cr_expect_eq(st.tx_packets, t.count);
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
     /* every buffer came back only after its notification */
 }
 
@@ -338,10 +338,10 @@ static void port_in_use(int backend)
 {
     uint16_t port;
     int fd = bound_socket(&port);
-    zdc_engine_config c = loopback_config(backend, 4, 1500);
+    zdc_loop_config c = loopback_config(backend, 4, 1500);
     c.port_min = c.port_max = port;
-    zdc_engine *e = NULL;
-    cr_assert_eq(zdc_engine_new(&c, &e), ZDC_ERR_ADDR_IN_USE);
+    zdc_loop *e = NULL;
+    cr_assert_eq(zdc_loop_new(&c, &e), ZDC_ERR_ADDR_IN_USE);
     cr_assert_null(e);
 
     int s = -1;
@@ -366,67 +366,67 @@ Test(io, port_range_skips_used_ports)
     int fd = bound_socket(&busy);
     if (busy > 65535 - 16)
         cr_skip_test("ephemeral port %u too close to 65535", busy);
-    zdc_engine_config c = loopback_config(ZDC_IO_BACKEND_AUTO, 4, 1500);
+    zdc_loop_config c = loopback_config(ZDC_IO_BACKEND_AUTO, 4, 1500);
     c.port_min = busy;
     c.port_max = (uint16_t)(busy + 16);
-    zdc_engine *e = new_engine(&c);
+    zdc_loop *e = new_engine(&c);
     zdc_addr local = peer_addr(e, 4);
     uint16_t got = zdc_addr_port(&local);
     cr_expect_neq(got, busy);
     cr_expect(got > busy && got <= busy + 16, "port %u outside [%u, %u]", got, busy, busy + 16);
-    zdc_engine_del(e);
+    zdc_loop_del(e);
     close(fd);
 
     c.port_min = 10;
     c.port_max = 5;
-    cr_expect_eq(zdc_engine_new(&c, &e), ZDC_ERR_INVALID_PARAMETER);
+    cr_expect_eq(zdc_loop_new(&c, &e), ZDC_ERR_INVALID_PARAMETER);
 }
 
 Test(io, bind_to_foreign_address_is_no_interface)
 {
-    zdc_engine_config c = loopback_config(ZDC_IO_BACKEND_EPOLL, 4, 1500);
+    zdc_loop_config c = loopback_config(ZDC_IO_BACKEND_EPOLL, 4, 1500);
     /* 192.0.2.1 (TEST-NET-1, RFC 5737) is never a local address. */
     cr_assert_eq(zdc_addr_from_ip(&c.bind4, "192.0.2.1", 9, 0), 0);
-    zdc_engine *e = NULL;
-    cr_assert_eq(zdc_engine_new(&c, &e), ZDC_ERR_NO_INTERFACE);
+    zdc_loop *e = NULL;
+    cr_assert_eq(zdc_loop_new(&c, &e), ZDC_ERR_NO_INTERFACE);
 }
 
 static void oversize(int backend, bool gro)
 {
-    zdc_engine_config c = loopback_config(backend, 4, 1500);
-    zdc_engine *tx = new_engine(&c);
+    zdc_loop_config c = loopback_config(backend, 4, 1500);
+    zdc_loop *tx = new_engine(&c);
     c.max_datagram = 1000;
     c.gro = gro;
-    zdc_engine *rx = new_engine(&c);
+    zdc_loop *rx = new_engine(&c);
     zdc_addr to = peer_addr(rx, 4);
 
     /* A send larger than the engine's limit is refused up front, the caller keeps it. */
-    zdc_pkt *big = zdc_engine_pkt_alloc(rx);
+    zdc_pkt *big = zdc_loop_pkt_alloc(rx);
     memset(zdc_pkt_put(big, 1001), 1, 1001);
     big->addr = to;
-    cr_assert_eq(zdc_engine_send(rx, big), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_loop_send(rx, big), ZDC_ERR_INVALID_PARAMETER);
     zdc_pkt_unref(big);
 
     for (int i = 0; i < 20; i++) {
-        zdc_pkt *p = zdc_engine_pkt_alloc(tx);
+        zdc_pkt *p = zdc_loop_pkt_alloc(tx);
         memset(zdc_pkt_put(p, 1400), 0xab, 1400);
         p->addr = to;
-        cr_assert_eq(zdc_engine_send(tx, p), 0);
+        cr_assert_eq(zdc_loop_send(tx, p), 0);
     }
-    zdc_engine_stats st = {0};
-    uint64_t end = zdc_engine_now_ns() + DEADLINE_NS;
-    while (st.rx_oversize + st.rx_truncated < 20 && zdc_engine_now_ns() < end) {
-        zdc_engine_poll(tx, 0);
-        zdc_engine_poll(rx, 1000000);
-        zdc_engine_get_stats(rx, &st);
+    zdc_loop_stats st = {0};
+    uint64_t end = zdc_loop_now_ns() + DEADLINE_NS;
+    while (st.rx_oversize + st.rx_truncated < 20 && zdc_loop_now_ns() < end) {
+        zdc_loop_poll(tx, 0);
+        zdc_loop_poll(rx, 1000000);
+        zdc_loop_get_stats(rx, &st);
     }
     cr_assert_eq(st.rx_oversize + st.rx_truncated, 20, "oversize %llu truncated %llu",
                  (unsigned long long)st.rx_oversize, (unsigned long long)st.rx_truncated);
     cr_assert_eq(st.rx_packets, 0);
     zdc_pkt *p;
-    cr_assert_eq(zdc_engine_recv(rx, &p), 0);
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    cr_assert_eq(zdc_loop_recv(rx, &p), 0);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
 }
 
 Test(io, oversize_dropped_uring)
@@ -453,30 +453,30 @@ static void pool_exhausted(int backend)
     pc.slab_buffers = 8;
     zdc_pool *pool;
     cr_assert_eq(zdc_pool_new(&pc, &pool), 0);
-    zdc_engine_config c = loopback_config(backend, 4, 1500);
-    zdc_engine *tx = new_engine(&c);
+    zdc_loop_config c = loopback_config(backend, 4, 1500);
+    zdc_loop *tx = new_engine(&c);
     c.pool = pool;
-    zdc_engine *rx = new_engine(&c);
+    zdc_loop *rx = new_engine(&c);
     zdc_addr to = peer_addr(rx, 4);
     for (int i = 0; i < 40; i++) {
-        zdc_pkt *p = zdc_engine_pkt_alloc(tx);
+        zdc_pkt *p = zdc_loop_pkt_alloc(tx);
         memset(zdc_pkt_put(p, 100), i, 100);
         p->addr = to;
-        cr_assert_eq(zdc_engine_send(tx, p), 0);
+        cr_assert_eq(zdc_loop_send(tx, p), 0);
     }
-    zdc_engine_stats st = {0};
-    uint64_t end = zdc_engine_now_ns() + DEADLINE_NS;
-    while (st.rx_packets + st.rx_pool_exhausted < 40 && zdc_engine_now_ns() < end) {
-        zdc_engine_poll(tx, 0);
-        zdc_engine_poll(rx, 1000000); /* nobody drains the receive queue */
-        zdc_engine_get_stats(rx, &st);
+    zdc_loop_stats st = {0};
+    uint64_t end = zdc_loop_now_ns() + DEADLINE_NS;
+    while (st.rx_packets + st.rx_pool_exhausted < 40 && zdc_loop_now_ns() < end) {
+        zdc_loop_poll(tx, 0);
+        zdc_loop_poll(rx, 1000000); /* nobody drains the receive queue */
+        zdc_loop_get_stats(rx, &st);
     }
     cr_assert_eq(st.rx_packets, 8);
     cr_assert_eq(st.rx_pool_exhausted, 32);
-    zdc_engine_del(rx);
+    zdc_loop_del(rx);
     cr_assert_eq(zdc_pool_outstanding(pool), 0);
     zdc_pool_del(pool);
-    zdc_engine_del(tx);
+    zdc_loop_del(tx);
 }
 
 Test(io, pool_exhausted_counted_uring)
@@ -492,25 +492,25 @@ Test(io, pool_exhausted_counted_epoll)
 
 Test(io, env_selects_fallback)
 {
-    zdc_engine_config c = loopback_config(ZDC_IO_BACKEND_AUTO, 4, 1500);
+    zdc_loop_config c = loopback_config(ZDC_IO_BACKEND_AUTO, 4, 1500);
     setenv("ZDC_IO_BACKEND", "epoll", 1);
-    zdc_engine *e = new_engine(&c);
-    cr_expect_str_eq(zdc_engine_backend_name(e), "epoll");
-    zdc_engine_del(e);
+    zdc_loop *e = new_engine(&c);
+    cr_expect_str_eq(zdc_loop_backend_name(e), "epoll");
+    zdc_loop_del(e);
     setenv("ZDC_IO_BACKEND", "uring", 1);
     e = new_engine(&c);
-    cr_expect_str_eq(zdc_engine_backend_name(e), "io_uring");
-    zdc_engine_del(e);
+    cr_expect_str_eq(zdc_loop_backend_name(e), "io_uring");
+    zdc_loop_del(e);
     unsetenv("ZDC_IO_BACKEND");
     e = new_engine(&c);
-    cr_expect_str_eq(zdc_engine_backend_name(e), "io_uring", "io_uring works on this kernel");
-    zdc_engine_del(e);
+    cr_expect_str_eq(zdc_loop_backend_name(e), "io_uring", "io_uring works on this kernel");
+    zdc_loop_del(e);
     /* An explicit config choice wins over the environment. */
     setenv("ZDC_IO_BACKEND", "uring", 1);
     c.backend = ZDC_IO_BACKEND_EPOLL;
     e = new_engine(&c);
-    cr_expect_str_eq(zdc_engine_backend_name(e), "epoll");
-    zdc_engine_del(e);
+    cr_expect_str_eq(zdc_loop_backend_name(e), "epoll");
+    zdc_loop_del(e);
     unsetenv("ZDC_IO_BACKEND");
 }
 
@@ -549,24 +549,24 @@ Test(io, ifaddrs_loopback_only_when_asked)
 static void on_timer(zdc_timer *t, void *arg)
 {
     (void)t;
-    *(uint64_t *)arg = zdc_engine_now_ns();
+    *(uint64_t *)arg = zdc_loop_now_ns();
 }
 
 static void poll_sleeps_until_timer(int backend)
 {
-    zdc_engine_config c = loopback_config(backend, 4, 1500);
-    zdc_engine *e = new_engine(&c);
+    zdc_loop_config c = loopback_config(backend, 4, 1500);
+    zdc_loop *e = new_engine(&c);
     uint64_t fired = 0;
     zdc_timer t;
     zdc_timer_init(&t, on_timer, &fired);
-    uint64_t start = zdc_engine_now_ns();
-    cr_assert_eq(zdc_timer_arm(zdc_engine_timers(e), &t, start + 30000000), 0);
+    uint64_t start = zdc_loop_now_ns();
+    cr_assert_eq(zdc_timer_arm(zdc_loop_timers(e), &t, start + 30000000), 0);
     /* No timeout from the caller: the timer alone bounds the sleep. */
-    while (fired == 0 && zdc_engine_now_ns() - start < 5000000000ull)
-        cr_assert_geq(zdc_engine_poll(e, -1), 0);
+    while (fired == 0 && zdc_loop_now_ns() - start < 5000000000ull)
+        cr_assert_geq(zdc_loop_poll(e, -1), 0);
     cr_assert_geq(fired, start + 30000000, "timer fired early");
     cr_expect_lt(fired - start, 1000000000ull, "slept far past the deadline");
-    zdc_engine_del(e);
+    zdc_loop_del(e);
 }
 
 Test(io, poll_sleeps_until_timer_uring)
@@ -594,21 +594,21 @@ static void shutdown_in_flight(int backend, bool zerocopy)
     int fds_before = count_fds();
     zdc_pool *pool;
     cr_assert_eq(zdc_pool_new(NULL, &pool), 0);
-    zdc_engine_config c = loopback_config(backend, 4, 1500);
+    zdc_loop_config c = loopback_config(backend, 4, 1500);
     c.pool = pool;
     c.zerocopy = zerocopy;
-    zdc_engine *rx = new_engine(&c), *tx = new_engine(&c);
+    zdc_loop *rx = new_engine(&c), *tx = new_engine(&c);
     zdc_addr to = peer_addr(rx, 4);
     for (int i = 0; i < 6000; i++) {
         zdc_pkt *p = zdc_pool_get(pool);
         memset(zdc_pkt_put(p, 1200), i, 1200);
         p->addr = to;
-        cr_assert_eq(zdc_engine_send(tx, p), 0);
+        cr_assert_eq(zdc_loop_send(tx, p), 0);
     }
-    zdc_engine_poll(tx, 0); /* hands a batch to the kernel, most are still queued */
-    zdc_engine_poll(rx, 0); /* some received and queued, never read */
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_poll(tx, 0); /* hands a batch to the kernel, most are still queued */
+    zdc_loop_poll(rx, 0); /* some received and queued, never read */
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
     cr_assert_eq(zdc_pool_outstanding(pool), 0, "%zu buffers not returned",
                  zdc_pool_outstanding(pool));
     zdc_pool_del(pool);
@@ -630,16 +630,16 @@ Test(io, shutdown_with_sends_in_flight_epoll)
 
 Test(io, engine_answers_closed_after_close)
 {
-    zdc_engine_config c = loopback_config(ZDC_IO_BACKEND_AUTO, 4, 1500);
-    zdc_engine *e = new_engine(&c);
-    zdc_engine_close(e);
-    zdc_pkt *p = zdc_engine_pkt_alloc(e);
+    zdc_loop_config c = loopback_config(ZDC_IO_BACKEND_AUTO, 4, 1500);
+    zdc_loop *e = new_engine(&c);
+    zdc_loop_close(e);
+    zdc_pkt *p = zdc_loop_pkt_alloc(e);
     zdc_pkt_put(p, 10);
     p->addr = loopback(4);
-    cr_expect_eq(zdc_engine_send(e, p), ZDC_ERR_CLOSED);
-    cr_expect_eq(zdc_engine_poll(e, 0), ZDC_ERR_CLOSED);
+    cr_expect_eq(zdc_loop_send(e, p), ZDC_ERR_CLOSED);
+    cr_expect_eq(zdc_loop_poll(e, 0), ZDC_ERR_CLOSED);
     zdc_pkt_unref(p);
-    zdc_engine_del(e);
+    zdc_loop_del(e);
 }
 
 /* A tiny provided-buffer ring runs dry under a burst (-ENOBUFS ends the multishot receive);
@@ -647,36 +647,36 @@ Test(io, engine_answers_closed_after_close)
  * transfer still arrives. */
 Test(io, uring_buffer_ring_runs_dry_and_recovers)
 {
-    zdc_engine_config c = loopback_config(ZDC_IO_BACKEND_URING, 4, 1500);
+    zdc_loop_config c = loopback_config(ZDC_IO_BACKEND_URING, 4, 1500);
     c.gro = false;
     c.gso = false;
-    zdc_engine *tx = new_engine(&c);
+    zdc_loop *tx = new_engine(&c);
     c.rx_buffers = 2;
-    zdc_engine *rx = new_engine(&c);
+    zdc_loop *rx = new_engine(&c);
     transfer t = {.count = 3000, .size_of = size_1200};
     run_transfer(tx, rx, 4, &t);
-    zdc_engine_stats st;
-    zdc_engine_get_stats(rx, &st);
+    zdc_loop_stats st;
+    zdc_loop_get_stats(rx, &st);
     cr_assert_eq(t.received, t.count, "%zu of %zu arrived, nobufs %llu", t.received, t.count,
                  (unsigned long long)st.rx_nobufs);
     cr_expect_eq(t.bad, 0);
     cr_expect_gt(st.rx_nobufs, 0, "the 2-buffer ring never ran dry");
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
 }
 
 /* The default configuration: wildcard addresses, both families on one port. */
 Test(io, default_config_binds_both_families_on_one_port)
 {
-    zdc_engine_config c;
-    zdc_engine_config_default(&c);
-    zdc_engine *e = new_engine(&c);
+    zdc_loop_config c;
+    zdc_loop_config_default(&c);
+    zdc_loop *e = new_engine(&c);
     zdc_addr a4, a6;
-    cr_assert_eq(zdc_engine_local_addr(e, 4, &a4), 0);
+    cr_assert_eq(zdc_loop_local_addr(e, 4, &a4), 0);
     cr_expect_neq(zdc_addr_port(&a4), 0);
-    if (zdc_engine_local_addr(e, 6, &a6) == 0)
+    if (zdc_loop_local_addr(e, 6, &a6) == 0)
         cr_expect_eq(zdc_addr_port(&a6), zdc_addr_port(&a4));
     else
         cr_log_warn("no IPv6 socket on this host");
-    zdc_engine_del(e);
+    zdc_loop_del(e);
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "loop.h"
 
 #define PER_THREAD  5000
 #define PRODUCERS   2
@@ -20,7 +20,7 @@
 #define DEADLINE_NS (30ull * 1000000000ull)
 
 typedef struct shared {
-    zdc_engine *tx;
+    zdc_loop *tx;
     zdc_addr to;
     int id;
     _Atomic size_t *received;
@@ -36,14 +36,14 @@ static uint8_t pattern(uint32_t k, size_t i)
 static void *produce(void *arg)
 {
     producer *p = arg;
-    uint64_t end = zdc_engine_now_ns() + DEADLINE_NS;
-    while (p->sent < PER_THREAD && !atomic_load(p->abort) && zdc_engine_now_ns() < end) {
+    uint64_t end = zdc_loop_now_ns() + DEADLINE_NS;
+    while (p->sent < PER_THREAD && !atomic_load(p->abort) && zdc_loop_now_ns() < end) {
         /* Stay within a window of what the receiver has taken so no socket buffer overflows. */
         if (p->sent >= atomic_load(p->received) / PRODUCERS + WINDOW / PRODUCERS) {
             sched_yield();
             continue;
         }
-        zdc_pkt *pkt = zdc_engine_pkt_alloc(p->tx);
+        zdc_pkt *pkt = zdc_loop_pkt_alloc(p->tx);
         if (!pkt) {
             sched_yield();
             continue;
@@ -54,7 +54,7 @@ static void *produce(void *arg)
             d[i] = pattern(k, i);
         memcpy(d, &k, sizeof k);
         pkt->addr = p->to;
-        int rv = zdc_engine_send(p->tx, pkt);
+        int rv = zdc_loop_send(p->tx, pkt);
         if (rv == ZDC_ERR_QUEUE_FULL) {
             zdc_pkt_unref(pkt);
             sched_yield();
@@ -71,22 +71,22 @@ static void *produce(void *arg)
 
 static void threaded(int backend)
 {
-    zdc_engine_config c;
-    zdc_engine_config_default(&c);
+    zdc_loop_config c;
+    zdc_loop_config_default(&c);
     c.backend = backend;
     c.ipv6 = false;
     cr_assert_eq(zdc_addr_from_ip(&c.bind4, "127.0.0.1", 9, 0), 0);
-    zdc_engine *tx, *rx;
-    cr_assert_eq(zdc_engine_new(&c, &tx), 0);
-    cr_assert_eq(zdc_engine_new(&c, &rx), 0);
-    cr_assert_eq(zdc_engine_start(tx), 0);
-    cr_assert_eq(zdc_engine_start(rx), 0);
-    cr_assert_eq(zdc_engine_start(rx), ZDC_ERR_INVALID_STATE);
-    cr_assert_eq(zdc_engine_poll(rx, 0), ZDC_ERR_INVALID_STATE);
+    zdc_loop *tx, *rx;
+    cr_assert_eq(zdc_loop_new(&c, &tx), 0);
+    cr_assert_eq(zdc_loop_new(&c, &rx), 0);
+    cr_assert_eq(zdc_loop_start(tx), 0);
+    cr_assert_eq(zdc_loop_start(rx), 0);
+    cr_assert_eq(zdc_loop_start(rx), ZDC_ERR_INVALID_STATE);
+    cr_assert_eq(zdc_loop_poll(rx, 0), ZDC_ERR_INVALID_STATE);
 
     zdc_addr to, from;
-    zdc_engine_local_addr(rx, 4, &to);
-    zdc_engine_local_addr(tx, 4, &from);
+    zdc_loop_local_addr(rx, 4, &to);
+    zdc_loop_local_addr(tx, 4, &from);
     _Atomic size_t received = 0;
     _Atomic bool abort_flag = false;
     producer prod[PRODUCERS];
@@ -100,10 +100,10 @@ static void threaded(int backend)
     const size_t total = (size_t)PRODUCERS * PER_THREAD;
     uint8_t *seen = calloc(total, 1);
     size_t bad = 0;
-    uint64_t end = zdc_engine_now_ns() + DEADLINE_NS;
-    while (atomic_load(&received) < total && zdc_engine_now_ns() < end) {
+    uint64_t end = zdc_loop_now_ns() + DEADLINE_NS;
+    while (atomic_load(&received) < total && zdc_loop_now_ns() < end) {
         zdc_pkt *p;
-        if (!zdc_engine_recv(rx, &p)) {
+        if (!zdc_loop_recv(rx, &p)) {
             sched_yield();
             continue;
         }
@@ -123,18 +123,18 @@ static void threaded(int backend)
         pthread_join(th[i], NULL);
     free(seen);
 
-    zdc_engine_stats st;
-    zdc_engine_get_stats(rx, &st);
+    zdc_loop_stats st;
+    zdc_loop_get_stats(rx, &st);
     cr_expect_eq(bad, 0);
     cr_assert_eq(atomic_load(&received), total, "%s: %zu of %zu arrived (rx %llu)",
-                 zdc_engine_backend_name(rx), atomic_load(&received), total,
+                 zdc_loop_backend_name(rx), atomic_load(&received), total,
                  (unsigned long long)st.rx_packets);
-    zdc_engine_stop(tx);
-    zdc_engine_stop(rx);
-    zdc_engine_get_stats(tx, &st);
+    zdc_loop_stop(tx);
+    zdc_loop_stop(rx);
+    zdc_loop_get_stats(tx, &st);
     cr_expect_eq(st.tx_packets, total);
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
 }
 
 Test(io_thread, engine_on_own_thread_uring, .timeout = 60)
@@ -151,29 +151,29 @@ static void stop_busy(int backend)
 {
     zdc_pool *pool;
     cr_assert_eq(zdc_pool_new(NULL, &pool), 0);
-    zdc_engine_config c;
-    zdc_engine_config_default(&c);
+    zdc_loop_config c;
+    zdc_loop_config_default(&c);
     c.backend = backend;
     c.ipv6 = false;
     c.pool = pool;
     cr_assert_eq(zdc_addr_from_ip(&c.bind4, "127.0.0.1", 9, 0), 0);
-    zdc_engine *tx, *rx;
-    cr_assert_eq(zdc_engine_new(&c, &rx), 0);
-    cr_assert_eq(zdc_engine_new(&c, &tx), 0);
-    cr_assert_eq(zdc_engine_start(rx), 0);
-    cr_assert_eq(zdc_engine_start(tx), 0);
+    zdc_loop *tx, *rx;
+    cr_assert_eq(zdc_loop_new(&c, &rx), 0);
+    cr_assert_eq(zdc_loop_new(&c, &tx), 0);
+    cr_assert_eq(zdc_loop_start(rx), 0);
+    cr_assert_eq(zdc_loop_start(tx), 0);
     zdc_addr to;
-    zdc_engine_local_addr(rx, 4, &to);
+    zdc_loop_local_addr(rx, 4, &to);
     for (int i = 0; i < 4000; i++) {
         zdc_pkt *p = zdc_pool_get(pool);
         cr_assert_not_null(p);
         memset(zdc_pkt_put(p, 1200), i, 1200);
         p->addr = to;
-        if (zdc_engine_send(tx, p) != 0)
+        if (zdc_loop_send(tx, p) != 0)
             zdc_pkt_unref(p);
     }
-    zdc_engine_del(tx);
-    zdc_engine_del(rx);
+    zdc_loop_del(tx);
+    zdc_loop_del(rx);
     cr_assert_eq(zdc_pool_outstanding(pool), 0);
     zdc_pool_del(pool);
 }
