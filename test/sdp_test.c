@@ -870,3 +870,83 @@ Test(sdp_build, hash_helpers)
     cr_assert_str_eq(zdc_sdp_hash_name(ZDC_SDP_HASH_SHA512), "sha-512");
     cr_assert_null(zdc_sdp_hash_name(ZDC_SDP_HASH_UNKNOWN));
 }
+
+/* ---- captures made on this project's test machine ----------------------------------------
+ * Recorded with test/interop/capture-sdp.mjs: Chromium 156 (Debian, headless, loopback flags)
+ * and libdatachannel 0.33 (npm node-datachannel), offer and answer each, after gathering. */
+
+static void assert_live_capture(const char *name, enum zdc_sdp_setup setup, const char *ufrag,
+                                const char *pwd, const char *fp, size_t n_cand, bool eoc)
+{
+    parse_fixture(name);
+    int dc = zdc_sdp_find_datachannel(&sdp);
+    cr_assert_eq(dc, 0, "%s", name);
+    const zdc_sdp_media *m = &sdp.media[dc];
+    cr_assert(m->datachannel);
+    cr_assert_eq(m->proto, ZDC_SDP_PROTO_UDP_DTLS_SCTP);
+    cr_assert_eq(m->sctp_port, 5000);
+    cr_assert(m->has_max_message_size);
+    cr_assert_eq(m->max_message_size, 262144);
+    cr_assert_eq(m->setup, setup, "%s: setup %d", name, (int)m->setup);
+    assert_str(m->mid, "0");
+    assert_str(m->ice_ufrag, ufrag);
+    assert_str(m->ice_pwd, pwd);
+    cr_assert(m->ice_trickle, "%s: trickle in a=ice-options", name);
+    cr_assert_eq(m->n_fingerprints, 1);
+    assert_fp(&m->fingerprints[0], ZDC_SDP_HASH_SHA256, fp);
+    cr_assert_eq(m->n_candidates, n_cand, "%s: %zu candidates", name, m->n_candidates);
+    cr_assert_eq(m->end_of_candidates, eoc);
+    assert_conn(&m->connection, "192.0.2.2");
+    cr_assert(sdp.has_bundle);
+    assert_str(sdp.bundle[0], "0");
+}
+
+Test(sdp_live, chromium_156_offer, .fini = free_fixture)
+{
+    assert_live_capture("chromium_156_offer.sdp", ZDC_SDP_SETUP_ACTPASS, "cEzT",
+                        "94UdwSN8C8XFMQOearQv6SYp",
+                        "1B:E0:57:AE:A6:54:C2:D7:5D:A0:B8:52:09:AD:2D:5E:ED:9F:CF:86:C9:46:FB:"
+                        "B8:33:9D:DA:1C:5B:33:C0:5E",
+                        2, false);
+    assert_str(sdp.media[0].candidates[1], "candidate:1416333760 1 udp 2113942271 fd00::2 47452 "
+                                           "typ host generation 0 network-cost 999");
+}
+
+Test(sdp_live, chromium_156_answer, .fini = free_fixture)
+{
+    assert_live_capture("chromium_156_answer.sdp", ZDC_SDP_SETUP_ACTIVE, "OVtT",
+                        "UghQq/gYtcYtKBZKsXQsCRZ9",
+                        "CA:81:1F:2A:50:03:72:E8:42:F3:F7:96:74:67:B0:ED:F2:97:67:0A:BB:9B:22:"
+                        "74:22:F0:DA:64:F9:CB:5C:A2",
+                        2, false);
+}
+
+Test(sdp_live, libdatachannel_033_offer, .fini = free_fixture)
+{
+    assert_live_capture("libdatachannel_0.33_offer.sdp", ZDC_SDP_SETUP_ACTPASS, "thho",
+                        "PkmcNB417T5H2wdur6p5y1",
+                        "A2:AE:CA:CD:69:2F:E9:6F:D0:0E:24:4B:CB:E1:AB:E7:70:BD:D9:43:25:F6:1A:"
+                        "D4:EB:38:2A:3F:CC:0F:BD:13",
+                        2, true);
+    cr_assert(sdp.media[0].ice_ice2, "a=ice-options:ice2,trickle (comma-separated)");
+    cr_assert_eq(sdp.n_fingerprints, 1, "libdatachannel writes the fingerprint at session level");
+    assert_str(sdp.media[0].candidates[0], "candidate:2 1 UDP 2116026111 fd00::2 57720 typ host");
+}
+
+Test(sdp_live, libdatachannel_033_answer, .fini = free_fixture)
+{
+    assert_live_capture("libdatachannel_0.33_answer.sdp", ZDC_SDP_SETUP_ACTIVE, "SnGQ",
+                        "WoUzBH5MR7m+ZfOFQaTOEG",
+                        "D5:9C:51:50:63:87:9C:78:D0:5F:DA:66:25:87:93:42:3A:68:D5:7C:79:41:EB:"
+                        "D8:CA:3F:91:54:A3:39:DB:C1",
+                        2, true);
+}
+
+Test(sdp_live, answer_each_live_offer, .fini = free_fixture)
+{
+    answer_fixture("chromium_156_offer.sdp", ZDC_SDP_SETUP_PASSIVE);
+    assert_str(parsed.bundle[0], "0");
+    free_fixture();
+    answer_fixture("libdatachannel_0.33_offer.sdp", ZDC_SDP_SETUP_ACTIVE);
+    assert_str(parsed.bundle[0], "0");
+}

@@ -8,4 +8,11 @@
 
 #include "zdc/error.h"
 
+/* Wire-format codecs (sans-IO). */
+#include "zdc/candidate.h"
+#include "zdc/dcep.h"
+#include "zdc/demux.h"
+#include "zdc/sdp.h"
+#include "zdc/stun.h"
+
 #endif /* ZDC_ZDC_H */
