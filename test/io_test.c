@@ -10,6 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -512,6 +517,36 @@ Test(io, env_selects_fallback)
     cr_expect_str_eq(zdc_loop_backend_name(e), "epoll");
     zdc_loop_del(e);
     unsetenv("ZDC_IO_BACKEND");
+}
+
+/* Makes io_uring_setup fail with EPERM in this (forked) test process, as container seccomp
+ * profiles do. */
+static void refuse_io_uring_setup(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+    cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0, "seccomp: %s",
+                 strerror(errno));
+}
+
+Test(io, auto_falls_back_when_io_uring_setup_is_refused)
+{
+    refuse_io_uring_setup();
+    zdc_loop_config c = loopback_config(ZDC_IO_BACKEND_AUTO, 4, 1500);
+    zdc_loop *e = new_engine(&c);
+    cr_expect_str_eq(zdc_loop_backend_name(e), "epoll");
+    zdc_loop_del(e);
+    /* Asked for explicitly, io_uring is reported as unavailable, not silently replaced. */
+    c.backend = ZDC_IO_BACKEND_URING;
+    zdc_loop *u = NULL;
+    cr_expect_eq(zdc_loop_new(&c, &u), ZDC_ERR_NOT_SUPPORTED);
+    cr_expect_null(u);
 }
 
 /* ---- interfaces ------------------------------------------------------------------------- */
