@@ -873,7 +873,8 @@ Test(sdp_build, hash_helpers)
 
 /* ---- captures made on this project's test machine ----------------------------------------
  * Recorded with test/interop/capture-sdp.mjs: Chromium 156 (Debian, headless, loopback flags)
- * and libdatachannel 0.33 (npm node-datachannel), offer and answer each, after gathering. */
+ * and libdatachannel 0.33 (npm node-datachannel), and with capture-sdp-firefox.mjs: Firefox
+ * ESR 153 (Debian firefox-esr, headless); offer and answer each, after gathering. */
 
 static void assert_live_capture(const char *name, enum zdc_sdp_setup setup, const char *ufrag,
                                 const char *pwd, const char *fp, size_t n_cand, bool eoc)
@@ -886,7 +887,7 @@ static void assert_live_capture(const char *name, enum zdc_sdp_setup setup, cons
     cr_assert_eq(m->proto, ZDC_SDP_PROTO_UDP_DTLS_SCTP);
     cr_assert_eq(m->sctp_port, 5000);
     cr_assert(m->has_max_message_size);
-    cr_assert_eq(m->max_message_size, 262144);
+    cr_assert_eq(m->max_message_size, strstr(name, "firefox") ? 1073741823 : 262144);
     cr_assert_eq(m->setup, setup, "%s: setup %d", name, (int)m->setup);
     assert_str(m->mid, "0");
     assert_str(m->ice_ufrag, ufrag);
@@ -942,11 +943,36 @@ Test(sdp_live, libdatachannel_033_answer, .fini = free_fixture)
                         2, true);
 }
 
+Test(sdp_live, firefox_esr_offer, .fini = free_fixture)
+{
+    assert_live_capture("firefox_esr_offer.sdp", ZDC_SDP_SETUP_ACTPASS, "acaec9d5",
+                        "fb664746c12d97b4a40de2c86bd4939d",
+                        "1C:B9:0B:D8:C8:45:4A:24:5B:E3:AC:82:40:E9:D1:E8:D0:61:86:19:C6:8F:29:"
+                        "CC:4D:A0:A8:6E:2F:36:3B:7F",
+                        4, true);
+    assert_str(sdp.origin_username, "mozilla...THIS_IS_SDPARTA-99.0");
+    cr_assert_eq(sdp.n_fingerprints, 1, "Firefox writes the fingerprint at session level");
+    assert_str(sdp.media[0].candidates[2],
+               "candidate:2 1 TCP 2105458943 192.0.2.2 9 typ host tcptype active");
+}
+
+Test(sdp_live, firefox_esr_answer, .fini = free_fixture)
+{
+    assert_live_capture("firefox_esr_answer.sdp", ZDC_SDP_SETUP_ACTIVE, "f39ff4e2",
+                        "c5e188d2f0cad6228d83de3a9aaa6b03",
+                        "DD:7A:48:BF:01:D9:9D:55:E9:7B:DB:A1:13:73:7F:49:60:30:67:10:20:98:16:"
+                        "91:DB:0D:33:E4:99:7D:10:EB",
+                        4, true);
+}
+
 Test(sdp_live, answer_each_live_offer, .fini = free_fixture)
 {
     answer_fixture("chromium_156_offer.sdp", ZDC_SDP_SETUP_PASSIVE);
     assert_str(parsed.bundle[0], "0");
     free_fixture();
     answer_fixture("libdatachannel_0.33_offer.sdp", ZDC_SDP_SETUP_ACTIVE);
+    assert_str(parsed.bundle[0], "0");
+    free_fixture();
+    answer_fixture("firefox_esr_offer.sdp", ZDC_SDP_SETUP_PASSIVE);
     assert_str(parsed.bundle[0], "0");
 }

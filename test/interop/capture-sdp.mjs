@@ -1,3 +1,5 @@
+// Captures live Chromium and libdatachannel offers and answers for the SDP fixtures
+// (test/data/sdp/). A one-off capture tool, not part of CI. Usage: node capture-sdp.mjs DIR
 import ndc from 'node-datachannel';
 import { chromium } from 'playwright-core';
 import fs from 'fs';
