@@ -21,6 +21,15 @@
 /* Datagrams zdc sends: DTLS records around 1200-byte SCTP packets, STUN; 1500 leaves room. */
 #define MAX_DATAGRAM 1500
 #define POOL_BUFFERS 8192
+/* Datagrams to the engine's own socket remembered at once (see "self traffic" below). */
+#define SELF_RING 4096
+
+/* A datagram one member sent to the engine's own socket, remembered until it comes back. */
+typedef struct self_send {
+    uint64_t hash; /* 0: free */
+    uint32_t len;
+    zdc_engine_member *sender;
+} self_send;
 
 struct zdc_engine {
     zdc_loop *loop;
@@ -35,6 +44,10 @@ struct zdc_engine {
     size_t n, cap;
     int iterating;
     bool holes;
+
+    /* Self traffic, oldest first from self_head (a ring). */
+    self_send self[SELF_RING];
+    size_t self_head, self_n;
 
     zdc_engine_stats st;
 };
@@ -69,12 +82,75 @@ static void env_random(void *user, uint8_t *p, size_t n)
     }
 }
 
+/* ---- self traffic ------------------------------------------------------------------------
+ * Two peers of one engine that connect to each other share one socket: each one's remote
+ * address is the engine's own, so the address cannot tell which of them a datagram is for.
+ * STUN can (USERNAME, transaction id); for the rest the engine remembers who sent each
+ * datagram to its own socket (by a hash of its bytes) and, when it comes back through the
+ * kernel, hands it to the member the sender was paired with by STUN. The datagrams still
+ * cross the real socket. */
+
+static uint64_t hash_bytes(const uint8_t *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h ? h : 1;
+}
+
+static bool is_self(const zdc_engine *e, const zdc_addr *to)
+{
+    zdc_addr mine;
+    if (zdc_loop_local_addr(e->loop, zdc_addr_family(to), &mine) != 0 ||
+        zdc_addr_port(&mine) != zdc_addr_port(to))
+        return false;
+    if (zdc_addr_ip_equal(&mine, to) || zdc_addr_is_loopback(to))
+        return true;
+    for (size_t i = 0; i < e->n_local; i++)
+        if (zdc_addr_ip_equal(&e->local[i], to))
+            return true;
+    return false;
+}
+
+static void remember_self(zdc_engine *e, zdc_engine_member *m, const uint8_t *p, size_t len)
+{
+    if (e->self_n == SELF_RING) { /* the oldest was lost on the way: forget it */
+        e->self_head = (e->self_head + 1) % SELF_RING;
+        e->self_n--;
+    }
+    e->self[(e->self_head + e->self_n++) % SELF_RING] =
+        (self_send){hash_bytes(p, len), (uint32_t)len, m};
+    e->st.self_sent++;
+}
+
+/* The member that sent this datagram to our own socket, or NULL. Takes it off the ring. */
+static zdc_engine_member *self_sender(zdc_engine *e, const uint8_t *p, size_t len)
+{
+    if (e->self_n == 0)
+        return NULL;
+    uint64_t h = hash_bytes(p, len);
+    for (size_t k = 0; k < e->self_n; k++) {
+        self_send *s = &e->self[(e->self_head + k) % SELF_RING];
+        if (s->hash != h || s->len != len)
+            continue;
+        zdc_engine_member *m = s->sender;
+        s->hash = 0;
+        while (e->self_n > 0 && e->self[e->self_head].hash == 0) {
+            e->self_head = (e->self_head + 1) % SELF_RING;
+            e->self_n--;
+        }
+        return m;
+    }
+    return NULL;
+}
+
 /* Copies the datagram into a pool buffer and queues it. Never blocks and never fails loudly:
  * a datagram that cannot be sent is counted and dropped, like a loss on the wire (ICE, DTLS
  * and SCTP retransmit). */
 static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t len)
 {
-    zdc_engine *e = user;
+    zdc_engine_member *m = user;
+    zdc_engine *e = m->engine;
     if (len == 0 || len > MAX_DATAGRAM) {
         e->st.tx_refused++;
         return;
@@ -99,6 +175,8 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
         if (zdc_loop_poll(e->loop, 0) >= 0)
             rv = zdc_loop_send(e->loop, pkt);
     }
+    if (rv == 0 && is_self(e, to))
+        remember_self(e, m, p, len);
     if (rv != 0) {
         if (rv == ZDC_ERR_QUEUE_FULL)
             e->st.tx_queue_full++;
@@ -122,7 +200,9 @@ int zdc_engine_attach(zdc_engine *e, zdc_engine_member *m)
         e->m = a;
         e->cap = cap;
     }
-    zdc_pc_env env = {.user = e,
+    m->engine = e;
+    m->partner = NULL;
+    zdc_pc_env env = {.user = m,
                       .send = env_send,
                       .random = env_random,
                       .cert = e->cert,
@@ -138,6 +218,14 @@ int zdc_engine_attach(zdc_engine *e, zdc_engine_member *m)
 
 void zdc_engine_detach(zdc_engine *e, zdc_engine_member *m)
 {
+    for (size_t i = 0; i < e->n; i++)
+        if (e->m[i] && e->m[i]->partner == m)
+            e->m[i]->partner = NULL;
+    for (size_t k = 0; k < e->self_n; k++) {
+        self_send *s = &e->self[(e->self_head + k) % SELF_RING];
+        if (s->sender == m)
+            s->sender = NULL;
+    }
     for (size_t i = 0; i < e->n; i++) {
         if (e->m[i] != m)
             continue;
@@ -173,6 +261,12 @@ static void iter_end(zdc_engine *e)
 
 /* ---- routing --------------------------------------------------------------------------- */
 
+static void deliver_to(zdc_engine *e, zdc_engine_member *m, const zdc_pkt *pkt, uint64_t now)
+{
+    zdc_pc_handle_datagram(m->pc, &pkt->addr, pkt->data, pkt->len, now);
+    e->st.rx_routed++;
+}
+
 /* RFC 8445 §5.1.1 / single-port mux: a STUN request names its peer in USERNAME (and a
  * response matches a peer's transaction); everything else belongs to the peer whose selected
  * pair has that remote address. A linear scan: a hash by address and ufrag comes with many
@@ -181,9 +275,25 @@ static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
 {
     const zdc_addr *from = &pkt->addr;
     bool stun = zdc_demux_classify(pkt->data, pkt->len) == ZDC_DEMUX_STUN;
+    bool self_traffic = false;
+    zdc_engine_member *sender = NULL;
+    if (e->self_n > 0 && is_self(e, from)) {
+        self_traffic = true;
+        sender = self_sender(e, pkt->data, pkt->len);
+    }
+    if (!stun && self_traffic) {
+        /* From another member of this engine: only its partner may take it. */
+        zdc_engine_member *to = sender ? sender->partner : NULL;
+        zdc_addr ra;
+        if (to && zdc_pc_remote_address(to->pc, &ra) == 0 && zdc_addr_equal(&ra, from))
+            deliver_to(e, to, pkt, now);
+        else
+            e->st.rx_unrouted++;
+        return;
+    }
     for (size_t i = 0; i < e->n; i++) {
         zdc_engine_member *m = e->m[i];
-        if (!m)
+        if (!m || m == sender)
             continue;
         bool mine;
         if (stun) {
@@ -193,8 +303,11 @@ static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
             mine = zdc_pc_remote_address(m->pc, &ra) == 0 && zdc_addr_equal(&ra, from);
         }
         if (mine) {
-            zdc_pc_handle_datagram(m->pc, from, pkt->data, pkt->len, now);
-            e->st.rx_routed++;
+            if (sender) {
+                sender->partner = m;
+                m->partner = sender;
+            }
+            deliver_to(e, m, pkt, now);
             return;
         }
     }

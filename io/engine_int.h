@@ -21,6 +21,11 @@ typedef struct zdc_engine_member {
     /* Frees the member and everything that refers to it (zdc_engine_free). Must detach it. */
     void (*release)(void *arg);
     void *arg;
+
+    /* Internal to the engine. */
+    zdc_engine *engine;
+    struct zdc_engine_member *partner; /* the member it talks to through the engine's own
+                                          socket (two peers of one engine), if any */
 } zdc_engine_member;
 
 /* Creates m->pc on the engine and adds m to its members (m must stay put until detached).
@@ -45,6 +50,7 @@ typedef struct zdc_engine_stats {
     uint64_t rx_unrouted;   /* datagrams no member claimed */
     uint64_t rx_routed;     /* datagrams handed to a member */
     uint64_t timeouts_run;  /* zdc_pc_handle_timeout calls */
+    uint64_t self_sent;     /* datagrams a member sent to the engine's own socket */
 } zdc_engine_stats;
 
 void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
