@@ -918,8 +918,10 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
                                    .protocol = ""};
     if (!opts)
         opts = &d;
-    if (pc->closed || pc->conn_state != ZDC_STATE_NEW || pc->local_set || pc->remote_set)
+    if (pc->closed || pc->conn_state == ZDC_STATE_FAILED || pc->conn_state == ZDC_STATE_CLOSED) {
+        set_err(pc, "the connection is %s", pc->closed ? "closed" : "failed or closed");
         return ZDC_ERR_INVALID_STATE;
+    }
     const char *proto = opts->protocol ? opts->protocol : "";
     if (!label)
         label = "";
@@ -949,6 +951,8 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
     c->max_rtx = opts->max_retransmits >= 0 ? opts->max_retransmits : -1;
     c->max_life = opts->max_packet_life_time >= 0 ? opts->max_packet_life_time : -1;
     *out = c;
+    if (pc->sctp_up)
+        open_channels(pc); /* created on a live association: open it now */
     return 0;
 }
 
@@ -973,23 +977,15 @@ static int make_ice(zdc_pc *pc, int role)
     return 0;
 }
 
-static int build_description(zdc_pc *pc, bool offer)
+/* Writes this peer's offer or answer (answer: a=setup from `role`) into a new buffer. */
+static int render_description(zdc_pc *pc, bool offer, int role, char **out)
 {
     char *buf = malloc(SDP_BUF);
     if (!buf)
         return ZDC_ERR_NOMEM;
     zdc_sdp_desc d = {0};
-    uint8_t r[8];
-    pc->env.random(pc->env.user, r, sizeof r);
-    if (!pc->sess_id) {
-        for (int i = 0; i < 8; i++)
-            pc->sess_id = pc->sess_id << 8 | r[i];
-        pc->sess_id &= 0x7fffffffffffffffull; /* JSEP §5.2.1: top bit zero */
-        if (!pc->sess_id)
-            pc->sess_id = 1;
-    }
     d.sess_id = pc->sess_id;
-    d.sess_version = ++pc->sess_version;
+    d.sess_version = pc->sess_version;
     const char *uf = zdc_ice_local_ufrag(pc->ice), *pw = zdc_ice_local_pwd(pc->ice);
     d.ice_ufrag = (zdc_sdp_str){uf, strlen(uf)};
     d.ice_pwd = (zdc_sdp_str){pw, strlen(pw)};
@@ -1006,7 +1002,7 @@ static int build_description(zdc_pc *pc, bool offer)
         d.setup = ZDC_SDP_SETUP_ACTPASS;
         n = zdc_sdp_build_offer(&d, buf, SDP_BUF);
     } else {
-        d.setup = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_SDP_SETUP_ACTIVE : ZDC_SDP_SETUP_PASSIVE;
+        d.setup = role == ZDC_DTLS_CLIENT ? ZDC_SDP_SETUP_ACTIVE : ZDC_SDP_SETUP_PASSIVE;
         n = zdc_sdp_build_answer(&d, pc->remote, buf, SDP_BUF);
     }
     if (n < 0) {
@@ -1014,14 +1010,58 @@ static int build_description(zdc_pc *pc, bool offer)
         set_err(pc, "building the %s failed: %s", offer ? "offer" : "answer", zdc_strerror(n));
         return n;
     }
+    *out = buf;
+    return 0;
+}
+
+static int build_description(zdc_pc *pc, bool offer)
+{
+    if (!pc->sess_id) {
+        uint8_t r[8];
+        pc->env.random(pc->env.user, r, sizeof r);
+        for (int i = 0; i < 8; i++)
+            pc->sess_id = pc->sess_id << 8 | r[i];
+        pc->sess_id &= 0x7fffffffffffffffull; /* JSEP §5.2.1: top bit zero */
+        if (!pc->sess_id)
+            pc->sess_id = 1;
+    }
+    pc->sess_version++;
+    char *buf, *type = dup_s(offer ? "offer" : "answer");
+    if (!type)
+        return ZDC_ERR_NOMEM;
+    int rv = render_description(pc, offer, pc->dtls_role, &buf);
+    if (rv != 0) {
+        free(type);
+        return rv;
+    }
     free(pc->created_type);
     free(pc->created_sdp);
-    pc->created_type = dup_s(offer ? "offer" : "answer");
+    pc->created_type = type;
     pc->created_sdp = buf;
-    if (!pc->created_type)
-        return ZDC_ERR_NOMEM;
     push_event(pc, ZDC_PC_EV_DESCRIPTION, 0, NULL, pc->created_type, buf);
     return 0;
+}
+
+/* The application may change its answer's a=setup between active and passive (the one edit
+ * accepted, RFC 8842 §5.3: the answerer picks the role when the offer said actpass). Returns
+ * true, with the role switched, when `sdp` is the created answer with the other role. */
+static bool answer_with_other_role(zdc_pc *pc, const char *sdp)
+{
+    const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
+    if (strcmp(pc->created_type, "answer") != 0 || m->setup != ZDC_SDP_SETUP_ACTPASS)
+        return false;
+    int other = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
+    char *alt;
+    if (render_description(pc, false, other, &alt) != 0)
+        return false;
+    if (strcmp(alt, sdp) != 0) {
+        free(alt);
+        return false;
+    }
+    free(pc->created_sdp);
+    pc->created_sdp = alt;
+    pc->dtls_role = other;
+    return true;
 }
 
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns)
@@ -1247,7 +1287,7 @@ int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, 
         set_err(pc, "no %s was created by this peer", type);
         return pc->created_type ? ZDC_ERR_INVALID_PARAMETER : ZDC_ERR_INVALID_STATE;
     }
-    if (strcmp(sdp, pc->created_sdp) != 0) {
+    if (strcmp(sdp, pc->created_sdp) != 0 && !answer_with_other_role(pc, sdp)) {
         set_err(pc,
                 "the %s differs from the one this peer created (SDP munging is not "
                 "supported)",

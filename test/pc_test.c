@@ -215,6 +215,21 @@ static void record(side *s, const zdc_pc_event *e)
     s->ev[s->n_ev++] = (rec){e->kind, e->state, e->channel};
 }
 
+/* A copy of s with the first `from` replaced by `to`, or NULL when `from` is absent. */
+static char *replace_str(const char *s, const char *from, const char *to)
+{
+    const char *k = strstr(s, from);
+    if (!k)
+        return NULL;
+    size_t pre = (size_t)(k - s), n = strlen(s) - strlen(from) + strlen(to);
+    char *out = malloc(n + 1);
+    cr_assert_not_null(out);
+    memcpy(out, s, pre);
+    strcpy(out + pre, to);
+    strcat(out, k + strlen(from));
+    return out;
+}
+
 static void deliver_description(side *s, const char *type, const char *sdp)
 {
     side *peer = s->peer;
@@ -235,15 +250,15 @@ static size_t relay(side *s)
             s->events_after_close++;
         switch (e.kind) {
         case ZDC_PC_EV_DESCRIPTION:
-            cr_assert_eq(zdc_pc_set_local_description(s->pc, e.text, e.text2, mono_ns()), 0,
-                         "%s: set_local_description(%s): %s", s->name, e.text,
-                         zdc_pc_last_error(s->pc));
-            if (s->hold_description) {
+            if (s->hold_description) { /* the test sets and sends it */
                 free(s->held_desc_type);
                 free(s->held_desc);
                 s->held_desc_type = strdup(e.text);
                 s->held_desc = strdup(e.text2);
             } else {
+                cr_assert_eq(zdc_pc_set_local_description(s->pc, e.text, e.text2, mono_ns()), 0,
+                             "%s: set_local_description(%s): %s", s->name, e.text,
+                             zdc_pc_last_error(s->pc));
                 deliver_description(s, e.text, e.text2);
             }
             break;
@@ -522,5 +537,242 @@ Test(pc, offer_answer_connects_and_channel_carries_every_size_both_ways)
     cr_assert(zdc_addr_equal(&ra, &h.b.addr));
     exchange_all_sizes(&h, ca, cb);
     cr_assert_eq(h.a.stray + h.b.stray, 0, "nothing sent anywhere but to the peer");
+    harness_free(&h);
+}
+
+/* The offerer's channel as seen by both sides, once open on both. */
+static zdc_pc_channel *await_remote(harness *h, side *opener, zdc_pc_channel *c)
+{
+    side *other = opener->peer;
+    const char *label = zdc_pc_channel_label(c);
+    RUN_UNTIL(h, count_events(opener, ZDC_PC_EV_CHANNEL_OPEN, c) == 1, 2000);
+    RUN_UNTIL(h, incoming_labeled(other, label) != NULL, 2000);
+    zdc_pc_channel *r = incoming_labeled(other, label);
+    RUN_UNTIL(h, count_events(other, ZDC_PC_EV_CHANNEL_OPEN, r) == 1, 2000);
+    cr_assert_eq(zdc_pc_channel_id(r), zdc_pc_channel_id(c));
+    return r;
+}
+
+/* Rewrites "a=setup:actpass" in the offer: the answerer then has to take the other role. */
+static char *offer_setup_active(const side *from, const char *type, const char *sdp)
+{
+    if (strcmp(type, "offer") != 0)
+        return NULL;
+    return replace_str(sdp, "a=setup:actpass", "a=setup:active");
+}
+
+static void check_parity(zdc_pc_channel *c, bool even)
+{
+    int id = zdc_pc_channel_id(c);
+    cr_assert_geq(id, 0);
+    /* RFC 8832 §6: the DTLS client uses even stream ids, the server odd ones. */
+    cr_assert_eq(id % 2 == 0, even, "stream id %d should be %s", id, even ? "even" : "odd");
+}
+
+/* zdc answers a=setup:active by default: the answerer is the DTLS client (even ids). */
+Test(pc, default_roles_answerer_is_dtls_client_and_ids_follow_parity)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "from-offerer", NULL);
+    zdc_pc_channel *cb = make_channel(&h.b, "from-answerer-early", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *ra = await_remote(&h, &h.a, ca);
+    zdc_pc_channel *rb = await_remote(&h, &h.b, cb);
+    check_parity(ca, false);
+    check_parity(cb, true);
+    /* a channel created by the answerer after the connection is up */
+    zdc_pc_channel *late = make_channel(&h.b, "late", NULL);
+    zdc_pc_channel *rlate = await_remote(&h, &h.b, late);
+    check_parity(late, true);
+    cr_assert_neq(zdc_pc_channel_id(late), zdc_pc_channel_id(cb));
+    cr_assert_eq(send_msg(late, 100, true, 7), 0);
+    cr_assert_eq(send_msg(rb, 200, false, 8), 0);
+    cr_assert_eq(send_msg(ra, 300, false, 9), 0);
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(rlate) == 1 && zdc_pc_channel_available(cb) == 1 &&
+                  zdc_pc_channel_available(ca) == 1,
+              2000);
+    expect_msg(rlate, 100, true, 7);
+    expect_msg(cb, 200, false, 8);
+    expect_msg(ca, 300, false, 9);
+    harness_free(&h);
+}
+
+/* The answerer may take the passive role (here because the offer asks for "active"). */
+Test(pc, passive_answerer_is_dtls_server_and_ids_follow_parity)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = offer_setup_active;
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *rb = await_remote(&h, &h.a, ca);
+    check_parity(ca, true); /* the offerer is the DTLS client now */
+    zdc_pc_channel *late = make_channel(&h.b, "late", NULL);
+    zdc_pc_channel *rlate = await_remote(&h, &h.b, late);
+    check_parity(late, false);
+    cr_assert_eq(send_msg(rb, 5, true, 1), 0);
+    cr_assert_eq(send_msg(rlate, 6, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1 && zdc_pc_channel_available(late) == 1, 2000);
+    expect_msg(ca, 5, true, 1);
+    expect_msg(late, 6, false, 2);
+    harness_free(&h);
+}
+
+/* The answerer chooses passive itself by changing a=setup in its answer before setting it. */
+Test(pc, answerer_may_choose_passive_in_its_answer)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.b.hold_description = true;
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.b.held_desc != NULL, 1000);
+    cr_assert_str_eq(h.b.held_desc_type, "answer");
+    char *passive = replace_str(h.b.held_desc, "a=setup:active", "a=setup:passive");
+    cr_assert_not_null(passive, "zdc answers active by default");
+    /* any other change is still refused */
+    char *other = replace_str(passive, "a=mid:0", "a=mid:1");
+    cr_assert_not_null(other);
+    cr_assert_eq(zdc_pc_set_local_description(h.b.pc, "answer", other, mono_ns()),
+                 ZDC_ERR_INVALID_PARAMETER);
+    free(other);
+    cr_assert_eq(zdc_pc_set_local_description(h.b.pc, "answer", passive, mono_ns()), 0, "%s",
+                 zdc_pc_last_error(h.b.pc));
+    deliver_description(&h.b, "answer", passive);
+    cr_assert_eq(h.b.remote_rv, 0, "%s", h.b.remote_err);
+    free(passive);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    zdc_pc_channel *rb = await_remote(&h, &h.a, ca);
+    check_parity(ca, true);
+    cr_assert_eq(send_msg(rb, 10, false, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(ca, 10, false, 3);
+    harness_free(&h);
+}
+
+/* Negotiated channels: both sides create them with the same id; no DCEP, no DATA_CHANNEL. */
+Test(pc, negotiated_channels_open_on_both_sides_without_dcep)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_channel_options o = {.negotiated = true,
+                             .id = 7,
+                             .max_packet_life_time = -1,
+                             .max_retransmits = -1,
+                             .ordered = true,
+                             .protocol = "game"};
+    zdc_pc_channel *ca = make_channel(&h.a, "neg", &o);
+    zdc_pc_channel *cb = make_channel(&h.b, "neg", &o);
+    cr_assert_eq(zdc_pc_channel_id(ca), 7);
+    zdc_pc_channel *dup = NULL;
+    cr_assert_eq(zdc_pc_create_channel(h.a.pc, "dup", &o, &dup), ZDC_ERR_INVALID_PARAMETER,
+                 "id 7 is taken");
+    connect_peers(&h);
+    RUN_UNTIL(&h,
+              count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, ca) == 1 &&
+                  count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, cb) == 1,
+              2000);
+    cr_assert(zdc_pc_channel_negotiated(cb));
+    cr_assert_str_eq(zdc_pc_channel_protocol(cb), "game");
+    cr_assert_eq(send_msg(ca, 1000, false, 11), 0);
+    cr_assert_eq(send_msg(cb, 0, true, 12), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 1000, false, 11);
+    expect_msg(ca, 0, true, 12);
+    /* a negotiated channel added once connected opens at once on each side */
+    o.id = 300;
+    zdc_pc_channel *la = make_channel(&h.a, "neg2", &o);
+    zdc_pc_channel *lb = make_channel(&h.b, "neg2", &o);
+    RUN_UNTIL(&h,
+              count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, la) == 1 &&
+                  count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, lb) == 1,
+              2000);
+    cr_assert_eq(send_msg(lb, 77, true, 13), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(la) == 1, 2000);
+    expect_msg(la, 77, true, 13);
+    cr_assert_eq(h.a.n_incoming + h.b.n_incoming, 0, "no DATA_CHANNEL for negotiated channels");
+    harness_free(&h);
+}
+
+/* Unordered and partially reliable channels open with their parameters on the remote side. */
+Test(pc, unordered_and_partial_reliability_channels_carry_messages)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_channel_options o = {.id = -1, .max_packet_life_time = -1, .max_retransmits = -1};
+    zdc_pc_channel *un = make_channel(&h.a, "unordered", &o); /* ordered = false */
+    o.max_retransmits = 0;
+    zdc_pc_channel *rtx = make_channel(&h.a, "rtx0", &o);
+    o.max_retransmits = -1;
+    o.max_packet_life_time = 150;
+    o.ordered = true;
+    zdc_pc_channel *ttl = make_channel(&h.a, "ttl150", &o);
+    connect_peers(&h);
+    zdc_pc_channel *run = await_remote(&h, &h.a, un);
+    zdc_pc_channel *rrtx = await_remote(&h, &h.a, rtx);
+    zdc_pc_channel *rttl = await_remote(&h, &h.a, ttl);
+    cr_assert_not(zdc_pc_channel_ordered(run));
+    cr_assert_eq(zdc_pc_channel_max_retransmits(run), -1);
+    cr_assert_not(zdc_pc_channel_ordered(rrtx));
+    cr_assert_eq(zdc_pc_channel_max_retransmits(rrtx), 0);
+    cr_assert_eq(zdc_pc_channel_max_packet_life_time(rrtx), -1);
+    cr_assert(zdc_pc_channel_ordered(rttl));
+    cr_assert_eq(zdc_pc_channel_max_packet_life_time(rttl), 150);
+    cr_assert_eq(zdc_pc_channel_max_retransmits(rttl), -1);
+    zdc_pc_channel *tx[3] = {un, rtx, ttl}, *rx[3] = {run, rrtx, rttl};
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < 10; i++)
+            cr_assert_eq(send_msg(tx[k], 100 + i * 500, i & 1, (uint32_t)k * 100 + i), 0);
+    /* a perfect link loses nothing, even on unreliable channels */
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(run) == 10 && zdc_pc_channel_available(rrtx) == 10 &&
+                  zdc_pc_channel_available(rttl) == 10,
+              2000);
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < 10; i++)
+            expect_msg(rx[k], 100 + i * 500, i & 1, (uint32_t)k * 100 + i);
+    /* and the answer direction */
+    cr_assert_eq(send_msg(rrtx, 42, false, 5), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(rtx) == 1, 2000);
+    expect_msg(rtx, 42, false, 5);
+    harness_free(&h);
+}
+
+Test(pc, twenty_channels_at_once)
+{
+    enum { N = 20 };
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca[N], *cb[N];
+    char label[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(label, sizeof label, "ch%d", i);
+        ca[i] = make_channel(&h.a, label, NULL);
+    }
+    connect_peers(&h);
+    RUN_UNTIL(&h, h.b.n_incoming == N && count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, NULL) == N,
+              3000);
+    for (int i = 0; i < N; i++) {
+        snprintf(label, sizeof label, "ch%d", i);
+        cb[i] = incoming_labeled(&h.b, label);
+        cr_assert_not_null(cb[i], "%s reached B", label);
+        cr_assert_eq(zdc_pc_channel_id(cb[i]), zdc_pc_channel_id(ca[i]));
+        check_parity(ca[i], false);
+        for (int k = 0; k < i; k++)
+            cr_assert_neq(zdc_pc_channel_id(ca[i]), zdc_pc_channel_id(ca[k]));
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(send_msg(ca[i], (size_t)i * 100, false, (uint32_t)i), 0);
+        cr_assert_eq(send_msg(cb[i], (size_t)i * 50, true, (uint32_t)i + 1000), 0);
+    }
+    for (int i = 0; i < N; i++)
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb[i]) == 1 && zdc_pc_channel_available(ca[i]) == 1,
+                  2000);
+    for (int i = 0; i < N; i++) {
+        expect_msg(cb[i], (size_t)i * 100, false, (uint32_t)i);
+        expect_msg(ca[i], (size_t)i * 50, true, (uint32_t)i + 1000);
+    }
     harness_free(&h);
 }
