@@ -64,7 +64,7 @@ struct zdc_pc {
     zdc_ice *ice;
     zdc_dtls *dtls;
     zdc_sctp *sctp;
-    bool ice_failed, dtls_failed, dtls_remote_closed, sctp_up, sctp_failed;
+    bool ice_failed, dtls_failed, remote_closed, torn_down, sctp_up, sctp_failed;
     bool have_remote_addr;
     zdc_addr remote_addr;
 
@@ -206,7 +206,7 @@ static void update_connection_state(zdc_pc *pc)
     int s;
     int ice = pc->ice ? zdc_ice_state(pc->ice) : ZDC_ICE_NEW;
     bool dtls_up = pc->dtls && zdc_dtls_get_state(pc->dtls) == ZDC_DTLS_CONNECTED;
-    if (pc->closed || pc->dtls_remote_closed)
+    if (pc->closed || pc->remote_closed)
         s = ZDC_STATE_CLOSED;
     else if (pc->ice_failed || pc->dtls_failed || pc->sctp_failed)
         s = ZDC_STATE_FAILED;
@@ -574,8 +574,12 @@ static void sctp_down(void *user, int reason)
 {
     zdc_pc *pc = user;
     pc->sctp_up = false;
+    /* An ABORT or SHUTDOWN from the peer ends the connection (zdc_pc_close and browsers send
+     * one); an association that never came up is a failure. */
     if (reason == ZDC_SCTP_DOWN_CANT_START)
         pc->sctp_failed = true;
+    else
+        pc->remote_closed = true;
     for (size_t i = 0; i < pc->n_ch; i++)
         channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
     update_connection_state(pc);
@@ -843,7 +847,7 @@ static void reset_connection(zdc_pc *pc, bool channels)
     pc->local_set = pc->remote_set = pc->offerer = false;
     pc->remote_media = -1;
     pc->dtls_role = 0;
-    pc->ice_failed = pc->dtls_failed = pc->dtls_remote_closed = pc->sctp_up = false;
+    pc->ice_failed = pc->dtls_failed = pc->remote_closed = pc->torn_down = pc->sctp_up = false;
     pc->sctp_failed = pc->have_remote_addr = false;
     pc->remote_max_message = 0;
 }
@@ -1412,15 +1416,27 @@ static void after_input(zdc_pc *pc, uint64_t now_ns)
             set_err(pc, "DTLS failed: %s", zdc_strerror(zdc_dtls_error(pc->dtls)));
             for (size_t i = 0; i < pc->n_ch; i++)
                 channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
-        } else if (ds == ZDC_DTLS_CLOSED && !pc->dtls_remote_closed) {
+        } else if (ds == ZDC_DTLS_CLOSED) {
             /* The peer sent close_notify: it closed the connection. */
-            pc->dtls_remote_closed = true;
-            for (size_t i = 0; i < pc->n_ch; i++)
-                channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
+            pc->remote_closed = true;
         } else if (ds == ZDC_DTLS_CONNECTED && pc->sctp && !pc->sctp_up &&
                    !zdc_sctp_is_up(pc->sctp)) {
             zdc_sctp_connect(pc->sctp); /* INVALID_STATE once connecting: harmless */
         }
+    }
+    if (pc->remote_closed && !pc->torn_down) {
+        /* Stop the association, DTLS and the consent checks: nothing more goes to a peer
+         * that left. Done here, not in the callbacks that noticed, which run inside them. */
+        pc->torn_down = true;
+        for (size_t i = 0; i < pc->n_ch; i++)
+            channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
+        pc->sctp_up = false;
+        if (pc->sctp)
+            zdc_sctp_close(pc->sctp);
+        if (pc->dtls)
+            zdc_dtls_close(pc->dtls);
+        if (pc->ice)
+            zdc_ice_close(pc->ice);
     }
     update_connection_state(pc);
 }

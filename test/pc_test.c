@@ -776,3 +776,85 @@ Test(pc, twenty_channels_at_once)
     }
     harness_free(&h);
 }
+
+/* ---- 3. closing --------------------------------------------------------------------------- */
+
+static void close_one_side(harness *h, side *closer, zdc_pc_channel *mine, zdc_pc_channel *theirs)
+{
+    side *other = closer->peer;
+    cr_assert_eq(zdc_pc_channel_close(mine), 0);
+    cr_assert_eq(zdc_pc_channel_state(mine), ZDC_CHANNEL_CLOSING);
+    cr_assert_eq(zdc_pc_channel_send(mine, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    /* RFC 8831 §6.7: the remote sees the stream reset and closes its side too */
+    RUN_UNTIL(h,
+              count_events(other, ZDC_PC_EV_CHANNEL_CLOSE, theirs) == 1 &&
+                  count_events(closer, ZDC_PC_EV_CHANNEL_CLOSE, mine) == 1,
+              2000);
+    cr_assert_eq(zdc_pc_channel_state(theirs), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_state(mine), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_close(mine), 0, "closing twice is harmless");
+    run_for(h, 50);
+    cr_assert_eq(count_events(other, ZDC_PC_EV_CHANNEL_CLOSE, theirs), 1, "one CLOSE event");
+    cr_assert_eq(count_events(closer, ZDC_PC_EV_CHANNEL_CLOSE, mine), 1, "one CLOSE event");
+}
+
+Test(pc, closing_a_channel_from_either_side_closes_it_on_both)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "two", NULL);
+    zdc_pc_channel *a3 = make_channel(&h.a, "three", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    zdc_pc_channel *b3 = await_remote(&h, &h.a, a3);
+    close_one_side(&h, &h.a, a1, b1); /* the opener closes */
+    close_one_side(&h, &h.b, b2, a2); /* the other side closes */
+    /* the remaining channel is untouched and still works */
+    cr_assert_eq(zdc_pc_channel_state(a3), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(send_msg(b3, 9, true, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(a3) == 1, 2000);
+    expect_msg(a3, 9, true, 1);
+    /* a stream freed by a close can carry a new channel */
+    zdc_pc_channel *a4 = make_channel(&h.a, "four", NULL);
+    zdc_pc_channel *b4 = await_remote(&h, &h.a, a4);
+    cr_assert_eq(send_msg(a4, 3, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(b4) == 1, 2000);
+    expect_msg(b4, 3, false, 2);
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
+
+Test(pc, closing_the_peer_is_seen_by_the_remote_and_silences_the_closer)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    cr_assert_eq(send_msg(b1, 5, true, 1), 0); /* an event A will never see */
+    zdc_pc_close(h.a.pc);
+    h.a.closed = true;
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CLOSED);
+    cr_assert_eq(zdc_pc_signaling_state(h.a.pc), ZDC_SIGNALING_CLOSED);
+    cr_assert_eq(zdc_pc_channel_state(a1), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_send(a1, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    cr_assert_eq(zdc_pc_next_timeout(h.a.pc), UINT64_MAX);
+    RUN_UNTIL(&h, h.b.conn == ZDC_STATE_CLOSED, 2000);
+    RUN_UNTIL(&h, count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1, 1000);
+    cr_assert_eq(zdc_pc_channel_state(b1), ZDC_CHANNEL_CLOSED);
+    size_t sent = h.a.sent, sent_b = h.b.sent;
+    run_for(&h, 300);
+    cr_assert_eq(h.b.sent, sent_b, "the remote stopped talking to a closed peer");
+    cr_assert_eq(h.b.conn, ZDC_STATE_CLOSED, "close_notify: CLOSED, not FAILED");
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_FAILED));
+    cr_assert_eq(h.a.events_after_close, 0, "no event after close");
+    cr_assert_eq(h.a.sent, sent, "nothing sent after close");
+    /* the closed peer ignores input and calls */
+    zdc_pc_close(h.a.pc);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), ZDC_ERR_INVALID_STATE);
+    zdc_pc_channel *c = NULL;
+    cr_assert_eq(zdc_pc_create_channel(h.a.pc, "late", NULL, &c), ZDC_ERR_INVALID_STATE);
+    harness_free(&h);
+}
