@@ -146,6 +146,10 @@ static int b_create_data_channel(void *obj, const char *label, const zdc_channel
 {
     bpeer *b = obj;
     zdc_pc_channel *c;
+    /* peer.h: channels are created in state NEW (the peer connection itself would take them
+     * later too, in-band, as browsers do). */
+    if (zdc_pc_connection_state(b->member.pc) != ZDC_STATE_NEW)
+        return ZDC_ERR_INVALID_STATE;
     int rv = zdc_pc_create_channel(b->member.pc, label, o, &c);
     if (rv != 0)
         return rv;
