@@ -503,6 +503,103 @@ Test(peer, two_engines_peer_poll_epoll, .timeout = 90)
     full_session(ZDC_BACKEND_EPOLL, 2, true);
 }
 
+/* Channels every way: one A opens (B is told), one B created before the offer (A is told),
+ * and a negotiated one both create with the same id (nobody is told). Each carries its own
+ * messages; a channel cannot be added once connecting started. */
+static bool three_open_each(world *w)
+{
+    return w->a.n_open >= 3 && w->b.n_open >= 3;
+}
+
+static bool one_msg_each(world *w)
+{
+    return w->a.n_msgs >= 2 && w->b.n_msgs >= 2;
+}
+
+static void send_text(zdc_channel ch, const char *s)
+{
+    cr_assert_eq(zdc_channel_set_write_mode(ch, ZDC_WRITE_MODE_TEXT), 0);
+    int rv = zdc_channel_put_packet(ch, (const uint8_t *)s, strlen(s));
+    cr_assert_eq(rv, 0, "put_packet(%s): %s", s, zdc_strerror(rv));
+}
+
+static const msg *find_msg(const side *s, zdc_channel ch)
+{
+    for (int i = 0; i < s->n_msgs; i++)
+        if (s->msgs[i].ch == ch.id)
+            return &s->msgs[i];
+    return NULL;
+}
+
+static void expect_msg(const side *s, zdc_channel ch, const char *text)
+{
+    const msg *m = find_msg(s, ch);
+    cr_assert_not_null(m, "%s: nothing on channel %s", s->name, zdc_channel_get_label(ch));
+    cr_assert(m->text);
+    cr_assert_eq(m->len, strlen(text));
+    cr_assert_arr_eq(m->p, text, m->len);
+}
+
+static void channels_every_way(int backend, int engines)
+{
+    world w;
+    world_init(&w, backend, engines, false);
+    zdc_channel_options o = zdc_channel_options_default();
+    o.ordered = false;
+    o.max_retransmits = 2;
+    zdc_channel b_own, a_neg, b_neg, a_own;
+    cr_assert_eq(zdc_peer_create_data_channel(w.b.peer, "from-b", &o, &b_own), 0);
+    o = zdc_channel_options_default();
+    o.negotiated = true;
+    o.id = 10;
+    cr_assert_eq(zdc_peer_create_data_channel(w.a.peer, "neg", &o, &a_neg), 0);
+    cr_assert_eq(zdc_peer_create_data_channel(w.b.peer, "neg", &o, &b_neg), 0);
+    cr_assert_eq(zdc_peer_create_data_channel(w.a.peer, "from-a", NULL, &a_own), 0);
+    cr_assert_eq(zdc_peer_create_offer(w.a.peer), 0);
+    cr_assert(drive(&w, three_open_each, CONNECT_MS), "opens: A %d, B %d (A %s / B %s)", w.a.n_open,
+              w.b.n_open, zdc_peer_last_error(w.a.peer), zdc_peer_last_error(w.b.peer));
+    cr_assert_eq(w.a.n_received, 1, "A was told of %d channels", w.a.n_received);
+    cr_assert_eq(w.b.n_received, 1, "B was told of %d channels", w.b.n_received);
+    zdc_channel a_from_b = w.a.received[0], b_from_a = w.b.received[0];
+    cr_assert_str_eq(zdc_channel_get_label(a_from_b), "from-b");
+    cr_assert(!zdc_channel_is_ordered(a_from_b));
+    cr_assert_eq(zdc_channel_get_max_retransmits(a_from_b), 2);
+    cr_assert_eq(zdc_channel_get_max_packet_life_time(a_from_b), -1);
+    cr_assert_str_eq(zdc_channel_get_label(b_from_a), "from-a");
+    cr_assert_eq(zdc_channel_get_id(a_from_b), zdc_channel_get_id(b_own));
+    cr_assert_eq(zdc_channel_get_id(b_from_a), zdc_channel_get_id(a_own));
+    /* RFC 8832 §6: the two openers use stream ids of opposite parity. */
+    cr_assert_neq(zdc_channel_get_id(a_own) % 2, zdc_channel_get_id(b_own) % 2);
+    cr_assert_eq(zdc_channel_get_id(a_neg), 10);
+    cr_assert(zdc_channel_is_negotiated(b_neg));
+    cr_assert_eq(zdc_channel_get_ready_state(a_neg), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(zdc_channel_get_ready_state(b_neg), ZDC_CHANNEL_OPEN);
+
+    zdc_channel late;
+    cr_assert_eq(zdc_peer_create_data_channel(w.a.peer, "late", NULL, &late),
+                 ZDC_ERR_INVALID_STATE);
+
+    send_text(a_own, "a-own");
+    send_text(a_neg, "a-neg");
+    send_text(b_own, "b-own");
+    send_text(b_neg, "b-neg");
+    cr_assert(drive(&w, one_msg_each, STEP_MS), "messages: A %d, B %d", w.a.n_msgs, w.b.n_msgs);
+    expect_msg(&w.b, b_from_a, "a-own");
+    expect_msg(&w.b, b_neg, "a-neg");
+    expect_msg(&w.a, a_from_b, "b-own");
+    expect_msg(&w.a, a_neg, "b-neg");
+    world_free(&w);
+}
+
+Test(peer, channels_every_way_one_engine_uring, .timeout = 60)
+{
+    channels_every_way(ZDC_BACKEND_URING, 1);
+}
+Test(peer, channels_every_way_two_engines_epoll, .timeout = 60)
+{
+    channels_every_way(ZDC_BACKEND_EPOLL, 2);
+}
+
 /* zdc_peer_free from inside a callback: the peer goes at once for the application, is freed
  * when the poll unwinds, and the other peer and the engine carry on. */
 static void free_in_callback(int backend, int engines, bool peer_poll, int when)
