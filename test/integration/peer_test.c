@@ -475,6 +475,21 @@ static void full_session(int backend, int engines, bool peer_poll)
     cr_assert_eq(zdc_channel_get_ready_state(b), ZDC_CHANNEL_CLOSED);
     drive_for(&w, 100);
     cr_assert_eq(w.a.late, 0);
+    for (int i = 0; i < w.n_engines; i++) {
+        zdc_engine_stats st;
+        zdc_engine_get_stats(w.e[i], &st);
+        cr_expect_gt(st.rx_datagrams, 100);
+        cr_expect_gt(st.tx_datagrams, 100);
+        cr_expect_gt(st.rx_routed, 100);
+        cr_expect_eq(st.tx_no_buffer, 0);
+        cr_expect_eq(st.rx_no_buffer, 0);
+        cr_expect_eq(st.tx_refused, 0);
+        /* Two peers on one engine talk through its own socket. */
+        if (w.n_engines == 1)
+            cr_expect_geq(st.self_sent, st.tx_datagrams);
+        else
+            cr_expect_eq(st.self_sent, 0);
+    }
     world_free(&w);
 }
 
