@@ -858,3 +858,88 @@ Test(pc, closing_the_peer_is_seen_by_the_remote_and_silences_the_closer)
     cr_assert_eq(zdc_pc_create_channel(h.a.pc, "late", NULL, &c), ZDC_ERR_INVALID_STATE);
     harness_free(&h);
 }
+
+/* ---- 4. limits ---------------------------------------------------------------------------- */
+
+Test(pc, oversize_message_is_refused_and_nothing_is_sent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "big", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    size_t sent = h.a.sent;
+    /* B announced a=max-message-size:262144 (its env default) */
+    cr_assert_eq(send_msg(ca, 262145, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 262145, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(h.a.sent, sent, "nothing went out");
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), 0);
+    run_for(&h, 100);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(send_msg(ca, 262144, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    expect_msg(cb, 262144, false, 2);
+    harness_free(&h);
+}
+
+/* Without a=max-message-size the remote takes 64 KiB (RFC 8841 §6.1). */
+static char *drop_max_message_size(const side *from, const char *type, const char *sdp)
+{
+    return replace_str(sdp, "a=max-message-size:262144\r\n", "");
+}
+
+Test(pc, remote_max_message_size_defaults_to_64k_when_absent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = drop_max_message_size;
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 65537, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(cb, 65537, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 65536, false, 2), 0);
+    cr_assert_eq(send_msg(cb, 65536, true, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 65536, false, 2);
+    expect_msg(ca, 65536, true, 3);
+    harness_free(&h);
+}
+
+Test(pc, send_queue_is_bounded_and_low_threshold_fires_when_it_drains)
+{
+    enum { MSG = 65536 };
+    zdc_pc_env env = {.send_queue_limit = 4 * MSG};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "bulk", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    zdc_pc_channel_set_low_threshold(ca, MSG);
+    /* write without letting the loop run: SCTP's send buffer fills, then our queue */
+    uint32_t n = 0;
+    int rv;
+    while ((rv = send_msg(ca, MSG, false, n)) == 0) {
+        n++;
+        cr_assert_lt(n, 1000, "the queue never filled");
+    }
+    cr_assert_eq(rv, ZDC_ERR_QUEUE_FULL);
+    size_t queued = zdc_pc_channel_buffered_amount(ca);
+    cr_assert_gt(queued, 2 * MSG, "messages wait in our queue: %zu", queued);
+    cr_assert_leq(queued, 4 * MSG, "never beyond the limit: %zu", queued);
+    cr_assert_eq(send_msg(ca, 1, false, 0), ZDC_ERR_QUEUE_FULL, "even a small one: %zu", queued);
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), queued, "refused sends add nothing");
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 0);
+    RUN_UNTIL(&h, count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca) == 1, 3000);
+    cr_assert_leq(zdc_pc_channel_buffered_amount(ca), MSG);
+    /* everything accepted arrives, in order, and nothing refused does */
+    for (uint32_t i = 0; i < n; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 3000);
+        expect_msg(cb, MSG, false, i);
+    }
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 3000);
+    run_for(&h, 50);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 1, "fires once per crossing");
+    harness_free(&h);
+}
