@@ -459,6 +459,15 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
     return 0;
 }
 
+int zdc_pc_channel_send_raw(zdc_pc_channel *c, uint32_t ppid, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = c->pc;
+    if (c->id < 0 || !pc->sctp_up || pc->closed)
+        return ZDC_ERR_INVALID_STATE;
+    zdc_sctp_send_opts o = {0};
+    return zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, p, len, &o);
+}
+
 int zdc_pc_channel_peek(zdc_pc_channel *c, const uint8_t **p, size_t *len, bool *was_string)
 {
     if (!c->rx_head)
