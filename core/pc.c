@@ -18,7 +18,8 @@
 
 #define DEFAULT_MAX_MESSAGE        (256u * 1024u)
 #define DEFAULT_SEND_QUEUE         (16u * 1024u * 1024u)
-#define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u) /* RFC 8841 §6.1: absent means 64 KiB */
+#define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u)           /* RFC 8841 §6.1: absent means 64 KiB */
+#define SEND_CAP                   ZDC_SCTP_DEFAULT_SNDBUF /* largest message we send */
 #define MAX_PENDING_CANDIDATES     64
 #define MAX_CHANNELS               1024
 #define SDP_BUF                    16384
@@ -428,7 +429,7 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
         return ZDC_ERR_INVALID_STATE;
     if (len > 0 && !p)
         return ZDC_ERR_INVALID_PARAMETER;
-    if (pc->remote_max_message && len > pc->remote_max_message)
+    if (len > pc->remote_max_message)
         return ZDC_ERR_TOO_LARGE;
     if (c->tx_bytes + len > pc->env.send_queue_limit)
         return ZDC_ERR_QUEUE_FULL;
@@ -456,6 +457,15 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
     c->tx_tail = m;
     c->tx_bytes += len;
     return 0;
+}
+
+int zdc_pc_channel_send_raw(zdc_pc_channel *c, uint32_t ppid, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = c->pc;
+    if (c->id < 0 || !pc->sctp_up || pc->closed)
+        return ZDC_ERR_INVALID_STATE;
+    zdc_sctp_send_opts o = {0};
+    return zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, p, len, &o);
 }
 
 int zdc_pc_channel_peek(zdc_pc_channel *c, const uint8_t **p, size_t *len, bool *was_string)
@@ -1144,9 +1154,8 @@ static int start_transport(zdc_pc *pc, uint64_t now_ns)
     sc.remote_port = pc->remote_sctp_port;
     sc.mtu = ZDC_DTLS_DEFAULT_MTU - DTLS_RECORD_OVERHEAD;
     sc.max_message_size = pc->env.max_message_size;
-    sc.max_send_size = pc->remote_max_message ? pc->remote_max_message : 1u << 30;
-    if (sc.sndbuf < sc.max_send_size)
-        sc.sndbuf = (uint32_t)(sc.max_send_size > (1u << 30) ? (1u << 30) : sc.max_send_size);
+    sc.max_send_size = pc->remote_max_message;
+    sc.sndbuf = SEND_CAP;
     sc.cb = (zdc_sctp_callbacks){.send = sctp_out,
                                  .on_up = sctp_up,
                                  .on_down = sctp_down,
@@ -1251,9 +1260,12 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
     pc->remote_media = mi;
     pc->remote_set = true;
     pc->remote_sctp_port = m->sctp_port ? m->sctp_port : ZDC_SCTP_DEFAULT_PORT;
+    /* RFC 8841 §6.1: absent means 64 KiB, 0 means any size. We never send more than one SCTP
+     * send buffer holds (a bigger message could never be queued). */
     pc->remote_max_message = !m->has_max_message_size ? REMOTE_DEFAULT_MAX_MESSAGE
-                             : m->max_message_size    ? (size_t)m->max_message_size
-                                                      : 0;
+                             : m->max_message_size && m->max_message_size < SEND_CAP
+                                 ? (size_t)m->max_message_size
+                                 : SEND_CAP;
     /* DTLS role (RFC 8842 §5.3): the answerer picks; zdc answers active, as browsers do. */
     if (offer)
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_ACTIVE ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;

@@ -109,6 +109,11 @@ void zdc_pc_event_clear(zdc_pc_event *ev);
 /* ---- channels -------------------------------------------------------------------------- */
 
 int zdc_pc_channel_send(zdc_pc_channel *ch, const uint8_t *p, size_t len, bool text);
+/* Sends `len` bytes (> 0) with any PPID on the channel's stream, reliably and in order, past
+ * the data-channel layer (no PPID mapping, no size or queue checks). For tests of how the
+ * remote side treats hostile input. Returns 0, ZDC_ERR_INVALID_STATE (no stream or SCTP not
+ * up) or an error of zdc_sctp_send. */
+int zdc_pc_channel_send_raw(zdc_pc_channel *ch, uint32_t ppid, const uint8_t *p, size_t len);
 int zdc_pc_channel_peek(zdc_pc_channel *ch, const uint8_t **p, size_t *len, bool *was_string);
 void zdc_pc_channel_release(zdc_pc_channel *ch);
 /* The SCTP PPID the message zdc_pc_channel_peek() shows arrived with (RFC 8831 §8: 51 text,

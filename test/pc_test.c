@@ -72,6 +72,9 @@ typedef struct side {
     size_t n_held;
     char *held_desc_type, *held_desc; /* HOLD_DESCRIPTION: kept for the test */
     bool hold_description;
+    size_t cands_relayed;   /* CANDIDATE events handed to the peer ("" included) */
+    uint8_t stun_req[1500]; /* the first STUN request sent to the peer */
+    size_t stun_req_len;
 } side;
 
 typedef char *(*munge_fn)(const side *from, const char *type, const char *sdp);
@@ -126,6 +129,12 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
         s->stray++;
         s->last_stray = *to;
         return;
+    }
+    if (!s->stun_req_len && len <= sizeof s->stun_req &&
+        zdc_demux_classify(p, len) == ZDC_DEMUX_STUN && p[0] == 0x00 &&
+        p[1] == 0x01) { /* Binding request */
+        memcpy(s->stun_req, p, len);
+        s->stun_req_len = len;
     }
     bool spoof = h->spoof_dtls && s == &h->a && zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS;
     if (h->link[s->dir]) {
@@ -267,6 +276,7 @@ static size_t relay(side *s)
                 cr_assert_lt(s->n_held, 16);
                 s->held[s->n_held++] = strdup(e.text2);
             } else {
+                s->cands_relayed++;
                 int rv = zdc_pc_add_ice_candidate(s->peer->pc, e.text, e.state, e.text2);
                 cr_assert_eq(rv, 0, "%s: add_ice_candidate '%s': %d %s", s->peer->name, e.text2, rv,
                              zdc_pc_last_error(s->peer->pc));
@@ -856,5 +866,336 @@ Test(pc, closing_the_peer_is_seen_by_the_remote_and_silences_the_closer)
     cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), ZDC_ERR_INVALID_STATE);
     zdc_pc_channel *c = NULL;
     cr_assert_eq(zdc_pc_create_channel(h.a.pc, "late", NULL, &c), ZDC_ERR_INVALID_STATE);
+    harness_free(&h);
+}
+
+/* ---- 4. limits ---------------------------------------------------------------------------- */
+
+Test(pc, oversize_message_is_refused_and_nothing_is_sent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "big", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    size_t sent = h.a.sent;
+    /* B announced a=max-message-size:262144 (its env default) */
+    cr_assert_eq(send_msg(ca, 262145, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 262145, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(h.a.sent, sent, "nothing went out");
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), 0);
+    run_for(&h, 100);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(send_msg(ca, 262144, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    expect_msg(cb, 262144, false, 2);
+    harness_free(&h);
+}
+
+/* Without a=max-message-size the remote takes 64 KiB (RFC 8841 §6.1). */
+static char *drop_max_message_size(const side *from, const char *type, const char *sdp)
+{
+    return replace_str(sdp, "a=max-message-size:262144\r\n", "");
+}
+
+Test(pc, remote_max_message_size_defaults_to_64k_when_absent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = drop_max_message_size;
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 65537, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(cb, 65537, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 65536, false, 2), 0);
+    cr_assert_eq(send_msg(cb, 65536, true, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 65536, false, 2);
+    expect_msg(ca, 65536, true, 3);
+    harness_free(&h);
+}
+
+Test(pc, send_queue_is_bounded_and_low_threshold_fires_when_it_drains)
+{
+    enum { MSG = 65536 };
+    zdc_pc_env env = {.send_queue_limit = 4 * MSG};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "bulk", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    zdc_pc_channel_set_low_threshold(ca, MSG);
+    /* write without letting the loop run: SCTP's send buffer fills, then our queue */
+    uint32_t n = 0;
+    int rv;
+    while ((rv = send_msg(ca, MSG, false, n)) == 0) {
+        n++;
+        cr_assert_lt(n, 1000, "the queue never filled");
+    }
+    cr_assert_eq(rv, ZDC_ERR_QUEUE_FULL);
+    size_t queued = zdc_pc_channel_buffered_amount(ca);
+    cr_assert_gt(queued, 2 * MSG, "messages wait in our queue: %zu", queued);
+    cr_assert_leq(queued, 4 * MSG, "never beyond the limit: %zu", queued);
+    cr_assert_eq(send_msg(ca, 1, false, 0), ZDC_ERR_QUEUE_FULL, "even a small one: %zu", queued);
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), queued, "refused sends add nothing");
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 0);
+    RUN_UNTIL(&h, count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca) == 1, 3000);
+    cr_assert_leq(zdc_pc_channel_buffered_amount(ca), MSG);
+    /* everything accepted arrives, in order, and nothing refused does */
+    for (uint32_t i = 0; i < n; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 3000);
+        expect_msg(cb, MSG, false, i);
+    }
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 3000);
+    run_for(&h, 50);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 1, "fires once per crossing");
+    harness_free(&h);
+}
+
+/* ---- 5. hostile input --------------------------------------------------------------------- */
+
+/* Changes the last hex digit of the description's a=fingerprint. */
+static char *bad_fingerprint(const side *from, const char *type, const char *sdp)
+{
+    const char *k = strstr(sdp, "a=fingerprint:sha-256 ");
+    cr_assert_not_null(k);
+    const char *eol = strstr(k, "\r\n");
+    char *out = strdup(sdp);
+    char *c = out + (eol - sdp) - 1;
+    *c = *c == '0' ? '1' : '0';
+    return out;
+}
+
+static char *bad_fingerprint_in_answer(const side *from, const char *type, const char *sdp)
+{
+    return strcmp(type, "answer") == 0 ? bad_fingerprint(from, type, sdp) : NULL;
+}
+
+static char *bad_fingerprint_in_offer(const side *from, const char *type, const char *sdp)
+{
+    return strcmp(type, "offer") == 0 ? bad_fingerprint(from, type, sdp) : NULL;
+}
+
+static void wrong_fingerprint_fails(munge_fn munge, side *(*victim)(harness *))
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = munge;
+    zdc_pc_channel *ca = make_channel(&h.a, "secret", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    side *v = victim(&h);
+    RUN_UNTIL(&h, v->conn == ZDC_STATE_FAILED, 3000);
+    cr_assert_not_null(strstr(zdc_pc_last_error(v->pc), "fingerprint"), "error: %s",
+                       zdc_pc_last_error(v->pc));
+    cr_assert_eq(h.a.remote_rv, 0);
+    cr_assert_eq(h.b.remote_rv, 0, "the SDP itself is fine");
+    run_for(&h, 300);
+    cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED));
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, NULL), 0);
+    cr_assert_eq(count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, NULL), 0);
+    cr_assert_eq(h.b.n_incoming, 0);
+    cr_assert_eq(count_events(&h.b, ZDC_PC_EV_CHANNEL_MESSAGE, NULL), 0);
+    cr_assert_eq(zdc_pc_channel_send(ca, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    cr_assert_neq(zdc_pc_channel_state(ca), ZDC_CHANNEL_OPEN);
+    harness_free(&h);
+}
+
+static side *side_a(harness *h)
+{
+    return &h->a;
+}
+static side *side_b(harness *h)
+{
+    return &h->b;
+}
+
+/* A (DTLS server) checks the client's certificate against the answer's fingerprint. */
+Test(pc, wrong_fingerprint_in_answer_fails_the_offerer)
+{
+    wrong_fingerprint_fails(bad_fingerprint_in_answer, side_a);
+}
+
+/* B (DTLS client) checks the server's certificate against the offer's fingerprint. */
+Test(pc, wrong_fingerprint_in_offer_fails_the_answerer)
+{
+    wrong_fingerprint_fails(bad_fingerprint_in_offer, side_b);
+}
+
+/* Offset of the value of the first STUN attribute of `type`, or 0. */
+static size_t stun_attr(const uint8_t *p, size_t len, uint16_t type)
+{
+    size_t off = 20;
+    while (len - off >= 4) {
+        uint16_t t = (uint16_t)(p[off] << 8 | p[off + 1]);
+        size_t l = (size_t)(p[off + 2] << 8 | p[off + 3]);
+        if (t == type)
+            return off + 4;
+        off += 4 + ((l + 3) & ~(size_t)3);
+    }
+    return 0;
+}
+
+/* A Binding request whose MESSAGE-INTEGRITY is wrong (FINGERPRINT recomputed so that only the
+ * integrity check can catch it) gets no answer and creates nothing; the same request intact
+ * does get one — so the test sees answers when there are any. */
+Test(pc, stun_request_with_bad_integrity_is_ignored)
+{
+    harness h;
+    harness_init(&h, NULL);
+    make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    cr_assert_gt(h.a.stun_req_len, 0);
+    uint8_t req[1500];
+    size_t len = h.a.stun_req_len;
+    memcpy(req, h.a.stun_req, len);
+    size_t mi = stun_attr(req, len, ZDC_STUN_ATTR_MESSAGE_INTEGRITY);
+    size_t fp = stun_attr(req, len, ZDC_STUN_ATTR_FINGERPRINT);
+    cr_assert(mi && fp && fp > mi);
+    req[mi + 3] ^= 0x40;
+    uint32_t crc = zdc_crc32(req, fp - 4) ^ ZDC_STUN_FINGERPRINT_XOR;
+    req[fp] = (uint8_t)(crc >> 24);
+    req[fp + 1] = (uint8_t)(crc >> 16);
+    req[fp + 2] = (uint8_t)(crc >> 8);
+    req[fp + 3] = (uint8_t)crc;
+    /* from an address B has never seen: an answer would go there */
+    zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, req, len, mono_ns());
+    run_for(&h, 100);
+    cr_assert_eq(h.b.stray, 0, "no answer to a forged check");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, h.a.stun_req, len, mono_ns());
+    run_for(&h, 50);
+    cr_assert_gt(h.b.stray, 0, "an authentic check from there is answered");
+    cr_assert(zdc_addr_equal(&h.b.last_stray, &h.spoof_addr));
+    harness_free(&h);
+}
+
+/* DTLS from an address other than the one ICE selected never reaches the handshake. */
+Test(pc, dtls_from_an_unselected_address_is_dropped)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    h.spoof_dtls = true; /* A's DTLS reaches B from 127.0.0.1:10003 */
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    run_for(&h, 1200);
+    zdc_addr ra;
+    cr_assert_eq(zdc_pc_remote_address(h.b.pc, &ra), 0, "ICE selected a pair");
+    cr_assert(zdc_addr_equal(&ra, &h.a.addr));
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED), "B's handshake saw none of A's flights");
+    cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
+    cr_assert_eq(h.b.stray, 0, "B answered nothing to the spoofed address");
+    /* the same datagrams from the right address complete the handshake (retransmissions) */
+    h.spoof_dtls = false;
+    RUN_UNTIL(&h, both_connected(&h), 6000);
+    await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* Number of the first line of `sdp` starting with `prefix` (1-based). */
+static unsigned line_of(const char *sdp, const char *prefix)
+{
+    unsigned n = 1;
+    for (const char *p = sdp; *p; n++) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            return n;
+        const char *e = strchr(p, '\n');
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+Test(pc, malformed_remote_description_is_rejected_naming_the_line_and_changes_nothing)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    const char *offer = h.a.held_desc;
+    cr_assert_eq(zdc_pc_set_local_description(h.a.pc, "offer", offer, mono_ns()), 0);
+    char *bad = replace_str(offer, "a=fingerprint:sha-256 ", "a=fingerprint:sha-256 ZZ");
+    cr_assert_not_null(bad);
+    unsigned line = line_of(offer, "a=fingerprint:");
+    cr_assert_gt(line, 0);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", bad, mono_ns()), ZDC_ERR_MALFORMED);
+    char want[32];
+    snprintf(want, sizeof want, "line %u", line);
+    cr_assert_not_null(strstr(zdc_pc_last_error(h.b.pc), want), "'%s' names %s",
+                       zdc_pc_last_error(h.b.pc), want);
+    free(bad);
+    /* a description without a data-channel section */
+    char *nodc = replace_str(offer, "m=application", "m=audio");
+    cr_assert_not_null(nodc);
+    cr_assert_lt(zdc_pc_set_remote_description(h.b.pc, "offer", nodc, mono_ns()), 0);
+    free(nodc);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "pranswer", offer, mono_ns()),
+                 ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "answer", offer, mono_ns()),
+                 ZDC_ERR_INVALID_STATE, "no local offer to answer");
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE, "nothing changed");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_NEW);
+    relay(&h.b);
+    cr_assert_eq(h.b.n_ev, 0, "no event from refused descriptions");
+    /* the intact offer still works */
+    deliver_description(&h.a, "offer", offer);
+    cr_assert_eq(h.a.remote_rv, 0, "%s", h.a.remote_err);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    harness_free(&h);
+}
+
+/* Candidates that arrive before the offer are kept and used. B's own candidates are withheld
+ * from A, so only B's checks — to A's buffered candidates — can find the path. */
+Test(pc, candidates_before_the_remote_description_are_buffered)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    h.b.hold_candidates = true;
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    cr_assert_null(strstr(h.a.held_desc, "a=candidate"), "trickle: the offer has none");
+    cr_assert_eq(zdc_pc_set_local_description(h.a.pc, "offer", h.a.held_desc, mono_ns()), 0);
+    /* A's candidates (and its end-of-candidates) reach B, which has no description yet */
+    RUN_UNTIL(&h, h.a.cands_relayed >= 2, 1000);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    deliver_description(&h.a, "offer", h.a.held_desc);
+    cr_assert_eq(h.a.remote_rv, 0, "%s", h.a.remote_err);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    cr_assert_gt(h.b.n_held, 0, "B's candidates were really withheld");
+    await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* A DATA_CHANNEL_OPEN that does not parse, on an open channel's stream, closes that channel
+ * (RFC 8832 §6 leaves nothing else to do with it) and no other. */
+Test(pc, malformed_dcep_closes_only_its_channel)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "victim", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "bystander", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    static const uint8_t truncated_open[] = {0x03, 0x00, 0x01}; /* OPEN cut after 3 bytes */
+    cr_assert_eq(zdc_pc_channel_send_raw(a1, ZDC_PPID_DCEP, truncated_open, sizeof truncated_open),
+                 0);
+    RUN_UNTIL(&h,
+              count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1 &&
+                  count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, a1) == 1,
+              2000);
+    cr_assert_eq(zdc_pc_channel_state(b2), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(send_msg(a2, 10, true, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(b2) == 1, 2000);
+    expect_msg(b2, 10, true, 1);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    cr_assert_eq(h.b.n_incoming, 2, "no channel was created by the bad message");
     harness_free(&h);
 }
