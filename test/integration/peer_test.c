@@ -4,6 +4,11 @@
  * Every wait is bounded by a deadline; traffic goes to 127.0.0.1 only. */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -742,5 +747,47 @@ Test(peer, channel_only_before_offer)
     cr_assert_eq(zdc_peer_create_offer(w.a.peer), 0);
     drive_for(&w, 20);
     cr_assert_eq(w.a.signaling, ZDC_SIGNALING_HAVE_LOCAL_OFFER);
+    world_free(&w);
+}
+
+/* stun: names are resolved by zdc_peer_initialize (here "localhost", from the hosts file) and
+ * the peer's gathering sends its Binding request to the address. */
+Test(peer, stun_server_names_are_resolved)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    char url[64];
+    snprintf(url, sizeof url, "stun:localhost:%u", (unsigned)ntohs(sa.sin_port));
+
+    world w;
+    world_init(&w, ZDC_BACKEND_EPOLL, 1, false);
+    w.a.relay = false;
+    zdc_ice_server srv = {.urls = url};
+    zdc_peer_config cfg = {.ice_servers = &srv, .n_ice_servers = 1};
+    int rv = zdc_peer_initialize(w.a.peer, &cfg);
+    cr_assert_eq(rv, 0, "initialize: %s (%s)", zdc_strerror(rv), zdc_peer_last_error(w.a.peer));
+    zdc_channel ch;
+    cr_assert_eq(zdc_peer_create_data_channel(w.a.peer, "c", NULL, &ch), 0);
+    cr_assert_eq(zdc_peer_create_offer(w.a.peer), 0);
+    uint8_t buf[1500];
+    ssize_t n = -1;
+    uint64_t end = now_ms() + 5000;
+    while (n < 0 && now_ms() < end) {
+        poll_once(&w);
+        n = recv(fd, buf, sizeof buf, 0);
+    }
+    close(fd);
+    cr_assert_geq(n, 20, "no STUN request reached the server");
+    /* RFC 8489 §5: a Binding request with the magic cookie. */
+    cr_assert_eq(buf[0], 0x00);
+    cr_assert_eq(buf[1], 0x01);
+    cr_assert_eq(buf[4], 0x21);
+    cr_assert_eq(buf[5], 0x12);
+    cr_assert_eq(buf[6], 0xa4);
+    cr_assert_eq(buf[7], 0x42);
     world_free(&w);
 }
