@@ -219,20 +219,25 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The address every engine binds (a test may switch to ::1 before world_init). */
+static const char *bind_ip = "127.0.0.1";
+
 static zdc_engine *new_engine(int backend)
 {
     zdc_engine_options o;
     zdc_engine_options_default(&o);
     o.backend = backend;
     o.include_loopback = true;
-    o.bind_address = "127.0.0.1";
+    o.bind_address = bind_ip;
     zdc_engine *e = NULL;
     int rv = zdc_engine_new(&o, &e);
     if (rv == ZDC_ERR_NOT_SUPPORTED)
         cr_skip_test("backend %d is not available here", backend);
     cr_assert_eq(rv, 0, "zdc_engine_new: %s", zdc_strerror(rv));
-    cr_assert_gt(zdc_engine_port(e, 4), 0);
-    cr_assert_eq(zdc_engine_port(e, 6), ZDC_ERR_NOT_FOUND, "bound to 127.0.0.1 only");
+    int fam = strchr(bind_ip, ':') ? 6 : 4;
+    cr_assert_gt(zdc_engine_port(e, fam), 0);
+    cr_assert_eq(zdc_engine_port(e, fam == 4 ? 6 : 4), ZDC_ERR_NOT_FOUND, "bound to %s only",
+                 bind_ip);
     const char *fp = zdc_engine_fingerprint(e);
     cr_assert_eq(strlen(fp), 32 * 3 - 1, "fingerprint '%s'", fp);
     cr_assert_str_eq(zdc_engine_backend_name(e),
@@ -790,4 +795,38 @@ Test(peer, stun_server_names_are_resolved)
     cr_assert_eq(buf[6], 0xa4);
     cr_assert_eq(buf[7], 0x42);
     world_free(&w);
+}
+
+static bool have_ipv6_loopback(void)
+{
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* The same over ::1: IPv6 candidates, sockets and routing. */
+static void ipv6_session(int backend, int engines)
+{
+    if (!have_ipv6_loopback())
+        cr_skip_test("::1 is not available on this host");
+    bind_ip = "::1";
+    world w;
+    world_init(&w, backend, engines, false);
+    zdc_channel a = connect_pair(&w, "v6");
+    exchange(&w, &w.a, a, &w.b, w.b.received[0]);
+    exchange(&w, &w.b, w.b.received[0], &w.a, a);
+    world_free(&w);
+}
+
+Test(peer, ipv6_two_engines_uring, .timeout = 60)
+{
+    ipv6_session(ZDC_BACKEND_URING, 2);
+}
+Test(peer, ipv6_one_engine_epoll, .timeout = 60)
+{
+    ipv6_session(ZDC_BACKEND_EPOLL, 1);
 }
