@@ -16,12 +16,17 @@
 #include "zdc/sdp.h"
 #include "zdc/stun.h"
 
-#define DEFAULT_MAX_MESSAGE (256u * 1024u)
-#define DEFAULT_SEND_QUEUE (16u * 1024u * 1024u)
-#define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u) /* RFC 8841 §6.1: absent means 64 KiB */
-#define MAX_PENDING_CANDIDATES 64
-#define MAX_CHANNELS 1024
-#define SDP_BUF 16384
+#define DEFAULT_MAX_MESSAGE        (256u * 1024u)
+#define DEFAULT_SEND_QUEUE         (16u * 1024u * 1024u)
+#define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u)           /* RFC 8841 §6.1: absent means 64 KiB */
+#define SEND_CAP                   ZDC_SCTP_DEFAULT_SNDBUF /* largest message we send */
+#define MAX_PENDING_CANDIDATES     64
+#define MAX_CHANNELS               1024
+#define SDP_BUF                    16384
+/* Bytes a DTLS 1.2 record adds to its payload with our worst cipher (AES-GCM: 13-byte header,
+ * 8-byte explicit nonce, 16-byte tag). An SCTP packet must fit one record in one datagram of
+ * ZDC_DTLS_DEFAULT_MTU bytes, or zdc_dtls_send() refuses it and SCTP retransmits it forever. */
+#define DTLS_RECORD_OVERHEAD 37
 
 typedef struct msg {
     struct msg *next;
@@ -60,7 +65,7 @@ struct zdc_pc {
     zdc_ice *ice;
     zdc_dtls *dtls;
     zdc_sctp *sctp;
-    bool ice_failed, dtls_failed, dtls_remote_closed, sctp_up, sctp_failed;
+    bool ice_failed, dtls_failed, remote_closed, torn_down, sctp_up, sctp_failed;
     bool have_remote_addr;
     zdc_addr remote_addr;
 
@@ -104,7 +109,10 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-static char *dup_s(const char *s) { return dup_n(s ? s : "", s ? strlen(s) : 0); }
+static char *dup_s(const char *s)
+{
+    return dup_n(s ? s : "", s ? strlen(s) : 0);
+}
 
 static void set_err(zdc_pc *pc, const char *fmt, ...)
 {
@@ -199,7 +207,7 @@ static void update_connection_state(zdc_pc *pc)
     int s;
     int ice = pc->ice ? zdc_ice_state(pc->ice) : ZDC_ICE_NEW;
     bool dtls_up = pc->dtls && zdc_dtls_get_state(pc->dtls) == ZDC_DTLS_CONNECTED;
-    if (pc->closed || pc->dtls_remote_closed)
+    if (pc->closed || pc->remote_closed)
         s = ZDC_STATE_CLOSED;
     else if (pc->ice_failed || pc->dtls_failed || pc->sctp_failed)
         s = ZDC_STATE_FAILED;
@@ -353,8 +361,8 @@ static void channel_send_open(zdc_pc_channel *c)
     int len = zdc_dcep_open_build(&open, buf, n);
     /* RFC 8832 §6: DCEP messages are sent reliably and in order. */
     zdc_sctp_send_opts o = {0};
-    if (len > 0 && zdc_sctp_send(pc->sctp, (uint16_t)c->id, ZDC_PPID_DCEP, buf, (size_t)len,
-                                 &o) != 0)
+    if (len > 0 &&
+        zdc_sctp_send(pc->sctp, (uint16_t)c->id, ZDC_PPID_DCEP, buf, (size_t)len, &o) != 0)
         channel_set_state(c, ZDC_CHANNEL_CLOSED);
     free(buf);
 }
@@ -392,8 +400,8 @@ static void flush_channel(zdc_pc_channel *c)
     while (c->tx_head && pc->sctp_up && c->state == ZDC_CHANNEL_OPEN) {
         msg *m = c->tx_head;
         zdc_sctp_send_opts o = channel_send_opts(c);
-        int rv = zdc_sctp_send(pc->sctp, (uint16_t)c->id, m->ppid, m->data, m->len ? m->len : 1,
-                               &o);
+        int rv =
+            zdc_sctp_send(pc->sctp, (uint16_t)c->id, m->ppid, m->data, m->len ? m->len : 1, &o);
         if (rv == ZDC_ERR_AGAIN)
             break;
         c->tx_head = m->next;
@@ -421,7 +429,7 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
         return ZDC_ERR_INVALID_STATE;
     if (len > 0 && !p)
         return ZDC_ERR_INVALID_PARAMETER;
-    if (pc->remote_max_message && len > pc->remote_max_message)
+    if (len > pc->remote_max_message)
         return ZDC_ERR_TOO_LARGE;
     if (c->tx_bytes + len > pc->env.send_queue_limit)
         return ZDC_ERR_QUEUE_FULL;
@@ -431,8 +439,7 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
                          : (len ? ZDC_PPID_BINARY : ZDC_PPID_BINARY_EMPTY);
     if (!c->tx_head) {
         zdc_sctp_send_opts o = channel_send_opts(c);
-        int rv = zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1,
-                               &o);
+        int rv = zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1, &o);
         if (rv == 0)
             return 0;
         if (rv != ZDC_ERR_AGAIN)
@@ -450,6 +457,15 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
     c->tx_tail = m;
     c->tx_bytes += len;
     return 0;
+}
+
+int zdc_pc_channel_send_raw(zdc_pc_channel *c, uint32_t ppid, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = c->pc;
+    if (c->id < 0 || !pc->sctp_up || pc->closed)
+        return ZDC_ERR_INVALID_STATE;
+    zdc_sctp_send_opts o = {0};
+    return zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, p, len, &o);
 }
 
 int zdc_pc_channel_peek(zdc_pc_channel *c, const uint8_t **p, size_t *len, bool *was_string)
@@ -475,7 +491,15 @@ void zdc_pc_channel_release(zdc_pc_channel *c)
     free(m);
 }
 
-int zdc_pc_channel_available(const zdc_pc_channel *c) { return c->rx_count; }
+uint32_t zdc_pc_channel_peek_ppid(const zdc_pc_channel *c)
+{
+    return c->rx_head ? c->rx_head->ppid : 0;
+}
+
+int zdc_pc_channel_available(const zdc_pc_channel *c)
+{
+    return c->rx_count;
+}
 
 int zdc_pc_channel_close(zdc_pc_channel *c)
 {
@@ -490,18 +514,54 @@ int zdc_pc_channel_close(zdc_pc_channel *c)
     return 0;
 }
 
-int zdc_pc_channel_state(const zdc_pc_channel *c) { return c->state; }
-const char *zdc_pc_channel_label(const zdc_pc_channel *c) { return c->label; }
-const char *zdc_pc_channel_protocol(const zdc_pc_channel *c) { return c->protocol; }
-int zdc_pc_channel_id(const zdc_pc_channel *c) { return c->id; }
-bool zdc_pc_channel_ordered(const zdc_pc_channel *c) { return c->ordered; }
-bool zdc_pc_channel_negotiated(const zdc_pc_channel *c) { return c->negotiated; }
-int zdc_pc_channel_max_packet_life_time(const zdc_pc_channel *c) { return c->max_life; }
-int zdc_pc_channel_max_retransmits(const zdc_pc_channel *c) { return c->max_rtx; }
-size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *c) { return c->tx_bytes; }
-void zdc_pc_channel_set_low_threshold(zdc_pc_channel *c, size_t b) { c->low_threshold = b; }
-uint64_t zdc_pc_channel_handle(const zdc_pc_channel *c) { return c->handle; }
-void zdc_pc_channel_set_handle(zdc_pc_channel *c, uint64_t id) { c->handle = id; }
+int zdc_pc_channel_state(const zdc_pc_channel *c)
+{
+    return c->state;
+}
+const char *zdc_pc_channel_label(const zdc_pc_channel *c)
+{
+    return c->label;
+}
+const char *zdc_pc_channel_protocol(const zdc_pc_channel *c)
+{
+    return c->protocol;
+}
+int zdc_pc_channel_id(const zdc_pc_channel *c)
+{
+    return c->id;
+}
+bool zdc_pc_channel_ordered(const zdc_pc_channel *c)
+{
+    return c->ordered;
+}
+bool zdc_pc_channel_negotiated(const zdc_pc_channel *c)
+{
+    return c->negotiated;
+}
+int zdc_pc_channel_max_packet_life_time(const zdc_pc_channel *c)
+{
+    return c->max_life;
+}
+int zdc_pc_channel_max_retransmits(const zdc_pc_channel *c)
+{
+    return c->max_rtx;
+}
+size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *c)
+{
+    return c->tx_bytes;
+}
+void zdc_pc_channel_set_low_threshold(zdc_pc_channel *c, size_t b)
+{
+    c->low_threshold = b;
+}
+uint64_t zdc_pc_channel_handle(const zdc_pc_channel *c)
+{
+    return c->handle;
+}
+void zdc_pc_channel_set_handle(zdc_pc_channel *c, uint64_t id)
+{
+    c->handle = id;
+}
 
 /* ---- SCTP callbacks -------------------------------------------------------------------- */
 
@@ -524,8 +584,12 @@ static void sctp_down(void *user, int reason)
 {
     zdc_pc *pc = user;
     pc->sctp_up = false;
+    /* An ABORT or SHUTDOWN from the peer ends the connection (zdc_pc_close and browsers send
+     * one); an association that never came up is a failure. */
     if (reason == ZDC_SCTP_DOWN_CANT_START)
         pc->sctp_failed = true;
+    else
+        pc->remote_closed = true;
     for (size_t i = 0; i < pc->n_ch; i++)
         channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
     update_connection_state(pc);
@@ -552,7 +616,8 @@ static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t le
      * already use, or of our parity, is a protocol error: refuse it by resetting the stream. */
     bool ours = (stream % 2 == 0) == (pc->dtls_role == ZDC_DTLS_CLIENT);
     zdc_dcep_reliability r;
-    if (c || ours || zdc_dcep_reliability_decode(m.open.channel_type, m.open.reliability, &r) != 0) {
+    if (c || ours ||
+        zdc_dcep_reliability_decode(m.open.channel_type, m.open.reliability, &r) != 0) {
         zdc_sctp_reset_stream(pc->sctp, stream);
         return;
     }
@@ -594,12 +659,23 @@ static void sctp_message(void *user, uint16_t stream, uint32_t ppid, const uint8
     bool text;
     switch (ppid) {
     case ZDC_PPID_STRING:
-    case ZDC_PPID_STRING_PARTIAL: text = true; break;
+    case ZDC_PPID_STRING_PARTIAL:
+        text = true;
+        break;
     case ZDC_PPID_BINARY:
-    case ZDC_PPID_BINARY_PARTIAL: text = false; break;
-    case ZDC_PPID_STRING_EMPTY: text = true; len = 0; break;
-    case ZDC_PPID_BINARY_EMPTY: text = false; len = 0; break;
-    default: return; /* unknown PPID: not a data-channel message */
+    case ZDC_PPID_BINARY_PARTIAL:
+        text = false;
+        break;
+    case ZDC_PPID_STRING_EMPTY:
+        text = true;
+        len = 0;
+        break;
+    case ZDC_PPID_BINARY_EMPTY:
+        text = false;
+        len = 0;
+        break;
+    default:
+        return; /* unknown PPID: not a data-channel message */
     }
     msg *m = new_msg(p, len, text, ppid);
     if (!m)
@@ -781,7 +857,7 @@ static void reset_connection(zdc_pc *pc, bool channels)
     pc->local_set = pc->remote_set = pc->offerer = false;
     pc->remote_media = -1;
     pc->dtls_role = 0;
-    pc->ice_failed = pc->dtls_failed = pc->dtls_remote_closed = pc->sctp_up = false;
+    pc->ice_failed = pc->dtls_failed = pc->remote_closed = pc->torn_down = pc->sctp_up = false;
     pc->sctp_failed = pc->have_remote_addr = false;
     pc->remote_max_message = 0;
 }
@@ -820,10 +896,11 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
                 set_err(pc, "too many STUN servers (at most 8)");
                 return ZDC_ERR_INVALID_PARAMETER;
             }
-            if (zdc_addr_from_ip(&servers[n], urls[k].host, strlen(urls[k].host),
-                                 urls[k].port) != 0) {
-                set_err(pc, "ice server %zu: '%s' is not a numeric address (names are resolved "
-                            "by the engine)",
+            if (zdc_addr_from_ip(&servers[n], urls[k].host, strlen(urls[k].host), urls[k].port) !=
+                0) {
+                set_err(pc,
+                        "ice server %zu: '%s' is not a numeric address (names are resolved "
+                        "by the engine)",
                         i, urls[k].host);
                 return ZDC_ERR_INVALID_PARAMETER;
             }
@@ -846,11 +923,19 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
 int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
                           zdc_pc_channel **out)
 {
-    zdc_channel_options d = zdc_channel_options_default();
+    /* The defaults of zdc_channel_options_default(), spelled out so core/pc does not pull in
+     * the public API layer (which needs an engine). */
+    const zdc_channel_options d = {.id = -1,
+                                   .max_packet_life_time = -1,
+                                   .max_retransmits = -1,
+                                   .ordered = true,
+                                   .protocol = ""};
     if (!opts)
         opts = &d;
-    if (pc->closed || pc->conn_state != ZDC_STATE_NEW || pc->local_set || pc->remote_set)
+    if (pc->closed || pc->conn_state == ZDC_STATE_FAILED || pc->conn_state == ZDC_STATE_CLOSED) {
+        set_err(pc, "the connection is %s", pc->closed ? "closed" : "failed or closed");
         return ZDC_ERR_INVALID_STATE;
+    }
     const char *proto = opts->protocol ? opts->protocol : "";
     if (!label)
         label = "";
@@ -880,6 +965,8 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
     c->max_rtx = opts->max_retransmits >= 0 ? opts->max_retransmits : -1;
     c->max_life = opts->max_packet_life_time >= 0 ? opts->max_packet_life_time : -1;
     *out = c;
+    if (pc->sctp_up)
+        open_channels(pc); /* created on a live association: open it now */
     return 0;
 }
 
@@ -904,23 +991,15 @@ static int make_ice(zdc_pc *pc, int role)
     return 0;
 }
 
-static int build_description(zdc_pc *pc, bool offer)
+/* Writes this peer's offer or answer (answer: a=setup from `role`) into a new buffer. */
+static int render_description(zdc_pc *pc, bool offer, int role, char **out)
 {
     char *buf = malloc(SDP_BUF);
     if (!buf)
         return ZDC_ERR_NOMEM;
     zdc_sdp_desc d = {0};
-    uint8_t r[8];
-    pc->env.random(pc->env.user, r, sizeof r);
-    if (!pc->sess_id) {
-        for (int i = 0; i < 8; i++)
-            pc->sess_id = pc->sess_id << 8 | r[i];
-        pc->sess_id &= 0x7fffffffffffffffull; /* JSEP §5.2.1: top bit zero */
-        if (!pc->sess_id)
-            pc->sess_id = 1;
-    }
     d.sess_id = pc->sess_id;
-    d.sess_version = ++pc->sess_version;
+    d.sess_version = pc->sess_version;
     const char *uf = zdc_ice_local_ufrag(pc->ice), *pw = zdc_ice_local_pwd(pc->ice);
     d.ice_ufrag = (zdc_sdp_str){uf, strlen(uf)};
     d.ice_pwd = (zdc_sdp_str){pw, strlen(pw)};
@@ -937,7 +1016,7 @@ static int build_description(zdc_pc *pc, bool offer)
         d.setup = ZDC_SDP_SETUP_ACTPASS;
         n = zdc_sdp_build_offer(&d, buf, SDP_BUF);
     } else {
-        d.setup = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_SDP_SETUP_ACTIVE : ZDC_SDP_SETUP_PASSIVE;
+        d.setup = role == ZDC_DTLS_CLIENT ? ZDC_SDP_SETUP_ACTIVE : ZDC_SDP_SETUP_PASSIVE;
         n = zdc_sdp_build_answer(&d, pc->remote, buf, SDP_BUF);
     }
     if (n < 0) {
@@ -945,14 +1024,58 @@ static int build_description(zdc_pc *pc, bool offer)
         set_err(pc, "building the %s failed: %s", offer ? "offer" : "answer", zdc_strerror(n));
         return n;
     }
+    *out = buf;
+    return 0;
+}
+
+static int build_description(zdc_pc *pc, bool offer)
+{
+    if (!pc->sess_id) {
+        uint8_t r[8];
+        pc->env.random(pc->env.user, r, sizeof r);
+        for (int i = 0; i < 8; i++)
+            pc->sess_id = pc->sess_id << 8 | r[i];
+        pc->sess_id &= 0x7fffffffffffffffull; /* JSEP §5.2.1: top bit zero */
+        if (!pc->sess_id)
+            pc->sess_id = 1;
+    }
+    pc->sess_version++;
+    char *buf, *type = dup_s(offer ? "offer" : "answer");
+    if (!type)
+        return ZDC_ERR_NOMEM;
+    int rv = render_description(pc, offer, pc->dtls_role, &buf);
+    if (rv != 0) {
+        free(type);
+        return rv;
+    }
     free(pc->created_type);
     free(pc->created_sdp);
-    pc->created_type = dup_s(offer ? "offer" : "answer");
+    pc->created_type = type;
     pc->created_sdp = buf;
-    if (!pc->created_type)
-        return ZDC_ERR_NOMEM;
     push_event(pc, ZDC_PC_EV_DESCRIPTION, 0, NULL, pc->created_type, buf);
     return 0;
+}
+
+/* The application may change its answer's a=setup between active and passive (the one edit
+ * accepted, RFC 8842 §5.3: the answerer picks the role when the offer said actpass). Returns
+ * true, with the role switched, when `sdp` is the created answer with the other role. */
+static bool answer_with_other_role(zdc_pc *pc, const char *sdp)
+{
+    const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
+    if (strcmp(pc->created_type, "answer") != 0 || m->setup != ZDC_SDP_SETUP_ACTPASS)
+        return false;
+    int other = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
+    char *alt;
+    if (render_description(pc, false, other, &alt) != 0)
+        return false;
+    if (strcmp(alt, sdp) != 0) {
+        free(alt);
+        return false;
+    }
+    free(pc->created_sdp);
+    pc->created_sdp = alt;
+    pc->dtls_role = other;
+    return true;
 }
 
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns)
@@ -1029,10 +1152,10 @@ static int start_transport(zdc_pc *pc, uint64_t now_ns)
     zdc_sctp_config_default(&sc);
     sc.local_port = ZDC_SCTP_DEFAULT_PORT;
     sc.remote_port = pc->remote_sctp_port;
+    sc.mtu = ZDC_DTLS_DEFAULT_MTU - DTLS_RECORD_OVERHEAD;
     sc.max_message_size = pc->env.max_message_size;
-    sc.max_send_size = pc->remote_max_message ? pc->remote_max_message : 1u << 30;
-    if (sc.sndbuf < sc.max_send_size)
-        sc.sndbuf = (uint32_t)(sc.max_send_size > (1u << 30) ? (1u << 30) : sc.max_send_size);
+    sc.max_send_size = pc->remote_max_message;
+    sc.sndbuf = SEND_CAP;
     sc.cb = (zdc_sctp_callbacks){.send = sctp_out,
                                  .on_up = sctp_up,
                                  .on_down = sctp_down,
@@ -1137,9 +1260,12 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
     pc->remote_media = mi;
     pc->remote_set = true;
     pc->remote_sctp_port = m->sctp_port ? m->sctp_port : ZDC_SCTP_DEFAULT_PORT;
+    /* RFC 8841 §6.1: absent means 64 KiB, 0 means any size. We never send more than one SCTP
+     * send buffer holds (a bigger message could never be queued). */
     pc->remote_max_message = !m->has_max_message_size ? REMOTE_DEFAULT_MAX_MESSAGE
-                             : m->max_message_size ? (size_t)m->max_message_size
-                                                   : 0;
+                             : m->max_message_size && m->max_message_size < SEND_CAP
+                                 ? (size_t)m->max_message_size
+                                 : SEND_CAP;
     /* DTLS role (RFC 8842 §5.3): the answerer picks; zdc answers active, as browsers do. */
     if (offer)
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_ACTIVE ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
@@ -1177,9 +1303,10 @@ int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, 
         set_err(pc, "no %s was created by this peer", type);
         return pc->created_type ? ZDC_ERR_INVALID_PARAMETER : ZDC_ERR_INVALID_STATE;
     }
-    if (strcmp(sdp, pc->created_sdp) != 0) {
-        set_err(pc, "the %s differs from the one this peer created (SDP munging is not "
-                    "supported)",
+    if (strcmp(sdp, pc->created_sdp) != 0 && !answer_with_other_role(pc, sdp)) {
+        set_err(pc,
+                "the %s differs from the one this peer created (SDP munging is not "
+                "supported)",
                 type);
         return ZDC_ERR_INVALID_PARAMETER;
     }
@@ -1215,8 +1342,7 @@ int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char 
         zdc_candidate c;
         int rv = zdc_candidate_parse(cand, len, &c);
         if (rv < 0 && rv != ZDC_ERR_NOT_SUPPORTED) {
-            set_err(pc, "candidate '%.*s': %s", (int)(len > 80 ? 80 : len), cand,
-                    zdc_strerror(rv));
+            set_err(pc, "candidate '%.*s': %s", (int)(len > 80 ? 80 : len), cand, zdc_strerror(rv));
             return rv;
         }
         if (pc->n_pending == MAX_PENDING_CANDIDATES)
@@ -1227,7 +1353,8 @@ int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char 
         return 0;
     }
     const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
-    bool mid_ok = mid && *mid && m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0;
+    bool mid_ok =
+        mid && *mid && m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0;
     if (!mid_ok && !(mid == NULL || *mid == '\0' || m->mid.len == 0) && index != pc->remote_media) {
         set_err(pc, "candidate for unknown media section '%s'", mid);
         return ZDC_ERR_NOT_FOUND;
@@ -1255,10 +1382,22 @@ void zdc_pc_close(zdc_pc *pc)
     drop_events(pc);
 }
 
-int zdc_pc_connection_state(const zdc_pc *pc) { return pc->conn_state; }
-int zdc_pc_gathering_state(const zdc_pc *pc) { return pc->gather_state; }
-int zdc_pc_signaling_state(const zdc_pc *pc) { return pc->sig_state; }
-const char *zdc_pc_last_error(const zdc_pc *pc) { return pc->err; }
+int zdc_pc_connection_state(const zdc_pc *pc)
+{
+    return pc->conn_state;
+}
+int zdc_pc_gathering_state(const zdc_pc *pc)
+{
+    return pc->gather_state;
+}
+int zdc_pc_signaling_state(const zdc_pc *pc)
+{
+    return pc->sig_state;
+}
+const char *zdc_pc_last_error(const zdc_pc *pc)
+{
+    return pc->err;
+}
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc)
 {
     return pc->dtls ? zdc_dtls_cipher(pc->dtls) : NULL;
@@ -1289,15 +1428,27 @@ static void after_input(zdc_pc *pc, uint64_t now_ns)
             set_err(pc, "DTLS failed: %s", zdc_strerror(zdc_dtls_error(pc->dtls)));
             for (size_t i = 0; i < pc->n_ch; i++)
                 channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
-        } else if (ds == ZDC_DTLS_CLOSED && !pc->dtls_remote_closed) {
+        } else if (ds == ZDC_DTLS_CLOSED) {
             /* The peer sent close_notify: it closed the connection. */
-            pc->dtls_remote_closed = true;
-            for (size_t i = 0; i < pc->n_ch; i++)
-                channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
+            pc->remote_closed = true;
         } else if (ds == ZDC_DTLS_CONNECTED && pc->sctp && !pc->sctp_up &&
                    !zdc_sctp_is_up(pc->sctp)) {
             zdc_sctp_connect(pc->sctp); /* INVALID_STATE once connecting: harmless */
         }
+    }
+    if (pc->remote_closed && !pc->torn_down) {
+        /* Stop the association, DTLS and the consent checks: nothing more goes to a peer
+         * that left. Done here, not in the callbacks that noticed, which run inside them. */
+        pc->torn_down = true;
+        for (size_t i = 0; i < pc->n_ch; i++)
+            channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
+        pc->sctp_up = false;
+        if (pc->sctp)
+            zdc_sctp_close(pc->sctp);
+        if (pc->dtls)
+            zdc_dtls_close(pc->dtls);
+        if (pc->ice)
+            zdc_ice_close(pc->ice);
     }
     update_connection_state(pc);
 }
@@ -1321,7 +1472,8 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
             return 0;
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;
-    default: return 0;
+    default:
+        return 0;
     }
     after_input(pc, now_ns);
     return 0;
@@ -1342,6 +1494,9 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
         if (x < t)
             t = x;
     }
+    uint64_t x;
+    if (pc->sctp && zdc_sctp_global_next_tick(&x) && x < t)
+        t = x;
     return t;
 }
 
@@ -1353,6 +1508,11 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
         zdc_ice_handle_timeout(pc->ice, now_ns);
     if (pc->dtls)
         zdc_dtls_handle_timeout(pc->dtls, now_ns);
+    /* usrsctp's timer wheel is process-wide: ticking it may run other peers' timers too,
+     * and a second tick at the same now_ns does nothing. */
+    uint64_t tick;
+    if (pc->sctp && zdc_sctp_global_next_tick(&tick) && tick <= now_ns)
+        zdc_sctp_global_tick(now_ns);
     flush_all(pc);
     after_input(pc, now_ns);
 }

@@ -1,0 +1,1201 @@
+/* Tests for the sans-IO peer connection (core/pc): two zdc_pc wired back to back in one
+ * process. Each side has a fake local address (127.0.0.1:10001 / :10002) and no socket: its
+ * env.send puts datagrams into the other side's inbox (or into a seeded core/impair link),
+ * and a driver loop delivers them, runs zdc_pc_handle_timeout() at the deadlines and relays
+ * the signaling events (DESCRIPTION -> set_local + the other side's set_remote, CANDIDATE ->
+ * add_ice_candidate) the way an application's signaling channel would.
+ *
+ * Time is the real monotonic clock: usrsctp compares chunk ages with the real clock and
+ * OpenSSL runs its DTLS timer on gettimeofday(), so a simulated clock running ahead of real
+ * time would make both refuse to retransmit (see core/dtls.h, test/sctp_test.c). The loop
+ * sleeps until the next deadline when nothing moves, and every wait has a wall-clock cap that
+ * fails the test with a message. Criterion runs each test in its own process.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crc32.h"
+#include "impair.h"
+#include "pc.h"
+#include "sctp.h"
+#include "zdc/dcep.h"
+#include "zdc/demux.h"
+#include "zdc/error.h"
+#include "zdc/stun.h"
+
+#pragma GCC diagnostic ignored "-Wunused-function" /* TEMP */
+#define MS  1000000ull
+#define SEC 1000000000ull
+
+/* ---- harness ---------------------------------------------------------------------------- */
+
+typedef struct dgram {
+    struct dgram *next;
+    zdc_addr from;
+    size_t len;
+    uint8_t data[];
+} dgram;
+
+typedef struct rec {
+    int kind, state;
+    zdc_pc_channel *ch;
+} rec;
+
+struct harness;
+
+typedef struct side {
+    const char *name;
+    struct harness *h;
+    struct side *peer;
+    int dir; /* index of the link this side sends on */
+    zdc_pc *pc;
+    zdc_dtls_cert *cert;
+    zdc_addr addr;
+    uint64_t rng;
+    dgram *in_head, *in_tail; /* datagrams on their way to this side */
+    rec *ev;                  /* every non-signaling event, in order */
+    size_t n_ev, cap_ev;
+    int conn;    /* last ZDC_PC_EV_CONNECTION state */
+    bool closed; /* zdc_pc_close() was called: no event may follow */
+    size_t events_after_close;
+    zdc_pc_channel *incoming[64]; /* DATA_CHANNEL events */
+    size_t n_incoming;
+    size_t sent, stray;   /* datagrams sent; those not addressed to the peer */
+    zdc_addr last_stray;  /* where the last stray one went */
+    int remote_rv;        /* result of the peer's set_remote_description with our sdp */
+    char remote_err[192]; /* and its zdc_pc_last_error */
+    bool hold_candidates; /* keep our candidates instead of relaying them */
+    char *held[16];
+    size_t n_held;
+    char *held_desc_type, *held_desc; /* HOLD_DESCRIPTION: kept for the test */
+    bool hold_description;
+    size_t cands_relayed;   /* CANDIDATE events handed to the peer ("" included) */
+    uint8_t stun_req[1500]; /* the first STUN request sent to the peer */
+    size_t stun_req_len;
+} side;
+
+typedef char *(*munge_fn)(const side *from, const char *type, const char *sdp);
+
+typedef struct harness {
+    side a, b;
+    zdc_impair *link[2]; /* a->b, b->a; NULL = perfect link, no delay */
+    munge_fn munge;      /* rewrites a description on its way to the other side */
+    bool spoof_dtls;     /* a's DTLS datagrams arrive at b from spoof_addr */
+    zdc_addr spoof_addr;
+} harness;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void rand_bytes(void *user, uint8_t *p, size_t n)
+{
+    side *s = user;
+    for (size_t i = 0; i < n; i++) {
+        s->rng ^= s->rng << 13;
+        s->rng ^= s->rng >> 7;
+        s->rng ^= s->rng << 17;
+        p[i] = (uint8_t)(s->rng >> 24);
+    }
+}
+
+static void inbox_push(side *to, const zdc_addr *from, const uint8_t *p, size_t len)
+{
+    dgram *d = malloc(sizeof *d + len);
+    cr_assert_not_null(d);
+    d->next = NULL;
+    d->from = *from;
+    d->len = len;
+    memcpy(d->data, p, len);
+    if (to->in_tail)
+        to->in_tail->next = d;
+    else
+        to->in_head = d;
+    to->in_tail = d;
+}
+
+static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t len)
+{
+    side *s = user;
+    harness *h = s->h;
+    s->sent++;
+    if (!zdc_addr_equal(to, &s->peer->addr)) {
+        s->stray++;
+        s->last_stray = *to;
+        return;
+    }
+    if (!s->stun_req_len && len <= sizeof s->stun_req &&
+        zdc_demux_classify(p, len) == ZDC_DEMUX_STUN && p[0] == 0x00 &&
+        p[1] == 0x01) { /* Binding request */
+        memcpy(s->stun_req, p, len);
+        s->stun_req_len = len;
+    }
+    bool spoof = h->spoof_dtls && s == &h->a && zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS;
+    if (h->link[s->dir]) {
+        cr_assert_eq(zdc_impair_push(h->link[s->dir], p, len, spoof, mono_ns()), 0);
+        return;
+    }
+    inbox_push(s->peer, spoof ? &h->spoof_addr : &s->addr, p, len);
+}
+
+static void side_init(harness *h, side *s, const char *name, uint16_t port, uint64_t seed,
+                      const zdc_pc_env *tmpl)
+{
+    s->name = name;
+    s->h = h;
+    s->rng = seed;
+    cr_assert_eq(zdc_addr_from_ip(&s->addr, "127.0.0.1", 9, port), 0);
+    cr_assert_eq(zdc_dtls_cert_new(&s->cert), 0);
+    zdc_pc_env env = tmpl ? *tmpl : (zdc_pc_env){0};
+    env.user = s;
+    env.send = env_send;
+    env.random = rand_bytes;
+    env.cert = s->cert;
+    env.local = &s->addr;
+    env.n_local = 1;
+    cr_assert_eq(zdc_pc_new(&env, &s->pc), 0);
+    cr_assert_eq(zdc_pc_initialize(s->pc, NULL), 0);
+}
+
+/* Two peers; `env` (may be NULL) supplies the optional env fields of both. */
+static void harness_init(harness *h, const zdc_pc_env *env)
+{
+    memset(h, 0, sizeof *h);
+    side_init(h, &h->a, "A", 10001, 0x243f6a8885a308d3ull, env);
+    side_init(h, &h->b, "B", 10002, 0x13198a2e03707344ull, env);
+    h->a.peer = &h->b;
+    h->b.peer = &h->a;
+    h->a.dir = 0;
+    h->b.dir = 1;
+    cr_assert_eq(zdc_addr_from_ip(&h->spoof_addr, "127.0.0.1", 9, 10003), 0);
+}
+
+static void side_free(side *s)
+{
+    zdc_dtls_cert_del(s->cert);
+    while (s->in_head) {
+        dgram *d = s->in_head;
+        s->in_head = d->next;
+        free(d);
+    }
+    s->in_tail = NULL;
+    free(s->ev);
+    for (size_t i = 0; i < s->n_held; i++)
+        free(s->held[i]);
+    free(s->held_desc_type);
+    free(s->held_desc);
+}
+
+static void harness_free(harness *h)
+{
+    /* Both peers first: deleting one may still send (an SCTP ABORT) to the other's inbox. */
+    zdc_pc_del(h->a.pc);
+    zdc_pc_del(h->b.pc);
+    h->a.pc = h->b.pc = NULL;
+    side_free(&h->a);
+    side_free(&h->b);
+    for (int i = 0; i < 2; i++)
+        zdc_impair_del(h->link[i]);
+}
+
+/* Puts a seeded impairment link into both directions. */
+static void harness_impair(harness *h, const zdc_impair_config *c)
+{
+    for (int i = 0; i < 2; i++) {
+        zdc_impair_config ci = *c;
+        ci.seed = c->seed + (uint64_t)i * 7919;
+        cr_assert_eq(zdc_impair_new(&ci, &h->link[i]), 0);
+    }
+}
+
+static void record(side *s, const zdc_pc_event *e)
+{
+    if (s->n_ev == s->cap_ev) {
+        s->cap_ev = s->cap_ev ? s->cap_ev * 2 : 64;
+        s->ev = realloc(s->ev, s->cap_ev * sizeof *s->ev);
+        cr_assert_not_null(s->ev);
+    }
+    s->ev[s->n_ev++] = (rec){e->kind, e->state, e->channel};
+}
+
+/* A copy of s with the first `from` replaced by `to`, or NULL when `from` is absent. */
+static char *replace_str(const char *s, const char *from, const char *to)
+{
+    const char *k = strstr(s, from);
+    if (!k)
+        return NULL;
+    size_t pre = (size_t)(k - s), n = strlen(s) - strlen(from) + strlen(to);
+    char *out = malloc(n + 1);
+    cr_assert_not_null(out);
+    memcpy(out, s, pre);
+    strcpy(out + pre, to);
+    strcat(out, k + strlen(from));
+    return out;
+}
+
+static void deliver_description(side *s, const char *type, const char *sdp)
+{
+    side *peer = s->peer;
+    char *m = s->h->munge ? s->h->munge(s, type, sdp) : NULL;
+    s->remote_rv = zdc_pc_set_remote_description(peer->pc, type, m ? m : sdp, mono_ns());
+    snprintf(s->remote_err, sizeof s->remote_err, "%s", zdc_pc_last_error(peer->pc));
+    free(m);
+}
+
+/* Takes `s`'s events: signaling goes to the peer, everything else is recorded. */
+static size_t relay(side *s)
+{
+    zdc_pc_event e;
+    size_t n = 0;
+    while (s->pc && zdc_pc_next_event(s->pc, &e) == 1) {
+        n++;
+        if (s->closed)
+            s->events_after_close++;
+        switch (e.kind) {
+        case ZDC_PC_EV_DESCRIPTION:
+            if (s->hold_description) { /* the test sets and sends it */
+                free(s->held_desc_type);
+                free(s->held_desc);
+                s->held_desc_type = strdup(e.text);
+                s->held_desc = strdup(e.text2);
+            } else {
+                cr_assert_eq(zdc_pc_set_local_description(s->pc, e.text, e.text2, mono_ns()), 0,
+                             "%s: set_local_description(%s): %s", s->name, e.text,
+                             zdc_pc_last_error(s->pc));
+                deliver_description(s, e.text, e.text2);
+            }
+            break;
+        case ZDC_PC_EV_CANDIDATE:
+            if (s->hold_candidates) {
+                cr_assert_lt(s->n_held, 16);
+                s->held[s->n_held++] = strdup(e.text2);
+            } else {
+                s->cands_relayed++;
+                int rv = zdc_pc_add_ice_candidate(s->peer->pc, e.text, e.state, e.text2);
+                cr_assert_eq(rv, 0, "%s: add_ice_candidate '%s': %d %s", s->peer->name, e.text2, rv,
+                             zdc_pc_last_error(s->peer->pc));
+            }
+            break;
+        case ZDC_PC_EV_CONNECTION:
+            s->conn = e.state;
+            record(s, &e);
+            break;
+        case ZDC_PC_EV_DATA_CHANNEL:
+            cr_assert_lt(s->n_incoming, 64);
+            s->incoming[s->n_incoming++] = e.channel;
+            record(s, &e);
+            break;
+        default:
+            record(s, &e);
+            break;
+        }
+        zdc_pc_event_clear(&e);
+    }
+    return n;
+}
+
+static size_t deliver_inbox(side *s, uint64_t now)
+{
+    size_t n = 0;
+    /* Bounded: a side's answers land in the other inbox, so this ends. */
+    while (s->in_head && n < 4096) {
+        dgram *d = s->in_head;
+        s->in_head = d->next;
+        if (!s->in_head)
+            s->in_tail = NULL;
+        if (s->pc)
+            zdc_pc_handle_datagram(s->pc, &d->from, d->data, d->len, now);
+        free(d);
+        n++;
+    }
+    return n;
+}
+
+static size_t deliver_link(harness *h, int dir, uint64_t now)
+{
+    static uint8_t buf[65536];
+    size_t len, n = 0;
+    uint64_t tag;
+    side *from = dir == 0 ? &h->a : &h->b;
+    if (!h->link[dir])
+        return 0;
+    while (zdc_impair_pop(h->link[dir], now, buf, sizeof buf, &len, &tag) == 1) {
+        if (from->peer->pc)
+            zdc_pc_handle_datagram(from->peer->pc, tag ? &h->spoof_addr : &from->addr, buf, len,
+                                   now);
+        n++;
+    }
+    return n;
+}
+
+/* One round of the driver loop. Returns how much happened. */
+static size_t step(harness *h)
+{
+    uint64_t now = mono_ns();
+    size_t n = relay(&h->a) + relay(&h->b);
+    n += deliver_inbox(&h->b, now) + deliver_inbox(&h->a, now);
+    n += deliver_link(h, 0, now) + deliver_link(h, 1, now);
+    now = mono_ns();
+    side *sides[2] = {&h->a, &h->b};
+    for (int i = 0; i < 2; i++)
+        if (sides[i]->pc && zdc_pc_next_timeout(sides[i]->pc) <= now)
+            zdc_pc_handle_timeout(sides[i]->pc, now);
+    n += relay(&h->a) + relay(&h->b);
+    return n;
+}
+
+/* Sleeps until the next deadline (at most 2 ms) when the last step moved nothing. */
+static void idle(harness *h)
+{
+    uint64_t dl = UINT64_MAX, now = mono_ns();
+    side *sides[2] = {&h->a, &h->b};
+    for (int i = 0; i < 2; i++)
+        if (sides[i]->pc) {
+            uint64_t t = zdc_pc_next_timeout(sides[i]->pc);
+            dl = t < dl ? t : dl;
+        }
+    for (int i = 0; i < 2; i++)
+        if (h->link[i]) {
+            uint64_t t = zdc_impair_next(h->link[i]);
+            dl = t < dl ? t : dl;
+        }
+    if (dl <= now)
+        return;
+    uint64_t w = dl - now;
+    if (w > 2 * MS)
+        w = 2 * MS;
+    struct timespec ts = {0, (long)w};
+    nanosleep(&ts, NULL);
+}
+
+static void pump(harness *h)
+{
+    if (step(h) == 0)
+        idle(h);
+}
+
+/* Runs the loop until `cond` holds, for at most `ms` milliseconds of real time. */
+#define RUN_UNTIL(h, cond, ms)                                                                     \
+    do {                                                                                           \
+        uint64_t end_ = mono_ns() + (uint64_t)(ms)*MS;                                             \
+        while (!(cond) && mono_ns() < end_)                                                        \
+            pump(h);                                                                               \
+        cr_assert(cond, "not reached within %d ms: %s", (int)(ms), #cond);                         \
+    } while (0)
+
+/* Runs the loop for `ms` milliseconds. */
+static void run_for(harness *h, unsigned ms)
+{
+    uint64_t end = mono_ns() + (uint64_t)ms * MS;
+    while (mono_ns() < end)
+        pump(h);
+}
+
+static size_t count_events(const side *s, int kind, const zdc_pc_channel *ch)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_ev; i++)
+        if (s->ev[i].kind == kind && (!ch || s->ev[i].ch == ch))
+            n++;
+    return n;
+}
+
+static bool saw_state(const side *s, int state)
+{
+    for (size_t i = 0; i < s->n_ev; i++)
+        if (s->ev[i].kind == ZDC_PC_EV_CONNECTION && s->ev[i].state == state)
+            return true;
+    return false;
+}
+
+static zdc_pc_channel *incoming_labeled(const side *s, const char *label)
+{
+    for (size_t i = 0; i < s->n_incoming; i++)
+        if (strcmp(zdc_pc_channel_label(s->incoming[i]), label) == 0)
+            return s->incoming[i];
+    return NULL;
+}
+
+static bool both_connected(const harness *h)
+{
+    return h->a.conn == ZDC_STATE_CONNECTED && h->b.conn == ZDC_STATE_CONNECTED;
+}
+
+static zdc_pc_channel *make_channel(side *s, const char *label, const zdc_channel_options *o)
+{
+    zdc_pc_channel *c = NULL;
+    int rv = zdc_pc_create_channel(s->pc, label, o, &c);
+    cr_assert_eq(rv, 0, "create_channel(%s): %d %s", label, rv, zdc_pc_last_error(s->pc));
+    cr_assert_not_null(c);
+    return c;
+}
+
+/* A offers, B answers; waits until both are CONNECTED. */
+static void connect_peers(harness *h)
+{
+    cr_assert_eq(zdc_pc_create_offer(h->a.pc, mono_ns()), 0, "%s", zdc_pc_last_error(h->a.pc));
+    RUN_UNTIL(h, both_connected(h), 3000);
+    cr_assert_eq(h->a.remote_rv, 0, "B refused the offer: %s", h->a.remote_err);
+    cr_assert_eq(h->b.remote_rv, 0, "A refused the answer: %s", h->b.remote_err);
+}
+
+/* ---- messages --------------------------------------------------------------------------- */
+
+static void fill(uint8_t *p, size_t len, uint32_t seed)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = (uint8_t)(x >> 16);
+    }
+}
+
+/* Text content must be valid UTF-8 for real peers; printable ASCII is. */
+static void fill_text(uint8_t *p, size_t len, uint32_t seed)
+{
+    fill(p, len, seed);
+    for (size_t i = 0; i < len; i++)
+        p[i] = (uint8_t)(' ' + p[i] % 95);
+}
+
+static void expect_msg(zdc_pc_channel *ch, size_t len, bool text, uint32_t seed)
+{
+    const uint8_t *p = NULL;
+    size_t got = 0;
+    bool was_string = !text;
+    cr_assert_eq(zdc_pc_channel_peek(ch, &p, &got, &was_string), 0, "a message is waiting");
+    cr_assert_eq(got, len, "length %zu, expected %zu", got, len);
+    cr_assert_eq(was_string, text);
+    uint8_t *want = malloc(len ? len : 1);
+    if (text)
+        fill_text(want, len, seed);
+    else
+        fill(want, len, seed);
+    cr_assert(len == 0 || memcmp(p, want, len) == 0, "content of the %zu-byte message", len);
+    uint32_t ppid = zdc_pc_channel_peek_ppid(ch);
+    uint32_t want_ppid = text ? (len ? ZDC_PPID_STRING : ZDC_PPID_STRING_EMPTY)
+                              : (len ? ZDC_PPID_BINARY : ZDC_PPID_BINARY_EMPTY);
+    cr_assert_eq(ppid, want_ppid, "PPID %u for a %zu-byte %s message", ppid, len,
+                 text ? "text" : "binary");
+    free(want);
+    zdc_pc_channel_release(ch);
+}
+
+static int send_msg(zdc_pc_channel *ch, size_t len, bool text, uint32_t seed)
+{
+    uint8_t *p = malloc(len ? len : 1);
+    if (text)
+        fill_text(p, len, seed);
+    else
+        fill(p, len, seed);
+    int rv = zdc_pc_channel_send(ch, p, len, text);
+    free(p);
+    return rv;
+}
+
+/* ---- 1. connect and exchange ------------------------------------------------------------ */
+
+static const size_t sizes[] = {0, 1, 1200, 65536, 262144};
+#define N_SIZES (sizeof sizes / sizeof sizes[0])
+
+static void exchange_all_sizes(harness *h, zdc_pc_channel *x, zdc_pc_channel *y)
+{
+    /* x -> y and y -> x, every size as text and as binary */
+    zdc_pc_channel *from[2] = {x, y}, *to[2] = {y, x};
+    for (int d = 0; d < 2; d++) {
+        for (size_t i = 0; i < N_SIZES; i++)
+            for (int t = 0; t < 2; t++)
+                cr_assert_eq(send_msg(from[d], sizes[i], t, (uint32_t)(i * 2 + t)), 0,
+                             "send %zu bytes", sizes[i]);
+        RUN_UNTIL(h, zdc_pc_channel_available(to[d]) == (int)(2 * N_SIZES), 3000);
+        for (size_t i = 0; i < N_SIZES; i++)
+            for (int t = 0; t < 2; t++)
+                expect_msg(to[d], sizes[i], t, (uint32_t)(i * 2 + t));
+        cr_assert_eq(zdc_pc_channel_available(to[d]), 0);
+    }
+}
+
+Test(pc, offer_answer_connects_and_channel_carries_every_size_both_ways)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "chat", NULL);
+    cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_CONNECTING);
+    connect_peers(&h);
+    RUN_UNTIL(&h, count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, ca) == 1 && h.b.n_incoming == 1, 2000);
+    zdc_pc_channel *cb = h.b.incoming[0];
+    RUN_UNTIL(&h, count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, cb) == 1, 1000);
+    cr_assert_str_eq(zdc_pc_channel_label(cb), "chat");
+    cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(zdc_pc_channel_state(cb), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(zdc_pc_channel_id(ca), zdc_pc_channel_id(cb));
+    cr_assert(zdc_pc_channel_ordered(cb));
+    cr_assert_not(zdc_pc_channel_negotiated(cb));
+    cr_assert_eq(zdc_pc_channel_max_retransmits(cb), -1);
+    cr_assert_eq(zdc_pc_channel_max_packet_life_time(cb), -1);
+    cr_assert_eq(zdc_pc_signaling_state(h.a.pc), ZDC_SIGNALING_STABLE);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    cr_assert_str_eq(zdc_pc_dtls_cipher(h.a.pc), "ECDHE-ECDSA-AES128-GCM-SHA256");
+    zdc_addr ra;
+    cr_assert_eq(zdc_pc_remote_address(h.a.pc, &ra), 0);
+    cr_assert(zdc_addr_equal(&ra, &h.b.addr));
+    exchange_all_sizes(&h, ca, cb);
+    cr_assert_eq(h.a.stray + h.b.stray, 0, "nothing sent anywhere but to the peer");
+    harness_free(&h);
+}
+
+/* The offerer's channel as seen by both sides, once open on both. */
+static zdc_pc_channel *await_remote(harness *h, side *opener, zdc_pc_channel *c)
+{
+    side *other = opener->peer;
+    const char *label = zdc_pc_channel_label(c);
+    RUN_UNTIL(h, count_events(opener, ZDC_PC_EV_CHANNEL_OPEN, c) == 1, 2000);
+    RUN_UNTIL(h, incoming_labeled(other, label) != NULL, 2000);
+    zdc_pc_channel *r = incoming_labeled(other, label);
+    RUN_UNTIL(h, count_events(other, ZDC_PC_EV_CHANNEL_OPEN, r) == 1, 2000);
+    cr_assert_eq(zdc_pc_channel_id(r), zdc_pc_channel_id(c));
+    return r;
+}
+
+/* Rewrites "a=setup:actpass" in the offer: the answerer then has to take the other role. */
+static char *offer_setup_active(const side *from, const char *type, const char *sdp)
+{
+    if (strcmp(type, "offer") != 0)
+        return NULL;
+    return replace_str(sdp, "a=setup:actpass", "a=setup:active");
+}
+
+static void check_parity(zdc_pc_channel *c, bool even)
+{
+    int id = zdc_pc_channel_id(c);
+    cr_assert_geq(id, 0);
+    /* RFC 8832 §6: the DTLS client uses even stream ids, the server odd ones. */
+    cr_assert_eq(id % 2 == 0, even, "stream id %d should be %s", id, even ? "even" : "odd");
+}
+
+/* zdc answers a=setup:active by default: the answerer is the DTLS client (even ids). */
+Test(pc, default_roles_answerer_is_dtls_client_and_ids_follow_parity)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "from-offerer", NULL);
+    zdc_pc_channel *cb = make_channel(&h.b, "from-answerer-early", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *ra = await_remote(&h, &h.a, ca);
+    zdc_pc_channel *rb = await_remote(&h, &h.b, cb);
+    check_parity(ca, false);
+    check_parity(cb, true);
+    /* a channel created by the answerer after the connection is up */
+    zdc_pc_channel *late = make_channel(&h.b, "late", NULL);
+    zdc_pc_channel *rlate = await_remote(&h, &h.b, late);
+    check_parity(late, true);
+    cr_assert_neq(zdc_pc_channel_id(late), zdc_pc_channel_id(cb));
+    cr_assert_eq(send_msg(late, 100, true, 7), 0);
+    cr_assert_eq(send_msg(rb, 200, false, 8), 0);
+    cr_assert_eq(send_msg(ra, 300, false, 9), 0);
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(rlate) == 1 && zdc_pc_channel_available(cb) == 1 &&
+                  zdc_pc_channel_available(ca) == 1,
+              2000);
+    expect_msg(rlate, 100, true, 7);
+    expect_msg(cb, 200, false, 8);
+    expect_msg(ca, 300, false, 9);
+    harness_free(&h);
+}
+
+/* The answerer may take the passive role (here because the offer asks for "active"). */
+Test(pc, passive_answerer_is_dtls_server_and_ids_follow_parity)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = offer_setup_active;
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *rb = await_remote(&h, &h.a, ca);
+    check_parity(ca, true); /* the offerer is the DTLS client now */
+    zdc_pc_channel *late = make_channel(&h.b, "late", NULL);
+    zdc_pc_channel *rlate = await_remote(&h, &h.b, late);
+    check_parity(late, false);
+    cr_assert_eq(send_msg(rb, 5, true, 1), 0);
+    cr_assert_eq(send_msg(rlate, 6, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1 && zdc_pc_channel_available(late) == 1, 2000);
+    expect_msg(ca, 5, true, 1);
+    expect_msg(late, 6, false, 2);
+    harness_free(&h);
+}
+
+/* The answerer chooses passive itself by changing a=setup in its answer before setting it. */
+Test(pc, answerer_may_choose_passive_in_its_answer)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.b.hold_description = true;
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.b.held_desc != NULL, 1000);
+    cr_assert_str_eq(h.b.held_desc_type, "answer");
+    char *passive = replace_str(h.b.held_desc, "a=setup:active", "a=setup:passive");
+    cr_assert_not_null(passive, "zdc answers active by default");
+    /* any other change is still refused */
+    char *other = replace_str(passive, "a=mid:0", "a=mid:1");
+    cr_assert_not_null(other);
+    cr_assert_eq(zdc_pc_set_local_description(h.b.pc, "answer", other, mono_ns()),
+                 ZDC_ERR_INVALID_PARAMETER);
+    free(other);
+    cr_assert_eq(zdc_pc_set_local_description(h.b.pc, "answer", passive, mono_ns()), 0, "%s",
+                 zdc_pc_last_error(h.b.pc));
+    deliver_description(&h.b, "answer", passive);
+    cr_assert_eq(h.b.remote_rv, 0, "%s", h.b.remote_err);
+    free(passive);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    zdc_pc_channel *rb = await_remote(&h, &h.a, ca);
+    check_parity(ca, true);
+    cr_assert_eq(send_msg(rb, 10, false, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(ca, 10, false, 3);
+    harness_free(&h);
+}
+
+/* Negotiated channels: both sides create them with the same id; no DCEP, no DATA_CHANNEL. */
+Test(pc, negotiated_channels_open_on_both_sides_without_dcep)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_channel_options o = {.negotiated = true,
+                             .id = 7,
+                             .max_packet_life_time = -1,
+                             .max_retransmits = -1,
+                             .ordered = true,
+                             .protocol = "game"};
+    zdc_pc_channel *ca = make_channel(&h.a, "neg", &o);
+    zdc_pc_channel *cb = make_channel(&h.b, "neg", &o);
+    cr_assert_eq(zdc_pc_channel_id(ca), 7);
+    zdc_pc_channel *dup = NULL;
+    cr_assert_eq(zdc_pc_create_channel(h.a.pc, "dup", &o, &dup), ZDC_ERR_INVALID_PARAMETER,
+                 "id 7 is taken");
+    connect_peers(&h);
+    RUN_UNTIL(&h,
+              count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, ca) == 1 &&
+                  count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, cb) == 1,
+              2000);
+    cr_assert(zdc_pc_channel_negotiated(cb));
+    cr_assert_str_eq(zdc_pc_channel_protocol(cb), "game");
+    cr_assert_eq(send_msg(ca, 1000, false, 11), 0);
+    cr_assert_eq(send_msg(cb, 0, true, 12), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 1000, false, 11);
+    expect_msg(ca, 0, true, 12);
+    /* a negotiated channel added once connected opens at once on each side */
+    o.id = 300;
+    zdc_pc_channel *la = make_channel(&h.a, "neg2", &o);
+    zdc_pc_channel *lb = make_channel(&h.b, "neg2", &o);
+    RUN_UNTIL(&h,
+              count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, la) == 1 &&
+                  count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, lb) == 1,
+              2000);
+    cr_assert_eq(send_msg(lb, 77, true, 13), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(la) == 1, 2000);
+    expect_msg(la, 77, true, 13);
+    cr_assert_eq(h.a.n_incoming + h.b.n_incoming, 0, "no DATA_CHANNEL for negotiated channels");
+    harness_free(&h);
+}
+
+/* Unordered and partially reliable channels open with their parameters on the remote side. */
+Test(pc, unordered_and_partial_reliability_channels_carry_messages)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_channel_options o = {.id = -1, .max_packet_life_time = -1, .max_retransmits = -1};
+    zdc_pc_channel *un = make_channel(&h.a, "unordered", &o); /* ordered = false */
+    o.max_retransmits = 0;
+    zdc_pc_channel *rtx = make_channel(&h.a, "rtx0", &o);
+    o.max_retransmits = -1;
+    o.max_packet_life_time = 150;
+    o.ordered = true;
+    zdc_pc_channel *ttl = make_channel(&h.a, "ttl150", &o);
+    connect_peers(&h);
+    zdc_pc_channel *run = await_remote(&h, &h.a, un);
+    zdc_pc_channel *rrtx = await_remote(&h, &h.a, rtx);
+    zdc_pc_channel *rttl = await_remote(&h, &h.a, ttl);
+    cr_assert_not(zdc_pc_channel_ordered(run));
+    cr_assert_eq(zdc_pc_channel_max_retransmits(run), -1);
+    cr_assert_not(zdc_pc_channel_ordered(rrtx));
+    cr_assert_eq(zdc_pc_channel_max_retransmits(rrtx), 0);
+    cr_assert_eq(zdc_pc_channel_max_packet_life_time(rrtx), -1);
+    cr_assert(zdc_pc_channel_ordered(rttl));
+    cr_assert_eq(zdc_pc_channel_max_packet_life_time(rttl), 150);
+    cr_assert_eq(zdc_pc_channel_max_retransmits(rttl), -1);
+    zdc_pc_channel *tx[3] = {un, rtx, ttl}, *rx[3] = {run, rrtx, rttl};
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < 10; i++)
+            cr_assert_eq(send_msg(tx[k], 100 + i * 500, i & 1, (uint32_t)k * 100 + i), 0);
+    /* a perfect link loses nothing, even on unreliable channels */
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(run) == 10 && zdc_pc_channel_available(rrtx) == 10 &&
+                  zdc_pc_channel_available(rttl) == 10,
+              2000);
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < 10; i++)
+            expect_msg(rx[k], 100 + i * 500, i & 1, (uint32_t)k * 100 + i);
+    /* and the answer direction */
+    cr_assert_eq(send_msg(rrtx, 42, false, 5), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(rtx) == 1, 2000);
+    expect_msg(rtx, 42, false, 5);
+    harness_free(&h);
+}
+
+Test(pc, twenty_channels_at_once)
+{
+    enum { N = 20 };
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca[N], *cb[N];
+    char label[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(label, sizeof label, "ch%d", i);
+        ca[i] = make_channel(&h.a, label, NULL);
+    }
+    connect_peers(&h);
+    RUN_UNTIL(&h, h.b.n_incoming == N && count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, NULL) == N,
+              3000);
+    for (int i = 0; i < N; i++) {
+        snprintf(label, sizeof label, "ch%d", i);
+        cb[i] = incoming_labeled(&h.b, label);
+        cr_assert_not_null(cb[i], "%s reached B", label);
+        cr_assert_eq(zdc_pc_channel_id(cb[i]), zdc_pc_channel_id(ca[i]));
+        check_parity(ca[i], false);
+        for (int k = 0; k < i; k++)
+            cr_assert_neq(zdc_pc_channel_id(ca[i]), zdc_pc_channel_id(ca[k]));
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(send_msg(ca[i], (size_t)i * 100, false, (uint32_t)i), 0);
+        cr_assert_eq(send_msg(cb[i], (size_t)i * 50, true, (uint32_t)i + 1000), 0);
+    }
+    for (int i = 0; i < N; i++)
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb[i]) == 1 && zdc_pc_channel_available(ca[i]) == 1,
+                  2000);
+    for (int i = 0; i < N; i++) {
+        expect_msg(cb[i], (size_t)i * 100, false, (uint32_t)i);
+        expect_msg(ca[i], (size_t)i * 50, true, (uint32_t)i + 1000);
+    }
+    harness_free(&h);
+}
+
+/* ---- 3. closing --------------------------------------------------------------------------- */
+
+static void close_one_side(harness *h, side *closer, zdc_pc_channel *mine, zdc_pc_channel *theirs)
+{
+    side *other = closer->peer;
+    cr_assert_eq(zdc_pc_channel_close(mine), 0);
+    cr_assert_eq(zdc_pc_channel_state(mine), ZDC_CHANNEL_CLOSING);
+    cr_assert_eq(zdc_pc_channel_send(mine, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    /* RFC 8831 §6.7: the remote sees the stream reset and closes its side too */
+    RUN_UNTIL(h,
+              count_events(other, ZDC_PC_EV_CHANNEL_CLOSE, theirs) == 1 &&
+                  count_events(closer, ZDC_PC_EV_CHANNEL_CLOSE, mine) == 1,
+              2000);
+    cr_assert_eq(zdc_pc_channel_state(theirs), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_state(mine), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_close(mine), 0, "closing twice is harmless");
+    run_for(h, 50);
+    cr_assert_eq(count_events(other, ZDC_PC_EV_CHANNEL_CLOSE, theirs), 1, "one CLOSE event");
+    cr_assert_eq(count_events(closer, ZDC_PC_EV_CHANNEL_CLOSE, mine), 1, "one CLOSE event");
+}
+
+Test(pc, closing_a_channel_from_either_side_closes_it_on_both)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "two", NULL);
+    zdc_pc_channel *a3 = make_channel(&h.a, "three", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    zdc_pc_channel *b3 = await_remote(&h, &h.a, a3);
+    close_one_side(&h, &h.a, a1, b1); /* the opener closes */
+    close_one_side(&h, &h.b, b2, a2); /* the other side closes */
+    /* the remaining channel is untouched and still works */
+    cr_assert_eq(zdc_pc_channel_state(a3), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(send_msg(b3, 9, true, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(a3) == 1, 2000);
+    expect_msg(a3, 9, true, 1);
+    /* a stream freed by a close can carry a new channel */
+    zdc_pc_channel *a4 = make_channel(&h.a, "four", NULL);
+    zdc_pc_channel *b4 = await_remote(&h, &h.a, a4);
+    cr_assert_eq(send_msg(a4, 3, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(b4) == 1, 2000);
+    expect_msg(b4, 3, false, 2);
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
+
+Test(pc, closing_the_peer_is_seen_by_the_remote_and_silences_the_closer)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    cr_assert_eq(send_msg(b1, 5, true, 1), 0); /* an event A will never see */
+    zdc_pc_close(h.a.pc);
+    h.a.closed = true;
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CLOSED);
+    cr_assert_eq(zdc_pc_signaling_state(h.a.pc), ZDC_SIGNALING_CLOSED);
+    cr_assert_eq(zdc_pc_channel_state(a1), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_send(a1, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    cr_assert_eq(zdc_pc_next_timeout(h.a.pc), UINT64_MAX);
+    RUN_UNTIL(&h, h.b.conn == ZDC_STATE_CLOSED, 2000);
+    RUN_UNTIL(&h, count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1, 1000);
+    cr_assert_eq(zdc_pc_channel_state(b1), ZDC_CHANNEL_CLOSED);
+    size_t sent = h.a.sent, sent_b = h.b.sent;
+    run_for(&h, 300);
+    cr_assert_eq(h.b.sent, sent_b, "the remote stopped talking to a closed peer");
+    cr_assert_eq(h.b.conn, ZDC_STATE_CLOSED, "close_notify: CLOSED, not FAILED");
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_FAILED));
+    cr_assert_eq(h.a.events_after_close, 0, "no event after close");
+    cr_assert_eq(h.a.sent, sent, "nothing sent after close");
+    /* the closed peer ignores input and calls */
+    zdc_pc_close(h.a.pc);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), ZDC_ERR_INVALID_STATE);
+    zdc_pc_channel *c = NULL;
+    cr_assert_eq(zdc_pc_create_channel(h.a.pc, "late", NULL, &c), ZDC_ERR_INVALID_STATE);
+    harness_free(&h);
+}
+
+/* ---- 4. limits ---------------------------------------------------------------------------- */
+
+Test(pc, oversize_message_is_refused_and_nothing_is_sent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "big", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    size_t sent = h.a.sent;
+    /* B announced a=max-message-size:262144 (its env default) */
+    cr_assert_eq(send_msg(ca, 262145, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 262145, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(h.a.sent, sent, "nothing went out");
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), 0);
+    run_for(&h, 100);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(send_msg(ca, 262144, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    expect_msg(cb, 262144, false, 2);
+    harness_free(&h);
+}
+
+/* Without a=max-message-size the remote takes 64 KiB (RFC 8841 §6.1). */
+static char *drop_max_message_size(const side *from, const char *type, const char *sdp)
+{
+    return replace_str(sdp, "a=max-message-size:262144\r\n", "");
+}
+
+Test(pc, remote_max_message_size_defaults_to_64k_when_absent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = drop_max_message_size;
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 65537, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(cb, 65537, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 65536, false, 2), 0);
+    cr_assert_eq(send_msg(cb, 65536, true, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 65536, false, 2);
+    expect_msg(ca, 65536, true, 3);
+    harness_free(&h);
+}
+
+Test(pc, send_queue_is_bounded_and_low_threshold_fires_when_it_drains)
+{
+    enum { MSG = 65536 };
+    zdc_pc_env env = {.send_queue_limit = 4 * MSG};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "bulk", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    zdc_pc_channel_set_low_threshold(ca, MSG);
+    /* write without letting the loop run: SCTP's send buffer fills, then our queue */
+    uint32_t n = 0;
+    int rv;
+    while ((rv = send_msg(ca, MSG, false, n)) == 0) {
+        n++;
+        cr_assert_lt(n, 1000, "the queue never filled");
+    }
+    cr_assert_eq(rv, ZDC_ERR_QUEUE_FULL);
+    size_t queued = zdc_pc_channel_buffered_amount(ca);
+    cr_assert_gt(queued, 2 * MSG, "messages wait in our queue: %zu", queued);
+    cr_assert_leq(queued, 4 * MSG, "never beyond the limit: %zu", queued);
+    cr_assert_eq(send_msg(ca, 1, false, 0), ZDC_ERR_QUEUE_FULL, "even a small one: %zu", queued);
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), queued, "refused sends add nothing");
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 0);
+    RUN_UNTIL(&h, count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca) == 1, 3000);
+    cr_assert_leq(zdc_pc_channel_buffered_amount(ca), MSG);
+    /* everything accepted arrives, in order, and nothing refused does */
+    for (uint32_t i = 0; i < n; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 3000);
+        expect_msg(cb, MSG, false, i);
+    }
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 3000);
+    run_for(&h, 50);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 1, "fires once per crossing");
+    harness_free(&h);
+}
+
+/* ---- 5. hostile input --------------------------------------------------------------------- */
+
+/* Changes the last hex digit of the description's a=fingerprint. */
+static char *bad_fingerprint(const side *from, const char *type, const char *sdp)
+{
+    const char *k = strstr(sdp, "a=fingerprint:sha-256 ");
+    cr_assert_not_null(k);
+    const char *eol = strstr(k, "\r\n");
+    char *out = strdup(sdp);
+    char *c = out + (eol - sdp) - 1;
+    *c = *c == '0' ? '1' : '0';
+    return out;
+}
+
+static char *bad_fingerprint_in_answer(const side *from, const char *type, const char *sdp)
+{
+    return strcmp(type, "answer") == 0 ? bad_fingerprint(from, type, sdp) : NULL;
+}
+
+static char *bad_fingerprint_in_offer(const side *from, const char *type, const char *sdp)
+{
+    return strcmp(type, "offer") == 0 ? bad_fingerprint(from, type, sdp) : NULL;
+}
+
+static void wrong_fingerprint_fails(munge_fn munge, side *(*victim)(harness *))
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = munge;
+    zdc_pc_channel *ca = make_channel(&h.a, "secret", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    side *v = victim(&h);
+    RUN_UNTIL(&h, v->conn == ZDC_STATE_FAILED, 3000);
+    cr_assert_not_null(strstr(zdc_pc_last_error(v->pc), "fingerprint"), "error: %s",
+                       zdc_pc_last_error(v->pc));
+    cr_assert_eq(h.a.remote_rv, 0);
+    cr_assert_eq(h.b.remote_rv, 0, "the SDP itself is fine");
+    run_for(&h, 300);
+    cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED));
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, NULL), 0);
+    cr_assert_eq(count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, NULL), 0);
+    cr_assert_eq(h.b.n_incoming, 0);
+    cr_assert_eq(count_events(&h.b, ZDC_PC_EV_CHANNEL_MESSAGE, NULL), 0);
+    cr_assert_eq(zdc_pc_channel_send(ca, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    cr_assert_neq(zdc_pc_channel_state(ca), ZDC_CHANNEL_OPEN);
+    harness_free(&h);
+}
+
+static side *side_a(harness *h)
+{
+    return &h->a;
+}
+static side *side_b(harness *h)
+{
+    return &h->b;
+}
+
+/* A (DTLS server) checks the client's certificate against the answer's fingerprint. */
+Test(pc, wrong_fingerprint_in_answer_fails_the_offerer)
+{
+    wrong_fingerprint_fails(bad_fingerprint_in_answer, side_a);
+}
+
+/* B (DTLS client) checks the server's certificate against the offer's fingerprint. */
+Test(pc, wrong_fingerprint_in_offer_fails_the_answerer)
+{
+    wrong_fingerprint_fails(bad_fingerprint_in_offer, side_b);
+}
+
+/* Offset of the value of the first STUN attribute of `type`, or 0. */
+static size_t stun_attr(const uint8_t *p, size_t len, uint16_t type)
+{
+    size_t off = 20;
+    while (len - off >= 4) {
+        uint16_t t = (uint16_t)(p[off] << 8 | p[off + 1]);
+        size_t l = (size_t)(p[off + 2] << 8 | p[off + 3]);
+        if (t == type)
+            return off + 4;
+        off += 4 + ((l + 3) & ~(size_t)3);
+    }
+    return 0;
+}
+
+/* A Binding request whose MESSAGE-INTEGRITY is wrong (FINGERPRINT recomputed so that only the
+ * integrity check can catch it) gets no answer and creates nothing; the same request intact
+ * does get one — so the test sees answers when there are any. */
+Test(pc, stun_request_with_bad_integrity_is_ignored)
+{
+    harness h;
+    harness_init(&h, NULL);
+    make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    cr_assert_gt(h.a.stun_req_len, 0);
+    uint8_t req[1500];
+    size_t len = h.a.stun_req_len;
+    memcpy(req, h.a.stun_req, len);
+    size_t mi = stun_attr(req, len, ZDC_STUN_ATTR_MESSAGE_INTEGRITY);
+    size_t fp = stun_attr(req, len, ZDC_STUN_ATTR_FINGERPRINT);
+    cr_assert(mi && fp && fp > mi);
+    req[mi + 3] ^= 0x40;
+    uint32_t crc = zdc_crc32(req, fp - 4) ^ ZDC_STUN_FINGERPRINT_XOR;
+    req[fp] = (uint8_t)(crc >> 24);
+    req[fp + 1] = (uint8_t)(crc >> 16);
+    req[fp + 2] = (uint8_t)(crc >> 8);
+    req[fp + 3] = (uint8_t)crc;
+    /* from an address B has never seen: an answer would go there */
+    zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, req, len, mono_ns());
+    run_for(&h, 100);
+    cr_assert_eq(h.b.stray, 0, "no answer to a forged check");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, h.a.stun_req, len, mono_ns());
+    run_for(&h, 50);
+    cr_assert_gt(h.b.stray, 0, "an authentic check from there is answered");
+    cr_assert(zdc_addr_equal(&h.b.last_stray, &h.spoof_addr));
+    harness_free(&h);
+}
+
+/* DTLS from an address other than the one ICE selected never reaches the handshake. */
+Test(pc, dtls_from_an_unselected_address_is_dropped)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    h.spoof_dtls = true; /* A's DTLS reaches B from 127.0.0.1:10003 */
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    run_for(&h, 1200);
+    zdc_addr ra;
+    cr_assert_eq(zdc_pc_remote_address(h.b.pc, &ra), 0, "ICE selected a pair");
+    cr_assert(zdc_addr_equal(&ra, &h.a.addr));
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED), "B's handshake saw none of A's flights");
+    cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
+    cr_assert_eq(h.b.stray, 0, "B answered nothing to the spoofed address");
+    /* the same datagrams from the right address complete the handshake (retransmissions) */
+    h.spoof_dtls = false;
+    RUN_UNTIL(&h, both_connected(&h), 6000);
+    await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* Number of the first line of `sdp` starting with `prefix` (1-based). */
+static unsigned line_of(const char *sdp, const char *prefix)
+{
+    unsigned n = 1;
+    for (const char *p = sdp; *p; n++) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            return n;
+        const char *e = strchr(p, '\n');
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+Test(pc, malformed_remote_description_is_rejected_naming_the_line_and_changes_nothing)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    const char *offer = h.a.held_desc;
+    cr_assert_eq(zdc_pc_set_local_description(h.a.pc, "offer", offer, mono_ns()), 0);
+    char *bad = replace_str(offer, "a=fingerprint:sha-256 ", "a=fingerprint:sha-256 ZZ");
+    cr_assert_not_null(bad);
+    unsigned line = line_of(offer, "a=fingerprint:");
+    cr_assert_gt(line, 0);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", bad, mono_ns()), ZDC_ERR_MALFORMED);
+    char want[32];
+    snprintf(want, sizeof want, "line %u", line);
+    cr_assert_not_null(strstr(zdc_pc_last_error(h.b.pc), want), "'%s' names %s",
+                       zdc_pc_last_error(h.b.pc), want);
+    free(bad);
+    /* a description without a data-channel section */
+    char *nodc = replace_str(offer, "m=application", "m=audio");
+    cr_assert_not_null(nodc);
+    cr_assert_lt(zdc_pc_set_remote_description(h.b.pc, "offer", nodc, mono_ns()), 0);
+    free(nodc);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "pranswer", offer, mono_ns()),
+                 ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "answer", offer, mono_ns()),
+                 ZDC_ERR_INVALID_STATE, "no local offer to answer");
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE, "nothing changed");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_NEW);
+    relay(&h.b);
+    cr_assert_eq(h.b.n_ev, 0, "no event from refused descriptions");
+    /* the intact offer still works */
+    deliver_description(&h.a, "offer", offer);
+    cr_assert_eq(h.a.remote_rv, 0, "%s", h.a.remote_err);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    harness_free(&h);
+}
+
+/* Candidates that arrive before the offer are kept and used. B's own candidates are withheld
+ * from A, so only B's checks — to A's buffered candidates — can find the path. */
+Test(pc, candidates_before_the_remote_description_are_buffered)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    h.b.hold_candidates = true;
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    cr_assert_null(strstr(h.a.held_desc, "a=candidate"), "trickle: the offer has none");
+    cr_assert_eq(zdc_pc_set_local_description(h.a.pc, "offer", h.a.held_desc, mono_ns()), 0);
+    /* A's candidates (and its end-of-candidates) reach B, which has no description yet */
+    RUN_UNTIL(&h, h.a.cands_relayed >= 2, 1000);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    deliver_description(&h.a, "offer", h.a.held_desc);
+    cr_assert_eq(h.a.remote_rv, 0, "%s", h.a.remote_err);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    cr_assert_gt(h.b.n_held, 0, "B's candidates were really withheld");
+    await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* A DATA_CHANNEL_OPEN that does not parse, on an open channel's stream, closes that channel
+ * (RFC 8832 §6 leaves nothing else to do with it) and no other. */
+Test(pc, malformed_dcep_closes_only_its_channel)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "victim", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "bystander", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    static const uint8_t truncated_open[] = {0x03, 0x00, 0x01}; /* OPEN cut after 3 bytes */
+    cr_assert_eq(zdc_pc_channel_send_raw(a1, ZDC_PPID_DCEP, truncated_open, sizeof truncated_open),
+                 0);
+    RUN_UNTIL(&h,
+              count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1 &&
+                  count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, a1) == 1,
+              2000);
+    cr_assert_eq(zdc_pc_channel_state(b2), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(send_msg(a2, 10, true, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(b2) == 1, 2000);
+    expect_msg(b2, 10, true, 1);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    cr_assert_eq(h.b.n_incoming, 2, "no channel was created by the bad message");
+    harness_free(&h);
+}
