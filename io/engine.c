@@ -218,6 +218,10 @@ int zdc_engine_attach(zdc_engine *e, zdc_engine_member *m)
 
 void zdc_engine_detach(zdc_engine *e, zdc_engine_member *m)
 {
+    /* First, so that what the peer sends while closing (SCTP ABORT, DTLS close_notify) is
+     * remembered before the references to m below are cleared. */
+    zdc_pc_del(m->pc);
+    m->pc = NULL;
     for (size_t i = 0; i < e->n; i++)
         if (e->m[i] && e->m[i]->partner == m)
             e->m[i]->partner = NULL;
@@ -238,8 +242,6 @@ void zdc_engine_detach(zdc_engine *e, zdc_engine_member *m)
         }
         break;
     }
-    zdc_pc_del(m->pc);
-    m->pc = NULL;
 }
 
 static void iter_begin(zdc_engine *e)
