@@ -550,17 +550,22 @@ Test(pc, offer_answer_connects_and_channel_carries_every_size_both_ways)
     harness_free(&h);
 }
 
-/* The offerer's channel as seen by both sides, once open on both. */
-static zdc_pc_channel *await_remote(harness *h, side *opener, zdc_pc_channel *c)
+/* The other side's end of `opener`'s channel `c`, once open on both sides (within ms). */
+static zdc_pc_channel *await_remote_ms(harness *h, side *opener, zdc_pc_channel *c, unsigned ms)
 {
     side *other = opener->peer;
     const char *label = zdc_pc_channel_label(c);
-    RUN_UNTIL(h, count_events(opener, ZDC_PC_EV_CHANNEL_OPEN, c) == 1, 2000);
-    RUN_UNTIL(h, incoming_labeled(other, label) != NULL, 2000);
+    RUN_UNTIL(h, count_events(opener, ZDC_PC_EV_CHANNEL_OPEN, c) == 1, ms);
+    RUN_UNTIL(h, incoming_labeled(other, label) != NULL, ms);
     zdc_pc_channel *r = incoming_labeled(other, label);
-    RUN_UNTIL(h, count_events(other, ZDC_PC_EV_CHANNEL_OPEN, r) == 1, 2000);
+    RUN_UNTIL(h, count_events(other, ZDC_PC_EV_CHANNEL_OPEN, r) == 1, ms);
     cr_assert_eq(zdc_pc_channel_id(r), zdc_pc_channel_id(c));
     return r;
+}
+
+static zdc_pc_channel *await_remote(harness *h, side *opener, zdc_pc_channel *c)
+{
+    return await_remote_ms(h, opener, c, 2000);
 }
 
 /* Rewrites "a=setup:actpass" in the offer: the answerer then has to take the other role. */
@@ -1197,5 +1202,147 @@ Test(pc, malformed_dcep_closes_only_its_channel)
     expect_msg(b2, 10, true, 1);
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
     cr_assert_eq(h.b.n_incoming, 2, "no channel was created by the bad message");
+    harness_free(&h);
+}
+
+/* ---- 6. an impaired link -------------------------------------------------------------------- */
+
+static zdc_impair_config lossy_link(uint64_t seed)
+{
+    zdc_impair_config c = zdc_impair_config_default();
+    c.seed = seed;
+    c.loss = 0.10;
+    c.duplicate = 0.05;
+    c.reorder = 0.10;
+    c.delay_ns = 5 * MS;
+    c.jitter_ns = 2 * MS;
+    c.reorder_delay_ns = 8 * MS;
+    return c;
+}
+
+/* Sizes of the indexed messages: from 200 on, always one packet. */
+static size_t varying_size(uint32_t i)
+{
+    if (i >= 200)
+        return 4 + (i * 31u) % 1000;
+    return i % 25 == 0 ? 20000 : 4 + (i * 7919u) % 3000;
+}
+
+/* Message i: its index in the first 4 bytes, then bytes derived from i. */
+static void indexed_msg(uint8_t *p, size_t len, uint32_t i)
+{
+    fill(p, len, i);
+    memcpy(p, &i, 4);
+}
+
+Test(pc, reliable_ordered_channel_is_intact_and_in_order_over_a_lossy_link)
+{
+    enum { N = 200 };
+    harness h;
+    harness_init(&h, NULL);
+    zdc_impair_config c = lossy_link(1234);
+    harness_impair(&h, &c);
+    zdc_pc_channel *ca = make_channel(&h.a, "reliable", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, both_connected(&h), 15000);
+    zdc_pc_channel *cb = await_remote_ms(&h, &h.a, ca, 10000);
+    uint8_t *buf = malloc(20000);
+    for (uint32_t i = 0; i < N; i++) {
+        size_t len = varying_size(i);
+        indexed_msg(buf, len, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, len, false), 0);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 10000);
+        const uint8_t *p;
+        size_t len;
+        bool text;
+        cr_assert_eq(zdc_pc_channel_peek(cb, &p, &len, &text), 0);
+        uint32_t idx;
+        memcpy(&idx, p, 4);
+        cr_assert_eq(idx, i, "message %u arrived in place of %u", idx, i);
+        cr_assert_eq(len, varying_size(i));
+        indexed_msg(buf, len, i);
+        cr_assert(memcmp(p, buf, len) == 0, "content of message %u", i);
+        zdc_pc_channel_release(cb);
+    }
+    zdc_impair_stats st = zdc_impair_get_stats(h.link[0]);
+    cr_assert_gt(st.lost, 0, "the link really lost datagrams");
+    cr_assert_gt(st.duplicated + st.reordered, 0);
+    free(buf);
+    harness_free(&h);
+}
+
+/* Checks every message waiting on ch: intact, index < n, not seen before. Returns the count. */
+static size_t take_indexed(zdc_pc_channel *ch, bool *seen, uint32_t n, uint8_t *buf)
+{
+    size_t got = 0;
+    while (zdc_pc_channel_available(ch) > 0) {
+        const uint8_t *p;
+        size_t len;
+        bool text;
+        cr_assert_eq(zdc_pc_channel_peek(ch, &p, &len, &text), 0);
+        uint32_t idx;
+        cr_assert_geq(len, 4);
+        memcpy(&idx, p, 4);
+        cr_assert_lt(idx, n);
+        cr_assert_not(seen[idx], "message %u delivered twice", idx);
+        seen[idx] = true;
+        cr_assert_eq(len, varying_size(idx));
+        indexed_msg(buf, len, idx);
+        cr_assert(memcmp(p, buf, len) == 0, "content of message %u", idx);
+        zdc_pc_channel_release(ch);
+        got++;
+    }
+    return got;
+}
+
+/* maxRetransmits 0: what a lost (or, with jitter and reordering, merely late) packet carried
+ * is abandoned, so how much arrives depends on the link; what arrives must be intact and
+ * unique, and the channel must keep going: a later paced batch still arrives. */
+Test(pc, unreliable_unordered_channel_neither_stalls_nor_corrupts_over_a_lossy_link)
+{
+    enum { N = 200, M = 40 };
+    harness h;
+    harness_init(&h, NULL);
+    zdc_impair_config c = lossy_link(99);
+    harness_impair(&h, &c);
+    zdc_channel_options o = {.id = -1, .max_packet_life_time = -1, .max_retransmits = 0};
+    zdc_pc_channel *ca = make_channel(&h.a, "unreliable", &o);
+    zdc_pc_channel *ctl = make_channel(&h.a, "control", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, both_connected(&h), 15000);
+    zdc_pc_channel *cb = await_remote_ms(&h, &h.a, ca, 10000);
+    zdc_pc_channel *rctl = await_remote_ms(&h, &h.a, ctl, 10000);
+    uint8_t *buf = malloc(20000);
+    static bool seen[N + M];
+    for (uint32_t i = 0; i < N; i++) {
+        size_t len = varying_size(i);
+        indexed_msg(buf, len, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, len, false), 0);
+        if (i % 10 == 9)
+            run_for(&h, 2);
+    }
+    /* a reliable message on another channel gets through after the burst */
+    cr_assert_eq(send_msg(ctl, 10, true, 5), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(rctl) == 1, 10000);
+    expect_msg(rctl, 10, true, 5);
+    run_for(&h, 300);
+    size_t burst = take_indexed(cb, seen, N + M, buf);
+    cr_assert_gt(burst, 0);
+    cr_assert_lt(burst, N, "every rtx=0 message arrived despite 10 %% loss");
+    /* then single-packet messages, one every 10 ms: the stream is not stuck behind the
+     * abandoned ones, and most of these get through */
+    for (uint32_t i = N; i < N + M; i++) {
+        size_t len = varying_size(i);
+        indexed_msg(buf, len, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, len, false), 0);
+        run_for(&h, 10);
+    }
+    run_for(&h, 300);
+    size_t later = take_indexed(cb, seen, N + M, buf);
+    cr_assert_gt(later, 0, "nothing arrived after the burst: the channel stalled");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    free(buf);
     harness_free(&h);
 }
