@@ -877,11 +877,11 @@ static void two_pairs(int backend)
     world_free(&w1);
 }
 
-Test(peer, two_pairs_one_engine_uring, .timeout = 60)
+Test(peer, two_pairs_one_engine_uring)
 {
     two_pairs(ZDC_BACKEND_URING);
 }
-Test(peer, two_pairs_one_engine_epoll, .timeout = 60)
+Test(peer, two_pairs_one_engine_epoll)
 {
     two_pairs(ZDC_BACKEND_EPOLL);
 }
