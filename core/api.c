@@ -25,6 +25,9 @@ typedef struct peer_ref {
 typedef struct chan_ref {
     peer_ref *peer;
     void *obj;
+    /* The zero-copy send buffer when the implementation has no channel_buffer_* entries. */
+    uint8_t *buf;
+    size_t buf_cap;
     int mode; /* enum zdc_write_mode: API-level state, kept beside the handle */
 } chan_ref;
 
@@ -65,10 +68,16 @@ int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user)
 {
     if (impl) {
         void (*const *fn)(void) = (void (*const *)(void)) & impl->create;
-        size_t n = (sizeof *impl - offsetof(zdc_peer_impl, create)) / sizeof(void (*)(void));
+        size_t n =
+            (offsetof(zdc_peer_impl, channel_buffer_acquire) - offsetof(zdc_peer_impl, create)) /
+            sizeof(void (*)(void));
         for (size_t i = 0; i < n; i++)
             if (!fn[i])
                 return ZDC_ERR_INVALID_PARAMETER;
+        int opt = !!impl->channel_buffer_acquire + !!impl->channel_buffer_submit +
+                  !!impl->channel_buffer_discard;
+        if (opt != 0 && opt != 3)
+            return ZDC_ERR_INVALID_PARAMETER;
     }
     pthread_mutex_lock(&lock);
     dflt = impl;
@@ -113,7 +122,7 @@ int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out
 
 static int add_chan(peer_ref *r, void *obj, zdc_channel *out)
 {
-    chan_ref *c = malloc(sizeof *c);
+    chan_ref *c = calloc(1, sizeof *c);
     if (!c)
         return ZDC_ERR_NOMEM;
     c->peer = r;
@@ -148,6 +157,8 @@ static void drop_channels(peer_ref *r)
     for (size_t i = 0; i < r->n_chans; i++) {
         chan_ref *c = zdc_handles_get(&table, r->chans[i], T_CHANNEL);
         zdc_handles_remove(&table, r->chans[i]);
+        if (c)
+            free(c->buf);
         free(c);
     }
     pthread_mutex_unlock(&lock);
@@ -339,6 +350,62 @@ int zdc_channel_put_packet(zdc_channel c, const uint8_t *p, size_t len)
 {
     CHAN_CALL(c, ZDC_ERR_GONE,
               r->peer->impl->channel_send(r->obj, p, len, write_mode_of(r) == ZDC_WRITE_MODE_TEXT));
+}
+
+int zdc_channel_acquire_send_buffer(zdc_channel c, size_t cap, uint8_t **data)
+{
+    if (!data)
+        return ZDC_ERR_INVALID_PARAMETER;
+    chan_ref *r = get_chan(c);
+    if (!r)
+        return ZDC_ERR_GONE;
+    const zdc_peer_impl *im = r->peer->impl;
+    if (im->channel_buffer_acquire)
+        return im->channel_buffer_acquire(r->obj, cap, data);
+    if (r->buf)
+        return ZDC_ERR_INVALID_STATE;
+    if (im->channel_state(r->obj) != ZDC_CHANNEL_OPEN)
+        return ZDC_ERR_INVALID_STATE;
+    r->buf = malloc(cap ? cap : 1);
+    if (!r->buf)
+        return ZDC_ERR_NOMEM;
+    r->buf_cap = cap;
+    *data = r->buf;
+    return 0;
+}
+
+int zdc_channel_submit_send_buffer(zdc_channel c, size_t len)
+{
+    chan_ref *r = get_chan(c);
+    if (!r)
+        return ZDC_ERR_GONE;
+    const zdc_peer_impl *im = r->peer->impl;
+    bool text = write_mode_of(r) == ZDC_WRITE_MODE_TEXT;
+    if (im->channel_buffer_submit)
+        return im->channel_buffer_submit(r->obj, len, text);
+    if (!r->buf)
+        return ZDC_ERR_INVALID_STATE;
+    if (len > r->buf_cap)
+        return ZDC_ERR_INVALID_PARAMETER;
+    int rv = im->channel_send(r->obj, r->buf, len, text);
+    if (rv == ZDC_ERR_QUEUE_FULL)
+        return rv; /* the buffer stays with the application for a retry */
+    free(r->buf);
+    r->buf = NULL;
+    return rv;
+}
+
+void zdc_channel_discard_send_buffer(zdc_channel c)
+{
+    chan_ref *r = get_chan(c);
+    if (!r)
+        return;
+    if (r->peer->impl->channel_buffer_discard) {
+        r->peer->impl->channel_buffer_discard(r->obj);
+        return;
+    }
+    free(r->buf);
+    r->buf = NULL;
 }
 
 int zdc_channel_get_packet(zdc_channel c, const uint8_t **p, size_t *len, bool *was_string)

@@ -48,6 +48,7 @@ struct zdc_pc_channel {
     msg *rx_head, *rx_tail;
     int rx_count;
     msg *tx_head, *tx_tail;
+    msg *tx_buf; /* zero-copy send buffer handed to the app (len = its capacity) */
     size_t tx_bytes;
     size_t low_threshold;
     bool reset_sent;
@@ -283,6 +284,7 @@ static void channel_free(zdc_pc_channel *c)
 {
     free_msgs(c->rx_head);
     free_msgs(c->tx_head);
+    free(c->tx_buf);
     free(c->label);
     free(c->protocol);
     free(c);
@@ -422,41 +424,123 @@ static void flush_all(zdc_pc *pc)
 
 /* ---- channels: public calls ------------------------------------------------------------ */
 
-int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool text)
+/* RFC 8831 §6.6: an empty message is sent as one zero byte with PPID 56 or 57. */
+static uint32_t ppid_for(size_t len, bool text)
+{
+    return text ? (len ? ZDC_PPID_STRING : ZDC_PPID_STRING_EMPTY)
+                : (len ? ZDC_PPID_BINARY : ZDC_PPID_BINARY_EMPTY);
+}
+
+/* Checks shared by both send paths. */
+static int send_check(zdc_pc_channel *c, size_t len)
 {
     zdc_pc *pc = c->pc;
     if (c->state != ZDC_CHANNEL_OPEN || !pc->sctp_up)
         return ZDC_ERR_INVALID_STATE;
-    if (len > 0 && !p)
-        return ZDC_ERR_INVALID_PARAMETER;
     if (len > pc->remote_max_message)
         return ZDC_ERR_TOO_LARGE;
     if (c->tx_bytes + len > pc->env.send_queue_limit)
         return ZDC_ERR_QUEUE_FULL;
-    /* RFC 8831 §6.6: an empty message is sent as one zero byte with PPID 56 or 57. */
+    return 0;
+}
+
+/* Hands a message straight to SCTP when nothing is queued before it. Returns 0 (sent),
+ * ZDC_ERR_AGAIN (queue it) or another error. */
+static int send_now(zdc_pc_channel *c, const uint8_t *p, size_t len, uint32_t ppid)
+{
     static const uint8_t zero = 0;
-    uint32_t ppid = text ? (len ? ZDC_PPID_STRING : ZDC_PPID_STRING_EMPTY)
-                         : (len ? ZDC_PPID_BINARY : ZDC_PPID_BINARY_EMPTY);
-    if (!c->tx_head) {
-        zdc_sctp_send_opts o = channel_send_opts(c);
-        int rv = zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1, &o);
-        if (rv == 0)
-            return 0;
-        if (rv != ZDC_ERR_AGAIN)
-            return rv;
-    }
-    msg *m = new_msg(p, len, text, ppid);
-    if (!m)
-        return ZDC_ERR_NOMEM;
-    if (!len)
-        m->data[0] = 0;
+    if (c->tx_head)
+        return ZDC_ERR_AGAIN;
+    zdc_sctp_send_opts o = channel_send_opts(c);
+    return zdc_sctp_send(c->pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1, &o);
+}
+
+static void enqueue(zdc_pc_channel *c, msg *m)
+{
+    m->next = NULL;
     if (c->tx_tail)
         c->tx_tail->next = m;
     else
         c->tx_head = m;
     c->tx_tail = m;
-    c->tx_bytes += len;
+    c->tx_bytes += m->len;
+}
+
+int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool text)
+{
+    if (len > 0 && !p)
+        return ZDC_ERR_INVALID_PARAMETER;
+    int rv = send_check(c, len);
+    if (rv != 0)
+        return rv;
+    uint32_t ppid = ppid_for(len, text);
+    rv = send_now(c, p, len, ppid);
+    if (rv != ZDC_ERR_AGAIN)
+        return rv;
+    msg *m = new_msg(p, len, text, ppid);
+    if (!m)
+        return ZDC_ERR_NOMEM;
+    if (!len)
+        m->data[0] = 0;
+    enqueue(c, m);
     return 0;
+}
+
+int zdc_pc_channel_buffer_acquire(zdc_pc_channel *c, size_t cap, uint8_t **data)
+{
+    if (!data)
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (c->tx_buf)
+        return ZDC_ERR_INVALID_STATE;
+    if (c->state != ZDC_CHANNEL_OPEN || !c->pc->sctp_up)
+        return ZDC_ERR_INVALID_STATE;
+    if (cap > c->pc->remote_max_message)
+        return ZDC_ERR_TOO_LARGE;
+    msg *m = malloc(sizeof *m + (cap ? cap : 1));
+    if (!m)
+        return ZDC_ERR_NOMEM;
+    m->next = NULL;
+    m->len = cap;
+    c->tx_buf = m;
+    *data = m->data;
+    return 0;
+}
+
+int zdc_pc_channel_buffer_submit(zdc_pc_channel *c, size_t len, bool text)
+{
+    msg *m = c->tx_buf;
+    if (!m)
+        return ZDC_ERR_INVALID_STATE;
+    if (len > m->len)
+        return ZDC_ERR_INVALID_PARAMETER;
+    int rv = send_check(c, len);
+    if (rv == ZDC_ERR_INVALID_STATE) /* the channel closed meanwhile: the buffer goes too */
+        zdc_pc_channel_buffer_discard(c);
+    if (rv != 0)
+        return rv;
+    uint32_t ppid = ppid_for(len, text);
+    if (!len)
+        m->data[0] = 0;
+    rv = send_now(c, m->data, len, ppid);
+    if (rv == 0) {
+        zdc_pc_channel_buffer_discard(c);
+        return 0;
+    }
+    if (rv != ZDC_ERR_AGAIN)
+        return rv;
+    /* Queued as it is: the bytes the application wrote are not copied again. */
+    m->len = len;
+    m->text = text;
+    m->ppid = ppid;
+    c->tx_buf = NULL;
+    enqueue(c, m);
+    return 0;
+}
+
+void zdc_pc_channel_buffer_discard(zdc_pc_channel *c)
+{
+    free(c->tx_buf);
+    c->tx_buf = NULL;
 }
 
 int zdc_pc_channel_send_raw(zdc_pc_channel *c, uint32_t ppid, const uint8_t *p, size_t len)

@@ -114,6 +114,12 @@ int zdc_pc_channel_send(zdc_pc_channel *ch, const uint8_t *p, size_t len, bool t
  * remote side treats hostile input. Returns 0, ZDC_ERR_INVALID_STATE (no stream or SCTP not
  * up) or an error of zdc_sctp_send. */
 int zdc_pc_channel_send_raw(zdc_pc_channel *ch, uint32_t ppid, const uint8_t *p, size_t len);
+/* Zero-copy send: a writable buffer of cap bytes (one per channel at a time), then submit
+ * the first len bytes of it (queued without a copy when SCTP can't take it at once), or
+ * discard it. Errors as zdc_channel_acquire_send_buffer / zdc_channel_submit_send_buffer. */
+int zdc_pc_channel_buffer_acquire(zdc_pc_channel *ch, size_t cap, uint8_t **data);
+int zdc_pc_channel_buffer_submit(zdc_pc_channel *ch, size_t len, bool text);
+void zdc_pc_channel_buffer_discard(zdc_pc_channel *ch);
 int zdc_pc_channel_peek(zdc_pc_channel *ch, const uint8_t **p, size_t *len, bool *was_string);
 void zdc_pc_channel_release(zdc_pc_channel *ch);
 /* The SCTP PPID the message zdc_pc_channel_peek() shows arrived with (RFC 8831 §8: 51 text,

@@ -308,6 +308,19 @@ static int c_send(void *c, const uint8_t *p, size_t len, bool text)
     return zdc_pc_channel_send(c, p, len, text);
 }
 
+static int c_buf_acquire(void *c, size_t cap, uint8_t **data)
+{
+    return zdc_pc_channel_buffer_acquire(c, cap, data);
+}
+static int c_buf_submit(void *c, size_t len, bool text)
+{
+    return zdc_pc_channel_buffer_submit(c, len, text);
+}
+static void c_buf_discard(void *c)
+{
+    zdc_pc_channel_buffer_discard(c);
+}
+
 static int c_get_packet(void *c, const uint8_t **p, size_t *len, bool *was_string)
 {
     return zdc_pc_channel_peek(c, p, len, was_string);
@@ -397,6 +410,9 @@ static const zdc_peer_impl builtin = {
     .channel_max_retransmits = c_max_rtx,
     .channel_buffered_amount = c_buffered,
     .channel_set_low_threshold = c_set_low,
+    .channel_buffer_acquire = c_buf_acquire,
+    .channel_buffer_submit = c_buf_submit,
+    .channel_buffer_discard = c_buf_discard,
 };
 
 const zdc_peer_impl *zdc_peer_builtin_impl(void)

@@ -215,6 +215,24 @@ const char *zdc_peer_last_error(zdc_peer peer);
  * sent: wait for on_channel_buffered_amount_low). */
 int zdc_channel_put_packet(zdc_channel ch, const uint8_t *p, size_t len);
 
+/* Zero-copy send, step 1: a writable buffer for one message of up to cap bytes, owned by the
+ * channel. Write the message into *data, then submit it (or discard it). One buffer per
+ * channel at a time. The buffer is freed with its channel.
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (data NULL); ZDC_ERR_INVALID_STATE (not
+ * OPEN, or a buffer is already outstanding); ZDC_ERR_TOO_LARGE (cap over the remote
+ * max-message-size); ZDC_ERR_NOMEM. */
+int zdc_channel_acquire_send_buffer(zdc_channel ch, size_t cap, uint8_t **data);
+/* Step 2: sends the first len bytes of that buffer as one message (text or binary by the write
+ * mode). When SCTP cannot take it at once the buffer itself is queued: the bytes are not copied
+ * again before SCTP takes them.
+ * Returns 0 (the buffer is zdc's now); ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (no buffer
+ * outstanding, or the channel is no longer OPEN — the buffer is then discarded);
+ * ZDC_ERR_INVALID_PARAMETER (len > cap) and ZDC_ERR_QUEUE_FULL (the send queue limit): nothing
+ * sent and the buffer stays outstanding, to submit again later or discard. */
+int zdc_channel_submit_send_buffer(zdc_channel ch, size_t len);
+/* Drops the outstanding send buffer without sending (no-op if none). */
+void zdc_channel_discard_send_buffer(zdc_channel ch);
+
 /* Zero-copy receive: a view of the oldest received message, valid until
  * zdc_channel_release_packet(). *was_string tells whether it arrived as text.
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_AGAIN (no message waiting). */

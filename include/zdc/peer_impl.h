@@ -54,11 +54,18 @@ typedef struct zdc_peer_impl {
     int (*channel_max_retransmits)(void *chan);
     size_t (*channel_buffered_amount)(void *chan);
     void (*channel_set_low_threshold)(void *chan, size_t bytes);
+
+    /* Optional (NULL: the API layer gives the application a heap buffer and sends it through
+     * channel_send): the zero-copy send path, see zdc_channel_acquire_send_buffer. */
+    int (*channel_buffer_acquire)(void *chan, size_t cap, uint8_t **data);
+    int (*channel_buffer_submit)(void *chan, size_t len, bool text);
+    void (*channel_buffer_discard)(void *chan);
 } zdc_peer_impl;
 
 /* Makes `impl` the implementation zdc_peer_new uses from now on (existing peers keep theirs).
  * NULL restores zdc's own. Returns 0 or ZDC_ERR_INVALID_PARAMETER (a required entry is NULL:
- * every entry but `name` is required). */
+ * every entry but `name` and the three channel_buffer_* ones is required). The three
+ * channel_buffer_* entries are all set or all NULL. */
 int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user);
 
 /* For implementations: the callbacks the user gave zdc_peer_new (NULL if `self` is gone). */
