@@ -6,9 +6,26 @@
  * in as now_ns; random bytes from env.random. Nothing here touches a socket or a clock, so two
  * peers can be wired together in one process (through core/impair for loss and delay).
  *
- * Events (descriptions, candidates, state changes, channel events) are queued and handed out
- * only by zdc_pc_dispatch(), which the public API calls from poll: callbacks never run inside
- * the other calls. zdc_pc_close() drops the queue.
+ * Events (descriptions, candidates, state changes, channel events) are queued and taken one
+ * by one with zdc_pc_next_event(), which the public API calls from poll: callbacks never run
+ * inside the other calls. zdc_pc_close() drops the queue and nothing is queued afterwards.
+ *
+ * Time: now_ns is any monotonic clock, the same in every call, and should be the real one
+ * (CLOCK_MONOTONIC): OpenSSL runs its DTLS timer on gettimeofday() and usrsctp compares chunk
+ * ages with the real clock, so a clock running ahead of real time delays retransmissions (see
+ * core/dtls.h and core/sctp.h). ICE's checks, retransmissions and consent run on now_ns alone.
+ *
+ * usrsctp's timers are process-wide. zdc_pc_next_timeout()/zdc_pc_handle_timeout() include
+ * its tick (zdc_sctp_global_tick) while this peer has an association; an engine should keep
+ * ticking while zdc_sctp_global_next_tick() asks for it, also with no peer left (usrsctp frees
+ * closed associations from its timers).
+ *
+ * Typical use (what test/pc_test.c does for two peers in one process):
+ *   zdc_pc_new, zdc_pc_initialize, zdc_pc_create_channel, zdc_pc_create_offer; then loop:
+ *   feed datagrams to zdc_pc_handle_datagram, call zdc_pc_handle_timeout when
+ *   zdc_pc_next_timeout() has passed, and take events: a DESCRIPTION goes to
+ *   zdc_pc_set_local_description here and to the remote's set_remote_description, a CANDIDATE
+ *   to the remote's zdc_pc_add_ice_candidate.
  */
 #ifndef ZDC_CORE_PC_H
 #define ZDC_CORE_PC_H
@@ -59,7 +76,8 @@ typedef struct zdc_pc_event {
 
 /* Returns 0, ZDC_ERR_INVALID_PARAMETER or ZDC_ERR_NOMEM. */
 int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out);
-/* Frees everything, channels included. No event is delivered. */
+/* Frees everything, channels included, and drops the certificate reference. No event is
+ * delivered, but a live association is aborted, which may still call env.send once. */
 void zdc_pc_del(zdc_pc *pc);
 
 /* The public API's calls (see include/zdc/peer.h for their contracts). Differences:

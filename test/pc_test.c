@@ -524,6 +524,8 @@ Test(pc, offer_answer_connects_and_channel_carries_every_size_both_ways)
 {
     harness h;
     harness_init(&h, NULL);
+    zdc_dtls_cert_del(h.a.cert); /* the peer holds its own reference */
+    h.a.cert = NULL;
     zdc_pc_channel *ca = make_channel(&h.a, "chat", NULL);
     cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_CONNECTING);
     connect_peers(&h);
@@ -995,7 +997,10 @@ static void wrong_fingerprint_fails(munge_fn munge, side *(*victim)(harness *))
                        zdc_pc_last_error(v->pc));
     cr_assert_eq(h.a.remote_rv, 0);
     cr_assert_eq(h.b.remote_rv, 0, "the SDP itself is fine");
+    step(&h);
+    size_t sent = v->sent;
     run_for(&h, 300);
+    cr_assert_eq(v->sent, sent, "a failed peer sends nothing more");
     cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
     cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED));
     cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, NULL), 0);
@@ -1004,6 +1009,8 @@ static void wrong_fingerprint_fails(munge_fn munge, side *(*victim)(harness *))
     cr_assert_eq(count_events(&h.b, ZDC_PC_EV_CHANNEL_MESSAGE, NULL), 0);
     cr_assert_eq(zdc_pc_channel_send(ca, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
     cr_assert_neq(zdc_pc_channel_state(ca), ZDC_CHANNEL_OPEN);
+    if (v == &h.a) /* the failed side tells its application the channel is gone */
+        cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, ca), 1);
     harness_free(&h);
 }
 
@@ -1442,4 +1449,37 @@ Test(pc, initialize_resets_for_a_new_connection)
     }
     harness_free(&h);
     expect_nothing_left();
+}
+
+/* RFC 8832 §6: an OPEN on a stream already in use, or on a stream of the receiver's own
+ * parity, is refused by closing that stream; no channel appears and no ACK is sent. */
+Test(pc, dcep_open_on_a_used_stream_or_with_wrong_parity_is_refused)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "used", NULL);
+    /* A is the DTLS server (odd ids); id 2 has B's parity and exists only on A */
+    zdc_channel_options o = {.negotiated = true,
+                             .id = 2,
+                             .max_packet_life_time = -1,
+                             .max_retransmits = -1,
+                             .ordered = true};
+    zdc_pc_channel *a2 = make_channel(&h.a, "wrong-parity", &o);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    RUN_UNTIL(&h, count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, a2) == 1, 1000);
+    uint8_t open[64];
+    zdc_dcep_open m = {.priority = 256, .label = (const uint8_t *)"evil", .label_len = 4};
+    int n = zdc_dcep_open_build(&m, open, sizeof open);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(zdc_pc_channel_send_raw(a1, ZDC_PPID_DCEP, open, (size_t)n), 0);
+    cr_assert_eq(zdc_pc_channel_send_raw(a2, ZDC_PPID_DCEP, open, (size_t)n), 0);
+    RUN_UNTIL(&h,
+              count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1 &&
+                  count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, a1) == 1 &&
+                  count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, a2) == 1,
+              2000);
+    cr_assert_eq(h.b.n_incoming, 1, "no channel was created by either OPEN");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
 }
