@@ -1358,10 +1358,12 @@ int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char 
         return 0;
     }
     const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
-    bool mid_ok =
-        mid && *mid && m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0;
-    if (!mid_ok && !(mid == NULL || *mid == '\0' || m->mid.len == 0) && index != pc->remote_media) {
-        set_err(pc, "candidate for unknown media section '%s'", mid);
+    /* The mid names the section when given (JSEP §5.8); without one, the m-line index. */
+    bool known = mid && *mid ? m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0
+                             : index == pc->remote_media;
+    if (!known) {
+        set_err(pc, "candidate for unknown media section (mid '%s', index %d)", mid ? mid : "",
+                index);
         return ZDC_ERR_NOT_FOUND;
     }
     if (len == 0)

@@ -1534,3 +1534,23 @@ Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
     cr_assert_eq(h.a.sent, sent, "a failed peer sends nothing more");
     harness_free(&h);
 }
+
+Test(pc, bad_candidates_are_refused_with_a_reason)
+{
+    harness h;
+    harness_init(&h, NULL);
+    make_channel(&h.a, "c", NULL);
+    /* before any remote description a malformed one is refused at once */
+    cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, "0", 0, "candidate:x"), ZDC_ERR_MALFORMED);
+    connect_peers(&h);
+    const char *good = "candidate:1 1 udp 2122260223 127.0.0.1 10009 typ host";
+    cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, "7", 0, good), ZDC_ERR_NOT_FOUND);
+    cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, "", 3, good), ZDC_ERR_NOT_FOUND);
+    cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, "0", 0, "candidate:1 1 udp"), ZDC_ERR_MALFORMED);
+    cr_assert_not_null(strstr(zdc_pc_last_error(h.b.pc), "candidate"), "%s",
+                       zdc_pc_last_error(h.b.pc));
+    cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, "0", 0, good), 0);
+    cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, NULL, 0, good), 0, "index alone names it");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
