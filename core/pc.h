@@ -126,6 +126,12 @@ void zdc_pc_event_clear(zdc_pc_event *ev);
 
 /* ---- channels -------------------------------------------------------------------------- */
 
+/* Sends one message (text: PPID 51, binary: 53; empty ones as 56/57, RFC 8831 §6.6). It goes
+ * to SCTP at once, or waits in the channel's queue while SCTP's send buffer is full.
+ * Returns 0; ZDC_ERR_INVALID_STATE (channel not OPEN); ZDC_ERR_INVALID_PARAMETER (NULL data);
+ * ZDC_ERR_TOO_LARGE (over the remote a=max-message-size — 64 KiB when absent, RFC 8841 §6.1 —
+ * or over 1 MiB; nothing sent); ZDC_ERR_QUEUE_FULL (the queue would exceed
+ * env.send_queue_limit; nothing queued: wait for ZDC_PC_EV_CHANNEL_LOW); ZDC_ERR_NOMEM. */
 int zdc_pc_channel_send(zdc_pc_channel *ch, const uint8_t *p, size_t len, bool text);
 /* Sends `len` bytes (> 0) with any PPID on the channel's stream, reliably and in order, past
  * the data-channel layer (no PPID mapping, no size or queue checks). For tests of how the
@@ -147,6 +153,8 @@ bool zdc_pc_channel_ordered(const zdc_pc_channel *ch);
 bool zdc_pc_channel_negotiated(const zdc_pc_channel *ch);
 int zdc_pc_channel_max_packet_life_time(const zdc_pc_channel *ch);
 int zdc_pc_channel_max_retransmits(const zdc_pc_channel *ch);
+/* Bytes waiting in the channel's queue (not yet taken by SCTP). ZDC_PC_EV_CHANNEL_LOW is
+ * queued each time it falls from above the threshold (default 0) to or below it. */
 size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *ch);
 void zdc_pc_channel_set_low_threshold(zdc_pc_channel *ch, size_t bytes);
 /* The public handle id the API layer stored for this channel (0 = none yet). */
