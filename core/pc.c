@@ -1557,10 +1557,21 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
             return ZDC_ERR_NOT_FOUND;
         break;
     case ZDC_DEMUX_DTLS:
-        /* Only the address ICE selected may speak DTLS to us: a datagram from anywhere else
+        /* Only an address ICE has verified may speak DTLS to us: a datagram from anywhere else
          * cannot reach the handshake or inject data. */
-        if (!pc->dtls || !pc->have_remote_addr || !zdc_addr_equal(from, &pc->remote_addr))
+        if (!pc->dtls || !zdc_pc_accepts_from(pc, from))
             return 0;
+        if (!pc->have_remote_addr || !zdc_addr_equal(from, &pc->remote_addr)) {
+            /* RFC 8445 §8.1.1: the controlling agent decides the pair. A browser may nominate
+             * a pair other than the one we selected, or move to another later, and sends its
+             * DTLS there; the controlled side follows the path the peer actually uses (the
+             * address proved itself with an authenticated check), so that our DTLS and SCTP
+             * reach it on the same pair. */
+            if (!pc->have_remote_addr || zdc_ice_role(pc->ice) == ZDC_ICE_CONTROLLED) {
+                pc->remote_addr = *from;
+                pc->have_remote_addr = true;
+            }
+        }
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;
     default:
@@ -1568,6 +1579,15 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
     }
     after_input(pc, now_ns);
     return 0;
+}
+
+bool zdc_pc_accepts_from(const zdc_pc *pc, const zdc_addr *from)
+{
+    if (pc->closed || !from)
+        return false;
+    if (pc->have_remote_addr && zdc_addr_equal(from, &pc->remote_addr))
+        return true;
+    return pc->ice && zdc_ice_remote_verified(pc->ice, from);
 }
 
 uint64_t zdc_pc_next_timeout(const zdc_pc *pc)

@@ -111,6 +111,9 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
                            uint64_t now_ns);
 /* Whether a STUN request's USERNAME names this peer (engine routing). */
 bool zdc_pc_owns_stun(const zdc_pc *pc, const uint8_t *p, size_t len);
+/* Whether non-STUN traffic (DTLS) from `from` is this peer's: the selected remote address, or
+ * any address ICE has verified with an authenticated check (engine routing). */
+bool zdc_pc_accepts_from(const zdc_pc *pc, const zdc_addr *from);
 /* The next deadline (UINT64_MAX: none) and running what is due. */
 uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
 void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns);

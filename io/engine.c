@@ -271,8 +271,8 @@ static void deliver_to(zdc_engine *e, zdc_engine_member *m, const zdc_pkt *pkt, 
 
 /* RFC 8445 §5.1.1 / single-port mux: a STUN request names its peer in USERNAME (and a
  * response matches a peer's transaction); everything else belongs to the peer whose selected
- * pair has that remote address. A linear scan: a hash by address and ufrag comes with many
- * peers. */
+ * pair has that remote address or whose ICE agent verified it (the controlling peer may use a
+ * pair we did not select). A linear scan: a hash by address and ufrag comes with many peers. */
 static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
 {
     const zdc_addr *from = &pkt->addr;
@@ -286,8 +286,7 @@ static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
     if (!stun && self_traffic) {
         /* From another member of this engine: only its partner may take it. */
         zdc_engine_member *to = sender ? sender->partner : NULL;
-        zdc_addr ra;
-        if (to && zdc_pc_remote_address(to->pc, &ra) == 0 && zdc_addr_equal(&ra, from))
+        if (to && zdc_pc_accepts_from(to->pc, from))
             deliver_to(e, to, pkt, now);
         else
             e->st.rx_unrouted++;
@@ -301,8 +300,7 @@ static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
         if (stun) {
             mine = zdc_pc_owns_stun(m->pc, pkt->data, pkt->len);
         } else {
-            zdc_addr ra;
-            mine = zdc_pc_remote_address(m->pc, &ra) == 0 && zdc_addr_equal(&ra, from);
+            mine = zdc_pc_accepts_from(m->pc, from);
         }
         if (mine) {
             if (sender) {
