@@ -16,12 +16,16 @@
 #include "zdc/sdp.h"
 #include "zdc/stun.h"
 
-#define DEFAULT_MAX_MESSAGE (256u * 1024u)
-#define DEFAULT_SEND_QUEUE (16u * 1024u * 1024u)
+#define DEFAULT_MAX_MESSAGE        (256u * 1024u)
+#define DEFAULT_SEND_QUEUE         (16u * 1024u * 1024u)
 #define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u) /* RFC 8841 §6.1: absent means 64 KiB */
-#define MAX_PENDING_CANDIDATES 64
-#define MAX_CHANNELS 1024
-#define SDP_BUF 16384
+#define MAX_PENDING_CANDIDATES     64
+#define MAX_CHANNELS               1024
+#define SDP_BUF                    16384
+/* Bytes a DTLS 1.2 record adds to its payload with our worst cipher (AES-GCM: 13-byte header,
+ * 8-byte explicit nonce, 16-byte tag). An SCTP packet must fit one record in one datagram of
+ * ZDC_DTLS_DEFAULT_MTU bytes, or zdc_dtls_send() refuses it and SCTP retransmits it forever. */
+#define DTLS_RECORD_OVERHEAD 37
 
 typedef struct msg {
     struct msg *next;
@@ -104,7 +108,10 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-static char *dup_s(const char *s) { return dup_n(s ? s : "", s ? strlen(s) : 0); }
+static char *dup_s(const char *s)
+{
+    return dup_n(s ? s : "", s ? strlen(s) : 0);
+}
 
 static void set_err(zdc_pc *pc, const char *fmt, ...)
 {
@@ -353,8 +360,8 @@ static void channel_send_open(zdc_pc_channel *c)
     int len = zdc_dcep_open_build(&open, buf, n);
     /* RFC 8832 §6: DCEP messages are sent reliably and in order. */
     zdc_sctp_send_opts o = {0};
-    if (len > 0 && zdc_sctp_send(pc->sctp, (uint16_t)c->id, ZDC_PPID_DCEP, buf, (size_t)len,
-                                 &o) != 0)
+    if (len > 0 &&
+        zdc_sctp_send(pc->sctp, (uint16_t)c->id, ZDC_PPID_DCEP, buf, (size_t)len, &o) != 0)
         channel_set_state(c, ZDC_CHANNEL_CLOSED);
     free(buf);
 }
@@ -392,8 +399,8 @@ static void flush_channel(zdc_pc_channel *c)
     while (c->tx_head && pc->sctp_up && c->state == ZDC_CHANNEL_OPEN) {
         msg *m = c->tx_head;
         zdc_sctp_send_opts o = channel_send_opts(c);
-        int rv = zdc_sctp_send(pc->sctp, (uint16_t)c->id, m->ppid, m->data, m->len ? m->len : 1,
-                               &o);
+        int rv =
+            zdc_sctp_send(pc->sctp, (uint16_t)c->id, m->ppid, m->data, m->len ? m->len : 1, &o);
         if (rv == ZDC_ERR_AGAIN)
             break;
         c->tx_head = m->next;
@@ -431,8 +438,7 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
                          : (len ? ZDC_PPID_BINARY : ZDC_PPID_BINARY_EMPTY);
     if (!c->tx_head) {
         zdc_sctp_send_opts o = channel_send_opts(c);
-        int rv = zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1,
-                               &o);
+        int rv = zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1, &o);
         if (rv == 0)
             return 0;
         if (rv != ZDC_ERR_AGAIN)
@@ -475,7 +481,15 @@ void zdc_pc_channel_release(zdc_pc_channel *c)
     free(m);
 }
 
-int zdc_pc_channel_available(const zdc_pc_channel *c) { return c->rx_count; }
+uint32_t zdc_pc_channel_peek_ppid(const zdc_pc_channel *c)
+{
+    return c->rx_head ? c->rx_head->ppid : 0;
+}
+
+int zdc_pc_channel_available(const zdc_pc_channel *c)
+{
+    return c->rx_count;
+}
 
 int zdc_pc_channel_close(zdc_pc_channel *c)
 {
@@ -490,18 +504,54 @@ int zdc_pc_channel_close(zdc_pc_channel *c)
     return 0;
 }
 
-int zdc_pc_channel_state(const zdc_pc_channel *c) { return c->state; }
-const char *zdc_pc_channel_label(const zdc_pc_channel *c) { return c->label; }
-const char *zdc_pc_channel_protocol(const zdc_pc_channel *c) { return c->protocol; }
-int zdc_pc_channel_id(const zdc_pc_channel *c) { return c->id; }
-bool zdc_pc_channel_ordered(const zdc_pc_channel *c) { return c->ordered; }
-bool zdc_pc_channel_negotiated(const zdc_pc_channel *c) { return c->negotiated; }
-int zdc_pc_channel_max_packet_life_time(const zdc_pc_channel *c) { return c->max_life; }
-int zdc_pc_channel_max_retransmits(const zdc_pc_channel *c) { return c->max_rtx; }
-size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *c) { return c->tx_bytes; }
-void zdc_pc_channel_set_low_threshold(zdc_pc_channel *c, size_t b) { c->low_threshold = b; }
-uint64_t zdc_pc_channel_handle(const zdc_pc_channel *c) { return c->handle; }
-void zdc_pc_channel_set_handle(zdc_pc_channel *c, uint64_t id) { c->handle = id; }
+int zdc_pc_channel_state(const zdc_pc_channel *c)
+{
+    return c->state;
+}
+const char *zdc_pc_channel_label(const zdc_pc_channel *c)
+{
+    return c->label;
+}
+const char *zdc_pc_channel_protocol(const zdc_pc_channel *c)
+{
+    return c->protocol;
+}
+int zdc_pc_channel_id(const zdc_pc_channel *c)
+{
+    return c->id;
+}
+bool zdc_pc_channel_ordered(const zdc_pc_channel *c)
+{
+    return c->ordered;
+}
+bool zdc_pc_channel_negotiated(const zdc_pc_channel *c)
+{
+    return c->negotiated;
+}
+int zdc_pc_channel_max_packet_life_time(const zdc_pc_channel *c)
+{
+    return c->max_life;
+}
+int zdc_pc_channel_max_retransmits(const zdc_pc_channel *c)
+{
+    return c->max_rtx;
+}
+size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *c)
+{
+    return c->tx_bytes;
+}
+void zdc_pc_channel_set_low_threshold(zdc_pc_channel *c, size_t b)
+{
+    c->low_threshold = b;
+}
+uint64_t zdc_pc_channel_handle(const zdc_pc_channel *c)
+{
+    return c->handle;
+}
+void zdc_pc_channel_set_handle(zdc_pc_channel *c, uint64_t id)
+{
+    c->handle = id;
+}
 
 /* ---- SCTP callbacks -------------------------------------------------------------------- */
 
@@ -552,7 +602,8 @@ static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t le
      * already use, or of our parity, is a protocol error: refuse it by resetting the stream. */
     bool ours = (stream % 2 == 0) == (pc->dtls_role == ZDC_DTLS_CLIENT);
     zdc_dcep_reliability r;
-    if (c || ours || zdc_dcep_reliability_decode(m.open.channel_type, m.open.reliability, &r) != 0) {
+    if (c || ours ||
+        zdc_dcep_reliability_decode(m.open.channel_type, m.open.reliability, &r) != 0) {
         zdc_sctp_reset_stream(pc->sctp, stream);
         return;
     }
@@ -594,12 +645,23 @@ static void sctp_message(void *user, uint16_t stream, uint32_t ppid, const uint8
     bool text;
     switch (ppid) {
     case ZDC_PPID_STRING:
-    case ZDC_PPID_STRING_PARTIAL: text = true; break;
+    case ZDC_PPID_STRING_PARTIAL:
+        text = true;
+        break;
     case ZDC_PPID_BINARY:
-    case ZDC_PPID_BINARY_PARTIAL: text = false; break;
-    case ZDC_PPID_STRING_EMPTY: text = true; len = 0; break;
-    case ZDC_PPID_BINARY_EMPTY: text = false; len = 0; break;
-    default: return; /* unknown PPID: not a data-channel message */
+    case ZDC_PPID_BINARY_PARTIAL:
+        text = false;
+        break;
+    case ZDC_PPID_STRING_EMPTY:
+        text = true;
+        len = 0;
+        break;
+    case ZDC_PPID_BINARY_EMPTY:
+        text = false;
+        len = 0;
+        break;
+    default:
+        return; /* unknown PPID: not a data-channel message */
     }
     msg *m = new_msg(p, len, text, ppid);
     if (!m)
@@ -820,10 +882,11 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
                 set_err(pc, "too many STUN servers (at most 8)");
                 return ZDC_ERR_INVALID_PARAMETER;
             }
-            if (zdc_addr_from_ip(&servers[n], urls[k].host, strlen(urls[k].host),
-                                 urls[k].port) != 0) {
-                set_err(pc, "ice server %zu: '%s' is not a numeric address (names are resolved "
-                            "by the engine)",
+            if (zdc_addr_from_ip(&servers[n], urls[k].host, strlen(urls[k].host), urls[k].port) !=
+                0) {
+                set_err(pc,
+                        "ice server %zu: '%s' is not a numeric address (names are resolved "
+                        "by the engine)",
                         i, urls[k].host);
                 return ZDC_ERR_INVALID_PARAMETER;
             }
@@ -846,7 +909,13 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
 int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
                           zdc_pc_channel **out)
 {
-    zdc_channel_options d = zdc_channel_options_default();
+    /* The defaults of zdc_channel_options_default(), spelled out so core/pc does not pull in
+     * the public API layer (which needs an engine). */
+    const zdc_channel_options d = {.id = -1,
+                                   .max_packet_life_time = -1,
+                                   .max_retransmits = -1,
+                                   .ordered = true,
+                                   .protocol = ""};
     if (!opts)
         opts = &d;
     if (pc->closed || pc->conn_state != ZDC_STATE_NEW || pc->local_set || pc->remote_set)
@@ -1029,6 +1098,7 @@ static int start_transport(zdc_pc *pc, uint64_t now_ns)
     zdc_sctp_config_default(&sc);
     sc.local_port = ZDC_SCTP_DEFAULT_PORT;
     sc.remote_port = pc->remote_sctp_port;
+    sc.mtu = ZDC_DTLS_DEFAULT_MTU - DTLS_RECORD_OVERHEAD;
     sc.max_message_size = pc->env.max_message_size;
     sc.max_send_size = pc->remote_max_message ? pc->remote_max_message : 1u << 30;
     if (sc.sndbuf < sc.max_send_size)
@@ -1138,8 +1208,8 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
     pc->remote_set = true;
     pc->remote_sctp_port = m->sctp_port ? m->sctp_port : ZDC_SCTP_DEFAULT_PORT;
     pc->remote_max_message = !m->has_max_message_size ? REMOTE_DEFAULT_MAX_MESSAGE
-                             : m->max_message_size ? (size_t)m->max_message_size
-                                                   : 0;
+                             : m->max_message_size    ? (size_t)m->max_message_size
+                                                      : 0;
     /* DTLS role (RFC 8842 §5.3): the answerer picks; zdc answers active, as browsers do. */
     if (offer)
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_ACTIVE ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
@@ -1178,8 +1248,9 @@ int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, 
         return pc->created_type ? ZDC_ERR_INVALID_PARAMETER : ZDC_ERR_INVALID_STATE;
     }
     if (strcmp(sdp, pc->created_sdp) != 0) {
-        set_err(pc, "the %s differs from the one this peer created (SDP munging is not "
-                    "supported)",
+        set_err(pc,
+                "the %s differs from the one this peer created (SDP munging is not "
+                "supported)",
                 type);
         return ZDC_ERR_INVALID_PARAMETER;
     }
@@ -1215,8 +1286,7 @@ int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char 
         zdc_candidate c;
         int rv = zdc_candidate_parse(cand, len, &c);
         if (rv < 0 && rv != ZDC_ERR_NOT_SUPPORTED) {
-            set_err(pc, "candidate '%.*s': %s", (int)(len > 80 ? 80 : len), cand,
-                    zdc_strerror(rv));
+            set_err(pc, "candidate '%.*s': %s", (int)(len > 80 ? 80 : len), cand, zdc_strerror(rv));
             return rv;
         }
         if (pc->n_pending == MAX_PENDING_CANDIDATES)
@@ -1227,7 +1297,8 @@ int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char 
         return 0;
     }
     const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
-    bool mid_ok = mid && *mid && m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0;
+    bool mid_ok =
+        mid && *mid && m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0;
     if (!mid_ok && !(mid == NULL || *mid == '\0' || m->mid.len == 0) && index != pc->remote_media) {
         set_err(pc, "candidate for unknown media section '%s'", mid);
         return ZDC_ERR_NOT_FOUND;
@@ -1255,10 +1326,22 @@ void zdc_pc_close(zdc_pc *pc)
     drop_events(pc);
 }
 
-int zdc_pc_connection_state(const zdc_pc *pc) { return pc->conn_state; }
-int zdc_pc_gathering_state(const zdc_pc *pc) { return pc->gather_state; }
-int zdc_pc_signaling_state(const zdc_pc *pc) { return pc->sig_state; }
-const char *zdc_pc_last_error(const zdc_pc *pc) { return pc->err; }
+int zdc_pc_connection_state(const zdc_pc *pc)
+{
+    return pc->conn_state;
+}
+int zdc_pc_gathering_state(const zdc_pc *pc)
+{
+    return pc->gather_state;
+}
+int zdc_pc_signaling_state(const zdc_pc *pc)
+{
+    return pc->sig_state;
+}
+const char *zdc_pc_last_error(const zdc_pc *pc)
+{
+    return pc->err;
+}
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc)
 {
     return pc->dtls ? zdc_dtls_cipher(pc->dtls) : NULL;
@@ -1321,7 +1404,8 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
             return 0;
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;
-    default: return 0;
+    default:
+        return 0;
     }
     after_input(pc, now_ns);
     return 0;
@@ -1342,6 +1426,9 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
         if (x < t)
             t = x;
     }
+    uint64_t x;
+    if (pc->sctp && zdc_sctp_global_next_tick(&x) && x < t)
+        t = x;
     return t;
 }
 
@@ -1353,6 +1440,11 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
         zdc_ice_handle_timeout(pc->ice, now_ns);
     if (pc->dtls)
         zdc_dtls_handle_timeout(pc->dtls, now_ns);
+    /* usrsctp's timer wheel is process-wide: ticking it may run other peers' timers too,
+     * and a second tick at the same now_ns does nothing. */
+    uint64_t tick;
+    if (pc->sctp && zdc_sctp_global_next_tick(&tick) && tick <= now_ns)
+        zdc_sctp_global_tick(now_ns);
     flush_all(pc);
     after_input(pc, now_ns);
 }

@@ -30,11 +30,11 @@ typedef struct zdc_pc_env {
     void (*send)(void *user, const zdc_addr *to, const uint8_t *p, size_t len);
     /* Required: n unpredictable bytes. */
     void (*random)(void *user, uint8_t *p, size_t n);
-    zdc_dtls_cert *cert;      /* required; a reference is taken */
-    const zdc_addr *local;    /* host candidate addresses (socket addresses), in preference */
-    size_t n_local;           /* order */
-    size_t max_message_size;  /* local limit (a=max-message-size), default 256 KiB */
-    size_t send_queue_limit;  /* per channel, bytes waiting for SCTP; default 16 MiB */
+    zdc_dtls_cert *cert;     /* required; a reference is taken */
+    const zdc_addr *local;   /* host candidate addresses (socket addresses), in preference */
+    size_t n_local;          /* order */
+    size_t max_message_size; /* local limit (a=max-message-size), default 256 KiB */
+    size_t send_queue_limit; /* per channel, bytes waiting for SCTP; default 16 MiB */
 } zdc_pc_env;
 
 enum zdc_pc_event_kind {
@@ -67,10 +67,8 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg);
 int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
                           zdc_pc_channel **out);
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns);
-int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
-                                  uint64_t now_ns);
-int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp,
-                                 uint64_t now_ns);
+int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
+int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
 int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char *cand);
 void zdc_pc_close(zdc_pc *pc);
 int zdc_pc_connection_state(const zdc_pc *pc);
@@ -107,6 +105,9 @@ void zdc_pc_event_clear(zdc_pc_event *ev);
 int zdc_pc_channel_send(zdc_pc_channel *ch, const uint8_t *p, size_t len, bool text);
 int zdc_pc_channel_peek(zdc_pc_channel *ch, const uint8_t **p, size_t *len, bool *was_string);
 void zdc_pc_channel_release(zdc_pc_channel *ch);
+/* The SCTP PPID the message zdc_pc_channel_peek() shows arrived with (RFC 8831 §8: 51 text,
+ * 53 binary, 56/57 empty text/binary), or 0 when none is waiting. For tests and diagnostics. */
+uint32_t zdc_pc_channel_peek_ppid(const zdc_pc_channel *ch);
 int zdc_pc_channel_available(const zdc_pc_channel *ch);
 int zdc_pc_channel_close(zdc_pc_channel *ch);
 int zdc_pc_channel_state(const zdc_pc_channel *ch);
