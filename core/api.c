@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "handle.h"
+#include "peer_api.h"
 #include "zdc/peer.h"
 #include "zdc/peer_impl.h"
 
@@ -63,7 +64,7 @@ static chan_ref *get_chan(zdc_channel c)
 int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user)
 {
     if (impl) {
-        void (*const *fn)(void) = (void (*const *)(void))&impl->create;
+        void (*const *fn)(void) = (void (*const *)(void)) & impl->create;
         size_t n = (sizeof *impl - offsetof(zdc_peer_impl, create)) / sizeof(void (*)(void));
         for (size_t i = 0; i < n; i++)
             if (!fn[i])
@@ -202,15 +203,18 @@ int zdc_peer_create_data_channel(zdc_peer p, const char *label, const zdc_channe
     return r->impl->create_data_channel(r->obj, label, opts, out);
 }
 
-#define PEER_CALL(p, expr)                                                                       \
-    do {                                                                                         \
-        peer_ref *r = get_peer(p);                                                               \
-        if (!r)                                                                                  \
-            return ZDC_ERR_GONE;                                                                 \
-        return (expr);                                                                           \
+#define PEER_CALL(p, expr)                                                                         \
+    do {                                                                                           \
+        peer_ref *r = get_peer(p);                                                                 \
+        if (!r)                                                                                    \
+            return ZDC_ERR_GONE;                                                                   \
+        return (expr);                                                                             \
     } while (0)
 
-int zdc_peer_create_offer(zdc_peer p) { PEER_CALL(p, r->impl->create_offer(r->obj)); }
+int zdc_peer_create_offer(zdc_peer p)
+{
+    PEER_CALL(p, r->impl->create_offer(r->obj));
+}
 
 int zdc_peer_set_remote_description(zdc_peer p, const char *type, const char *sdp)
 {
@@ -287,9 +291,6 @@ int zdc_peer_impl_add_channel(zdc_peer self, void *chan, zdc_channel *out)
     return add_chan(r, chan, out);
 }
 
-/* Marks the peer as being polled by its engine (callbacks may run), so that zdc_peer_free
- * from a callback is deferred. Returns false when the peer is gone. */
-bool zdc_peer_api_enter(zdc_peer self);
 bool zdc_peer_api_enter(zdc_peer self)
 {
     peer_ref *r = get_peer(self);
@@ -299,9 +300,6 @@ bool zdc_peer_api_enter(zdc_peer self)
     return true;
 }
 
-/* Ends zdc_peer_api_enter; frees the peer if a callback asked for it. Returns false when the
- * peer was freed. */
-bool zdc_peer_api_leave(zdc_peer self);
 bool zdc_peer_api_leave(zdc_peer self)
 {
     pthread_mutex_lock(&lock);
@@ -317,21 +315,25 @@ bool zdc_peer_api_leave(zdc_peer self)
     return true;
 }
 
-/* Whether the peer is still usable (not freed, no free pending). */
-bool zdc_peer_api_alive(zdc_peer self);
-bool zdc_peer_api_alive(zdc_peer self) { return get_peer(self) != NULL; }
+bool zdc_peer_api_alive(zdc_peer self)
+{
+    return get_peer(self) != NULL;
+}
 
 /* ---- channels -------------------------------------------------------------------------- */
 
-#define CHAN_CALL(c, dflt_value, expr)                                                           \
-    do {                                                                                         \
-        chan_ref *r = get_chan(c);                                                               \
-        if (!r)                                                                                  \
-            return (dflt_value);                                                                 \
-        return (expr);                                                                           \
+#define CHAN_CALL(c, dflt_value, expr)                                                             \
+    do {                                                                                           \
+        chan_ref *r = get_chan(c);                                                                 \
+        if (!r)                                                                                    \
+            return (dflt_value);                                                                   \
+        return (expr);                                                                             \
     } while (0)
 
-static int write_mode_of(chan_ref *r) { return r->mode; }
+static int write_mode_of(chan_ref *r)
+{
+    return r->mode;
+}
 
 int zdc_channel_put_packet(zdc_channel c, const uint8_t *p, size_t len)
 {
@@ -369,7 +371,10 @@ int zdc_channel_set_write_mode(zdc_channel c, int mode)
     return 0;
 }
 
-int zdc_channel_get_write_mode(zdc_channel c) { CHAN_CALL(c, ZDC_WRITE_MODE_BINARY, r->mode); }
+int zdc_channel_get_write_mode(zdc_channel c)
+{
+    CHAN_CALL(c, ZDC_WRITE_MODE_BINARY, r->mode);
+}
 
 int zdc_channel_get_ready_state(zdc_channel c)
 {
@@ -386,7 +391,10 @@ const char *zdc_channel_get_protocol(zdc_channel c)
     CHAN_CALL(c, "", r->peer->impl->channel_protocol(r->obj));
 }
 
-int zdc_channel_get_id(zdc_channel c) { CHAN_CALL(c, -1, r->peer->impl->channel_id(r->obj)); }
+int zdc_channel_get_id(zdc_channel c)
+{
+    CHAN_CALL(c, -1, r->peer->impl->channel_id(r->obj));
+}
 
 bool zdc_channel_is_ordered(zdc_channel c)
 {

@@ -1,0 +1,58 @@
+/* What the built-in peer implementation (io/peer_builtin.c) needs from the engine
+ * (io/engine.c) beyond the public include/zdc/engine.h.
+ *
+ * A peer joins an engine as a member: the engine creates its sans-IO peer connection (wired
+ * to the engine's socket, certificate, clock and random source), routes datagrams and timeouts
+ * to it, and asks it to deliver its queued events from zdc_engine_poll. Everything here
+ * belongs to the thread that polls the engine. */
+#ifndef ZDC_IO_ENGINE_INT_H
+#define ZDC_IO_ENGINE_INT_H
+
+#include <stdint.h>
+
+#include "pc.h"
+#include "zdc/engine.h"
+
+typedef struct zdc_engine_member {
+    zdc_pc *pc; /* set by zdc_engine_attach */
+    /* Delivers the member's queued events to the application (zdc_engine_poll). The member
+     * may be detached (even freed) during the call. */
+    void (*dispatch)(void *arg);
+    /* Frees the member and everything that refers to it (zdc_engine_free). Must detach it. */
+    void (*release)(void *arg);
+    void *arg;
+
+    /* Internal to the engine. */
+    zdc_engine *engine;
+    struct zdc_engine_member *partner; /* the member it talks to through the engine's own
+                                          socket (two peers of one engine), if any */
+} zdc_engine_member;
+
+/* Creates m->pc on the engine and adds m to its members (m must stay put until detached).
+ * Returns 0, ZDC_ERR_INVALID_PARAMETER or ZDC_ERR_NOMEM. */
+int zdc_engine_attach(zdc_engine *e, zdc_engine_member *m);
+
+/* Removes m and frees m->pc (no event is delivered). Safe from inside a dispatch. */
+void zdc_engine_detach(zdc_engine *e, zdc_engine_member *m);
+
+/* The I/O half of zdc_engine_poll: sends what is queued, waits up to timeout_ms (0: no wait,
+ * < 0: until the next deadline or datagram), routes received datagrams and runs due timeouts.
+ * Fires no callback. Returns 0 or ZDC_ERR_IO. */
+int zdc_engine_step(zdc_engine *e, int timeout_ms);
+
+/* The engine's clock (CLOCK_MONOTONIC, ns): the time every member's peer connection sees. */
+uint64_t zdc_engine_now_ns(void);
+
+typedef struct zdc_engine_stats {
+    uint64_t tx_no_buffer;  /* datagrams not sent: the packet pool was exhausted */
+    uint64_t tx_refused;    /* datagrams not sent: no socket for the family, bad size */
+    uint64_t tx_queue_full; /* datagrams not sent: the send queue stayed full */
+    uint64_t rx_unrouted;   /* datagrams no member claimed */
+    uint64_t rx_routed;     /* datagrams handed to a member */
+    uint64_t timeouts_run;  /* zdc_pc_handle_timeout calls */
+    uint64_t self_sent;     /* datagrams a member sent to the engine's own socket */
+} zdc_engine_stats;
+
+void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
+
+#endif /* ZDC_IO_ENGINE_INT_H */

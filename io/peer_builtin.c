@@ -1,0 +1,309 @@
+/* zdc's own implementation of the peer API (include/zdc/peer_impl.h): each peer is a sans-IO
+ * peer connection (core/pc.h) living on an engine (io/engine.c), which moves its datagrams
+ * and runs its timers. This file only translates: calls go to core/pc.h with the engine's
+ * clock, and the peer connection's queued events become the application's callbacks. */
+#include <stdlib.h>
+
+#include "engine_int.h"
+#include "peer_api.h"
+#include "zdc/peer_impl.h"
+
+typedef struct bpeer {
+    zdc_engine *engine;
+    zdc_engine_member member;
+    zdc_peer self;
+} bpeer;
+
+/* Hands one event to the application. */
+static void deliver(bpeer *b, const zdc_peer_callbacks *cb, zdc_pc_event *ev)
+{
+    zdc_peer self = b->self;
+    zdc_channel ch = {ev->channel ? zdc_pc_channel_handle(ev->channel) : 0};
+    switch (ev->kind) {
+    case ZDC_PC_EV_DESCRIPTION:
+        if (cb->on_session_description_created)
+            cb->on_session_description_created(cb->user, self, ev->text, ev->text2);
+        break;
+    case ZDC_PC_EV_CANDIDATE:
+        if (cb->on_ice_candidate_created)
+            cb->on_ice_candidate_created(cb->user, self, ev->text, ev->state, ev->text2);
+        break;
+    case ZDC_PC_EV_DATA_CHANNEL:
+        /* The remote side opened it: give it a handle first (it stays until the peer is
+         * freed). Without one (out of memory) the application cannot use it: not reported. */
+        if (ch.id == 0 && zdc_peer_impl_add_channel(self, ev->channel, &ch) == 0)
+            zdc_pc_channel_set_handle(ev->channel, ch.id);
+        if (ch.id != 0 && cb->on_data_channel_received)
+            cb->on_data_channel_received(cb->user, self, ch);
+        break;
+    case ZDC_PC_EV_CONNECTION:
+        if (cb->on_connection_state_change)
+            cb->on_connection_state_change(cb->user, self, ev->state);
+        break;
+    case ZDC_PC_EV_GATHERING:
+        if (cb->on_gathering_state_change)
+            cb->on_gathering_state_change(cb->user, self, ev->state);
+        break;
+    case ZDC_PC_EV_SIGNALING:
+        if (cb->on_signaling_state_change)
+            cb->on_signaling_state_change(cb->user, self, ev->state);
+        break;
+    case ZDC_PC_EV_CHANNEL_OPEN:
+        if (ch.id && cb->on_channel_open)
+            cb->on_channel_open(cb->user, self, ch);
+        break;
+    case ZDC_PC_EV_CHANNEL_CLOSE:
+        if (ch.id && cb->on_channel_close)
+            cb->on_channel_close(cb->user, self, ch);
+        break;
+    case ZDC_PC_EV_CHANNEL_MESSAGE:
+        if (ch.id && cb->on_channel_message)
+            cb->on_channel_message(cb->user, self, ch);
+        break;
+    case ZDC_PC_EV_CHANNEL_LOW:
+        if (ch.id && cb->on_channel_buffered_amount_low)
+            cb->on_channel_buffered_amount_low(cb->user, self, ch);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Delivers this peer's queued events. A callback may close, re-initialize or free the peer:
+ * each of those drops the queue (or makes the handle stale), which ends the loop, so no
+ * callback follows them. Returns false when the peer was freed. */
+static bool dispatch_events(bpeer *b)
+{
+    zdc_peer self = b->self;
+    if (!zdc_peer_api_enter(self))
+        return true; /* being freed: nothing more is delivered */
+    for (;;) {
+        const zdc_peer_callbacks *cb = zdc_peer_impl_callbacks(self);
+        zdc_pc_event ev;
+        if (!cb || !b->member.pc || zdc_pc_next_event(b->member.pc, &ev) != 1)
+            break;
+        deliver(b, cb, &ev);
+        zdc_pc_event_clear(&ev);
+    }
+    return zdc_peer_api_leave(self);
+}
+
+static void member_dispatch(void *arg)
+{
+    dispatch_events(arg);
+}
+
+static void member_release(void *arg)
+{
+    bpeer *b = arg;
+    zdc_peer_free(b->self); /* through the API: handles go stale, then destroy() detaches */
+}
+
+/* ---- the implementation table ---------------------------------------------------------- */
+
+static int b_create(void *impl_user, zdc_engine *engine, zdc_peer self, void **obj)
+{
+    (void)impl_user;
+    if (!engine || !obj)
+        return ZDC_ERR_INVALID_PARAMETER;
+    bpeer *b = calloc(1, sizeof *b);
+    if (!b)
+        return ZDC_ERR_NOMEM;
+    b->engine = engine;
+    b->self = self;
+    b->member =
+        (zdc_engine_member){.dispatch = member_dispatch, .release = member_release, .arg = b};
+    int rv = zdc_engine_attach(engine, &b->member);
+    if (rv != 0) {
+        free(b);
+        return rv;
+    }
+    /* A new peer starts in NEW with no ICE servers, like an initialized one. */
+    zdc_pc_initialize(b->member.pc, NULL);
+    *obj = b;
+    return 0;
+}
+
+static void b_destroy(void *obj)
+{
+    bpeer *b = obj;
+    zdc_engine_detach(b->engine, &b->member);
+    free(b);
+}
+
+static zdc_pc *pc_of(void *obj)
+{
+    return ((bpeer *)obj)->member.pc;
+}
+
+static int b_initialize(void *obj, const zdc_peer_config *cfg)
+{
+    return zdc_pc_initialize(pc_of(obj), cfg);
+}
+
+static int b_create_data_channel(void *obj, const char *label, const zdc_channel_options *o,
+                                 zdc_channel *out)
+{
+    bpeer *b = obj;
+    zdc_pc_channel *c;
+    int rv = zdc_pc_create_channel(b->member.pc, label, o, &c);
+    if (rv != 0)
+        return rv;
+    rv = zdc_peer_impl_add_channel(b->self, c, out);
+    if (rv != 0)
+        return rv; /* the channel stays in the peer connection, unreachable, until reset */
+    zdc_pc_channel_set_handle(c, out->id);
+    return 0;
+}
+
+static int b_create_offer(void *obj)
+{
+    return zdc_pc_create_offer(pc_of(obj), zdc_engine_now_ns());
+}
+
+static int b_set_remote_description(void *obj, const char *type, const char *sdp)
+{
+    return zdc_pc_set_remote_description(pc_of(obj), type, sdp, zdc_engine_now_ns());
+}
+
+static int b_set_local_description(void *obj, const char *type, const char *sdp)
+{
+    return zdc_pc_set_local_description(pc_of(obj), type, sdp, zdc_engine_now_ns());
+}
+
+static int b_add_ice_candidate(void *obj, const char *mid, int index, const char *name)
+{
+    return zdc_pc_add_ice_candidate(pc_of(obj), mid, index, name);
+}
+
+/* Moves the engine's datagrams and timers (no callbacks of other peers), then fires this
+ * peer's. */
+static int b_poll(void *obj)
+{
+    bpeer *b = obj;
+    int rv = zdc_engine_step(b->engine, 0);
+    dispatch_events(b);
+    return rv;
+}
+
+static void b_close(void *obj)
+{
+    zdc_pc_close(pc_of(obj));
+}
+static int b_connection_state(void *obj)
+{
+    return zdc_pc_connection_state(pc_of(obj));
+}
+static int b_gathering_state(void *obj)
+{
+    return zdc_pc_gathering_state(pc_of(obj));
+}
+static int b_signaling_state(void *obj)
+{
+    return zdc_pc_signaling_state(pc_of(obj));
+}
+static const char *b_last_error(void *obj)
+{
+    return zdc_pc_last_error(pc_of(obj));
+}
+
+static int c_send(void *c, const uint8_t *p, size_t len, bool text)
+{
+    return zdc_pc_channel_send(c, p, len, text);
+}
+
+static int c_get_packet(void *c, const uint8_t **p, size_t *len, bool *was_string)
+{
+    return zdc_pc_channel_peek(c, p, len, was_string);
+}
+
+static void c_release_packet(void *c)
+{
+    zdc_pc_channel_release(c);
+}
+static int c_available(void *c)
+{
+    return zdc_pc_channel_available(c);
+}
+static int c_close(void *c)
+{
+    return zdc_pc_channel_close(c);
+}
+static int c_state(void *c)
+{
+    return zdc_pc_channel_state(c);
+}
+static const char *c_label(void *c)
+{
+    return zdc_pc_channel_label(c);
+}
+static const char *c_protocol(void *c)
+{
+    return zdc_pc_channel_protocol(c);
+}
+static int c_id(void *c)
+{
+    return zdc_pc_channel_id(c);
+}
+static bool c_ordered(void *c)
+{
+    return zdc_pc_channel_ordered(c);
+}
+static bool c_negotiated(void *c)
+{
+    return zdc_pc_channel_negotiated(c);
+}
+static int c_max_life(void *c)
+{
+    return zdc_pc_channel_max_packet_life_time(c);
+}
+static int c_max_rtx(void *c)
+{
+    return zdc_pc_channel_max_retransmits(c);
+}
+static size_t c_buffered(void *c)
+{
+    return zdc_pc_channel_buffered_amount(c);
+}
+static void c_set_low(void *c, size_t bytes)
+{
+    zdc_pc_channel_set_low_threshold(c, bytes);
+}
+
+static const zdc_peer_impl builtin = {
+    .name = "zdc",
+    .create = b_create,
+    .destroy = b_destroy,
+    .initialize = b_initialize,
+    .create_data_channel = b_create_data_channel,
+    .create_offer = b_create_offer,
+    .set_remote_description = b_set_remote_description,
+    .set_local_description = b_set_local_description,
+    .add_ice_candidate = b_add_ice_candidate,
+    .poll = b_poll,
+    .close = b_close,
+    .connection_state = b_connection_state,
+    .gathering_state = b_gathering_state,
+    .signaling_state = b_signaling_state,
+    .last_error = b_last_error,
+    .channel_send = c_send,
+    .channel_get_packet = c_get_packet,
+    .channel_release_packet = c_release_packet,
+    .channel_available = c_available,
+    .channel_close = c_close,
+    .channel_state = c_state,
+    .channel_label = c_label,
+    .channel_protocol = c_protocol,
+    .channel_id = c_id,
+    .channel_ordered = c_ordered,
+    .channel_negotiated = c_negotiated,
+    .channel_max_packet_life_time = c_max_life,
+    .channel_max_retransmits = c_max_rtx,
+    .channel_buffered_amount = c_buffered,
+    .channel_set_low_threshold = c_set_low,
+};
+
+const zdc_peer_impl *zdc_peer_builtin_impl(void)
+{
+    return &builtin;
+}
