@@ -81,6 +81,7 @@ typedef struct app {
     remote_cand *in_cands; /* remote candidates held until the remote description is set */
     size_t n_in_cands;
     char *last_mid; /* mid of our last candidate, for the end-of-candidates line */
+    bool end_sent;
 
     /* the channel */
     zdc_channel ch;
@@ -235,6 +236,11 @@ static void send_candidate(app *a, const char *mid, int index, const char *cand)
 {
     if (strncmp(cand, "a=", 2) == 0)
         cand += 2;
+    if (!*cand) { /* end of candidates: once */
+        if (a->end_sent)
+            return;
+        a->end_sent = true;
+    }
     char *jc = json_string(cand, strlen(cand));
     char *jm = json_string(mid, strlen(mid));
     char *line = NULL;
@@ -396,7 +402,7 @@ static void check_echo(app *a, const uint8_t *p, size_t len, bool was_string)
 static bool pump_send(app *a)
 {
     const options *o = &a->o;
-    if (!a->opened || a->sending_done || a->closing || a->finished)
+    if (!o->send || !a->opened || a->sending_done || a->closing || a->finished)
         return false;
     if (a->t0 == 0)
         a->t0 = now_seconds();
@@ -416,8 +422,6 @@ static bool pump_send(app *a)
     if (a->next_send == o->send) {
         a->sending_done = true;
         a->t_quiet_from = now_seconds();
-        if (o->send == 0)
-            series_done(a);
     }
     return true;
 }
