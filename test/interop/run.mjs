@@ -71,4 +71,6 @@ for (const peer of peers) {
 }
 if (failures.length) console.log(`failed cases:\n  ${failures.join('\n  ')}`);
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+// A filter that matches nothing is a mistake, not a pass.
+if (passed + failed === 0) console.log('no case matches the filter');
+process.exit(failed || passed + failed === 0 ? 1 : 0);

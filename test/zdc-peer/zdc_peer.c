@@ -82,6 +82,7 @@ typedef struct app {
     size_t n_in_cands;
     char *last_mid; /* mid of our last candidate, for the end-of-candidates line */
     bool end_sent;
+    uint64_t echoed;
 
     /* the channel */
     zdc_channel ch;
@@ -455,6 +456,8 @@ static bool pump_receive(app *a)
                 break;
             if (rv < 0)
                 logf_(a, "echo failed: %s", zdc_strerror(rv));
+            else
+                a->echoed++;
         } else if (a->o.send && !a->result_printed) {
             check_echo(a, p, len, was_string);
         }
@@ -972,6 +975,13 @@ static int start(app *a)
 static void on_timeout(app *a)
 {
     logf_(a, "timeout after %ld s", a->o.timeout);
+    if (a->have_ch) /* where it stuck */
+        logf_(a,
+              "connection %d, channel state %d, %zu bytes buffered, %d messages waiting, %" PRIu64
+              " echoed, %" PRIu64 " sent, %" PRIu64 " echoes received",
+              zdc_peer_get_connection_state(a->peer), zdc_channel_get_ready_state(a->ch),
+              zdc_channel_get_buffered_amount(a->ch), zdc_channel_get_available_packet_count(a->ch),
+              a->echoed, a->next_send, a->received);
     if (a->o.send && !a->result_printed)
         print_result(a, false);
     finish(a, EXIT_FAIL);
