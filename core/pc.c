@@ -18,7 +18,8 @@
 
 #define DEFAULT_MAX_MESSAGE        (256u * 1024u)
 #define DEFAULT_SEND_QUEUE         (16u * 1024u * 1024u)
-#define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u) /* RFC 8841 §6.1: absent means 64 KiB */
+#define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u)           /* RFC 8841 §6.1: absent means 64 KiB */
+#define SEND_CAP                   ZDC_SCTP_DEFAULT_SNDBUF /* largest message we send */
 #define MAX_PENDING_CANDIDATES     64
 #define MAX_CHANNELS               1024
 #define SDP_BUF                    16384
@@ -64,7 +65,7 @@ struct zdc_pc {
     zdc_ice *ice;
     zdc_dtls *dtls;
     zdc_sctp *sctp;
-    bool ice_failed, dtls_failed, dtls_remote_closed, sctp_up, sctp_failed;
+    bool ice_failed, dtls_failed, remote_closed, torn_down, sctp_up, sctp_failed;
     bool have_remote_addr;
     zdc_addr remote_addr;
 
@@ -206,7 +207,7 @@ static void update_connection_state(zdc_pc *pc)
     int s;
     int ice = pc->ice ? zdc_ice_state(pc->ice) : ZDC_ICE_NEW;
     bool dtls_up = pc->dtls && zdc_dtls_get_state(pc->dtls) == ZDC_DTLS_CONNECTED;
-    if (pc->closed || pc->dtls_remote_closed)
+    if (pc->closed || pc->remote_closed)
         s = ZDC_STATE_CLOSED;
     else if (pc->ice_failed || pc->dtls_failed || pc->sctp_failed)
         s = ZDC_STATE_FAILED;
@@ -428,7 +429,7 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
         return ZDC_ERR_INVALID_STATE;
     if (len > 0 && !p)
         return ZDC_ERR_INVALID_PARAMETER;
-    if (pc->remote_max_message && len > pc->remote_max_message)
+    if (len > pc->remote_max_message)
         return ZDC_ERR_TOO_LARGE;
     if (c->tx_bytes + len > pc->env.send_queue_limit)
         return ZDC_ERR_QUEUE_FULL;
@@ -456,6 +457,15 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
     c->tx_tail = m;
     c->tx_bytes += len;
     return 0;
+}
+
+int zdc_pc_channel_send_raw(zdc_pc_channel *c, uint32_t ppid, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = c->pc;
+    if (c->id < 0 || !pc->sctp_up || pc->closed)
+        return ZDC_ERR_INVALID_STATE;
+    zdc_sctp_send_opts o = {0};
+    return zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, p, len, &o);
 }
 
 int zdc_pc_channel_peek(zdc_pc_channel *c, const uint8_t **p, size_t *len, bool *was_string)
@@ -574,8 +584,12 @@ static void sctp_down(void *user, int reason)
 {
     zdc_pc *pc = user;
     pc->sctp_up = false;
+    /* An ABORT or SHUTDOWN from the peer ends the connection (zdc_pc_close and browsers send
+     * one); an association that never came up is a failure. */
     if (reason == ZDC_SCTP_DOWN_CANT_START)
         pc->sctp_failed = true;
+    else
+        pc->remote_closed = true;
     for (size_t i = 0; i < pc->n_ch; i++)
         channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
     update_connection_state(pc);
@@ -843,7 +857,7 @@ static void reset_connection(zdc_pc *pc, bool channels)
     pc->local_set = pc->remote_set = pc->offerer = false;
     pc->remote_media = -1;
     pc->dtls_role = 0;
-    pc->ice_failed = pc->dtls_failed = pc->dtls_remote_closed = pc->sctp_up = false;
+    pc->ice_failed = pc->dtls_failed = pc->remote_closed = pc->torn_down = pc->sctp_up = false;
     pc->sctp_failed = pc->have_remote_addr = false;
     pc->remote_max_message = 0;
 }
@@ -918,8 +932,10 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
                                    .protocol = ""};
     if (!opts)
         opts = &d;
-    if (pc->closed || pc->conn_state != ZDC_STATE_NEW || pc->local_set || pc->remote_set)
+    if (pc->closed || pc->conn_state == ZDC_STATE_FAILED || pc->conn_state == ZDC_STATE_CLOSED) {
+        set_err(pc, "the connection is %s", pc->closed ? "closed" : "failed or closed");
         return ZDC_ERR_INVALID_STATE;
+    }
     const char *proto = opts->protocol ? opts->protocol : "";
     if (!label)
         label = "";
@@ -949,6 +965,8 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
     c->max_rtx = opts->max_retransmits >= 0 ? opts->max_retransmits : -1;
     c->max_life = opts->max_packet_life_time >= 0 ? opts->max_packet_life_time : -1;
     *out = c;
+    if (pc->sctp_up)
+        open_channels(pc); /* created on a live association: open it now */
     return 0;
 }
 
@@ -973,23 +991,15 @@ static int make_ice(zdc_pc *pc, int role)
     return 0;
 }
 
-static int build_description(zdc_pc *pc, bool offer)
+/* Writes this peer's offer or answer (answer: a=setup from `role`) into a new buffer. */
+static int render_description(zdc_pc *pc, bool offer, int role, char **out)
 {
     char *buf = malloc(SDP_BUF);
     if (!buf)
         return ZDC_ERR_NOMEM;
     zdc_sdp_desc d = {0};
-    uint8_t r[8];
-    pc->env.random(pc->env.user, r, sizeof r);
-    if (!pc->sess_id) {
-        for (int i = 0; i < 8; i++)
-            pc->sess_id = pc->sess_id << 8 | r[i];
-        pc->sess_id &= 0x7fffffffffffffffull; /* JSEP §5.2.1: top bit zero */
-        if (!pc->sess_id)
-            pc->sess_id = 1;
-    }
     d.sess_id = pc->sess_id;
-    d.sess_version = ++pc->sess_version;
+    d.sess_version = pc->sess_version;
     const char *uf = zdc_ice_local_ufrag(pc->ice), *pw = zdc_ice_local_pwd(pc->ice);
     d.ice_ufrag = (zdc_sdp_str){uf, strlen(uf)};
     d.ice_pwd = (zdc_sdp_str){pw, strlen(pw)};
@@ -1006,7 +1016,7 @@ static int build_description(zdc_pc *pc, bool offer)
         d.setup = ZDC_SDP_SETUP_ACTPASS;
         n = zdc_sdp_build_offer(&d, buf, SDP_BUF);
     } else {
-        d.setup = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_SDP_SETUP_ACTIVE : ZDC_SDP_SETUP_PASSIVE;
+        d.setup = role == ZDC_DTLS_CLIENT ? ZDC_SDP_SETUP_ACTIVE : ZDC_SDP_SETUP_PASSIVE;
         n = zdc_sdp_build_answer(&d, pc->remote, buf, SDP_BUF);
     }
     if (n < 0) {
@@ -1014,14 +1024,58 @@ static int build_description(zdc_pc *pc, bool offer)
         set_err(pc, "building the %s failed: %s", offer ? "offer" : "answer", zdc_strerror(n));
         return n;
     }
+    *out = buf;
+    return 0;
+}
+
+static int build_description(zdc_pc *pc, bool offer)
+{
+    if (!pc->sess_id) {
+        uint8_t r[8];
+        pc->env.random(pc->env.user, r, sizeof r);
+        for (int i = 0; i < 8; i++)
+            pc->sess_id = pc->sess_id << 8 | r[i];
+        pc->sess_id &= 0x7fffffffffffffffull; /* JSEP §5.2.1: top bit zero */
+        if (!pc->sess_id)
+            pc->sess_id = 1;
+    }
+    pc->sess_version++;
+    char *buf, *type = dup_s(offer ? "offer" : "answer");
+    if (!type)
+        return ZDC_ERR_NOMEM;
+    int rv = render_description(pc, offer, pc->dtls_role, &buf);
+    if (rv != 0) {
+        free(type);
+        return rv;
+    }
     free(pc->created_type);
     free(pc->created_sdp);
-    pc->created_type = dup_s(offer ? "offer" : "answer");
+    pc->created_type = type;
     pc->created_sdp = buf;
-    if (!pc->created_type)
-        return ZDC_ERR_NOMEM;
     push_event(pc, ZDC_PC_EV_DESCRIPTION, 0, NULL, pc->created_type, buf);
     return 0;
+}
+
+/* The application may change its answer's a=setup between active and passive (the one edit
+ * accepted, RFC 8842 §5.3: the answerer picks the role when the offer said actpass). Returns
+ * true, with the role switched, when `sdp` is the created answer with the other role. */
+static bool answer_with_other_role(zdc_pc *pc, const char *sdp)
+{
+    const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
+    if (strcmp(pc->created_type, "answer") != 0 || m->setup != ZDC_SDP_SETUP_ACTPASS)
+        return false;
+    int other = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
+    char *alt;
+    if (render_description(pc, false, other, &alt) != 0)
+        return false;
+    if (strcmp(alt, sdp) != 0) {
+        free(alt);
+        return false;
+    }
+    free(pc->created_sdp);
+    pc->created_sdp = alt;
+    pc->dtls_role = other;
+    return true;
 }
 
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns)
@@ -1100,9 +1154,8 @@ static int start_transport(zdc_pc *pc, uint64_t now_ns)
     sc.remote_port = pc->remote_sctp_port;
     sc.mtu = ZDC_DTLS_DEFAULT_MTU - DTLS_RECORD_OVERHEAD;
     sc.max_message_size = pc->env.max_message_size;
-    sc.max_send_size = pc->remote_max_message ? pc->remote_max_message : 1u << 30;
-    if (sc.sndbuf < sc.max_send_size)
-        sc.sndbuf = (uint32_t)(sc.max_send_size > (1u << 30) ? (1u << 30) : sc.max_send_size);
+    sc.max_send_size = pc->remote_max_message;
+    sc.sndbuf = SEND_CAP;
     sc.cb = (zdc_sctp_callbacks){.send = sctp_out,
                                  .on_up = sctp_up,
                                  .on_down = sctp_down,
@@ -1207,9 +1260,12 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
     pc->remote_media = mi;
     pc->remote_set = true;
     pc->remote_sctp_port = m->sctp_port ? m->sctp_port : ZDC_SCTP_DEFAULT_PORT;
+    /* RFC 8841 §6.1: absent means 64 KiB, 0 means any size. We never send more than one SCTP
+     * send buffer holds (a bigger message could never be queued). */
     pc->remote_max_message = !m->has_max_message_size ? REMOTE_DEFAULT_MAX_MESSAGE
-                             : m->max_message_size    ? (size_t)m->max_message_size
-                                                      : 0;
+                             : m->max_message_size && m->max_message_size < SEND_CAP
+                                 ? (size_t)m->max_message_size
+                                 : SEND_CAP;
     /* DTLS role (RFC 8842 §5.3): the answerer picks; zdc answers active, as browsers do. */
     if (offer)
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_ACTIVE ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
@@ -1247,7 +1303,7 @@ int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, 
         set_err(pc, "no %s was created by this peer", type);
         return pc->created_type ? ZDC_ERR_INVALID_PARAMETER : ZDC_ERR_INVALID_STATE;
     }
-    if (strcmp(sdp, pc->created_sdp) != 0) {
+    if (strcmp(sdp, pc->created_sdp) != 0 && !answer_with_other_role(pc, sdp)) {
         set_err(pc,
                 "the %s differs from the one this peer created (SDP munging is not "
                 "supported)",
@@ -1372,15 +1428,27 @@ static void after_input(zdc_pc *pc, uint64_t now_ns)
             set_err(pc, "DTLS failed: %s", zdc_strerror(zdc_dtls_error(pc->dtls)));
             for (size_t i = 0; i < pc->n_ch; i++)
                 channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
-        } else if (ds == ZDC_DTLS_CLOSED && !pc->dtls_remote_closed) {
+        } else if (ds == ZDC_DTLS_CLOSED) {
             /* The peer sent close_notify: it closed the connection. */
-            pc->dtls_remote_closed = true;
-            for (size_t i = 0; i < pc->n_ch; i++)
-                channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
+            pc->remote_closed = true;
         } else if (ds == ZDC_DTLS_CONNECTED && pc->sctp && !pc->sctp_up &&
                    !zdc_sctp_is_up(pc->sctp)) {
             zdc_sctp_connect(pc->sctp); /* INVALID_STATE once connecting: harmless */
         }
+    }
+    if (pc->remote_closed && !pc->torn_down) {
+        /* Stop the association, DTLS and the consent checks: nothing more goes to a peer
+         * that left. Done here, not in the callbacks that noticed, which run inside them. */
+        pc->torn_down = true;
+        for (size_t i = 0; i < pc->n_ch; i++)
+            channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
+        pc->sctp_up = false;
+        if (pc->sctp)
+            zdc_sctp_close(pc->sctp);
+        if (pc->dtls)
+            zdc_dtls_close(pc->dtls);
+        if (pc->ice)
+            zdc_ice_close(pc->ice);
     }
     update_connection_state(pc);
 }

@@ -62,7 +62,13 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out);
 /* Frees everything, channels included. No event is delivered. */
 void zdc_pc_del(zdc_pc *pc);
 
-/* The public API's calls (see include/zdc/peer.h for their contracts). */
+/* The public API's calls (see include/zdc/peer.h for their contracts). Differences:
+ * - zdc_pc_create_channel works in any state but FAILED/CLOSED (as in browsers): a channel
+ *   created while SCTP is up opens at once (DCEP, or directly when negotiated); the public
+ *   layer may restrict it to NEW as peer.h documents. Returns 0, ZDC_ERR_INVALID_STATE,
+ *   ZDC_ERR_INVALID_PARAMETER, ZDC_ERR_QUEUE_FULL (channel limit) or ZDC_ERR_NOMEM.
+ * - zdc_pc_set_local_description accepts, for an answer to an actpass offer, the created
+ *   answer with a=setup switched between active and passive: that chooses the DTLS role. */
 int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg);
 int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
                           zdc_pc_channel **out);
@@ -103,6 +109,11 @@ void zdc_pc_event_clear(zdc_pc_event *ev);
 /* ---- channels -------------------------------------------------------------------------- */
 
 int zdc_pc_channel_send(zdc_pc_channel *ch, const uint8_t *p, size_t len, bool text);
+/* Sends `len` bytes (> 0) with any PPID on the channel's stream, reliably and in order, past
+ * the data-channel layer (no PPID mapping, no size or queue checks). For tests of how the
+ * remote side treats hostile input. Returns 0, ZDC_ERR_INVALID_STATE (no stream or SCTP not
+ * up) or an error of zdc_sctp_send. */
+int zdc_pc_channel_send_raw(zdc_pc_channel *ch, uint32_t ppid, const uint8_t *p, size_t len);
 int zdc_pc_channel_peek(zdc_pc_channel *ch, const uint8_t **p, size_t *len, bool *was_string);
 void zdc_pc_channel_release(zdc_pc_channel *ch);
 /* The SCTP PPID the message zdc_pc_channel_peek() shows arrived with (RFC 8831 §8: 51 text,

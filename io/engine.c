@@ -535,5 +535,13 @@ const char *zdc_engine_fingerprint(const zdc_engine *e)
 
 void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out)
 {
+    zdc_loop_stats ls;
+    zdc_loop_get_stats(e->loop, &ls);
     *out = e->st;
+    out->rx_datagrams = ls.rx_packets;
+    out->rx_bytes = ls.rx_bytes;
+    out->tx_datagrams = ls.tx_packets;
+    out->tx_bytes = ls.tx_bytes;
+    out->rx_no_buffer = ls.rx_pool_exhausted + ls.rx_queue_full;
+    out->tx_refused += ls.tx_errors;
 }

@@ -43,16 +43,4 @@ int zdc_engine_step(zdc_engine *e, int timeout_ms);
 /* The engine's clock (CLOCK_MONOTONIC, ns): the time every member's peer connection sees. */
 uint64_t zdc_engine_now_ns(void);
 
-typedef struct zdc_engine_stats {
-    uint64_t tx_no_buffer;  /* datagrams not sent: the packet pool was exhausted */
-    uint64_t tx_refused;    /* datagrams not sent: no socket for the family, bad size */
-    uint64_t tx_queue_full; /* datagrams not sent: the send queue stayed full */
-    uint64_t rx_unrouted;   /* datagrams no member claimed */
-    uint64_t rx_routed;     /* datagrams handed to a member */
-    uint64_t timeouts_run;  /* zdc_pc_handle_timeout calls */
-    uint64_t self_sent;     /* datagrams a member sent to the engine's own socket */
-} zdc_engine_stats;
-
-void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
-
 #endif /* ZDC_IO_ENGINE_INT_H */

@@ -2,9 +2,14 @@
  * peer connection (core/pc.h) living on an engine (io/engine.c), which moves its datagrams
  * and runs its timers. This file only translates: calls go to core/pc.h with the engine's
  * clock, and the peer connection's queued events become the application's callbacks. */
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "engine_int.h"
+#include "iceurl.h"
 #include "peer_api.h"
 #include "zdc/peer_impl.h"
 
@@ -12,7 +17,10 @@ typedef struct bpeer {
     zdc_engine *engine;
     zdc_engine_member member;
     zdc_peer self;
+    char err[160]; /* an error of this layer (name resolution); else the connection's */
 } bpeer;
+
+#define MAX_URLS 8
 
 /* Hands one event to the application. */
 static void deliver(bpeer *b, const zdc_peer_callbacks *cb, zdc_pc_event *ev)
@@ -136,9 +144,93 @@ static zdc_pc *pc_of(void *obj)
     return ((bpeer *)obj)->member.pc;
 }
 
+/* Resolves a STUN server's name to an address of a family the engine has a socket for.
+ * Returns 0 or ZDC_ERR_NOT_FOUND. */
+static int resolve(const bpeer *b, const char *host, char *ip, size_t cap)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return ZDC_ERR_NOT_FOUND;
+    int rv = ZDC_ERR_NOT_FOUND;
+    for (struct addrinfo *ai = res; ai && rv != 0; ai = ai->ai_next) {
+        int fam = ai->ai_family == AF_INET ? 4 : ai->ai_family == AF_INET6 ? 6 : 0;
+        if (fam == 0 || zdc_engine_port(b->engine, fam) < 0)
+            continue;
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) ==
+            0)
+            rv = 0;
+    }
+    freeaddrinfo(res);
+    return rv;
+}
+
+/* peer.h: stun: names are resolved when the configuration is applied; the peer connection
+ * takes numeric addresses only. Rewrites each server's stun: URLs with their addresses into
+ * urls[] (other URLs are kept as they are, for the connection to judge). */
+static int resolve_servers(bpeer *b, const zdc_peer_config *cfg, zdc_ice_server *servers,
+                           char (*urls)[600])
+{
+    for (size_t i = 0; i < cfg->n_ice_servers; i++) {
+        servers[i] = cfg->ice_servers[i];
+        zdc_iceurl u[MAX_URLS];
+        size_t n = 0;
+        if (zdc_iceurl_parse_list(cfg->ice_servers[i].urls, u, MAX_URLS, &n) != 0)
+            continue; /* malformed: the connection reports it */
+        bool all_stun = true;
+        for (size_t k = 0; k < n; k++)
+            all_stun = all_stun && u[k].scheme == ZDC_ICEURL_STUN;
+        if (!all_stun)
+            continue; /* stuns:/turn:/turns: are the connection's to accept or refuse */
+        size_t off = 0;
+        for (size_t k = 0; k < n; k++) {
+            char ip[INET6_ADDRSTRLEN + 8];
+            const char *host = u[k].host;
+            zdc_addr probe;
+            if (zdc_addr_from_ip(&probe, host, strlen(host), 0) != 0) {
+                if (resolve(b, host, ip, sizeof ip) != 0) {
+                    snprintf(b->err, sizeof b->err, "ice server %zu: cannot resolve '%.100s'", i,
+                             host);
+                    return ZDC_ERR_INVALID_PARAMETER;
+                }
+                host = ip;
+            }
+            bool v6 = strchr(host, ':') != NULL;
+            int w = snprintf(urls[i] + off, 600 - off, "%sstun:%s%s%s:%u", k ? "," : "",
+                             v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)u[k].port);
+            if (w < 0 || (size_t)w >= 600 - off)
+                return ZDC_ERR_INVALID_PARAMETER;
+            off += (size_t)w;
+        }
+        servers[i].urls = urls[i];
+    }
+    return 0;
+}
+
 static int b_initialize(void *obj, const zdc_peer_config *cfg)
 {
-    return zdc_pc_initialize(pc_of(obj), cfg);
+    bpeer *b = obj;
+    b->err[0] = '\0';
+    if (!cfg || cfg->n_ice_servers == 0)
+        return zdc_pc_initialize(b->member.pc, cfg);
+    if (cfg->n_ice_servers > MAX_URLS || !cfg->ice_servers) {
+        snprintf(b->err, sizeof b->err, "at most %d ICE servers", MAX_URLS);
+        zdc_pc_initialize(b->member.pc, NULL);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    zdc_ice_server servers[MAX_URLS];
+    char(*urls)[600] = malloc(MAX_URLS * sizeof *urls);
+    if (!urls)
+        return ZDC_ERR_NOMEM;
+    int rv = resolve_servers(b, cfg, servers, urls);
+    if (rv == 0) {
+        zdc_peer_config c = *cfg;
+        c.ice_servers = servers;
+        rv = zdc_pc_initialize(b->member.pc, &c);
+    } else {
+        zdc_pc_initialize(b->member.pc, NULL); /* peer.h: NEW, no ICE servers */
+    }
+    free(urls);
+    return rv;
 }
 
 static int b_create_data_channel(void *obj, const char *label, const zdc_channel_options *o,
@@ -146,6 +238,10 @@ static int b_create_data_channel(void *obj, const char *label, const zdc_channel
 {
     bpeer *b = obj;
     zdc_pc_channel *c;
+    /* peer.h: channels are created in state NEW (the peer connection itself would take them
+     * later too, in-band, as browsers do). */
+    if (zdc_pc_connection_state(b->member.pc) != ZDC_STATE_NEW)
+        return ZDC_ERR_INVALID_STATE;
     int rv = zdc_pc_create_channel(b->member.pc, label, o, &c);
     if (rv != 0)
         return rv;

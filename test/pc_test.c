@@ -26,7 +26,6 @@
 #include "zdc/error.h"
 #include "zdc/stun.h"
 
-#pragma GCC diagnostic ignored "-Wunused-function" /* TEMP */
 #define MS  1000000ull
 #define SEC 1000000000ull
 
@@ -72,6 +71,9 @@ typedef struct side {
     size_t n_held;
     char *held_desc_type, *held_desc; /* HOLD_DESCRIPTION: kept for the test */
     bool hold_description;
+    size_t cands_relayed;   /* CANDIDATE events handed to the peer ("" included) */
+    uint8_t stun_req[1500]; /* the first STUN request sent to the peer */
+    size_t stun_req_len;
 } side;
 
 typedef char *(*munge_fn)(const side *from, const char *type, const char *sdp);
@@ -126,6 +128,12 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
         s->stray++;
         s->last_stray = *to;
         return;
+    }
+    if (!s->stun_req_len && len <= sizeof s->stun_req &&
+        zdc_demux_classify(p, len) == ZDC_DEMUX_STUN && p[0] == 0x00 &&
+        p[1] == 0x01) { /* Binding request */
+        memcpy(s->stun_req, p, len);
+        s->stun_req_len = len;
     }
     bool spoof = h->spoof_dtls && s == &h->a && zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS;
     if (h->link[s->dir]) {
@@ -215,6 +223,21 @@ static void record(side *s, const zdc_pc_event *e)
     s->ev[s->n_ev++] = (rec){e->kind, e->state, e->channel};
 }
 
+/* A copy of s with the first `from` replaced by `to`, or NULL when `from` is absent. */
+static char *replace_str(const char *s, const char *from, const char *to)
+{
+    const char *k = strstr(s, from);
+    if (!k)
+        return NULL;
+    size_t pre = (size_t)(k - s), n = strlen(s) - strlen(from) + strlen(to);
+    char *out = malloc(n + 1);
+    cr_assert_not_null(out);
+    memcpy(out, s, pre);
+    strcpy(out + pre, to);
+    strcat(out, k + strlen(from));
+    return out;
+}
+
 static void deliver_description(side *s, const char *type, const char *sdp)
 {
     side *peer = s->peer;
@@ -235,15 +258,15 @@ static size_t relay(side *s)
             s->events_after_close++;
         switch (e.kind) {
         case ZDC_PC_EV_DESCRIPTION:
-            cr_assert_eq(zdc_pc_set_local_description(s->pc, e.text, e.text2, mono_ns()), 0,
-                         "%s: set_local_description(%s): %s", s->name, e.text,
-                         zdc_pc_last_error(s->pc));
-            if (s->hold_description) {
+            if (s->hold_description) { /* the test sets and sends it */
                 free(s->held_desc_type);
                 free(s->held_desc);
                 s->held_desc_type = strdup(e.text);
                 s->held_desc = strdup(e.text2);
             } else {
+                cr_assert_eq(zdc_pc_set_local_description(s->pc, e.text, e.text2, mono_ns()), 0,
+                             "%s: set_local_description(%s): %s", s->name, e.text,
+                             zdc_pc_last_error(s->pc));
                 deliver_description(s, e.text, e.text2);
             }
             break;
@@ -252,6 +275,7 @@ static size_t relay(side *s)
                 cr_assert_lt(s->n_held, 16);
                 s->held[s->n_held++] = strdup(e.text2);
             } else {
+                s->cands_relayed++;
                 int rv = zdc_pc_add_ice_candidate(s->peer->pc, e.text, e.state, e.text2);
                 cr_assert_eq(rv, 0, "%s: add_ice_candidate '%s': %d %s", s->peer->name, e.text2, rv,
                              zdc_pc_last_error(s->peer->pc));
@@ -523,4 +547,899 @@ Test(pc, offer_answer_connects_and_channel_carries_every_size_both_ways)
     exchange_all_sizes(&h, ca, cb);
     cr_assert_eq(h.a.stray + h.b.stray, 0, "nothing sent anywhere but to the peer");
     harness_free(&h);
+}
+
+/* The other side's end of `opener`'s channel `c`, once open on both sides (within ms). */
+static zdc_pc_channel *await_remote_ms(harness *h, side *opener, zdc_pc_channel *c, unsigned ms)
+{
+    side *other = opener->peer;
+    const char *label = zdc_pc_channel_label(c);
+    RUN_UNTIL(h, count_events(opener, ZDC_PC_EV_CHANNEL_OPEN, c) == 1, ms);
+    RUN_UNTIL(h, incoming_labeled(other, label) != NULL, ms);
+    zdc_pc_channel *r = incoming_labeled(other, label);
+    RUN_UNTIL(h, count_events(other, ZDC_PC_EV_CHANNEL_OPEN, r) == 1, ms);
+    cr_assert_eq(zdc_pc_channel_id(r), zdc_pc_channel_id(c));
+    return r;
+}
+
+static zdc_pc_channel *await_remote(harness *h, side *opener, zdc_pc_channel *c)
+{
+    return await_remote_ms(h, opener, c, 2000);
+}
+
+/* Rewrites "a=setup:actpass" in the offer: the answerer then has to take the other role. */
+static char *offer_setup_active(const side *from, const char *type, const char *sdp)
+{
+    if (strcmp(type, "offer") != 0)
+        return NULL;
+    return replace_str(sdp, "a=setup:actpass", "a=setup:active");
+}
+
+static void check_parity(zdc_pc_channel *c, bool even)
+{
+    int id = zdc_pc_channel_id(c);
+    cr_assert_geq(id, 0);
+    /* RFC 8832 §6: the DTLS client uses even stream ids, the server odd ones. */
+    cr_assert_eq(id % 2 == 0, even, "stream id %d should be %s", id, even ? "even" : "odd");
+}
+
+/* zdc answers a=setup:active by default: the answerer is the DTLS client (even ids). */
+Test(pc, default_roles_answerer_is_dtls_client_and_ids_follow_parity)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "from-offerer", NULL);
+    zdc_pc_channel *cb = make_channel(&h.b, "from-answerer-early", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *ra = await_remote(&h, &h.a, ca);
+    zdc_pc_channel *rb = await_remote(&h, &h.b, cb);
+    check_parity(ca, false);
+    check_parity(cb, true);
+    /* a channel created by the answerer after the connection is up */
+    zdc_pc_channel *late = make_channel(&h.b, "late", NULL);
+    zdc_pc_channel *rlate = await_remote(&h, &h.b, late);
+    check_parity(late, true);
+    cr_assert_neq(zdc_pc_channel_id(late), zdc_pc_channel_id(cb));
+    cr_assert_eq(send_msg(late, 100, true, 7), 0);
+    cr_assert_eq(send_msg(rb, 200, false, 8), 0);
+    cr_assert_eq(send_msg(ra, 300, false, 9), 0);
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(rlate) == 1 && zdc_pc_channel_available(cb) == 1 &&
+                  zdc_pc_channel_available(ca) == 1,
+              2000);
+    expect_msg(rlate, 100, true, 7);
+    expect_msg(cb, 200, false, 8);
+    expect_msg(ca, 300, false, 9);
+    harness_free(&h);
+}
+
+/* The answerer may take the passive role (here because the offer asks for "active"). */
+Test(pc, passive_answerer_is_dtls_server_and_ids_follow_parity)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = offer_setup_active;
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *rb = await_remote(&h, &h.a, ca);
+    check_parity(ca, true); /* the offerer is the DTLS client now */
+    zdc_pc_channel *late = make_channel(&h.b, "late", NULL);
+    zdc_pc_channel *rlate = await_remote(&h, &h.b, late);
+    check_parity(late, false);
+    cr_assert_eq(send_msg(rb, 5, true, 1), 0);
+    cr_assert_eq(send_msg(rlate, 6, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1 && zdc_pc_channel_available(late) == 1, 2000);
+    expect_msg(ca, 5, true, 1);
+    expect_msg(late, 6, false, 2);
+    harness_free(&h);
+}
+
+/* The answerer chooses passive itself by changing a=setup in its answer before setting it. */
+Test(pc, answerer_may_choose_passive_in_its_answer)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.b.hold_description = true;
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.b.held_desc != NULL, 1000);
+    cr_assert_str_eq(h.b.held_desc_type, "answer");
+    char *passive = replace_str(h.b.held_desc, "a=setup:active", "a=setup:passive");
+    cr_assert_not_null(passive, "zdc answers active by default");
+    /* any other change is still refused */
+    char *other = replace_str(passive, "a=mid:0", "a=mid:1");
+    cr_assert_not_null(other);
+    cr_assert_eq(zdc_pc_set_local_description(h.b.pc, "answer", other, mono_ns()),
+                 ZDC_ERR_INVALID_PARAMETER);
+    free(other);
+    cr_assert_eq(zdc_pc_set_local_description(h.b.pc, "answer", passive, mono_ns()), 0, "%s",
+                 zdc_pc_last_error(h.b.pc));
+    deliver_description(&h.b, "answer", passive);
+    cr_assert_eq(h.b.remote_rv, 0, "%s", h.b.remote_err);
+    free(passive);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    zdc_pc_channel *rb = await_remote(&h, &h.a, ca);
+    check_parity(ca, true);
+    cr_assert_eq(send_msg(rb, 10, false, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(ca, 10, false, 3);
+    harness_free(&h);
+}
+
+/* Negotiated channels: both sides create them with the same id; no DCEP, no DATA_CHANNEL. */
+Test(pc, negotiated_channels_open_on_both_sides_without_dcep)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_channel_options o = {.negotiated = true,
+                             .id = 7,
+                             .max_packet_life_time = -1,
+                             .max_retransmits = -1,
+                             .ordered = true,
+                             .protocol = "game"};
+    zdc_pc_channel *ca = make_channel(&h.a, "neg", &o);
+    zdc_pc_channel *cb = make_channel(&h.b, "neg", &o);
+    cr_assert_eq(zdc_pc_channel_id(ca), 7);
+    zdc_pc_channel *dup = NULL;
+    cr_assert_eq(zdc_pc_create_channel(h.a.pc, "dup", &o, &dup), ZDC_ERR_INVALID_PARAMETER,
+                 "id 7 is taken");
+    connect_peers(&h);
+    RUN_UNTIL(&h,
+              count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, ca) == 1 &&
+                  count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, cb) == 1,
+              2000);
+    cr_assert(zdc_pc_channel_negotiated(cb));
+    cr_assert_str_eq(zdc_pc_channel_protocol(cb), "game");
+    cr_assert_eq(send_msg(ca, 1000, false, 11), 0);
+    cr_assert_eq(send_msg(cb, 0, true, 12), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 1000, false, 11);
+    expect_msg(ca, 0, true, 12);
+    /* a negotiated channel added once connected opens at once on each side */
+    o.id = 300;
+    zdc_pc_channel *la = make_channel(&h.a, "neg2", &o);
+    zdc_pc_channel *lb = make_channel(&h.b, "neg2", &o);
+    RUN_UNTIL(&h,
+              count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, la) == 1 &&
+                  count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, lb) == 1,
+              2000);
+    cr_assert_eq(send_msg(lb, 77, true, 13), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(la) == 1, 2000);
+    expect_msg(la, 77, true, 13);
+    cr_assert_eq(h.a.n_incoming + h.b.n_incoming, 0, "no DATA_CHANNEL for negotiated channels");
+    harness_free(&h);
+}
+
+/* Unordered and partially reliable channels open with their parameters on the remote side. */
+Test(pc, unordered_and_partial_reliability_channels_carry_messages)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_channel_options o = {.id = -1, .max_packet_life_time = -1, .max_retransmits = -1};
+    zdc_pc_channel *un = make_channel(&h.a, "unordered", &o); /* ordered = false */
+    o.max_retransmits = 0;
+    zdc_pc_channel *rtx = make_channel(&h.a, "rtx0", &o);
+    o.max_retransmits = -1;
+    o.max_packet_life_time = 150;
+    o.ordered = true;
+    zdc_pc_channel *ttl = make_channel(&h.a, "ttl150", &o);
+    connect_peers(&h);
+    zdc_pc_channel *run = await_remote(&h, &h.a, un);
+    zdc_pc_channel *rrtx = await_remote(&h, &h.a, rtx);
+    zdc_pc_channel *rttl = await_remote(&h, &h.a, ttl);
+    cr_assert_not(zdc_pc_channel_ordered(run));
+    cr_assert_eq(zdc_pc_channel_max_retransmits(run), -1);
+    cr_assert_not(zdc_pc_channel_ordered(rrtx));
+    cr_assert_eq(zdc_pc_channel_max_retransmits(rrtx), 0);
+    cr_assert_eq(zdc_pc_channel_max_packet_life_time(rrtx), -1);
+    cr_assert(zdc_pc_channel_ordered(rttl));
+    cr_assert_eq(zdc_pc_channel_max_packet_life_time(rttl), 150);
+    cr_assert_eq(zdc_pc_channel_max_retransmits(rttl), -1);
+    zdc_pc_channel *tx[3] = {un, rtx, ttl}, *rx[3] = {run, rrtx, rttl};
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < 10; i++)
+            cr_assert_eq(send_msg(tx[k], 100 + i * 500, i & 1, (uint32_t)k * 100 + i), 0);
+    /* a perfect link loses nothing, even on unreliable channels */
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(run) == 10 && zdc_pc_channel_available(rrtx) == 10 &&
+                  zdc_pc_channel_available(rttl) == 10,
+              2000);
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < 10; i++)
+            expect_msg(rx[k], 100 + i * 500, i & 1, (uint32_t)k * 100 + i);
+    /* and the answer direction */
+    cr_assert_eq(send_msg(rrtx, 42, false, 5), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(rtx) == 1, 2000);
+    expect_msg(rtx, 42, false, 5);
+    harness_free(&h);
+}
+
+Test(pc, twenty_channels_at_once)
+{
+    enum { N = 20 };
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca[N], *cb[N];
+    char label[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(label, sizeof label, "ch%d", i);
+        ca[i] = make_channel(&h.a, label, NULL);
+    }
+    connect_peers(&h);
+    RUN_UNTIL(&h, h.b.n_incoming == N && count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, NULL) == N,
+              3000);
+    for (int i = 0; i < N; i++) {
+        snprintf(label, sizeof label, "ch%d", i);
+        cb[i] = incoming_labeled(&h.b, label);
+        cr_assert_not_null(cb[i], "%s reached B", label);
+        cr_assert_eq(zdc_pc_channel_id(cb[i]), zdc_pc_channel_id(ca[i]));
+        check_parity(ca[i], false);
+        for (int k = 0; k < i; k++)
+            cr_assert_neq(zdc_pc_channel_id(ca[i]), zdc_pc_channel_id(ca[k]));
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(send_msg(ca[i], (size_t)i * 100, false, (uint32_t)i), 0);
+        cr_assert_eq(send_msg(cb[i], (size_t)i * 50, true, (uint32_t)i + 1000), 0);
+    }
+    for (int i = 0; i < N; i++)
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb[i]) == 1 && zdc_pc_channel_available(ca[i]) == 1,
+                  2000);
+    for (int i = 0; i < N; i++) {
+        expect_msg(cb[i], (size_t)i * 100, false, (uint32_t)i);
+        expect_msg(ca[i], (size_t)i * 50, true, (uint32_t)i + 1000);
+    }
+    harness_free(&h);
+}
+
+/* ---- 3. closing --------------------------------------------------------------------------- */
+
+static void close_one_side(harness *h, side *closer, zdc_pc_channel *mine, zdc_pc_channel *theirs)
+{
+    side *other = closer->peer;
+    cr_assert_eq(zdc_pc_channel_close(mine), 0);
+    cr_assert_eq(zdc_pc_channel_state(mine), ZDC_CHANNEL_CLOSING);
+    cr_assert_eq(zdc_pc_channel_send(mine, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    /* RFC 8831 §6.7: the remote sees the stream reset and closes its side too */
+    RUN_UNTIL(h,
+              count_events(other, ZDC_PC_EV_CHANNEL_CLOSE, theirs) == 1 &&
+                  count_events(closer, ZDC_PC_EV_CHANNEL_CLOSE, mine) == 1,
+              2000);
+    cr_assert_eq(zdc_pc_channel_state(theirs), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_state(mine), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_close(mine), 0, "closing twice is harmless");
+    run_for(h, 50);
+    cr_assert_eq(count_events(other, ZDC_PC_EV_CHANNEL_CLOSE, theirs), 1, "one CLOSE event");
+    cr_assert_eq(count_events(closer, ZDC_PC_EV_CHANNEL_CLOSE, mine), 1, "one CLOSE event");
+}
+
+Test(pc, closing_a_channel_from_either_side_closes_it_on_both)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "two", NULL);
+    zdc_pc_channel *a3 = make_channel(&h.a, "three", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    zdc_pc_channel *b3 = await_remote(&h, &h.a, a3);
+    close_one_side(&h, &h.a, a1, b1); /* the opener closes */
+    close_one_side(&h, &h.b, b2, a2); /* the other side closes */
+    /* the remaining channel is untouched and still works */
+    cr_assert_eq(zdc_pc_channel_state(a3), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(send_msg(b3, 9, true, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(a3) == 1, 2000);
+    expect_msg(a3, 9, true, 1);
+    /* a stream freed by a close can carry a new channel */
+    zdc_pc_channel *a4 = make_channel(&h.a, "four", NULL);
+    zdc_pc_channel *b4 = await_remote(&h, &h.a, a4);
+    cr_assert_eq(send_msg(a4, 3, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(b4) == 1, 2000);
+    expect_msg(b4, 3, false, 2);
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
+
+Test(pc, closing_the_peer_is_seen_by_the_remote_and_silences_the_closer)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    cr_assert_eq(send_msg(b1, 5, true, 1), 0); /* an event A will never see */
+    zdc_pc_close(h.a.pc);
+    h.a.closed = true;
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CLOSED);
+    cr_assert_eq(zdc_pc_signaling_state(h.a.pc), ZDC_SIGNALING_CLOSED);
+    cr_assert_eq(zdc_pc_channel_state(a1), ZDC_CHANNEL_CLOSED);
+    cr_assert_eq(zdc_pc_channel_send(a1, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    cr_assert_eq(zdc_pc_next_timeout(h.a.pc), UINT64_MAX);
+    RUN_UNTIL(&h, h.b.conn == ZDC_STATE_CLOSED, 2000);
+    RUN_UNTIL(&h, count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1, 1000);
+    cr_assert_eq(zdc_pc_channel_state(b1), ZDC_CHANNEL_CLOSED);
+    size_t sent = h.a.sent, sent_b = h.b.sent;
+    run_for(&h, 300);
+    cr_assert_eq(h.b.sent, sent_b, "the remote stopped talking to a closed peer");
+    cr_assert_eq(h.b.conn, ZDC_STATE_CLOSED, "close_notify: CLOSED, not FAILED");
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_FAILED));
+    cr_assert_eq(h.a.events_after_close, 0, "no event after close");
+    cr_assert_eq(h.a.sent, sent, "nothing sent after close");
+    /* the closed peer ignores input and calls */
+    zdc_pc_close(h.a.pc);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), ZDC_ERR_INVALID_STATE);
+    zdc_pc_channel *c = NULL;
+    cr_assert_eq(zdc_pc_create_channel(h.a.pc, "late", NULL, &c), ZDC_ERR_INVALID_STATE);
+    harness_free(&h);
+}
+
+/* ---- 4. limits ---------------------------------------------------------------------------- */
+
+Test(pc, oversize_message_is_refused_and_nothing_is_sent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "big", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    size_t sent = h.a.sent;
+    /* B announced a=max-message-size:262144 (its env default) */
+    cr_assert_eq(send_msg(ca, 262145, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 262145, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(h.a.sent, sent, "nothing went out");
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), 0);
+    run_for(&h, 100);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(send_msg(ca, 262144, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    expect_msg(cb, 262144, false, 2);
+    harness_free(&h);
+}
+
+/* Without a=max-message-size the remote takes 64 KiB (RFC 8841 §6.1). */
+static char *drop_max_message_size(const side *from, const char *type, const char *sdp)
+{
+    return replace_str(sdp, "a=max-message-size:262144\r\n", "");
+}
+
+Test(pc, remote_max_message_size_defaults_to_64k_when_absent)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = drop_max_message_size;
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 65537, false, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(cb, 65537, true, 1), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(send_msg(ca, 65536, false, 2), 0);
+    cr_assert_eq(send_msg(cb, 65536, true, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 65536, false, 2);
+    expect_msg(ca, 65536, true, 3);
+    harness_free(&h);
+}
+
+Test(pc, send_queue_is_bounded_and_low_threshold_fires_when_it_drains)
+{
+    enum { MSG = 65536 };
+    zdc_pc_env env = {.send_queue_limit = 4 * MSG};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "bulk", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    zdc_pc_channel_set_low_threshold(ca, MSG);
+    /* write without letting the loop run: SCTP's send buffer fills, then our queue */
+    uint32_t n = 0;
+    int rv;
+    while ((rv = send_msg(ca, MSG, false, n)) == 0) {
+        n++;
+        cr_assert_lt(n, 1000, "the queue never filled");
+    }
+    cr_assert_eq(rv, ZDC_ERR_QUEUE_FULL);
+    size_t queued = zdc_pc_channel_buffered_amount(ca);
+    cr_assert_gt(queued, 2 * MSG, "messages wait in our queue: %zu", queued);
+    cr_assert_leq(queued, 4 * MSG, "never beyond the limit: %zu", queued);
+    cr_assert_eq(send_msg(ca, 1, false, 0), ZDC_ERR_QUEUE_FULL, "even a small one: %zu", queued);
+    cr_assert_eq(zdc_pc_channel_buffered_amount(ca), queued, "refused sends add nothing");
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 0);
+    RUN_UNTIL(&h, count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca) == 1, 3000);
+    cr_assert_leq(zdc_pc_channel_buffered_amount(ca), MSG);
+    /* everything accepted arrives, in order, and nothing refused does */
+    for (uint32_t i = 0; i < n; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 3000);
+        expect_msg(cb, MSG, false, i);
+    }
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 3000);
+    run_for(&h, 50);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 1, "fires once per crossing");
+    harness_free(&h);
+}
+
+/* ---- 5. hostile input --------------------------------------------------------------------- */
+
+/* Changes the last hex digit of the description's a=fingerprint. */
+static char *bad_fingerprint(const side *from, const char *type, const char *sdp)
+{
+    const char *k = strstr(sdp, "a=fingerprint:sha-256 ");
+    cr_assert_not_null(k);
+    const char *eol = strstr(k, "\r\n");
+    char *out = strdup(sdp);
+    char *c = out + (eol - sdp) - 1;
+    *c = *c == '0' ? '1' : '0';
+    return out;
+}
+
+static char *bad_fingerprint_in_answer(const side *from, const char *type, const char *sdp)
+{
+    return strcmp(type, "answer") == 0 ? bad_fingerprint(from, type, sdp) : NULL;
+}
+
+static char *bad_fingerprint_in_offer(const side *from, const char *type, const char *sdp)
+{
+    return strcmp(type, "offer") == 0 ? bad_fingerprint(from, type, sdp) : NULL;
+}
+
+static void wrong_fingerprint_fails(munge_fn munge, side *(*victim)(harness *))
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.munge = munge;
+    zdc_pc_channel *ca = make_channel(&h.a, "secret", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    side *v = victim(&h);
+    RUN_UNTIL(&h, v->conn == ZDC_STATE_FAILED, 3000);
+    cr_assert_not_null(strstr(zdc_pc_last_error(v->pc), "fingerprint"), "error: %s",
+                       zdc_pc_last_error(v->pc));
+    cr_assert_eq(h.a.remote_rv, 0);
+    cr_assert_eq(h.b.remote_rv, 0, "the SDP itself is fine");
+    run_for(&h, 300);
+    cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED));
+    cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_OPEN, NULL), 0);
+    cr_assert_eq(count_events(&h.b, ZDC_PC_EV_CHANNEL_OPEN, NULL), 0);
+    cr_assert_eq(h.b.n_incoming, 0);
+    cr_assert_eq(count_events(&h.b, ZDC_PC_EV_CHANNEL_MESSAGE, NULL), 0);
+    cr_assert_eq(zdc_pc_channel_send(ca, (const uint8_t *)"x", 1, true), ZDC_ERR_INVALID_STATE);
+    cr_assert_neq(zdc_pc_channel_state(ca), ZDC_CHANNEL_OPEN);
+    harness_free(&h);
+}
+
+static side *side_a(harness *h)
+{
+    return &h->a;
+}
+static side *side_b(harness *h)
+{
+    return &h->b;
+}
+
+/* A (DTLS server) checks the client's certificate against the answer's fingerprint. */
+Test(pc, wrong_fingerprint_in_answer_fails_the_offerer)
+{
+    wrong_fingerprint_fails(bad_fingerprint_in_answer, side_a);
+}
+
+/* B (DTLS client) checks the server's certificate against the offer's fingerprint. */
+Test(pc, wrong_fingerprint_in_offer_fails_the_answerer)
+{
+    wrong_fingerprint_fails(bad_fingerprint_in_offer, side_b);
+}
+
+/* Offset of the value of the first STUN attribute of `type`, or 0. */
+static size_t stun_attr(const uint8_t *p, size_t len, uint16_t type)
+{
+    size_t off = 20;
+    while (len - off >= 4) {
+        uint16_t t = (uint16_t)(p[off] << 8 | p[off + 1]);
+        size_t l = (size_t)(p[off + 2] << 8 | p[off + 3]);
+        if (t == type)
+            return off + 4;
+        off += 4 + ((l + 3) & ~(size_t)3);
+    }
+    return 0;
+}
+
+/* A Binding request whose MESSAGE-INTEGRITY is wrong (FINGERPRINT recomputed so that only the
+ * integrity check can catch it) gets no answer and creates nothing; the same request intact
+ * does get one — so the test sees answers when there are any. */
+Test(pc, stun_request_with_bad_integrity_is_ignored)
+{
+    harness h;
+    harness_init(&h, NULL);
+    make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    cr_assert_gt(h.a.stun_req_len, 0);
+    uint8_t req[1500];
+    size_t len = h.a.stun_req_len;
+    memcpy(req, h.a.stun_req, len);
+    size_t mi = stun_attr(req, len, ZDC_STUN_ATTR_MESSAGE_INTEGRITY);
+    size_t fp = stun_attr(req, len, ZDC_STUN_ATTR_FINGERPRINT);
+    cr_assert(mi && fp && fp > mi);
+    req[mi + 3] ^= 0x40;
+    uint32_t crc = zdc_crc32(req, fp - 4) ^ ZDC_STUN_FINGERPRINT_XOR;
+    req[fp] = (uint8_t)(crc >> 24);
+    req[fp + 1] = (uint8_t)(crc >> 16);
+    req[fp + 2] = (uint8_t)(crc >> 8);
+    req[fp + 3] = (uint8_t)crc;
+    /* from an address B has never seen: an answer would go there */
+    zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, req, len, mono_ns());
+    run_for(&h, 100);
+    cr_assert_eq(h.b.stray, 0, "no answer to a forged check");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, h.a.stun_req, len, mono_ns());
+    run_for(&h, 50);
+    cr_assert_gt(h.b.stray, 0, "an authentic check from there is answered");
+    cr_assert(zdc_addr_equal(&h.b.last_stray, &h.spoof_addr));
+    harness_free(&h);
+}
+
+/* DTLS from an address other than the one ICE selected never reaches the handshake. */
+Test(pc, dtls_from_an_unselected_address_is_dropped)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    h.spoof_dtls = true; /* A's DTLS reaches B from 127.0.0.1:10003 */
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    run_for(&h, 1200);
+    zdc_addr ra;
+    cr_assert_eq(zdc_pc_remote_address(h.b.pc, &ra), 0, "ICE selected a pair");
+    cr_assert(zdc_addr_equal(&ra, &h.a.addr));
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED), "B's handshake saw none of A's flights");
+    cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
+    cr_assert_eq(h.b.stray, 0, "B answered nothing to the spoofed address");
+    /* the same datagrams from the right address complete the handshake (retransmissions) */
+    h.spoof_dtls = false;
+    RUN_UNTIL(&h, both_connected(&h), 6000);
+    await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* Number of the first line of `sdp` starting with `prefix` (1-based). */
+static unsigned line_of(const char *sdp, const char *prefix)
+{
+    unsigned n = 1;
+    for (const char *p = sdp; *p; n++) {
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            return n;
+        const char *e = strchr(p, '\n');
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+Test(pc, malformed_remote_description_is_rejected_naming_the_line_and_changes_nothing)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    const char *offer = h.a.held_desc;
+    cr_assert_eq(zdc_pc_set_local_description(h.a.pc, "offer", offer, mono_ns()), 0);
+    char *bad = replace_str(offer, "a=fingerprint:sha-256 ", "a=fingerprint:sha-256 ZZ");
+    cr_assert_not_null(bad);
+    unsigned line = line_of(offer, "a=fingerprint:");
+    cr_assert_gt(line, 0);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", bad, mono_ns()), ZDC_ERR_MALFORMED);
+    char want[32];
+    snprintf(want, sizeof want, "line %u", line);
+    cr_assert_not_null(strstr(zdc_pc_last_error(h.b.pc), want), "'%s' names %s",
+                       zdc_pc_last_error(h.b.pc), want);
+    free(bad);
+    /* a description without a data-channel section */
+    char *nodc = replace_str(offer, "m=application", "m=audio");
+    cr_assert_not_null(nodc);
+    cr_assert_lt(zdc_pc_set_remote_description(h.b.pc, "offer", nodc, mono_ns()), 0);
+    free(nodc);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "pranswer", offer, mono_ns()),
+                 ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "answer", offer, mono_ns()),
+                 ZDC_ERR_INVALID_STATE, "no local offer to answer");
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE, "nothing changed");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_NEW);
+    relay(&h.b);
+    cr_assert_eq(h.b.n_ev, 0, "no event from refused descriptions");
+    /* the intact offer still works */
+    deliver_description(&h.a, "offer", offer);
+    cr_assert_eq(h.a.remote_rv, 0, "%s", h.a.remote_err);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    harness_free(&h);
+}
+
+/* Candidates that arrive before the offer are kept and used. B's own candidates are withheld
+ * from A, so only B's checks — to A's buffered candidates — can find the path. */
+Test(pc, candidates_before_the_remote_description_are_buffered)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    h.b.hold_candidates = true;
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    cr_assert_null(strstr(h.a.held_desc, "a=candidate"), "trickle: the offer has none");
+    cr_assert_eq(zdc_pc_set_local_description(h.a.pc, "offer", h.a.held_desc, mono_ns()), 0);
+    /* A's candidates (and its end-of-candidates) reach B, which has no description yet */
+    RUN_UNTIL(&h, h.a.cands_relayed >= 2, 1000);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    deliver_description(&h.a, "offer", h.a.held_desc);
+    cr_assert_eq(h.a.remote_rv, 0, "%s", h.a.remote_err);
+    RUN_UNTIL(&h, both_connected(&h), 3000);
+    cr_assert_gt(h.b.n_held, 0, "B's candidates were really withheld");
+    await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* A DATA_CHANNEL_OPEN that does not parse, on an open channel's stream, closes that channel
+ * (RFC 8832 §6 leaves nothing else to do with it) and no other. */
+Test(pc, malformed_dcep_closes_only_its_channel)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *a1 = make_channel(&h.a, "victim", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "bystander", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    static const uint8_t truncated_open[] = {0x03, 0x00, 0x01}; /* OPEN cut after 3 bytes */
+    cr_assert_eq(zdc_pc_channel_send_raw(a1, ZDC_PPID_DCEP, truncated_open, sizeof truncated_open),
+                 0);
+    RUN_UNTIL(&h,
+              count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1 &&
+                  count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, a1) == 1,
+              2000);
+    cr_assert_eq(zdc_pc_channel_state(b2), ZDC_CHANNEL_OPEN);
+    cr_assert_eq(send_msg(a2, 10, true, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(b2) == 1, 2000);
+    expect_msg(b2, 10, true, 1);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    cr_assert_eq(h.b.n_incoming, 2, "no channel was created by the bad message");
+    harness_free(&h);
+}
+
+/* ---- 6. an impaired link -------------------------------------------------------------------- */
+
+static zdc_impair_config lossy_link(uint64_t seed)
+{
+    zdc_impair_config c = zdc_impair_config_default();
+    c.seed = seed;
+    c.loss = 0.10;
+    c.duplicate = 0.05;
+    c.reorder = 0.10;
+    c.delay_ns = 5 * MS;
+    c.jitter_ns = 2 * MS;
+    c.reorder_delay_ns = 8 * MS;
+    return c;
+}
+
+/* Sizes of the indexed messages: from 200 on, always one packet. */
+static size_t varying_size(uint32_t i)
+{
+    if (i >= 200)
+        return 4 + (i * 31u) % 1000;
+    return i % 25 == 0 ? 20000 : 4 + (i * 7919u) % 3000;
+}
+
+/* Message i: its index in the first 4 bytes, then bytes derived from i. */
+static void indexed_msg(uint8_t *p, size_t len, uint32_t i)
+{
+    fill(p, len, i);
+    memcpy(p, &i, 4);
+}
+
+Test(pc, reliable_ordered_channel_is_intact_and_in_order_over_a_lossy_link)
+{
+    enum { N = 200 };
+    harness h;
+    harness_init(&h, NULL);
+    zdc_impair_config c = lossy_link(1234);
+    harness_impair(&h, &c);
+    zdc_pc_channel *ca = make_channel(&h.a, "reliable", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, both_connected(&h), 15000);
+    zdc_pc_channel *cb = await_remote_ms(&h, &h.a, ca, 10000);
+    uint8_t *buf = malloc(20000);
+    for (uint32_t i = 0; i < N; i++) {
+        size_t len = varying_size(i);
+        indexed_msg(buf, len, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, len, false), 0);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 10000);
+        const uint8_t *p;
+        size_t len;
+        bool text;
+        cr_assert_eq(zdc_pc_channel_peek(cb, &p, &len, &text), 0);
+        uint32_t idx;
+        memcpy(&idx, p, 4);
+        cr_assert_eq(idx, i, "message %u arrived in place of %u", idx, i);
+        cr_assert_eq(len, varying_size(i));
+        indexed_msg(buf, len, i);
+        cr_assert(memcmp(p, buf, len) == 0, "content of message %u", i);
+        zdc_pc_channel_release(cb);
+    }
+    zdc_impair_stats st = zdc_impair_get_stats(h.link[0]);
+    cr_assert_gt(st.lost, 0, "the link really lost datagrams");
+    cr_assert_gt(st.duplicated + st.reordered, 0);
+    free(buf);
+    harness_free(&h);
+}
+
+/* Checks every message waiting on ch: intact, index < n, not seen before. Returns the count. */
+static size_t take_indexed(zdc_pc_channel *ch, bool *seen, uint32_t n, uint8_t *buf)
+{
+    size_t got = 0;
+    while (zdc_pc_channel_available(ch) > 0) {
+        const uint8_t *p;
+        size_t len;
+        bool text;
+        cr_assert_eq(zdc_pc_channel_peek(ch, &p, &len, &text), 0);
+        uint32_t idx;
+        cr_assert_geq(len, 4);
+        memcpy(&idx, p, 4);
+        cr_assert_lt(idx, n);
+        cr_assert_not(seen[idx], "message %u delivered twice", idx);
+        seen[idx] = true;
+        cr_assert_eq(len, varying_size(idx));
+        indexed_msg(buf, len, idx);
+        cr_assert(memcmp(p, buf, len) == 0, "content of message %u", idx);
+        zdc_pc_channel_release(ch);
+        got++;
+    }
+    return got;
+}
+
+/* maxRetransmits 0: what a lost (or, with jitter and reordering, merely late) packet carried
+ * is abandoned, so how much arrives depends on the link; what arrives must be intact and
+ * unique, and the channel must keep going: a later paced batch still arrives. */
+Test(pc, unreliable_unordered_channel_neither_stalls_nor_corrupts_over_a_lossy_link)
+{
+    enum { N = 200, M = 40 };
+    harness h;
+    harness_init(&h, NULL);
+    zdc_impair_config c = lossy_link(99);
+    harness_impair(&h, &c);
+    zdc_channel_options o = {.id = -1, .max_packet_life_time = -1, .max_retransmits = 0};
+    zdc_pc_channel *ca = make_channel(&h.a, "unreliable", &o);
+    zdc_pc_channel *ctl = make_channel(&h.a, "control", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, mono_ns()), 0);
+    RUN_UNTIL(&h, both_connected(&h), 15000);
+    zdc_pc_channel *cb = await_remote_ms(&h, &h.a, ca, 10000);
+    zdc_pc_channel *rctl = await_remote_ms(&h, &h.a, ctl, 10000);
+    uint8_t *buf = malloc(20000);
+    static bool seen[N + M];
+    for (uint32_t i = 0; i < N; i++) {
+        size_t len = varying_size(i);
+        indexed_msg(buf, len, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, len, false), 0);
+        if (i % 10 == 9)
+            run_for(&h, 2);
+    }
+    /* a reliable message on another channel gets through after the burst */
+    cr_assert_eq(send_msg(ctl, 10, true, 5), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(rctl) == 1, 10000);
+    expect_msg(rctl, 10, true, 5);
+    run_for(&h, 300);
+    size_t burst = take_indexed(cb, seen, N + M, buf);
+    cr_assert_gt(burst, 0);
+    cr_assert_lt(burst, N, "every rtx=0 message arrived despite 10 %% loss");
+    /* then single-packet messages, one every 10 ms: the stream is not stuck behind the
+     * abandoned ones, and most of these get through */
+    for (uint32_t i = N; i < N + M; i++) {
+        size_t len = varying_size(i);
+        indexed_msg(buf, len, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, len, false), 0);
+        run_for(&h, 10);
+    }
+    run_for(&h, 300);
+    size_t later = take_indexed(cb, seen, N + M, buf);
+    cr_assert_gt(later, 0, "nothing arrived after the burst: the channel stalled");
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    free(buf);
+    harness_free(&h);
+}
+
+/* ---- 7. lifetimes ------------------------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_LSAN 1
+#endif
+#endif
+#ifdef HAVE_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* Every association is gone and usrsctp freed its endpoints; under ASan nothing leaked. */
+static void expect_nothing_left(void)
+{
+    cr_assert_eq(zdc_sctp_global_refs(), 0);
+    int rv = ZDC_ERR_AGAIN;
+    uint64_t end = mono_ns() + 5 * SEC;
+    while (rv == ZDC_ERR_AGAIN && mono_ns() < end) {
+        struct timespec ts = {0, 5 * (long)MS};
+        nanosleep(&ts, NULL);
+        zdc_sctp_global_tick(mono_ns());
+        rv = zdc_sctp_global_shutdown();
+    }
+    cr_assert_eq(rv, 0, "usrsctp still holds endpoints");
+#ifdef HAVE_LSAN
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (above)");
+#endif
+}
+
+static void connect_talk(harness *h, uint32_t seed)
+{
+    zdc_pc_channel *ca = make_channel(&h->a, "loop", NULL);
+    connect_peers(h);
+    zdc_pc_channel *cb = await_remote(h, &h->a, ca);
+    cr_assert_eq(send_msg(ca, 3000, false, seed), 0);
+    cr_assert_eq(send_msg(cb, 10, true, seed), 0);
+    RUN_UNTIL(h, zdc_pc_channel_available(cb) == 1 && zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(cb, 3000, false, seed);
+    /* the other message stays unread: the peer frees it */
+}
+
+Test(pc, twenty_connect_close_cycles_leave_nothing_behind)
+{
+    for (uint32_t i = 0; i < 20; i++) {
+        harness h;
+        harness_init(&h, NULL);
+        connect_talk(&h, i);
+        switch (i % 3) {
+        case 0: /* A closes, B notices, then both are freed */
+            zdc_pc_close(h.a.pc);
+            h.a.closed = true;
+            RUN_UNTIL(&h, h.b.conn == ZDC_STATE_CLOSED, 2000);
+            break;
+        case 1: /* B closes with a send still queued */
+            cr_assert_eq(send_msg(h.b.incoming[0], 200000, false, 1), 0);
+            zdc_pc_close(h.b.pc);
+            h.b.closed = true;
+            RUN_UNTIL(&h, h.a.conn == ZDC_STATE_CLOSED, 2000);
+            break;
+        default: /* freed while connected, with events still queued */
+            cr_assert_eq(send_msg(h.b.incoming[0], 5, true, 1), 0);
+            step(&h);
+            break;
+        }
+        cr_assert_eq(h.a.events_after_close + h.b.events_after_close, 0);
+        harness_free(&h);
+    }
+    expect_nothing_left();
+}
+
+/* zdc_pc_initialize discards the connection: the same two objects connect again. */
+Test(pc, initialize_resets_for_a_new_connection)
+{
+    harness h;
+    harness_init(&h, NULL);
+    for (uint32_t i = 0; i < 5; i++) {
+        connect_talk(&h, i);
+        cr_assert_eq(zdc_pc_initialize(h.a.pc, NULL), 0);
+        cr_assert_eq(zdc_pc_initialize(h.b.pc, NULL), 0);
+        cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_NEW);
+        cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+        zdc_pc_event e;
+        cr_assert_eq(zdc_pc_next_event(h.a.pc, &e), 0, "initialize drops queued events");
+        /* forget what the harness saw; drop datagrams still on their way */
+        side *sides[2] = {&h.a, &h.b};
+        for (int k = 0; k < 2; k++) {
+            side *s = sides[k];
+            s->n_ev = s->n_incoming = 0;
+            s->conn = ZDC_STATE_NEW;
+            deliver_inbox(s, mono_ns());
+        }
+    }
+    harness_free(&h);
+    expect_nothing_left();
 }

@@ -37,8 +37,8 @@ typedef struct zdc_engine_options {
     const char *bind_address; /* one local IP to bind (NULL: all addresses) */
     uint16_t port_min;        /* local port range (0/0: any free port) */
     uint16_t port_max;
-    bool include_loopback;    /* offer 127.0.0.1/::1 as host candidates (tests, same host) */
-    size_t max_message_size;  /* largest message received (a=max-message-size), default 256 KiB */
+    bool include_loopback;   /* offer 127.0.0.1/::1 as host candidates (tests, same host) */
+    size_t max_message_size; /* largest message received (a=max-message-size), default 256 KiB */
 } zdc_engine_options;
 
 /* Defaults: auto backend, IPv4 and IPv6, all addresses, any port, no loopback candidates,
@@ -69,6 +69,25 @@ int zdc_engine_port(const zdc_engine *e, int family);
 
 /* SHA-256 fingerprint of the engine's certificate as in SDP ("AB:CD:..."). */
 const char *zdc_engine_fingerprint(const zdc_engine *e);
+
+/* Counters since zdc_engine_new. A datagram the engine cannot send or keep is dropped and
+ * counted, never fatal: ICE, DTLS and SCTP recover from it as from a loss on the wire. */
+typedef struct zdc_engine_stats {
+    uint64_t rx_datagrams, rx_bytes; /* received from the sockets */
+    uint64_t tx_datagrams, tx_bytes; /* handed to the kernel and accepted */
+    uint64_t rx_routed;              /* received datagrams a peer took */
+    uint64_t rx_unrouted;            /* received datagrams no peer claimed (dropped) */
+    uint64_t rx_no_buffer;           /* received datagrams dropped: packet pool exhausted */
+    uint64_t tx_no_buffer;           /* datagrams not sent: packet pool exhausted */
+    uint64_t tx_queue_full;          /* datagrams not sent: the send queue stayed full */
+    uint64_t tx_refused;             /* datagrams not sent: no socket of that family, too big,
+                                        or refused by the kernel */
+    uint64_t self_sent;              /* datagrams between two peers of this engine */
+    uint64_t timeouts_run;           /* peer timer expiries handled */
+} zdc_engine_stats;
+
+/* Fills *out. */
+void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
 
 #ifdef __cplusplus
 }

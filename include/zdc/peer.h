@@ -125,12 +125,12 @@ typedef struct zdc_peer_callbacks {
 } zdc_peer_callbacks;
 
 typedef struct zdc_channel_options {
-    bool negotiated;              /* both sides create it with the same id; no DCEP */
-    int id;                       /* 0..65534 when negotiated, otherwise -1 */
-    int max_packet_life_time;     /* ms, -1 = unset (exclusive with max_retransmits) */
-    int max_retransmits;          /* -1 = unset */
-    bool ordered;                 /* default true */
-    const char *protocol;         /* sub-protocol, default "" */
+    bool negotiated;          /* both sides create it with the same id; no DCEP */
+    int id;                   /* 0..65534 when negotiated, otherwise -1 */
+    int max_packet_life_time; /* ms, -1 = unset (exclusive with max_retransmits) */
+    int max_retransmits;      /* -1 = unset */
+    bool ordered;             /* default true */
+    const char *protocol;     /* sub-protocol, default "" */
 } zdc_channel_options;
 
 /* Options with the defaults: not negotiated, id -1, reliable, ordered, protocol "". */
@@ -161,8 +161,8 @@ int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
  * (negotiated without a valid id or an id without negotiated, both max_packet_life_time and
  * max_retransmits, label/protocol longer than 65535 bytes, an id already used);
  * ZDC_ERR_QUEUE_FULL (the stream limit); ZDC_ERR_NOMEM. */
-int zdc_peer_create_data_channel(zdc_peer peer, const char *label,
-                                 const zdc_channel_options *opts, zdc_channel *out);
+int zdc_peer_create_data_channel(zdc_peer peer, const char *label, const zdc_channel_options *opts,
+                                 zdc_channel *out);
 
 /* Starts gathering and queues on_session_description_created("offer", sdp).
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (no data channel created yet, or signaling
@@ -199,9 +199,9 @@ int zdc_peer_poll(zdc_peer peer);
  * The handle stays valid (getters answer CLOSED) until zdc_peer_free. */
 void zdc_peer_close(zdc_peer peer);
 
-int zdc_peer_get_connection_state(zdc_peer peer);  /* ZDC_STATE_*, CLOSED for a stale handle */
-int zdc_peer_get_gathering_state(zdc_peer peer);   /* ZDC_GATHERING_* */
-int zdc_peer_get_signaling_state(zdc_peer peer);   /* ZDC_SIGNALING_* */
+int zdc_peer_get_connection_state(zdc_peer peer); /* ZDC_STATE_*, CLOSED for a stale handle */
+int zdc_peer_get_gathering_state(zdc_peer peer);  /* ZDC_GATHERING_* */
+int zdc_peer_get_signaling_state(zdc_peer peer);  /* ZDC_SIGNALING_* */
 
 /* A text describing the last error of this peer (e.g. "line 7: a=fingerprint: bad hex"), or
  * "" if none. Valid until the next call on the peer. */
@@ -226,10 +226,10 @@ int zdc_channel_get_available_packet_count(zdc_channel ch);
 
 int zdc_channel_set_write_mode(zdc_channel ch, int mode); /* ZDC_ERR_INVALID_PARAMETER */
 int zdc_channel_get_write_mode(zdc_channel ch);
-int zdc_channel_get_ready_state(zdc_channel ch);          /* ZDC_CHANNEL_*, CLOSED if stale */
-const char *zdc_channel_get_label(zdc_channel ch);        /* "" if stale */
-const char *zdc_channel_get_protocol(zdc_channel ch);     /* "" if stale */
-int zdc_channel_get_id(zdc_channel ch);                   /* -1 until the DTLS role is known */
+int zdc_channel_get_ready_state(zdc_channel ch);      /* ZDC_CHANNEL_*, CLOSED if stale */
+const char *zdc_channel_get_label(zdc_channel ch);    /* "" if stale */
+const char *zdc_channel_get_protocol(zdc_channel ch); /* "" if stale */
+int zdc_channel_get_id(zdc_channel ch);               /* -1 until the DTLS role is known */
 bool zdc_channel_is_ordered(zdc_channel ch);
 bool zdc_channel_is_negotiated(zdc_channel ch);
 int zdc_channel_get_max_packet_life_time(zdc_channel ch); /* -1 = unset */
