@@ -324,7 +324,7 @@ int zdc_dtls_cert_new(zdc_dtls_cert **out)
     return 0;
 }
 
-static void cert_ref(zdc_dtls_cert *c)
+void zdc_dtls_cert_ref(zdc_dtls_cert *c)
 {
     atomic_fetch_add(&c->refs, 1);
 }
@@ -484,7 +484,7 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
         SSL_set_connect_state(d->ssl);
     else
         SSL_set_accept_state(d->ssl);
-    cert_ref(cfg->cert);
+    zdc_dtls_cert_ref(cfg->cert);
     d->cert = cfg->cert;
     *out = d;
     return 0;

@@ -61,6 +61,10 @@ typedef struct zdc_dtls_cert zdc_dtls_cert;
  * Returns 0, ZDC_ERR_INVALID_PARAMETER (out NULL), ZDC_ERR_NOMEM or ZDC_ERR_CRYPTO. */
 int zdc_dtls_cert_new(zdc_dtls_cert **out);
 
+/* Takes another reference (for an owner besides the endpoints, e.g. a peer connection that
+ * needs the fingerprint before it creates its endpoint). Drop it with zdc_dtls_cert_del. */
+void zdc_dtls_cert_ref(zdc_dtls_cert *c);
+
 /* Drops the caller's reference. The certificate lives on until the last endpoint created with
  * it is freed. NULL is ignored. */
 void zdc_dtls_cert_del(zdc_dtls_cert *c);

@@ -231,12 +231,10 @@ static void channel_set_state(zdc_pc_channel *c, int state)
 {
     if (c->state == state)
         return;
-    int old = c->state;
     c->state = state;
+    /* A channel that never opened reports CLOSE too: the application learns it failed. */
     if (state == ZDC_CHANNEL_OPEN)
         push_event(c->pc, ZDC_PC_EV_CHANNEL_OPEN, 0, c, NULL, NULL);
-    else if (state == ZDC_CHANNEL_CLOSED && old != ZDC_CHANNEL_CONNECTING)
-        push_event(c->pc, ZDC_PC_EV_CHANNEL_CLOSE, 0, c, NULL, NULL);
     else if (state == ZDC_CHANNEL_CLOSED)
         push_event(c->pc, ZDC_PC_EV_CHANNEL_CLOSE, 0, c, NULL, NULL);
     if (state == ZDC_CHANNEL_CLOSED) {
@@ -304,8 +302,8 @@ static bool stream_in_use(zdc_pc *pc, int stream)
     return false;
 }
 
-/* RFC 8832 §6: "the DTLS client MUST use streams with even stream identifiers, the DTLS server
- * MUST use streams with odd stream identifiers". */
+/* RFC 8832 §6: "If the side is acting as the DTLS client, it MUST choose an even stream
+ * identifier; if the side is acting as the DTLS server, it MUST choose an odd one." */
 static int pick_stream(zdc_pc *pc)
 {
     int limit = pc->sctp ? zdc_sctp_out_streams(pc->sctp) : 0;
@@ -359,7 +357,8 @@ static void channel_send_open(zdc_pc_channel *c)
     if (!buf)
         return;
     int len = zdc_dcep_open_build(&open, buf, n);
-    /* RFC 8832 §6: DCEP messages are sent reliably and in order. */
+    /* RFC 8832 §6: "All DCEP messages MUST be sent using ordered delivery and reliable
+     * transmission." */
     zdc_sctp_send_opts o = {0};
     if (len > 0 &&
         zdc_sctp_send(pc->sctp, (uint16_t)c->id, ZDC_PPID_DCEP, buf, (size_t)len, &o) != 0)
@@ -595,16 +594,24 @@ static void sctp_down(void *user, int reason)
     update_connection_state(pc);
 }
 
+/* Closes the channel on `stream` (or, with none, just resets the stream: RFC 8831 §6.7). */
+static void refuse_stream(zdc_pc *pc, zdc_pc_channel *c, uint16_t stream)
+{
+    if (c)
+        zdc_pc_channel_close(c);
+    else
+        zdc_sctp_reset_stream(pc->sctp, stream);
+}
+
 static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t len)
 {
     zdc_dcep_msg m;
     zdc_pc_channel *c = channel_by_stream(pc, stream);
+    /* RFC 8832 §6: an OPEN on an unused stream of the peer's parity with valid parameters is
+     * acknowledged; otherwise "the receiver MUST close the corresponding data channel ... and
+     * MUST NOT send a DATA_CHANNEL_ACK". A message that does not parse is treated alike. */
     if (zdc_dcep_parse(p, len, &m) != 0) {
-        /* A malformed DCEP message closes that channel only. */
-        if (c)
-            zdc_pc_channel_close(c);
-        else
-            zdc_sctp_reset_stream(pc->sctp, stream);
+        refuse_stream(pc, c, stream);
         return;
     }
     if (m.type == ZDC_DCEP_ACK) {
@@ -612,13 +619,11 @@ static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t le
             channel_set_state(c, ZDC_CHANNEL_OPEN);
         return;
     }
-    /* DATA_CHANNEL_OPEN. RFC 8832 §6: the opener uses its own parity; an OPEN on a stream we
-     * already use, or of our parity, is a protocol error: refuse it by resetting the stream. */
     bool ours = (stream % 2 == 0) == (pc->dtls_role == ZDC_DTLS_CLIENT);
     zdc_dcep_reliability r;
     if (c || ours ||
         zdc_dcep_reliability_decode(m.open.channel_type, m.open.reliability, &r) != 0) {
-        zdc_sctp_reset_stream(pc->sctp, stream);
+        refuse_stream(pc, c, stream);
         return;
     }
     c = channel_alloc(pc, (const char *)m.open.label, m.open.label_len,
@@ -818,8 +823,7 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
     pc->env.local = NULL;
     pc->remote_media = -1;
     pc->dtls_role = 0;
-    /* The certificate is shared: take a reference by creating nothing — the engine owns it and
-     * outlives its peers. */
+    zdc_dtls_cert_ref(pc->env.cert); /* dropped by zdc_pc_del */
     *out = pc;
     return 0;
 }
@@ -872,6 +876,7 @@ void zdc_pc_del(zdc_pc *pc)
     free(pc->ev);
     free(pc->ch);
     free(pc->local);
+    zdc_dtls_cert_del(pc->env.cert);
     free(pc);
 }
 
@@ -1353,10 +1358,12 @@ int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char 
         return 0;
     }
     const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
-    bool mid_ok =
-        mid && *mid && m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0;
-    if (!mid_ok && !(mid == NULL || *mid == '\0' || m->mid.len == 0) && index != pc->remote_media) {
-        set_err(pc, "candidate for unknown media section '%s'", mid);
+    /* The mid names the section when given (JSEP §5.8); without one, the m-line index. */
+    bool known = mid && *mid ? m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0
+                             : index == pc->remote_media;
+    if (!known) {
+        set_err(pc, "candidate for unknown media section (mid '%s', index %d)", mid ? mid : "",
+                index);
         return ZDC_ERR_NOT_FOUND;
     }
     if (len == 0)
@@ -1426,8 +1433,6 @@ static void after_input(zdc_pc *pc, uint64_t now_ns)
         if (ds == ZDC_DTLS_FAILED && !pc->dtls_failed) {
             pc->dtls_failed = true;
             set_err(pc, "DTLS failed: %s", zdc_strerror(zdc_dtls_error(pc->dtls)));
-            for (size_t i = 0; i < pc->n_ch; i++)
-                channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
         } else if (ds == ZDC_DTLS_CLOSED) {
             /* The peer sent close_notify: it closed the connection. */
             pc->remote_closed = true;
@@ -1436,9 +1441,11 @@ static void after_input(zdc_pc *pc, uint64_t now_ns)
             zdc_sctp_connect(pc->sctp); /* INVALID_STATE once connecting: harmless */
         }
     }
-    if (pc->remote_closed && !pc->torn_down) {
-        /* Stop the association, DTLS and the consent checks: nothing more goes to a peer
-         * that left. Done here, not in the callbacks that noticed, which run inside them. */
+    bool over = pc->remote_closed || pc->ice_failed || pc->dtls_failed || pc->sctp_failed;
+    if (over && !pc->torn_down) {
+        /* The connection is over (the peer left, or a layer failed): close every channel and
+         * stop the association, DTLS and the consent checks, so nothing more is sent. Done
+         * here, not in the callbacks that noticed, which run inside those layers. */
         pc->torn_down = true;
         for (size_t i = 0; i < pc->n_ch; i++)
             channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);

@@ -6,9 +6,26 @@
  * in as now_ns; random bytes from env.random. Nothing here touches a socket or a clock, so two
  * peers can be wired together in one process (through core/impair for loss and delay).
  *
- * Events (descriptions, candidates, state changes, channel events) are queued and handed out
- * only by zdc_pc_dispatch(), which the public API calls from poll: callbacks never run inside
- * the other calls. zdc_pc_close() drops the queue.
+ * Events (descriptions, candidates, state changes, channel events) are queued and taken one
+ * by one with zdc_pc_next_event(), which the public API calls from poll: callbacks never run
+ * inside the other calls. zdc_pc_close() drops the queue and nothing is queued afterwards.
+ *
+ * Time: now_ns is any monotonic clock, the same in every call, and should be the real one
+ * (CLOCK_MONOTONIC): OpenSSL runs its DTLS timer on gettimeofday() and usrsctp compares chunk
+ * ages with the real clock, so a clock running ahead of real time delays retransmissions (see
+ * core/dtls.h and core/sctp.h). ICE's checks, retransmissions and consent run on now_ns alone.
+ *
+ * usrsctp's timers are process-wide. zdc_pc_next_timeout()/zdc_pc_handle_timeout() include
+ * its tick (zdc_sctp_global_tick) while this peer has an association; an engine should keep
+ * ticking while zdc_sctp_global_next_tick() asks for it, also with no peer left (usrsctp frees
+ * closed associations from its timers).
+ *
+ * Typical use (what test/pc_test.c does for two peers in one process):
+ *   zdc_pc_new, zdc_pc_initialize, zdc_pc_create_channel, zdc_pc_create_offer; then loop:
+ *   feed datagrams to zdc_pc_handle_datagram, call zdc_pc_handle_timeout when
+ *   zdc_pc_next_timeout() has passed, and take events: a DESCRIPTION goes to
+ *   zdc_pc_set_local_description here and to the remote's set_remote_description, a CANDIDATE
+ *   to the remote's zdc_pc_add_ice_candidate.
  */
 #ifndef ZDC_CORE_PC_H
 #define ZDC_CORE_PC_H
@@ -59,7 +76,8 @@ typedef struct zdc_pc_event {
 
 /* Returns 0, ZDC_ERR_INVALID_PARAMETER or ZDC_ERR_NOMEM. */
 int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out);
-/* Frees everything, channels included. No event is delivered. */
+/* Frees everything, channels included, and drops the certificate reference. No event is
+ * delivered, but a live association is aborted, which may still call env.send once. */
 void zdc_pc_del(zdc_pc *pc);
 
 /* The public API's calls (see include/zdc/peer.h for their contracts). Differences:
@@ -108,6 +126,12 @@ void zdc_pc_event_clear(zdc_pc_event *ev);
 
 /* ---- channels -------------------------------------------------------------------------- */
 
+/* Sends one message (text: PPID 51, binary: 53; empty ones as 56/57, RFC 8831 §6.6). It goes
+ * to SCTP at once, or waits in the channel's queue while SCTP's send buffer is full.
+ * Returns 0; ZDC_ERR_INVALID_STATE (channel not OPEN); ZDC_ERR_INVALID_PARAMETER (NULL data);
+ * ZDC_ERR_TOO_LARGE (over the remote a=max-message-size — 64 KiB when absent, RFC 8841 §6.1 —
+ * or over 1 MiB; nothing sent); ZDC_ERR_QUEUE_FULL (the queue would exceed
+ * env.send_queue_limit; nothing queued: wait for ZDC_PC_EV_CHANNEL_LOW); ZDC_ERR_NOMEM. */
 int zdc_pc_channel_send(zdc_pc_channel *ch, const uint8_t *p, size_t len, bool text);
 /* Sends `len` bytes (> 0) with any PPID on the channel's stream, reliably and in order, past
  * the data-channel layer (no PPID mapping, no size or queue checks). For tests of how the
@@ -129,6 +153,8 @@ bool zdc_pc_channel_ordered(const zdc_pc_channel *ch);
 bool zdc_pc_channel_negotiated(const zdc_pc_channel *ch);
 int zdc_pc_channel_max_packet_life_time(const zdc_pc_channel *ch);
 int zdc_pc_channel_max_retransmits(const zdc_pc_channel *ch);
+/* Bytes waiting in the channel's queue (not yet taken by SCTP). ZDC_PC_EV_CHANNEL_LOW is
+ * queued each time it falls from above the threshold (default 0) to or below it. */
 size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *ch);
 void zdc_pc_channel_set_low_threshold(zdc_pc_channel *ch, size_t bytes);
 /* The public handle id the API layer stored for this channel (0 = none yet). */
