@@ -63,6 +63,9 @@ for (const peer of peers) {
         failed++;
         failures.push(title);
         console.log(`     sender exit ${r.a.code} states ${states(r.a)}; echoer exit ${r.b.code} states ${states(r.b)}`);
+        // The end of each side's log says where it stuck.
+        for (const [who, side] of [['sender', r.a], ['echoer', r.b]])
+          for (const line of side.stderr.slice(-6)) console.log(`     ${who} log: ${line.slice(0, 200)}`);
       } else {
         passed++;
       }

@@ -972,9 +972,23 @@ static int start(app *a)
     return 0;
 }
 
+/* The engine's counters: where datagrams went (logged when giving up). */
+static void log_engine_stats(const app *a)
+{
+    zdc_engine_stats st;
+    zdc_engine_get_stats(a->engine, &st);
+    logf_(a,
+          "engine: rx %" PRIu64 " datagrams (%" PRIu64 " routed, %" PRIu64 " unrouted, %" PRIu64
+          " no buffer), tx %" PRIu64 " (%" PRIu64 " no buffer, %" PRIu64 " queue full, %" PRIu64
+          " refused), %" PRIu64 " timeouts",
+          st.rx_datagrams, st.rx_routed, st.rx_unrouted, st.rx_no_buffer, st.tx_datagrams,
+          st.tx_no_buffer, st.tx_queue_full, st.tx_refused, st.timeouts_run);
+}
+
 static void on_timeout(app *a)
 {
     logf_(a, "timeout after %ld s", a->o.timeout);
+    log_engine_stats(a);
     if (a->have_ch) /* where it stuck */
         logf_(a,
               "connection %d, channel state %d, %zu bytes buffered, %d messages waiting, %" PRIu64
