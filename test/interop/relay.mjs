@@ -49,8 +49,8 @@ export function relay(cmdA, cmdB, { timeout = 60, quiet = false } = {}) {
           finished = true;
           clearTimeout(timer);
           resolve({ ok: peers.every((q) => q.code === 0),
-                    a: { code: peers[0].code, events: peers[0].events },
-                    b: { code: peers[1].code, events: peers[1].events } });
+                    a: { code: peers[0].code, events: peers[0].events, stderr: peers[0].stderr },
+                    b: { code: peers[1].code, events: peers[1].events, stderr: peers[1].stderr } });
         }
       });
     }

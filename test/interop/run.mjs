@@ -63,6 +63,9 @@ for (const peer of peers) {
         failed++;
         failures.push(title);
         console.log(`     sender exit ${r.a.code} states ${states(r.a)}; echoer exit ${r.b.code} states ${states(r.b)}`);
+        // The end of each side's log says where it stuck.
+        for (const [who, side] of [['sender', r.a], ['echoer', r.b]])
+          for (const line of side.stderr.slice(-6)) console.log(`     ${who} log: ${line.slice(0, 200)}`);
       } else {
         passed++;
       }
@@ -71,4 +74,6 @@ for (const peer of peers) {
 }
 if (failures.length) console.log(`failed cases:\n  ${failures.join('\n  ')}`);
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+// A filter that matches nothing is a mistake, not a pass.
+if (passed + failed === 0) console.log('no case matches the filter');
+process.exit(failed || passed + failed === 0 ? 1 : 0);
