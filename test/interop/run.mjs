@@ -59,6 +59,11 @@ for (const peer of peers) {
       const secs = ((Date.now() - t0) / 1000).toFixed(1);
       const tput = result ? ` ${result.mbps} Mbit/s echoed (${result.received}/${result.sent})` : ' no result';
       console.log(`${ok ? 'PASS' : 'FAIL'} ${title} [${secs}s]${tput}`);
+      const zdcSide = zdcOffers ? r.a : r.b, peerSide = zdcOffers ? r.b : r.a;
+      console.log(`     states: ${self ? 'ndc(self)' : 'zdc'} ${states(zdcSide)}; ${peer} ${states(peerSide)}`);
+      // The browser's own view of the connection: selected candidate pair and DTLS cipher.
+      for (const line of peerSide.stderr.filter((l) => l.includes('getStats:')).slice(-1))
+        console.log(`     ${peer} ${line.slice(line.indexOf('getStats:')).slice(0, 240)}`);
       if (!ok) {
         failed++;
         failures.push(title);
