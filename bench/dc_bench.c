@@ -11,6 +11,10 @@
  * loopback UDP socket pair in 1200-byte datagrams by one thread (sendto + recvfrom, no
  * crypto, no SCTP) — the ceiling for a one-thread stack — reported as a ratio.
  *
+ * Then the same throughput cases with the two peers in two processes (fork; each process has
+ * its own engine and thread; signaling over a socketpair), where sender and receiver run on
+ * separate cores as they would on two machines.
+ *
  * Usage: dc_bench [seconds per throughput case, default 1.0]
  */
 #include <arpa/inet.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,9 +58,30 @@ typedef struct pending {
 static pending queue[512];
 static int n_queue;
 
+/* Two-process mode: signaling goes to the other process over this SOCK_SEQPACKET socket (one
+ * message per send: 'D' type NUL sdp, 'C' mid NUL index NUL candidate, 'E' count, 'R' result). */
+static int sig_fd = -1;
+
+static void sig_send(char kind, const char *a, const char *b, const char *c)
+{
+    char buf[16384];
+    int n = snprintf(buf, sizeof buf, "%c%s%c%s%c%s", kind, a, 0, b ? b : "", 0, c ? c : "");
+    if (n > 0 && (size_t)n < sizeof buf)
+        (void)send(sig_fd, buf, (size_t)n + 1, MSG_NOSIGNAL);
+}
+
 static void post(zdc_peer to, bool desc, const char *type, const char *mid, int index,
                  const char *text)
 {
+    if (sig_fd >= 0) {
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", index);
+        if (desc)
+            sig_send('D', type, text, NULL);
+        else
+            sig_send('C', mid, idx, text);
+        return;
+    }
     if (n_queue == (int)(sizeof queue / sizeof queue[0]))
         return;
     pending *p = &queue[n_queue++];
@@ -231,6 +257,156 @@ static double udp_reference(double secs)
     return (double)bytes / t;
 }
 
+/* ---- two processes ------------------------------------------------------------------------ */
+
+/* Applies signaling from the other process to `self`; a control message ('E', 'R') is copied to
+ * ctl and 1 returned. */
+static int sig_pump(zdc_peer self, char *ctl, size_t cap)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(sig_fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+        if (n <= 0)
+            return 0;
+        buf[n] = 0;
+        const char *a = buf + 1, *b = a + strlen(a) + 1, *c = b + strlen(b) + 1;
+        if (buf[0] == 'D') {
+            zdc_peer_set_remote_description(self, a, b);
+        } else if (buf[0] == 'C') {
+            zdc_peer_add_ice_candidate(self, a, atoi(b), c);
+        } else {
+            snprintf(ctl, cap, "%c%.150s", buf[0], a);
+            return 1;
+        }
+    }
+}
+
+/* The receiving process: answers, counts and checks messages, reports when told the count. */
+static int receiver_main(bool reliable)
+{
+    zdc_engine_options o;
+    zdc_engine_options_default(&o);
+    o.include_loopback = true;
+    o.bind_address = "127.0.0.1";
+    o.ipv6 = false;
+    zdc_engine *e;
+    if (zdc_engine_new(&o, &e) != 0)
+        return 1;
+    side b;
+    memset(&b, 0, sizeof b);
+    b.ordered_check = reliable;
+    zdc_peer_callbacks cb = callbacks;
+    cb.user = &b;
+    zdc_peer_config cfg = {0};
+    if (zdc_peer_new(e, &cb, &b.self) || zdc_peer_initialize(b.self, &cfg))
+        return 1;
+    uint64_t expect = UINT64_MAX, seen = 0;
+    double last_rx = now_s(), deadline = now_s() + 60;
+    char ctl[64];
+    while (now_s() < deadline) {
+        zdc_engine_poll(e, 1);
+        if (b.rx_msgs != seen) {
+            seen = b.rx_msgs;
+            last_rx = now_s();
+        }
+        if (sig_pump(b.self, ctl, sizeof ctl) && ctl[0] == 'E')
+            expect = strtoull(ctl + 1, NULL, 10);
+        /* Done: everything arrived, or (unreliable) nothing more for half a second. */
+        if (expect != UINT64_MAX && (b.rx_msgs >= expect || now_s() - last_rx > 0.5))
+            break;
+    }
+    char res[160];
+    snprintf(res, sizeof res, "%llu %llu %llu %.9f", (unsigned long long)b.rx_msgs,
+             (unsigned long long)b.rx_bytes, (unsigned long long)b.rx_bad, last_rx);
+    sig_send('R', res, NULL, NULL);
+    zdc_peer_free(b.self);
+    zdc_engine_free(e);
+    return 0;
+}
+
+typedef struct two_result {
+    bool ok;
+    uint64_t sent, received, bytes, bad;
+    double seconds;
+} two_result;
+
+static two_result two_process_case(zdc_engine *e, size_t size, bool reliable, double secs)
+{
+    two_result r = {0};
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
+        return r;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return r;
+    if (pid == 0) {
+        close(sv[0]);
+        sig_fd = sv[1];
+        _exit(receiver_main(reliable));
+    }
+    close(sv[1]);
+    sig_fd = sv[0];
+    side a;
+    memset(&a, 0, sizeof a);
+    zdc_peer_callbacks cb = callbacks;
+    cb.user = &a;
+    zdc_peer_config cfg = {0};
+    zdc_channel_options opt = zdc_channel_options_default();
+    if (!reliable) {
+        opt.ordered = false;
+        opt.max_retransmits = 0;
+    }
+    char ctl[200];
+    if (zdc_peer_new(e, &cb, &a.self) == 0 && zdc_peer_initialize(a.self, &cfg) == 0 &&
+        zdc_peer_create_data_channel(a.self, "bench", &opt, &a.ch) == 0 &&
+        zdc_peer_create_offer(a.self) == 0) {
+        double deadline = now_s() + 10;
+        while (!a.open && now_s() < deadline) {
+            zdc_engine_poll(e, 1);
+            sig_pump(a.self, ctl, sizeof ctl);
+        }
+    }
+    if (a.open) {
+        uint8_t *msg = calloc(1, size);
+        uint64_t seq = 0;
+        double t0 = now_s(), end = t0 + secs;
+        while (now_s() < end) {
+            while (zdc_channel_get_buffered_amount(a.ch) < 1024 * 1024) {
+                memcpy(msg, &seq, 8);
+                if (zdc_channel_put_packet(a.ch, msg, size) != 0)
+                    break;
+                seq++;
+            }
+            zdc_engine_poll(e, 0);
+        }
+        free(msg);
+        char cnt[32];
+        snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)seq);
+        sig_send('E', cnt, NULL, NULL);
+        /* Keep polling: what is still queued or unacknowledged must go out. */
+        double deadline = now_s() + 10;
+        while (now_s() < deadline) {
+            zdc_engine_poll(e, 1);
+            if (sig_pump(a.self, ctl, sizeof ctl) && ctl[0] == 'R') {
+                unsigned long long rx, bytes, bad;
+                double last;
+                if (sscanf(ctl + 1, "%llu %llu %llu %lf", &rx, &bytes, &bad, &last) == 4) {
+                    r = (two_result){.ok = true, .sent = seq, .received = rx, .bytes = bytes,
+                                     .bad = bad, .seconds = last - t0};
+                }
+                break;
+            }
+        }
+    }
+    zdc_peer_free(a.self);
+    close(sv[0]);
+    sig_fd = -1;
+    int status;
+    waitpid(pid, &status, 0);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
@@ -308,6 +484,27 @@ int main(int argc, char **argv)
             if (b.rx_bad || (reliable && b.rx_msgs != sent))
                 failures++;
             free_pair(&a, &b);
+        }
+    }
+    printf("\ntwo processes (one engine and thread each; the receiver counts and checks):\n");
+    printf("%-28s %9s %12s %10s %10s %8s %6s\n", "channel", "size", "msgs/s", "MB/s", "vs UDP",
+           "loss%", "bad");
+    for (int kind = 0; kind < 2; kind++) {
+        bool reliable = kind == 0;
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            two_result r = two_process_case(e, sizes[i], reliable, secs);
+            const char *name = reliable ? "reliable ordered" : "unordered, maxRetransmits 0";
+            if (!r.ok || r.seconds <= 0) {
+                printf("%-28s %9zu  did not complete\n", name, sizes[i]);
+                failures++;
+                continue;
+            }
+            double bps = (double)r.bytes / r.seconds;
+            double loss = r.sent ? 100.0 * (double)(r.sent - r.received) / (double)r.sent : 0;
+            printf("%-28s %9zu %12.0f %10.1f %9.2fx %8.2f %6llu\n", name, sizes[i],
+                   bps / (double)sizes[i], bps / 1e6, bps / ref, loss, (unsigned long long)r.bad);
+            if (r.bad || (reliable && r.received != r.sent))
+                failures++;
         }
     }
     zdc_engine_free(e);
