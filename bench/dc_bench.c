@@ -178,8 +178,7 @@ static double connect_pair(zdc_engine *e, side *a, side *b, const zdc_channel_op
     zdc_peer_config cfg = {0};
     zdc_peer_initialize(a->self, &cfg);
     zdc_peer_initialize(b->self, &cfg);
-    if (zdc_peer_create_data_channel(a->self, "bench", o, &a->ch) ||
-        zdc_peer_create_offer(a->self))
+    if (zdc_peer_create_data_channel(a->self, "bench", o, &a->ch) || zdc_peer_create_offer(a->self))
         return -1;
     double deadline = t0 + 10;
     while (!(a->open && b->open) && now_s() < deadline) {
@@ -392,8 +391,12 @@ static two_result two_process_case(zdc_engine *e, size_t size, bool reliable, do
                 unsigned long long rx, bytes, bad;
                 double last;
                 if (sscanf(ctl + 1, "%llu %llu %llu %lf", &rx, &bytes, &bad, &last) == 4) {
-                    r = (two_result){.ok = true, .sent = seq, .received = rx, .bytes = bytes,
-                                     .bad = bad, .seconds = last - t0};
+                    r = (two_result){.ok = true,
+                                     .sent = seq,
+                                     .received = rx,
+                                     .bytes = bytes,
+                                     .bad = bad,
+                                     .seconds = last - t0};
                 }
                 break;
             }
@@ -469,7 +472,8 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             side a, b;
             if (connect_pair(e, &a, &b, &opt) < 0) {
-                printf("%-28s %9zu  did not connect\n", reliable ? "reliable ordered" : "x", sizes[i]);
+                printf("%-28s %9zu  did not connect\n", reliable ? "reliable ordered" : "x",
+                       sizes[i]);
                 failures++;
                 free_pair(&a, &b);
                 continue;

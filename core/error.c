@@ -2,6 +2,8 @@
 
 const char *zdc_strerror(int err)
 {
+    /* One line per code reads as a table. */
+    // clang-format off
     switch (err) {
     case ZDC_OK: return "success";
     case ZDC_ERR_INVALID_PARAMETER: return "invalid parameter";
@@ -29,4 +31,5 @@ const char *zdc_strerror(int err)
     case ZDC_ERR_PROTOCOL: return "protocol violation by the remote peer";
     default: return "unknown error";
     }
+    // clang-format on
 }

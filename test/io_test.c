@@ -197,8 +197,8 @@ static void burst(int backend, int family, bool gso)
     transfer t = {.count = 10000, .size_of = size_1200};
     run_transfer(tx, rx, family, &t);
     cr_expect_eq(t.bad, 0, "%zu datagrams damaged", t.bad);
-    cr_assert_eq(t.received, t.count, "%s: %zu of %zu datagrams arrived",
-                 zdc_loop_backend_name(tx), t.received, t.count);
+    cr_assert_eq(t.received, t.count, "%s: %zu of %zu datagrams arrived", zdc_loop_backend_name(tx),
+                 t.received, t.count);
     cr_assert_eq(t.bytes_ok, t.count * 1200);
     zdc_loop_stats st;
     zdc_loop_get_stats(tx, &st);
