@@ -6,7 +6,8 @@
 #   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
 #   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.
 #   5. Interop: zdc-peer (ASan build) against Chromium and libdatachannel (ctest label interop).
-#   Also: install into a scratch prefix and build a user's program with find_package/pkg-config.
+#   Also: install into a scratch prefix and build a user's program with find_package/pkg-config,
+#   and run the tutorial program under valgrind.
 # Environment: ZDC_FUZZ_SECONDS, ZDC_AFL_SECONDS (default 5), ZDC_SKIP_FUZZ=1 to skip 3 and 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +54,12 @@ run_ctest build/tsan -L thread
 
 section "Install check (find_package and pkg-config)"
 scripts/check-install.sh
+
+section "Valgrind: the tutorial program (two peers, full stack) under memcheck"
+# Memory errors and definite/indirect leaks fail; "possibly lost" is usrsctp's own iterator
+# thread, started by usrsctp_init_nothreads and still parked at exit.
+valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    --show-leak-kinds=definite,indirect build/release/tutorial
 
 if [ "${ZDC_SKIP_FUZZ:-0}" != 1 ]; then
     section "libFuzzer: ${ZDC_FUZZ_SECONDS:-20} s per target"
