@@ -378,14 +378,20 @@ static void sync(zdc_engine *e, zdc_engine_member *m)
     zdc_addr ra;
     bool have = zdc_pc_remote_address(m->pc, &ra) == 0;
     if (m->has_addr && (!have || !zdc_addr_equal(&ra, &m->addr))) {
-        zdc_keymap_remove(&e->by_addr, &m->addr_node);
-        m->has_addr = false;
+        if (m->addr_indexed)
+            zdc_keymap_remove(&e->by_addr, &m->addr_node);
+        m->has_addr = m->addr_indexed = false;
     }
     if (have && !m->has_addr) {
         m->addr = ra;
-        size_t n = addr_key(&ra, m->addr_key);
-        zdc_keymap_insert(&e->by_addr, &m->addr_node, m->addr_key, n);
         m->has_addr = true;
+        /* Self traffic is routed by its sender (route()); indexing every such member under
+         * the engine's one address would only make a long chain. */
+        if (!is_self(e, &ra)) {
+            size_t n = addr_key(&ra, m->addr_key);
+            zdc_keymap_insert(&e->by_addr, &m->addr_node, m->addr_key, n);
+            m->addr_indexed = true;
+        }
     }
 
     arm(e, m, zdc_pc_next_timeout(m->pc));
@@ -404,7 +410,7 @@ int zdc_engine_attach(zdc_engine *e, zdc_engine_member *m)
     m->engine = e;
     m->partner = NULL;
     m->partnered = false;
-    m->has_ufrag = m->has_addr = false;
+    m->has_ufrag = m->has_addr = m->addr_indexed = false;
     m->due = NULL;
     link_init(&m->all);
     link_init(&m->ready);
@@ -455,9 +461,9 @@ void zdc_engine_detach(zdc_engine *e, zdc_engine_member *m)
         tx_forget(e, (tx_rec *)((char *)m->txs.next - offsetof(tx_rec, link)));
     if (m->has_ufrag)
         zdc_keymap_remove(&e->by_ufrag, &m->ufrag_node);
-    if (m->has_addr)
+    if (m->addr_indexed)
         zdc_keymap_remove(&e->by_addr, &m->addr_node);
-    m->has_ufrag = m->has_addr = false;
+    m->has_ufrag = m->has_addr = m->addr_indexed = false;
     zdc_timer_cancel(&e->timers, &m->timer);
     /* From whichever list it is on: the engine's, or a dispatch in progress. */
     if (link_linked(&m->ready))

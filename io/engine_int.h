@@ -41,8 +41,8 @@ typedef struct zdc_engine_member {
     struct zdc_engine_member *due;     /* next member whose timer fired in this step */
     /* Routing keys, as last read from pc: the local ICE ufrag and the selected remote. */
     zdc_keymap_node ufrag_node, addr_node;
-    bool has_ufrag, has_addr;
-    char ufrag[257]; /* RFC 8839 §5.4: at most 256 characters */
+    bool has_ufrag, has_addr, addr_indexed; /* addr: not indexed when it is the engine's own */
+    char ufrag[257];                        /* RFC 8839 §5.4: at most 256 characters */
     uint8_t addr_key[19];
     zdc_addr addr;
 } zdc_engine_member;
