@@ -207,7 +207,8 @@ int main(int argc, char **argv)
     if (argc > 1) {
         count = 1;
         for (int i = 1; i < argc && count < 16; i++)
-            ns[count++] = atoi(argv[i]);
+            if (atoi(argv[i]) > 1)
+                ns[count++] = atoi(argv[i]);
     }
     result ref = run(1);
     printf("%6s %12s %14s %10s %9s %12s %9s %13s %9s\n", "pairs", "connect_ms", "connect/pair",

@@ -13,10 +13,16 @@
  *   process-wide and stays one engine-level deadline; the peers its callbacks touched say so
  *   through zdc_pc_env.notify and get their timeout run right after it.
  * - Dispatch: zdc_engine_poll calls back only the members that queued events (notify again).
- * What is still linear, and when: detaching a member that another member of this engine
- * talked to through the engine's own socket scans the members (self traffic: tests, not
- * servers), and detaching while self traffic is in flight scans that ring (at most
- * SELF_RING entries). */
+ * What is still linear, and when:
+ * - detaching a member that another member of this engine talked to through the engine's own
+ *   socket scans the members (self traffic: tests, not servers), and detaching while self
+ *   traffic is in flight scans that ring (at most SELF_RING entries);
+ * - zdc_engine_free walks every member, of course;
+ * - usrsctp's own tick costs what its timer wheel holds for all associations in the process
+ *   (outside zdc), and every member its callbacks touched gets a timeout run;
+ * - a hash lookup walks one chain: members sharing a key (the same remote address — two
+ *   peers behind one NAT binding cannot be told apart by address anyway) share a chain.
+ * A STUN response whose request left the TX_RING slots is dropped (see "transactions"). */
 #include <openssl/rand.h>
 #include <stddef.h>
 #include <stdlib.h>
