@@ -2,7 +2,8 @@
  *
  * The shape of a game server: one "server" engine (one UDP port) holds N peers, each talking
  * to a client peer on its own client engine (its own port), all over 127.0.0.1. For each N:
- * - connect: all N pairs offer at once; the time until every channel is open, per pair (the
+ * - connect: all N pairs offer at once; the time until every channel is open (and when half
+ *   and 99 % of the pairs were), per pair (the
  *   harness polls all N+1 engines each round, which is itself O(N) per round);
  * - route: one pair ping-pongs small messages while the N-1 others sit connected and idle;
  *   the time per round trip and per datagram the server engine routed, against N = 1 run
@@ -28,6 +29,7 @@ typedef struct side {
     zdc_channel ch;
     bool has_ch;
     int n_open, n_msgs, errors;
+    uint64_t open_ns; /* when its channel opened */
 } side;
 
 static uint64_t now_ns(void)
@@ -57,9 +59,13 @@ static void on_data_channel(void *user, zdc_peer peer, zdc_channel ch)
     s->has_ch = true;
 }
 
+static uint64_t now_ns(void);
+
 static void on_open(void *user, zdc_peer peer, zdc_channel ch)
 {
-    ((side *)user)->n_open++;
+    side *s = user;
+    if (s->n_open++ == 0)
+        s->open_ns = now_ns();
 }
 
 static void on_message(void *user, zdc_peer peer, zdc_channel ch)
@@ -106,7 +112,7 @@ static void new_side(side *s, side *other, zdc_engine *e)
 
 typedef struct result {
     int n;
-    double connect_ms, rtt_us, datagram_us, idle_poll_us;
+    double connect_ms, p50_ms, p99_ms, rtt_us, datagram_us, idle_poll_us;
 } result;
 
 static bool all_open(const side *client, const side *server, int n)
@@ -129,6 +135,26 @@ static void wait_msgs(zdc_engine *server, zdc_engine *client, const side *s, int
             exit(1);
         }
     }
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* When pairs were open (both sides), from the start of the connect storm. */
+static void percentiles(const side *cs, const side *ss, int n, uint64_t t0, result *r)
+{
+    uint64_t *t = calloc((size_t)n, sizeof *t);
+    if (!t)
+        return;
+    for (int i = 0; i < n; i++)
+        t[i] = (cs[i].open_ns > ss[i].open_ns ? cs[i].open_ns : ss[i].open_ns) - t0;
+    qsort(t, (size_t)n, sizeof *t, cmp_u64);
+    r->p50_ms = (double)t[n / 2] / 1e6;
+    r->p99_ms = (double)t[(size_t)n * 99 / 100] / 1e6;
+    free(t);
 }
 
 static result run(int n)
@@ -160,6 +186,7 @@ static result run(int n)
         }
     }
     r.connect_ms = (double)(now_ns() - t0) / 1e6;
+    percentiles(cs, ss, n, t0, &r);
 
     /* Let the connect storm's stragglers (retransmissions, late responses) drain. */
     for (uint64_t t = now_ns(); now_ns() - t < 200000000ull;) {
@@ -211,13 +238,15 @@ int main(int argc, char **argv)
                 ns[count++] = atoi(argv[i]);
     }
     result ref = run(1);
-    printf("%6s %12s %14s %10s %9s %12s %9s %13s %9s\n", "pairs", "connect_ms", "connect/pair",
-           "rtt_us", "x ref", "datagram_us", "x ref", "idle_poll_us", "x ref");
+    printf("%6s %12s %9s %9s %14s %10s %9s %12s %9s %13s %9s\n", "pairs", "connect_ms", "p50_ms",
+           "p99_ms", "connect/pair", "rtt_us", "x ref", "datagram_us", "x ref", "idle_poll_us",
+           "x ref");
     for (int i = 0; i < count; i++) {
         result r = ns[i] == 1 && i == 0 ? ref : run(ns[i]);
-        printf("%6d %12.1f %12.3fms %10.2f %9.2f %12.2f %9.2f %13.3f %9.2f\n", r.n, r.connect_ms,
-               r.connect_ms / r.n, r.rtt_us, r.rtt_us / ref.rtt_us, r.datagram_us,
-               r.datagram_us / ref.datagram_us, r.idle_poll_us, r.idle_poll_us / ref.idle_poll_us);
+        printf("%6d %12.1f %9.1f %9.1f %12.3fms %10.2f %9.2f %12.2f %9.2f %13.3f %9.2f\n", r.n,
+               r.connect_ms, r.p50_ms, r.p99_ms, r.connect_ms / r.n, r.rtt_us,
+               r.rtt_us / ref.rtt_us, r.datagram_us, r.datagram_us / ref.datagram_us,
+               r.idle_poll_us, r.idle_poll_us / ref.idle_poll_us);
         fflush(stdout);
     }
     return 0;
