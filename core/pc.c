@@ -123,6 +123,12 @@ static void set_err(zdc_pc *pc, const char *fmt, ...)
     va_end(ap);
 }
 
+static void notify(zdc_pc *pc)
+{
+    if (pc->env.notify)
+        pc->env.notify(pc->env.user);
+}
+
 static void push_event(zdc_pc *pc, int kind, int state, zdc_pc_channel *ch, const char *text,
                        const char *text2)
 {
@@ -144,6 +150,7 @@ static void push_event(zdc_pc *pc, int kind, int state, zdc_pc_channel *ch, cons
     zdc_pc_event *e = &pc->ev[pc->ev_head + pc->ev_n];
     *e = (zdc_pc_event){kind, state, ch, text ? dup_s(text) : NULL, text2 ? dup_s(text2) : NULL};
     pc->ev_n++;
+    notify(pc);
 }
 
 static void drop_events(zdc_pc *pc)
@@ -659,6 +666,7 @@ static int sctp_out(void *user, const uint8_t *p, size_t len)
 static void sctp_up(void *user, uint16_t in, uint16_t out)
 {
     zdc_pc *pc = user;
+    notify(pc);
     pc->sctp_up = true;
     open_channels(pc);
 }
@@ -666,6 +674,7 @@ static void sctp_up(void *user, uint16_t in, uint16_t out)
 static void sctp_down(void *user, int reason)
 {
     zdc_pc *pc = user;
+    notify(pc);
     pc->sctp_up = false;
     /* An ABORT or SHUTDOWN from the peer ends the connection (zdc_pc_close and browsers send
      * one); an association that never came up is a failure. */
@@ -733,6 +742,7 @@ static void sctp_message(void *user, uint16_t stream, uint32_t ppid, const uint8
                          unsigned flags)
 {
     zdc_pc *pc = user;
+    notify(pc);
     if (ppid == ZDC_PPID_DCEP) {
         handle_dcep(pc, stream, p, len);
         return;
@@ -781,6 +791,7 @@ static void sctp_message(void *user, uint16_t stream, uint32_t ppid, const uint8
 static void sctp_too_large(void *user, uint16_t stream, uint32_t ppid)
 {
     zdc_pc *pc = user;
+    notify(pc);
     zdc_pc_channel *c = channel_by_stream(pc, stream);
     if (c)
         zdc_pc_channel_close(c);
@@ -790,6 +801,7 @@ static void sctp_too_large(void *user, uint16_t stream, uint32_t ppid)
 static void sctp_stream_reset(void *user, uint16_t stream)
 {
     zdc_pc *pc = user;
+    notify(pc);
     zdc_pc_channel *c = channel_by_stream(pc, stream);
     if (!c)
         return;
@@ -799,7 +811,9 @@ static void sctp_stream_reset(void *user, uint16_t stream)
 
 static void sctp_buffered(void *user, size_t amount)
 {
-    flush_all((zdc_pc *)user);
+    zdc_pc *pc = user;
+    notify(pc);
+    flush_all(pc);
 }
 
 /* ---- DTLS callbacks -------------------------------------------------------------------- */
@@ -1606,7 +1620,7 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
             t = x;
     }
     uint64_t x;
-    if (pc->sctp && zdc_sctp_global_next_tick(&x) && x < t)
+    if (pc->sctp && !pc->env.external_sctp_tick && zdc_sctp_global_next_tick(&x) && x < t)
         t = x;
     return t;
 }
@@ -1622,7 +1636,8 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
     /* usrsctp's timer wheel is process-wide: ticking it may run other peers' timers too,
      * and a second tick at the same now_ns does nothing. */
     uint64_t tick;
-    if (pc->sctp && zdc_sctp_global_next_tick(&tick) && tick <= now_ns)
+    if (pc->sctp && !pc->env.external_sctp_tick && zdc_sctp_global_next_tick(&tick) &&
+        tick <= now_ns)
         zdc_sctp_global_tick(now_ns);
     flush_all(pc);
     after_input(pc, now_ns);
@@ -1634,4 +1649,9 @@ int zdc_pc_remote_address(const zdc_pc *pc, zdc_addr *out)
         return ZDC_ERR_NOT_FOUND;
     *out = pc->remote_addr;
     return 0;
+}
+
+const char *zdc_pc_local_ufrag(const zdc_pc *pc)
+{
+    return pc->ice && !pc->closed ? zdc_ice_local_ufrag(pc->ice) : NULL;
 }

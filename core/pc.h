@@ -52,6 +52,16 @@ typedef struct zdc_pc_env {
     size_t n_local;          /* order */
     size_t max_message_size; /* local limit (a=max-message-size), default 256 KiB */
     size_t send_queue_limit; /* per channel, bytes waiting for SCTP; default 16 MiB */
+    /* Optional: something happened to this peer that its owner should look at — an event was
+     * queued, or SCTP raised a callback for it (usually from zdc_sctp_global_tick inside
+     * another peer's call or the owner's own tick). After it, the owner should call
+     * zdc_pc_handle_timeout soon (it finishes what the callback started, e.g. tearing down
+     * after the association went down) and take the events. Must not call into this peer. */
+    void (*notify)(void *user);
+    /* The owner drives zdc_sctp_global_tick itself (an engine with many peers ticks it once):
+     * zdc_pc_next_timeout and zdc_pc_handle_timeout then leave usrsctp's tick out, and
+     * `notify` tells which peers the tick touched. */
+    bool external_sctp_tick;
 } zdc_pc_env;
 
 enum zdc_pc_event_kind {
@@ -119,6 +129,10 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
 void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns);
 /* The remote address ICE selected. Returns 0 or ZDC_ERR_NOT_FOUND. */
 int zdc_pc_remote_address(const zdc_pc *pc, zdc_addr *out);
+/* The local ICE ufrag (what STUN requests to this peer carry before ':' in USERNAME), or NULL
+ * while there is no ICE agent (before the first offer or remote description, after close).
+ * Valid until the next call that creates, resets or closes the connection. */
+const char *zdc_pc_local_ufrag(const zdc_pc *pc);
 
 /* ---- events ---------------------------------------------------------------------------- */
 

@@ -128,6 +128,7 @@ static int b_create(void *impl_user, zdc_engine *engine, zdc_peer self, void **o
     }
     /* A new peer starts in NEW with no ICE servers, like an initialized one. */
     zdc_pc_initialize(b->member.pc, NULL);
+    zdc_engine_member_changed(&b->member);
     *obj = b;
     return 0;
 }
@@ -142,6 +143,14 @@ static void b_destroy(void *obj)
 static zdc_pc *pc_of(void *obj)
 {
     return ((bpeer *)obj)->member.pc;
+}
+
+/* After a call that may move the connection's deadline or routing keys (engine_int.h);
+ * passes rv through. */
+static int changed(void *obj, int rv)
+{
+    zdc_engine_member_changed(&((bpeer *)obj)->member);
+    return rv;
 }
 
 /* Resolves a STUN server's name to an address of a family the engine has a socket for.
@@ -206,7 +215,14 @@ static int resolve_servers(bpeer *b, const zdc_peer_config *cfg, zdc_ice_server 
     return 0;
 }
 
+static int initialize(void *obj, const zdc_peer_config *cfg);
+
 static int b_initialize(void *obj, const zdc_peer_config *cfg)
+{
+    return changed(obj, initialize(obj, cfg));
+}
+
+static int initialize(void *obj, const zdc_peer_config *cfg)
 {
     bpeer *b = obj;
     b->err[0] = '\0';
@@ -242,7 +258,7 @@ static int b_create_data_channel(void *obj, const char *label, const zdc_channel
      * later too, in-band, as browsers do). */
     if (zdc_pc_connection_state(b->member.pc) != ZDC_STATE_NEW)
         return ZDC_ERR_INVALID_STATE;
-    int rv = zdc_pc_create_channel(b->member.pc, label, o, &c);
+    int rv = changed(b, zdc_pc_create_channel(b->member.pc, label, o, &c));
     if (rv != 0)
         return rv;
     rv = zdc_peer_impl_add_channel(b->self, c, out);
@@ -254,22 +270,22 @@ static int b_create_data_channel(void *obj, const char *label, const zdc_channel
 
 static int b_create_offer(void *obj)
 {
-    return zdc_pc_create_offer(pc_of(obj), zdc_engine_now_ns());
+    return changed(obj, zdc_pc_create_offer(pc_of(obj), zdc_engine_now_ns()));
 }
 
 static int b_set_remote_description(void *obj, const char *type, const char *sdp)
 {
-    return zdc_pc_set_remote_description(pc_of(obj), type, sdp, zdc_engine_now_ns());
+    return changed(obj, zdc_pc_set_remote_description(pc_of(obj), type, sdp, zdc_engine_now_ns()));
 }
 
 static int b_set_local_description(void *obj, const char *type, const char *sdp)
 {
-    return zdc_pc_set_local_description(pc_of(obj), type, sdp, zdc_engine_now_ns());
+    return changed(obj, zdc_pc_set_local_description(pc_of(obj), type, sdp, zdc_engine_now_ns()));
 }
 
 static int b_add_ice_candidate(void *obj, const char *mid, int index, const char *name)
 {
-    return zdc_pc_add_ice_candidate(pc_of(obj), mid, index, name);
+    return changed(obj, zdc_pc_add_ice_candidate(pc_of(obj), mid, index, name));
 }
 
 /* Moves the engine's datagrams and timers (no callbacks of other peers), then fires this
@@ -285,6 +301,7 @@ static int b_poll(void *obj)
 static void b_close(void *obj)
 {
     zdc_pc_close(pc_of(obj));
+    changed(obj, 0);
 }
 static int b_connection_state(void *obj)
 {
@@ -303,6 +320,9 @@ static const char *b_last_error(void *obj)
     return zdc_pc_last_error(pc_of(obj));
 }
 
+/* Channel calls move SCTP only: usrsctp's timers are the engine's single tick, and the
+ * events they queue reach the engine through zdc_pc_env.notify; ICE and DTLS deadlines do not
+ * change, so no zdc_engine_member_changed here. */
 static int c_send(void *c, const uint8_t *p, size_t len, bool text)
 {
     return zdc_pc_channel_send(c, p, len, text);
