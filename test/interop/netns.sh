@@ -9,8 +9,9 @@
 # inside it: v0 198.18.0.1/24 and v1 198.18.0.2/24 (RFC 2544's benchmarking range), a
 # non-loopback interface for stacks that will not use loopback (Chrome with its defaults).
 #
-# Exit status: the command's; 77 with a line "SKIP netns: REASON" on stdout when the namespace
-# cannot be made here (not root, no CAP_SYS_ADMIN, no iproute2, no veth).
+# Exit status: the command's; 77 with a line "SKIP netns: REASON" on stdout when no namespace can
+# be made here. As root (CAP_SYS_ADMIN) it is a named `ip netns` namespace, deleted by a trap;
+# otherwise an unprivileged user namespace (`unshare -rn`), which ends with the command.
 set -u
 veth=0
 if [ "${1:-}" = "--veth" ]; then veth=1; shift; fi
@@ -23,20 +24,26 @@ shift
 skip() { echo "SKIP netns: $*"; exit 77; }
 command -v ip >/dev/null 2>&1 || skip "no ip command (iproute2; scripts/install-deps.sh --interop)"
 
-ns="zdc-int-$$"
-err=$(ip netns add "$ns" 2>&1) || skip "ip netns add failed: ${err:-unknown error} (needs root or CAP_SYS_ADMIN)"
-trap 'ip netns delete "$ns" 2>/dev/null' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The namespace's interfaces, made from inside it.
+setup='ip link set lo up || exit 1
+if [ "$ZDC_NETNS_VETH" = 1 ]; then
+  ip link add v0 type veth peer name v1 && ip addr add 198.18.0.1/24 dev v0 &&
+  ip addr add 198.18.0.2/24 dev v1 && ip link set v0 up && ip link set v1 up || exit 1
+fi'
+export ZDC_NETNS_VETH=$veth
 
-in_ns() { ip netns exec "$ns" "$@"; }
-err=$(in_ns ip link set lo up 2>&1) || skip "bringing up lo in the namespace failed: $err"
-if [ $veth = 1 ]; then
-  err=$( { in_ns ip link add v0 type veth peer name v1 &&
-           in_ns ip addr add 198.18.0.1/24 dev v0 &&
-           in_ns ip addr add 198.18.0.2/24 dev v1 &&
-           in_ns ip link set v0 up && in_ns ip link set v1 up; } 2>&1) ||
-    skip "making a veth pair in the namespace failed: $err"
+ns="zdc-int-$$"
+if ip netns add "$ns" 2>/dev/null; then
+  trap 'ip netns delete "$ns" 2>/dev/null' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  err=$(ip netns exec "$ns" sh -c "$setup" 2>&1) || skip "setting up the namespace failed: $err"
+  # Not exec: the EXIT trap must run to delete the namespace.
+  ip netns exec "$ns" "$@"
+  exit $?
 fi
-# Not exec: the EXIT trap must run to delete the namespace.
-in_ns "$@"
+command -v unshare >/dev/null 2>&1 || skip "ip netns add refused (not root) and no unshare"
+err=$(unshare -rn sh -c "$setup" 2>&1) ||
+  skip "ip netns add refused (not root) and unshare -rn failed: ${err:-unknown error}"
+exec unshare -rn sh -c "$setup"' >/dev/null || exit 125
+exec "$@"' zdc-netns "$@"

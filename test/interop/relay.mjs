@@ -3,9 +3,9 @@
 // one peer WITHOUT an "event" key goes to the other's stdin; event lines are collected. When a
 // peer exits, the other's stdin is closed. Both peers' lines are logged with a prefix.
 //
-//   node relay.mjs [--timeout S] -- CMD_A ARGS... -- CMD_B ARGS...
+//   node relay.mjs [--timeout S] [--quiet] -- CMD_A ARGS... -- CMD_B ARGS...
 // Exit status 0 iff both peers exit 0 within the timeout. The last line printed is a JSON
-// summary: {"relay":"done","a":{"code":..,"events":[..]},"b":{...}}.
+// summary: {"relay":"done","a":{"code":..,"events":[..]},"b":{...}} (with --quiet, the only one).
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 
@@ -59,14 +59,18 @@ export function relay(cmdA, cmdB, { timeout = 60, quiet = false } = {}) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const argv = process.argv.slice(2);
-  let timeout = 60;
-  if (argv[0] === '--timeout') { timeout = Number(argv[1]); argv.splice(0, 2); }
+  let timeout = 60, quiet = false;
+  for (;;) {
+    if (argv[0] === '--timeout') { timeout = Number(argv[1]); argv.splice(0, 2); }
+    else if (argv[0] === '--quiet') { quiet = true; argv.splice(0, 1); }
+    else break;
+  }
   const parts = argv.join('\u0000').split('\u0000--\u0000').map((s) => s.replace(/^--\u0000/, '').split('\u0000'));
   if (parts.length !== 2 || !parts[0][0] || !parts[1][0]) {
-    process.stderr.write('usage: relay.mjs [--timeout S] -- CMD_A ARGS... -- CMD_B ARGS...\n');
+    process.stderr.write('usage: relay.mjs [--timeout S] [--quiet] -- CMD_A ARGS... -- CMD_B ARGS...\n');
     process.exit(2);
   }
-  const r = await relay(parts[0], parts[1], { timeout });
+  const r = await relay(parts[0], parts[1], { timeout, quiet });
   console.log(JSON.stringify({ relay: 'done', ok: r.ok, a: r.a, b: r.b }));
   process.exit(r.ok ? 0 : 1);
 }

@@ -337,12 +337,13 @@ static const struct {
 #define N_UTF8_UNITS (sizeof utf8_units / sizeof utf8_units[0])
 
 /* Message i of `size` bytes. Binary and ASCII text as in PEER_PROTOCOL.md. A --utf8 message
- * starts like a text one (four digits when size >= 4); from there, at byte j, unit
- * (i + j) mod 6 of {"é", "€", "😀", NUL} goes in when it exists and fits, else the letter
+ * starts like a text one (four digits when size >= 4); then piece n = 0, 1, ... at byte j is
+ * unit (i + n) mod 6 of {"é", "€", "😀", NUL} when that exists and fits, else the letter
  * 'a' + (i + j) mod 26. Always whole UTF-8 sequences, so it is a valid string. */
 static void fill_message(const options *o, uint8_t *p, uint64_t i, size_t size)
 {
     size_t j = 0;
+    uint64_t n = 0;
     if (size >= 4) {
         if (o->text) {
             static const uint64_t div[4] = {1000, 100, 10, 1};
@@ -354,7 +355,7 @@ static void fill_message(const options *o, uint8_t *p, uint64_t i, size_t size)
         }
     }
     while (j < size) {
-        uint64_t u = (i + j) % (N_UTF8_UNITS + 2);
+        uint64_t u = (i + n++) % (N_UTF8_UNITS + 2);
         if (o->utf8 && u < N_UTF8_UNITS && utf8_units[u].len <= size - j) {
             memcpy(p + j, utf8_units[u].bytes, utf8_units[u].len);
             j += utf8_units[u].len;
