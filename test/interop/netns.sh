@@ -7,7 +7,9 @@
 #
 # Without --veth the namespace has loopback only. With --veth it also has a veth pair, both ends
 # inside it: v0 198.18.0.1/24 and v1 198.18.0.2/24 (RFC 2544's benchmarking range), a
-# non-loopback interface for stacks that will not use loopback (Chrome with its defaults).
+# non-loopback interface for stacks that will not use loopback (Chrome with its defaults), and a
+# default route through v0 to 198.18.0.254, which nothing answers: Chrome without media
+# permission gathers only on the interface of the default route. Nothing leaves the namespace.
 #
 # Exit status: the command's; 77 with a line "SKIP netns: REASON" on stdout when no namespace can
 # be made here. As root (CAP_SYS_ADMIN) it is a named `ip netns` namespace, deleted by a trap;
@@ -28,7 +30,8 @@ command -v ip >/dev/null 2>&1 || skip "no ip command (iproute2; scripts/install-
 setup='ip link set lo up || exit 1
 if [ "$ZDC_NETNS_VETH" = 1 ]; then
   ip link add v0 type veth peer name v1 && ip addr add 198.18.0.1/24 dev v0 &&
-  ip addr add 198.18.0.2/24 dev v1 && ip link set v0 up && ip link set v1 up || exit 1
+  ip addr add 198.18.0.2/24 dev v1 && ip link set v0 up && ip link set v1 up &&
+  ip route add default via 198.18.0.254 dev v0 || exit 1
 fi'
 export ZDC_NETNS_VETH=$veth
 

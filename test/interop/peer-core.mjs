@@ -125,6 +125,9 @@ function indexOf(bytes, o, expected) {
   return -1;
 }
 
+// How long a peer whose stdin ended waits for its open channels to close before exiting.
+const EOF_GRACE_MS = 2000;
+
 export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected = null,
                           now = () => performance.now(), closeSettleMs = 0 }) {
   let o;
@@ -378,7 +381,15 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     if (o.send || finished) return;  // a sender finishes on its own (or times out)
     if (o.awaitPeerClose) return;    // the other side has gone: we must notice that ourselves
     if ((o.close || o.closeAfter !== null) && nClosed < o.channels) { log('stdin closed before the channel was'); finish(1); return; }
-    finish(0);
+    // The other side has exited, perhaps just after closing the channels: give their close a
+    // moment to arrive here, so it is reported rather than cut short.
+    const t0 = now();
+    const wait = () => {
+      if (finished) return;
+      if (nClosed === chans.filter((c) => c.ch).length || now() - t0 > EOF_GRACE_MS) finish(0);
+      else setTimeout(wait, 10);
+    };
+    wait();
   }
 
   return { input, eof, pc };

@@ -12,7 +12,7 @@ import readline from 'node:readline';
 export function relay(cmdA, cmdB, { timeout = 60, quiet = false } = {}) {
   return new Promise((resolve) => {
     const peers = [cmdA, cmdB].map((cmd, k) => ({
-      name: k === 0 ? 'A' : 'B', cmd, code: null, events: [], stderr: [],
+      name: k === 0 ? 'A' : 'B', cmd, code: null, events: [], stderr: [], candidates: [],
       proc: spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] }),
     }));
     const say = (s) => { if (!quiet) process.stdout.write(s + '\n'); };
@@ -30,6 +30,10 @@ export function relay(cmdA, cmdB, { timeout = 60, quiet = false } = {}) {
           p.events.push(msg);
           say(`${p.name} event ${line}`);
         } else if (msg) {
+          // The candidates each side offered, trickled or inside its SDP, for the summary.
+          if (typeof msg.candidate === 'string' && msg.candidate) p.candidates.push(msg.candidate);
+          if (typeof msg.sdp === 'string')
+            for (const l of msg.sdp.split(/\r?\n/)) if (l.startsWith('a=candidate:')) p.candidates.push(l.slice(2));
           say(`${p.name} -> ${line.length > 160 ? line.slice(0, 157) + '...' : line}`);
           if (other.code === null && other.proc.stdin.writable) other.proc.stdin.write(line + '\n');
         } else {
@@ -49,8 +53,8 @@ export function relay(cmdA, cmdB, { timeout = 60, quiet = false } = {}) {
           finished = true;
           clearTimeout(timer);
           resolve({ ok: peers.every((q) => q.code === 0),
-                    a: { code: peers[0].code, events: peers[0].events, stderr: peers[0].stderr },
-                    b: { code: peers[1].code, events: peers[1].events, stderr: peers[1].stderr } });
+                    a: { code: peers[0].code, events: peers[0].events, stderr: peers[0].stderr, candidates: peers[0].candidates },
+                    b: { code: peers[1].code, events: peers[1].events, stderr: peers[1].stderr, candidates: peers[1].candidates } });
         }
       });
     }

@@ -145,7 +145,7 @@ for (const peer of peers) {
       }
       const zdcR = zdcOffers ? r.a : r.b, peerR = zdcOffers ? r.b : r.a;
       const result = r.a.events.find((e) => e.event === 'result');
-      const problems = [];
+      const problems = [], notes = [];
       if (r.broken) problems.push(r.broken);
       if (!result) problems.push('no result');
       else if (!result.ok) problems.push('result not ok');
@@ -158,6 +158,14 @@ for (const peer of peers) {
             problems.push(`${name} reported ${seq.join('>') || 'no state'}, not connecting>connected`);
         }
       }
+      // Variant 2 means something only if Chrome did hide its host addresses behind .local names.
+      if (def.veth && !self) {
+        const hosts = peerR.candidates.filter((cand) => / typ host/.test(cand));
+        const named = hosts.filter((cand) => /\.local /.test(cand));
+        if (!named.length || named.length !== hosts.length)
+          problems.push(`${peer} offered ${hosts.length} host candidate(s), ${named.length} behind .local names; wanted all of them`);
+        else notes.push(`${peer} offered only .local host candidates (${named.length}); zdc reached them through peer-reflexive discovery`);
+      }
       // Whoever did not close must have seen every channel close.
       const channels = Number((split(c.shared).join(' ').match(/--channels (\d+)/) || [0, 1])[1]);
       if (end === '--close' && r.ok && count(r.b, 'closed') < channels)
@@ -168,6 +176,7 @@ for (const peer of peers) {
       const tput = result ? ` ${result.mbps} Mbit/s echoed (${result.received}/${result.sent})` : '';
       console.log(`${ok ? 'PASS' : 'FAIL'} ${title} [${secs}s]${tput}`);
       console.log(`     states: ${who} ${states(zdcR).join('>')}; ${peer} ${states(peerR).join('>')}`);
+      for (const n of notes) console.log(`     ${n}`);
       // Where a side's channel opened before it said "connected" (a sequence browsers never show).
       for (const [name, side] of [[who, zdcR], [peer, peerR]]) {
         const iOpen = side.events.findIndex((e) => e.event === 'open');

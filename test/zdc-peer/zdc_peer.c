@@ -59,6 +59,9 @@ enum {
 #define MAX_CHANNELS 64
 /* How long a peer closed with --close-peer keeps polling, so its goodbye goes out. */
 #define LINGER_SECONDS 0.3
+/* How long a peer whose stdin ended waits for its open channels to close: the other side may
+ * have exited just after closing them. */
+#define EOF_GRACE_SECONDS 2.0
 
 typedef struct options {
     bool offer;
@@ -123,6 +126,7 @@ typedef struct app {
     size_t n_have, n_open, n_closed;
     bool closing;
     double linger_until; /* --close-peer: exit at this time */
+    double eof_until;    /* stdin ended: exit once every channel closed, or at this time */
 
     /* the sender's series */
     uint8_t *msg, *scratch;
@@ -901,7 +905,7 @@ static void on_stdin_eof(app *a)
         finish(a, EXIT_FAIL);
         return;
     }
-    finish(a, EXIT_OK);
+    a->eof_until = now_seconds() + EOF_GRACE_SECONDS;
 }
 
 /* Reads what stdin has (without blocking) and handles each complete line. */
@@ -1203,6 +1207,8 @@ static void run(app *a)
         check_quiet(a);
         check_closed(a);
         if (a->linger_until > 0 && now_seconds() >= a->linger_until)
+            finish(a, EXIT_OK);
+        if (a->eof_until > 0 && (a->n_closed == a->n_have || now_seconds() >= a->eof_until))
             finish(a, EXIT_OK);
         if (a->finished)
             break;
