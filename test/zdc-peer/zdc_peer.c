@@ -713,8 +713,8 @@ static void on_data_channel(void *user, zdc_peer peer, zdc_channel ch)
     const char *label = zdc_channel_get_label(ch);
     int k = label_slot(a, label);
     if (k < 0) {
-        fail(a, "received channel \"%s\": no such label (want \"%s\"%s)", label, a->labels[0],
-             a->o.channels > 1 ? " and on" : "");
+        fail(a, "received channel \"%s\": not one of our %u label(s), the first \"%s\"", label,
+             a->o.channels, a->labels[0]);
         return;
     }
     if (a->chs[k].ch.id) {
