@@ -8,7 +8,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       liburing-dev libssl-dev libusrsctp-dev libcriterion-dev
       clang libclang-rt-14-dev llvm afl++ valgrind clang-format)
 if [ "${1:-}" = "--interop" ]; then
-  pkgs+=(chromium nodejs npm)
+  pkgs+=(chromium nodejs npm iproute2)  # iproute2: test/interop/netns.sh
 fi
 
 missing=()

@@ -5,11 +5,17 @@
 // runPeer({ args, RTCPeerConnection, out, log, exit }) — args: argv-style option list; out(line)
 // writes one protocol line; log(text) goes to stderr; exit(code) ends the process. It returns
 // { input(line) } to feed signaling lines from the relay, and { eof() } for stdin's end.
+//
+// Besides PEER_PROTOCOL.md v1 it speaks zdc-peer's extensions (test/zdc-peer/zdc_peer.c, listed
+// at the top of run.mjs): --utf8, --channels N, --close-after N, --await-close, --close-peer,
+// --await-peer-close.
 
 export function parseArgs(argv) {
   const o = { role: null, echo: false, send: 0, size: 0, text: false, label: 'test',
               unordered: false, maxRetransmits: null, maxPacketLifeTime: null, negotiated: null,
-              protocol: '', close: false, timeout: 30, sizeGiven: false };
+              protocol: '', close: false, timeout: 30, sizeGiven: false,
+              utf8: false, channels: 1, channelsGiven: false, closeAfter: null, awaitClose: false,
+              closePeer: false, awaitPeerClose: false };
   const num = (v, name) => {
     if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${name} needs a non-negative integer`);
     return Number(v);
@@ -32,6 +38,12 @@ export function parseArgs(argv) {
       case '--protocol': o.protocol = argv[++i]; if (o.protocol === undefined) throw new Error('--protocol needs a value'); break;
       case '--close': o.close = true; break;
       case '--timeout': o.timeout = num(argv[++i], a); break;
+      case '--utf8': o.utf8 = true; break;
+      case '--channels': o.channels = num(argv[++i], a); o.channelsGiven = true; break;
+      case '--close-after': o.closeAfter = num(argv[++i], a); break;
+      case '--await-close': o.awaitClose = true; break;
+      case '--close-peer': o.closePeer = true; break;
+      case '--await-peer-close': o.awaitPeerClose = true; break;
       default: throw new Error(`unknown option ${a}`);
     }
   }
@@ -39,23 +51,40 @@ export function parseArgs(argv) {
   if (o.maxRetransmits !== null && o.maxPacketLifeTime !== null)
     throw new Error('--max-retransmits and --max-packet-life-time are exclusive');
   if (o.send && !o.sizeGiven) throw new Error('--send needs --size');
+  if (o.utf8 && !o.text) throw new Error('--utf8 needs --text');
+  if (o.channels < 1 || o.channels > 64 || (o.channels > 1 && o.negotiated !== null))
+    throw new Error('--channels needs 1..64, and no --negotiated');
+  if (o.close + o.awaitClose + o.closePeer > 1)
+    throw new Error('--close, --await-close and --close-peer exclude each other');
   return o;
 }
 
-// Message i of `size` bytes, per the protocol's pattern.
-export function makeMessage(i, size, text) {
+// The multi-byte pieces of a --utf8 message: "é", "€", "😀" (2, 3 and 4 bytes) and a NUL.
+const utf8Units = [[0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x98, 0x80], [0]];
+
+// Message i of `size` bytes, per the protocol's pattern (o: { text, utf8 }). A --utf8 message
+// starts like a text one (four digits when size >= 4); then piece n = 0, 1, ... at byte j is
+// unit (i + n) mod 6 of utf8Units when that exists and fits, else the letter 'a' + (i + j) mod 26.
+export function makeMessage(i, size, o) {
   const b = new Uint8Array(size);
-  for (let j = 0; j < size; j++)
-    b[j] = text ? 97 + ((i + j) % 26) : (i + j) % 251;
+  let j = 0, n = 0;
   if (size >= 4) {
-    if (text) {
+    if (o.text) {
       const d = String(i % 10000).padStart(4, '0');
-      for (let j = 0; j < 4; j++) b[j] = d.charCodeAt(j);
+      for (; j < 4; j++) b[j] = d.charCodeAt(j);
     } else {
       b[0] = (i >>> 24) & 255; b[1] = (i >>> 16) & 255; b[2] = (i >>> 8) & 255; b[3] = i & 255;
+      j = 4;
     }
   }
-  return text ? new TextDecoder().decode(b) : b;
+  while (j < size) {
+    const u = o.utf8 ? utf8Units[(i + n) % (utf8Units.length + 2)] : undefined;
+    if (u && u.length <= size - j) { b.set(u, j); j += u.length; }
+    else { b[j] = o.text ? 97 + ((i + j) % 26) : (i + j) % 251; j++; }
+    n++;
+  }
+  // fatal: a pattern that is not valid UTF-8 is a bug here, not something to paper over.
+  return o.text ? new TextDecoder('utf-8', { fatal: true }).decode(b) : b;
 }
 
 function toBytes(data) {
@@ -87,17 +116,20 @@ function indexOf(bytes, o, expected) {
       i = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
     }
     if (i >= o.send) return -1;
-    return equalBytes(bytes, toBytes(makeMessage(i, size, o.text))) ? i : -1;
+    return equalBytes(bytes, toBytes(makeMessage(i, size, o))) ? i : -1;
   }
   // Under 4 bytes nothing names the index: accept the expected one, else any that matches.
-  if (expected < o.send && equalBytes(bytes, toBytes(makeMessage(expected, size, o.text)))) return expected;
+  if (expected < o.send && equalBytes(bytes, toBytes(makeMessage(expected, size, o)))) return expected;
   for (let i = 0; i < o.send; i++)
-    if (equalBytes(bytes, toBytes(makeMessage(i, size, o.text)))) return i;
+    if (equalBytes(bytes, toBytes(makeMessage(i, size, o)))) return i;
   return -1;
 }
 
+// How long a peer whose stdin ended waits for its open channels to close before exiting.
+const EOF_GRACE_MS = 2000;
+
 export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected = null,
-                          now = () => performance.now() }) {
+                          now = () => performance.now(), closeSettleMs = 0 }) {
   let o;
   try {
     o = parseArgs(args);
@@ -109,14 +141,18 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
   const reliable = o.maxRetransmits === null && o.maxPacketLifeTime === null;
   const emit = (obj) => out(JSON.stringify(obj));
   const pc = new RTCPeerConnection({ iceServers: [] });
-  let channel = null, finished = false, remoteSet = false, everClosed = false;
+  // One slot per channel, in label order: { ch, opened, closed, nextExpected }.
+  const labels = Array.from({ length: o.channels }, (_, k) => (o.channelsGiven ? `${o.label}-${k}` : o.label));
+  const chans = labels.map((_, k) => ({ ch: null, opened: false, closed: false, nextExpected: k }));
+  let finished = false, remoteSet = false, closing = false, nOpen = 0, nClosed = 0, echoed = 0;
   const pendingCandidates = [];
-  const stats = { sent: 0, received: 0, bytes: 0, t0: 0, t1: 0, ok: true, next: 0 };
+  const stats = { sent: 0, received: 0, bytes: 0, t0: 0, t1: 0, ok: true };
   let quietTimer = null, resultPrinted = false;
 
   const finish = (code) => {
     if (finished) return;
     finished = true;
+    clearTimeout(timer);
     try { pc.close(); } catch (e) { /* already closed */ }
     exit(code);
   };
@@ -135,12 +171,38 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
            seconds: Number(seconds.toFixed(6)), mbps: Number((stats.bytes * 8 / seconds / 1e6).toFixed(3)) });
   }
 
+  // Closes every channel once what it has queued is out, and closeSettleMs later: the browser's
+  // close() sends what is queued first, but libdatachannel's can overtake messages it has already
+  // handed to SCTP (node-datachannel issue #375), so its adapter asks for a pause.
+  function closeChannels() {
+    closing = true;
+    for (const c of chans) {
+      const closeWhenSent = () => {
+        if (finished || c.closed) return;
+        if (c.ch.bufferedAmount > 0) setTimeout(closeWhenSent, 5);
+        else if (closeSettleMs) setTimeout(() => { if (!finished && !c.closed) c.ch.close(); }, closeSettleMs);
+        else c.ch.close();
+      };
+      if (c.ch && !c.closed) closeWhenSent();
+    }
+  }
+
   function done() {
     const ok = stats.ok && (!reliable || stats.received === o.send);
     printResult(ok);
-    if (!ok) { clearTimeout(timer); finish(1); return; }
-    if (o.close) { channel.close(); return; }   // exit once we see it closed
-    clearTimeout(timer);
+    if (!ok) { finish(1); return; }
+    if (o.close) { closeChannels(); return; }   // exit once we see them closed
+    if (o.awaitClose) {
+      if (nClosed === o.channels) finish(0);
+      else log('waiting for the other side to close the channel');
+      return;
+    }
+    if (o.closePeer) {
+      log('closing the peer connection');
+      pc.close();
+      setTimeout(() => finish(0), 300);   // let the goodbye go out
+      return;
+    }
     finish(0);
   }
 
@@ -150,15 +212,20 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
            sdpMLineIndex: c ? c.sdpMLineIndex : 0 });
   };
   pc.onconnectionstatechange = () => {
+    if (finished) return;
     const s = pc.connectionState;
     emit({ event: 'connection', state: s });
+    if (o.awaitPeerClose && ['disconnected', 'failed', 'closed'].includes(s)) {
+      log(`the peer went away: connection ${s}`);
+      finish(0);
+      return;
+    }
     if (s === 'failed') fail('connection failed');
     if (s === 'connected' && onConnected) onConnected(pc).catch((e) => log(`stats: ${e.message}`));
   };
 
   function checkReceived(ch) {
     const problems = [];
-    if (ch.label !== o.label) problems.push(`label ${ch.label} != ${o.label}`);
     if ((ch.protocol || '') !== o.protocol) problems.push(`protocol ${ch.protocol} != ${o.protocol}`);
     // A stack that cannot tell a received channel's reliability leaves it undefined.
     if (ch.ordered === undefined) log('this stack does not report received channels\' reliability: not checked');
@@ -167,22 +234,23 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
       if ((ch.maxRetransmits ?? null) !== o.maxRetransmits) problems.push(`maxRetransmits ${ch.maxRetransmits}`);
       if ((ch.maxPacketLifeTime ?? null) !== o.maxPacketLifeTime) problems.push(`maxPacketLifeTime ${ch.maxPacketLifeTime}`);
     }
-    if (problems.length) fail(`received channel differs: ${problems.join(', ')}`);
+    if (problems.length) fail(`received channel ${ch.label} differs: ${problems.join(', ')}`);
   }
 
-  async function sendAll(ch) {
+  async function sendAll() {
     stats.t0 = now();
     const high = 1 << 20;
-    ch.bufferedAmountLowThreshold = high >> 2;
+    for (const c of chans) c.ch.bufferedAmountLowThreshold = high >> 2;
     for (let i = 0; i < o.send; i++) {
+      const ch = chans[i % o.channels].ch;
       while (ch.bufferedAmount > high) {
         await new Promise((r) => {
           const t = setTimeout(r, 5);
           ch.onbufferedamountlow = () => { clearTimeout(t); r(); };
         });
-        if (finished) return;
+        if (finished || closing) return;
       }
-      ch.send(makeMessage(i, o.size, o.text));
+      ch.send(makeMessage(i, o.size, o));
       stats.sent++;
     }
     if (!reliable) armQuiet();
@@ -193,22 +261,33 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     quietTimer = setTimeout(done, 2000);
   }
 
-  function onMessage(ev) {
+  function onMessage(c, ev) {
+    if (finished) return;
     const isText = typeof ev.data === 'string';
+    const k = chans.indexOf(c);
     if (o.echo) {
+      if (closing) return;
       try {
-        channel.send(isText ? ev.data : toBytes(ev.data).slice());
+        c.ch.send(isText ? ev.data : toBytes(ev.data).slice());
+        echoed++;
       } catch (e) {
         log(`echo failed: ${e.message}`);  // e.g. the channel closed meanwhile
       }
+      if (o.closeAfter !== null && echoed === o.closeAfter) {
+        log(`${echoed} echoed: closing the channel`);
+        closeChannels();
+      }
       return;
     }
-    if (!o.send) return;
+    if (!o.send || resultPrinted) return;
     const bytes = toBytes(ev.data);
-    const i = isText === o.text ? indexOf(bytes, o, stats.next) : -1;
+    const i = isText === o.text ? indexOf(bytes, o, c.nextExpected) : -1;
     if (i < 0) { stats.ok = false; log(`echo ${stats.received} is corrupt or of the wrong kind`); }
-    else if (reliable && !o.unordered && i !== stats.next) { stats.ok = false; log(`echo ${i} out of order (expected ${stats.next})`); }
-    if (i >= 0) stats.next = i + 1;
+    else if (i % o.channels !== k) { stats.ok = false; log(`echo ${i} came back on channel ${k}`); }
+    else {
+      if (reliable && !o.unordered && i !== c.nextExpected) { stats.ok = false; log(`echo ${i} out of order (expected ${c.nextExpected})`); }
+      c.nextExpected = i + o.channels;
+    }
     stats.received++;
     stats.bytes += bytes.length;
     stats.t1 = now();
@@ -216,24 +295,27 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     else if (stats.received === o.send) done();
   }
 
-  function setup(ch) {
-    channel = ch;
-    let opened = false;
+  function setup(c, ch) {
+    c.ch = ch;
     ch.binaryType = 'arraybuffer';
     ch.onopen = () => {
-      if (opened) return;
-      opened = true;
+      if (c.opened || finished) return;
+      c.opened = true;
+      nOpen++;
       emit({ event: 'open', label: ch.label, id: ch.id });
-      if (o.send) sendAll(ch).catch((e) => fail(`send: ${e.message}`));
+      if (o.send && nOpen === o.channels) sendAll().catch((e) => fail(`send: ${e.message}`));
     };
     ch.onclose = () => {
-      everClosed = true;
+      if (c.closed || finished) return;
+      c.closed = true;
+      nClosed++;
       emit({ event: 'closed', label: ch.label });
-      if (o.send && !resultPrinted) { printResult(false); clearTimeout(timer); finish(1); return; }
-      clearTimeout(timer);
-      finish(0);
+      if (o.awaitPeerClose) return;   // the connection state says when the peer is gone
+      if (o.send && !resultPrinted) { log('a channel closed before every echo arrived'); printResult(false); finish(1); return; }
+      if (!closing && !o.send) closeChannels();   // the other side closes: follow
+      if (nClosed === o.channels) finish(0);
     };
-    ch.onmessage = onMessage;
+    ch.onmessage = (ev) => onMessage(c, ev);
     if (ch.readyState === 'open') ch.onopen();
   }
 
@@ -243,8 +325,17 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
   if (o.protocol) init.protocol = o.protocol;
   if (o.negotiated !== null) { init.negotiated = true; init.id = o.negotiated; }
 
-  if (o.role === 'offer' || o.negotiated !== null) setup(pc.createDataChannel(o.label, init));
-  if (o.negotiated === null) pc.ondatachannel = (ev) => { checkReceived(ev.channel); setup(ev.channel); };
+  if (o.role === 'offer' || o.negotiated !== null)
+    chans.forEach((c, k) => setup(c, pc.createDataChannel(labels[k], init)));
+  if (o.negotiated === null) {
+    pc.ondatachannel = (ev) => {
+      const k = labels.indexOf(ev.channel.label);
+      if (k < 0) { fail(`received channel ${ev.channel.label}: no such label (want ${labels.join(', ')})`); return; }
+      if (chans[k].ch) { log(`ignoring a second channel ${ev.channel.label}`); return; }
+      checkReceived(ev.channel);
+      setup(chans[k], ev.channel);
+    };
+  }
 
   if (o.role === 'offer') {
     pc.createOffer()
@@ -288,9 +379,17 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
 
   function eof() {
     if (o.send || finished) return;  // a sender finishes on its own (or times out)
-    clearTimeout(timer);
-    if (o.close && !everClosed) { finish(1); return; }
-    finish(0);
+    if (o.awaitPeerClose) return;    // the other side has gone: we must notice that ourselves
+    if ((o.close || o.closeAfter !== null) && nClosed < o.channels) { log('stdin closed before the channel was'); finish(1); return; }
+    // The other side has exited, perhaps just after closing the channels: give their close a
+    // moment to arrive here, so it is reported rather than cut short.
+    const t0 = now();
+    const wait = () => {
+      if (finished) return;
+      if (nClosed === chans.filter((c) => c.ch).length || now() - t0 > EOF_GRACE_MS) finish(0);
+      else setTimeout(wait, 10);
+    };
+    wait();
   }
 
   return { input, eof, pc };

@@ -10,6 +10,7 @@ nodeDataChannel.initLogger(process.env.NDC_LOG || 'Warning', (level, msg) => pro
 const peer = runPeer({
   args: process.argv.slice(2),
   RTCPeerConnection,
+  closeSettleMs: 250,  // its close() may overtake sent messages (node-datachannel issue #375)
   out: (line) => process.stdout.write(line + '\n'),
   log: (text) => process.stderr.write(`[ndc] ${text}\n`),
   exit: (code) => {

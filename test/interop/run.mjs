@@ -2,13 +2,42 @@
 // Interop matrix: zdc-peer against real peers (libdatachannel via node-datachannel, Chromium),
 // in both offer/answer roles, over the cases the zdc-peer protocol can express.
 //
-//   node run.mjs --zdc PATH/zdc-peer [--peers ndc,chromium] [--filter TEXT] [--timeout S]
+//   node run.mjs --zdc PATH/zdc-peer [--peers ndc,chromium,chromium-mdns] [--filter TEXT] [--timeout S]
 //   node run.mjs --self              harness self-check: libdatachannel stands in for zdc-peer
 //
-// Prints one line per case and closes with "N passed, N failed". Exit 0 iff none failed.
+// Peers: ndc (libdatachannel), chromium (variant 1: loopback candidates), chromium-mdns
+// (variant 2: Chrome's defaults, host addresses hidden behind .local names; zdc-peer runs with
+// --no-loopback and must reach Chrome through peer-reflexive discovery).
+//
+// Every case runs inside a network namespace of its own (netns.sh): loopback only, or for
+// chromium-mdns loopback plus a veth pair on 198.18.0.0/24, so no test traffic touches the
+// machine's real interfaces. Where no namespace can be made the case prints "SKIP ... reason"
+// and counts as skipped, never as passed.
+//
+// zdc extensions to PEER_PROTOCOL.md v1 (zdc-peer and peer-core.mjs both speak them; the
+// protocol file itself is unchanged):
+//   --utf8             with --text: message i of SIZE bytes begins like a text message (four
+//                      digits when SIZE >= 4); then piece n = 0, 1, ... at byte j is unit
+//                      (i + n) mod 6 of {"é", "€", "😀", U+0000} (2, 3, 4 and 1 bytes) when that
+//                      exists and fits in SIZE, else the letter 'a' + (i + j) mod 26. Echoes must
+//                      come back byte for byte, as text.
+//   --channels N       N channels labelled LABEL-0 .. LABEL-(N-1), all created by the offerer;
+//                      sending starts when all are open; message i goes on channel i mod N and
+//                      its echo must come back on that channel, in order there.
+//   --close-after N    (echoer) after echoing N messages close the channel(s); exit 0 once closed.
+//   --await-close      (sender) after the result, wait until the other side closes the
+//                      channel(s); exit 0 once they are closed.
+//   --close-peer       (sender) after the result, close the peer connection without closing the
+//                      channels first; exit 0.
+//   --await-peer-close (echoer) exit 0 once the connection state leaves "connected"
+//                      (disconnected, failed or closed); stdin's end does not end it.
+//   --no-loopback      (zdc-peer only) gather no loopback candidates.
+//
+// Prints one line per case and closes with "N passed, N failed, N skipped". Exit 0 iff none
+// failed and at least one passed; 77 when every selected case was skipped.
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { relay } from './relay.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -16,61 +45,160 @@ const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv
 const self = argv.includes('--self');
 const zdc = opt('--zdc', null);
 if (!self && !zdc) { console.error('usage: run.mjs --zdc PATH | --self'); process.exit(2); }
-const peers = opt('--peers', 'ndc,chromium').split(',');
+const peers = opt('--peers', 'ndc,chromium,chromium-mdns').split(',');
 const filter = opt('--filter', '');
 const timeout = Number(opt('--timeout', '60'));
 
-const peerCmd = {
-  ndc: ['node', path.join(here, 'peer-ndc.mjs')],
-  chromium: ['node', path.join(here, 'peer-chromium.mjs')],
+const chromium = path.join(here, 'peer-chromium.mjs');
+const peerDefs = {
+  ndc: { cmd: ['node', path.join(here, 'peer-ndc.mjs')] },
+  chromium: { cmd: ['node', chromium] },
+  // Variant 2 needs a non-loopback interface and a zdc that does not lean on loopback.
+  'chromium-mdns': { cmd: ['node', chromium, '--mdns'], veth: true, zdcExtra: ['--no-loopback'],
+                     only: ['binary 1200 B', 'binary 64 KiB', 'text UTF-8', '4 channels', 'echoer closes'] },
 };
 const zdcCmd = self ? ['node', path.join(here, 'peer-ndc.mjs')] : [zdc];
+// libdatachannel (libjuice) gathers no loopback candidates: two of them need the veth pair.
+if (self) for (const p of Object.values(peerDefs)) p.veth = true;
+for (const p of peers) if (!peerDefs[p]) { console.error(`unknown peer ${p}`); process.exit(2); }
 
-// name, sender options (offerer side sends), options both sides share
+// name; sender options (the offerer sends); options both sides share; echoer-only options;
+// how the sender ends (default --close: it closes its channel and the echoer must see that).
 const cases = [
-  ['binary 0 B', '--send 20 --size 0', ''],
-  ['binary 1 B', '--send 20 --size 1', ''],
-  ['binary 1200 B', '--send 200 --size 1200', ''],
-  ['binary 16 KiB', '--send 100 --size 16384', ''],
-  ['binary 64 KiB', '--send 40 --size 65536', ''],
-  ['text 1200 B', '--send 100 --size 1200 --text', '--label txt --protocol chat'],
-  ['unordered', '--send 200 --size 1200', '--unordered'],
-  ['maxRetransmits 0', '--send 200 --size 1200', '--unordered --max-retransmits 0'],
-  ['maxPacketLifeTime 500', '--send 200 --size 1200', '--max-packet-life-time 500'],
-  ['negotiated id 5', '--send 50 --size 1200', '--negotiated 5'],
-  ['50 MiB throughput', '--send 3200 --size 16384', ''],
+  { name: 'binary 0 B', send: '--send 20 --size 0' },
+  { name: 'binary 1 B', send: '--send 20 --size 1' },
+  { name: 'binary 1200 B', send: '--send 200 --size 1200' },
+  { name: 'binary 16 KiB', send: '--send 100 --size 16384' },
+  { name: 'binary 64 KiB', send: '--send 40 --size 65536' },
+  // Both peers advertise a=max-message-size:262144, as zdc does.
+  { name: 'binary 256 KiB', send: '--send 20 --size 262144' },
+  { name: 'text 1200 B', send: '--send 100 --size 1200 --text', shared: '--label txt --protocol chat' },
+  { name: 'text UTF-8 + NUL 1200 B', send: '--send 100 --size 1200 --text --utf8' },
+  { name: 'text UTF-8 + NUL 7 B', send: '--send 30 --size 7 --text --utf8' },
+  { name: 'unordered', send: '--send 200 --size 1200', shared: '--unordered' },
+  { name: 'maxRetransmits 0', send: '--send 200 --size 1200', shared: '--unordered --max-retransmits 0' },
+  { name: 'maxPacketLifeTime 500', send: '--send 200 --size 1200', shared: '--max-packet-life-time 500' },
+  { name: 'negotiated id 5', send: '--send 50 --size 1200', shared: '--negotiated 5' },
+  { name: '4 channels at once', send: '--send 200 --size 1200', shared: '--channels 4' },
+  { name: 'echoer closes the channel', send: '--send 50 --size 1200', echo: '--close-after 50', end: '--await-close' },
+  { name: 'peer close', send: '--send 50 --size 1200', echo: '--await-peer-close', end: '--close-peer' },
+  // The other cases print each side's states; this one requires them to be right.
+  { name: 'connection states', send: '--send 20 --size 1200', states: true },
+  { name: '50 MiB throughput', send: '--send 3200 --size 16384' },
 ];
 
-const split = (s) => s.split(' ').filter(Boolean);
-let passed = 0, failed = 0;
-const failures = [];
+const split = (s) => (s || '').split(' ').filter(Boolean);
+const states = (side) => side.events.filter((e) => e.event === 'connection').map((e) => e.state);
+const count = (side, ev) => side.events.filter((e) => e.event === ev).length;
+
+// Runs one case's relay inside a namespace of its own; resolves with the relay's summary or
+// { skip: reason }.
+function runCase(sender, echoer, veth) {
+  return new Promise((resolve) => {
+    const args = [path.join(here, 'netns.sh'), ...(veth ? ['--veth'] : []), '--',
+      'node', path.join(here, 'relay.mjs'), '--quiet', '--timeout', String(timeout),
+      '--', ...sender, '--', ...echoer];
+    const proc = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { err += d; });
+    // The relay kills its peers at the timeout; this only guards against a stuck wrapper.
+    const guard = setTimeout(() => proc.kill('SIGKILL'), (timeout + 20) * 1000);
+    proc.on('exit', (code) => {
+      clearTimeout(guard);
+      const lines = out.trim().split('\n');
+      const skip = lines.find((l) => l.startsWith('SKIP netns:'));
+      if (code === 77 && skip) { resolve({ skip: skip.slice('SKIP netns: '.length) }); return; }
+      try {
+        const r = JSON.parse(lines[lines.length - 1]);
+        if (r.relay === 'done') { resolve(r); return; }
+      } catch (e) { /* fall through */ }
+      const empty = { code: null, events: [], stderr: err.trim().split('\n').slice(-6) };
+      resolve({ ok: false, a: empty, b: { ...empty, stderr: [] }, broken: `relay wrapper exited ${code}` });
+    });
+  });
+}
+
+let passed = 0, failed = 0, skipped = 0;
+const failures = [], skips = [];
 for (const peer of peers) {
+  const def = peerDefs[peer];
   for (const zdcOffers of [true, false]) {
-    for (const [name, send, shared] of cases) {
-      const title = `${self ? 'ndc(self)' : 'zdc'} ${zdcOffers ? 'offers' : 'answers'} / ${peer}: ${name}`;
+    for (const c of cases) {
+      if (def.only && !def.only.some((n) => c.name.startsWith(n))) continue;
+      const who = self ? 'ndc(self)' : 'zdc';
+      const title = `${who} ${zdcOffers ? 'offers' : 'answers'} / ${peer}: ${c.name}`;
       if (filter && !title.includes(filter)) continue;
-      const sender = [...(zdcOffers ? zdcCmd : peerCmd[peer]), '--offer', ...split(send), ...split(shared), '--close', '--timeout', String(timeout - 5)];
-      const echoer = [...(zdcOffers ? peerCmd[peer] : zdcCmd), '--answer', '--echo', ...split(shared), '--timeout', String(timeout - 5)];
+      const zdcSide = [...zdcCmd, ...(self ? [] : def.zdcExtra || [])];
+      const end = c.end || '--close';
+      const t = ['--timeout', String(timeout - 5)];
+      const sender = [...(zdcOffers ? zdcSide : def.cmd), '--offer', ...split(c.send), ...split(c.shared), end, ...t];
+      const echoer = [...(zdcOffers ? def.cmd : zdcSide), '--answer', '--echo', ...split(c.shared), ...split(c.echo), ...t];
       const t0 = Date.now();
-      const r = await relay(sender, echoer, { timeout, quiet: true });
-      const result = r.a.events.find((e) => e.event === 'result');
-      const states = (side) => side.events.filter((e) => e.event === 'connection').map((e) => e.state).join('>');
-      const ok = r.ok && result && result.ok;
+      const r = await runCase(sender, echoer, def.veth);
       const secs = ((Date.now() - t0) / 1000).toFixed(1);
-      const tput = result ? ` ${result.mbps} Mbit/s echoed (${result.received}/${result.sent})` : ' no result';
+      if (r.skip) {
+        skipped++;
+        skips.push(title);
+        console.log(`SKIP ${title}: ${r.skip}`);
+        continue;
+      }
+      const zdcR = zdcOffers ? r.a : r.b, peerR = zdcOffers ? r.b : r.a;
+      const result = r.a.events.find((e) => e.event === 'result');
+      const problems = [], notes = [];
+      if (r.broken) problems.push(r.broken);
+      if (!result) problems.push('no result');
+      else if (!result.ok) problems.push('result not ok');
+      if (!r.ok) problems.push(`exit codes: sender ${r.a.code}, echoer ${r.b.code}`);
+      // Both sides must say they were connected, after connecting and before anything else.
+      if (c.states) {
+        for (const [name, side] of [[who, zdcR], [peer, peerR]]) {
+          const seq = states(side).filter((st) => st !== 'new');
+          if (seq[0] !== 'connecting' || seq[1] !== 'connected')
+            problems.push(`${name} reported ${seq.join('>') || 'no state'}, not connecting>connected`);
+        }
+      }
+      // Variant 2 means something only if Chrome did hide its host addresses behind .local names.
+      if (def.veth && !self) {
+        const hosts = peerR.candidates.filter((cand) => / typ host/.test(cand));
+        const named = hosts.filter((cand) => /\.local /.test(cand));
+        if (!named.length || named.length !== hosts.length)
+          problems.push(`${peer} offered ${hosts.length} host candidate(s), ${named.length} behind .local names; wanted all of them`);
+        else notes.push(`${peer} offered only .local host candidates (${named.length}); zdc reached them through peer-reflexive discovery`);
+      }
+      // Whoever did not close must have seen every channel close.
+      const channels = Number((split(c.shared).join(' ').match(/--channels (\d+)/) || [0, 1])[1]);
+      if (end === '--close' && r.ok && count(r.b, 'closed') < channels)
+        problems.push(`echoer saw ${count(r.b, 'closed')} of ${channels} channel closes`);
+      if (end === '--await-close' && r.ok && count(r.a, 'closed') < channels)
+        problems.push(`sender saw ${count(r.a, 'closed')} of ${channels} channel closes`);
+      const ok = problems.length === 0;
+      const tput = result ? ` ${result.mbps} Mbit/s echoed (${result.received}/${result.sent})` : '';
       console.log(`${ok ? 'PASS' : 'FAIL'} ${title} [${secs}s]${tput}`);
-      const zdcSide = zdcOffers ? r.a : r.b, peerSide = zdcOffers ? r.b : r.a;
-      console.log(`     states: ${self ? 'ndc(self)' : 'zdc'} ${states(zdcSide)}; ${peer} ${states(peerSide)}`);
+      console.log(`     states: ${who} ${states(zdcR).join('>')}; ${peer} ${states(peerR).join('>')}`);
+      for (const n of notes) console.log(`     ${n}`);
+      // Where a side's channel opened before it said "connected" (a sequence browsers never show).
+      for (const [name, side] of [[who, zdcR], [peer, peerR]]) {
+        const iOpen = side.events.findIndex((e) => e.event === 'open');
+        const iConn = side.events.findIndex((e) => e.event === 'connection' && e.state === 'connected');
+        if (iOpen >= 0 && iConn < 0) console.log(`     note: ${name} never reported "connected"`);
+        else if (iOpen >= 0 && iConn > iOpen) console.log(`     note: ${name}'s channel opened before it reported "connected"`);
+      }
+      if (end === '--close-peer') {
+        const echoerName = zdcOffers ? peer : who;
+        console.log(`     after the sender closed its peer: ${echoerName} reported ${states(r.b).slice(-1)[0] || 'nothing'}` +
+          `, ${count(r.b, 'closed')} channel close(s)`);
+      }
       // The browser's own view of the connection: selected candidate pair and DTLS cipher.
-      for (const line of peerSide.stderr.filter((l) => l.includes('getStats:')).slice(-1))
+      for (const line of peerR.stderr.filter((l) => l.includes('getStats:')).slice(-1))
         console.log(`     ${peer} ${line.slice(line.indexOf('getStats:')).slice(0, 240)}`);
       if (!ok) {
         failed++;
         failures.push(title);
-        console.log(`     sender exit ${r.a.code} states ${states(r.a)}; echoer exit ${r.b.code} states ${states(r.b)}`);
+        console.log(`     why: ${problems.join('; ')}`);
         // The end of each side's log says where it stuck.
-        for (const [who, side] of [['sender', r.a], ['echoer', r.b]])
-          for (const line of side.stderr.slice(-6)) console.log(`     ${who} log: ${line.slice(0, 200)}`);
+        for (const [side, s] of [['sender', r.a], ['echoer', r.b]])
+          for (const line of s.stderr.slice(-6)) console.log(`     ${side} log: ${line.slice(0, 200)}`);
       } else {
         passed++;
       }
@@ -78,7 +206,7 @@ for (const peer of peers) {
   }
 }
 if (failures.length) console.log(`failed cases:\n  ${failures.join('\n  ')}`);
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped (skipped cases did not run)`);
 // A filter that matches nothing is a mistake, not a pass.
-if (passed + failed === 0) console.log('no case matches the filter');
-process.exit(failed || passed + failed === 0 ? 1 : 0);
+if (passed + failed + skipped === 0) { console.log('no case matches the filter'); process.exit(1); }
+process.exit(failed ? 1 : passed === 0 ? 77 : 0);

@@ -1,10 +1,24 @@
 /* zdc-peer: the JSON-lines test peer (shared/PEER_PROTOCOL.md, v1) on zdc's public API.
  *
  * Signaling and events are JSON objects, one per line: signaling in on stdin, signaling and
- * events out on stdout, log on stderr. One data channel; the options say whether this side
- * offers or answers, echoes, or sends a counted series of patterned messages and checks the
- * echoes. The main loop alternates a non-blocking look at stdin with zdc_engine_poll(), which is
- * where every zdc callback fires.
+ * events out on stdout, log on stderr. One data channel (or --channels N of them); the options
+ * say whether this side offers or answers, echoes, or sends a counted series of patterned
+ * messages and checks the echoes. The main loop alternates a non-blocking look at stdin with
+ * zdc_engine_poll(), which is where every zdc callback fires.
+ *
+ * zdc extensions to the protocol (test/interop/run.mjs and peer-core.mjs speak them too):
+ *   --utf8             with --text: messages hold multi-byte UTF-8 and NUL (see fill_message)
+ *   --channels N       N channels labelled LABEL-0..LABEL-(N-1); message i goes on channel
+ *                      i mod N and its echo must come back on that channel, in order there
+ *   --close-after N    (echoer) after echoing N messages, close the channel(s); exit 0 once
+ *                      they are closed
+ *   --await-close      (sender) after the result, wait for the other side to close the
+ *                      channel(s); exit 0 once they are closed
+ *   --close-peer       (sender) after the result, close the peer connection (no channel close
+ *                      first) and exit 0
+ *   --await-peer-close (echoer) exit 0 once the connection state leaves "connected" (to
+ *                      disconnected, failed or closed); stdin's end does not end it
+ *   --no-loopback      gather no loopback candidates (for machines with another interface)
  *
  * The callbacks only record what happened (and print events); everything that calls back into
  * zdc — applying the local description, sending, echoing, closing — runs from the main loop
@@ -41,6 +55,13 @@ enum {
 #define MAX_LINE (1u << 20)
 /* Messages handled per loop turn, so the engine keeps being polled under load. */
 #define BATCH 64
+/* Most channels --channels may ask for. */
+#define MAX_CHANNELS 64
+/* How long a peer closed with --close-peer keeps polling, so its goodbye goes out. */
+#define LINGER_SECONDS 0.3
+/* How long a peer whose stdin ended waits for its open channels to close: the other side may
+ * have exited just after closing them. */
+#define EOF_GRACE_SECONDS 2.0
 
 typedef struct options {
     bool offer;
@@ -57,7 +78,22 @@ typedef struct options {
     const char *protocol;
     bool close;
     long timeout; /* seconds */
+    bool utf8;
+    unsigned channels;     /* how many channels */
+    bool channels_given;   /* labels get a "-k" suffix */
+    long long close_after; /* -1 = off */
+    bool await_close;
+    bool close_peer;
+    bool await_peer_close;
+    bool no_loopback;
 } options;
+
+/* One data channel and, on the sender, where its echoes stand. */
+typedef struct chan {
+    zdc_channel ch;
+    bool opened, closed;
+    uint64_t next_expected; /* the index the next echo on this channel should carry */
+} chan;
 
 /* A remote candidate held until the remote description is set. */
 typedef struct remote_cand {
@@ -84,14 +120,18 @@ typedef struct app {
     bool end_sent;
     uint64_t echoed;
 
-    /* the channel */
-    zdc_channel ch;
-    bool have_ch, opened, ever_closed, closing;
+    /* the channels, in label order; a received one fills the slot its label names */
+    chan chs[MAX_CHANNELS];
+    char *labels[MAX_CHANNELS];
+    size_t n_have, n_open, n_closed;
+    bool closing;
+    double linger_until; /* --close-peer: exit at this time */
+    double eof_until;    /* stdin ended: exit once every channel closed, or at this time */
 
     /* the sender's series */
-    uint8_t *msg;
+    uint8_t *msg, *scratch;
     uint64_t next_send;
-    uint64_t received, bytes, next_expected;
+    uint64_t received, bytes;
     bool intact;
     bool sending_done;
     double t0, t_last_echo, t_quiet_from;
@@ -293,41 +333,58 @@ static void apply_local_description(app *a)
 
 /* ---- the message pattern ------------------------------------------------------------------- */
 
-/* Byte j of message i of `size` bytes (PEER_PROTOCOL.md). */
-static uint8_t pattern_byte(uint64_t i, size_t j, size_t size, bool text)
+/* The multi-byte pieces of a --utf8 message: 2-, 3- and 4-byte sequences and a NUL. */
+static const struct {
+    const char *bytes;
+    size_t len;
+} utf8_units[] = {{"\xc3\xa9", 2}, {"\xe2\x82\xac", 3}, {"\xf0\x9f\x98\x80", 4}, {"", 1}};
+#define N_UTF8_UNITS (sizeof utf8_units / sizeof utf8_units[0])
+
+/* Message i of `size` bytes. Binary and ASCII text as in PEER_PROTOCOL.md. A --utf8 message
+ * starts like a text one (four digits when size >= 4); then piece n = 0, 1, ... at byte j is
+ * unit (i + n) mod 6 of {"é", "€", "😀", NUL} when that exists and fits, else the letter
+ * 'a' + (i + j) mod 26. Always whole UTF-8 sequences, so it is a valid string. */
+static void fill_message(const options *o, uint8_t *p, uint64_t i, size_t size)
 {
-    if (size >= 4 && j < 4) {
-        if (text) {
+    size_t j = 0;
+    uint64_t n = 0;
+    if (size >= 4) {
+        if (o->text) {
             static const uint64_t div[4] = {1000, 100, 10, 1};
-            return (uint8_t)('0' + (i % 10000) / div[j] % 10);
+            for (; j < 4; j++)
+                p[j] = (uint8_t)('0' + (i % 10000) / div[j] % 10);
+        } else {
+            for (; j < 4; j++)
+                p[j] = (uint8_t)(i >> (8 * (3 - j)));
         }
-        return (uint8_t)(i >> (8 * (3 - j)));
     }
-    if (text)
-        return (uint8_t)('a' + (i + j) % 26);
-    return (uint8_t)((i + j) % 251);
+    while (j < size) {
+        uint64_t u = (i + n++) % (N_UTF8_UNITS + 2);
+        if (o->utf8 && u < N_UTF8_UNITS && utf8_units[u].len <= size - j) {
+            memcpy(p + j, utf8_units[u].bytes, utf8_units[u].len);
+            j += utf8_units[u].len;
+        } else if (o->text) {
+            p[j] = (uint8_t)('a' + (i + j) % 26);
+            j++;
+        } else {
+            p[j] = (uint8_t)((i + j) % 251);
+            j++;
+        }
+    }
 }
 
-static void fill_message(uint8_t *p, uint64_t i, size_t size, bool text)
+static bool is_message(app *a, const uint8_t *p, size_t len, uint64_t i)
 {
-    for (size_t j = 0; j < size; j++)
-        p[j] = pattern_byte(i, j, size, text);
-}
-
-static bool is_message(const uint8_t *p, size_t len, uint64_t i, size_t size, bool text)
-{
-    if (len != size)
+    if (len != a->o.size)
         return false;
-    for (size_t j = 0; j < len; j++)
-        if (p[j] != pattern_byte(i, j, size, text))
-            return false;
-    return true;
+    fill_message(&a->o, a->scratch, i, len);
+    return len == 0 || memcmp(p, a->scratch, len) == 0;
 }
 
 /* Which message an echo carries, or -1 when it is none we sent. Messages of 4 bytes or more
- * name their index (text only modulo 10000: the candidate nearest the expected one is taken);
+ * name their index (text only modulo 10000: the candidate nearest `expected` is taken);
  * shorter ones are matched against the expected index first, then against every pattern. */
-static int64_t echo_index(const app *a, const uint8_t *p, size_t len)
+static int64_t echo_index(app *a, const uint8_t *p, size_t len, uint64_t expected)
 {
     const options *o = &a->o;
     if (len != o->size)
@@ -341,22 +398,49 @@ static int64_t echo_index(const app *a, const uint8_t *p, size_t len)
                     return -1;
                 d = d * 10 + (uint64_t)(p[j] - '0');
             }
-            uint64_t k = a->next_expected > d ? (a->next_expected - d + 5000) / 10000 : 0;
+            uint64_t k = expected > d ? (expected - d + 5000) / 10000 : 0;
             i = d + k * 10000;
         } else {
             i = (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
         }
-        if (i >= o->send || !is_message(p, len, i, o->size, o->text))
+        if (i >= o->send || !is_message(a, p, len, i))
             return -1;
         return (int64_t)i;
     }
-    if (a->next_expected < o->send && is_message(p, len, a->next_expected, o->size, o->text))
-        return (int64_t)a->next_expected;
-    uint64_t period = o->text ? 26 : 251;
-    for (i = 0; i < o->send && i < period; i++)
-        if (is_message(p, len, i, o->size, o->text))
+    if (expected < o->send && is_message(a, p, len, expected))
+        return (int64_t)expected;
+    /* Short messages repeat with the period of their pattern. */
+    uint64_t period = o->utf8 ? 26 * 3 : o->text ? 26 : 251;
+    for (i = 0; i < o->send && i < period * o->channels; i++)
+        if (is_message(a, p, len, i))
             return (int64_t)i;
     return -1;
+}
+
+/* ---- the channels -------------------------------------------------------------------------- */
+
+static chan *find_chan(app *a, zdc_channel ch)
+{
+    for (unsigned k = 0; k < a->o.channels; k++)
+        if (a->chs[k].ch.id && a->chs[k].ch.id == ch.id)
+            return &a->chs[k];
+    return NULL;
+}
+
+/* Starts closing every channel not yet closed; on_close reports each one done. */
+static void close_channels(app *a)
+{
+    a->closing = true;
+    for (unsigned k = 0; k < a->o.channels; k++) {
+        chan *c = &a->chs[k];
+        if (!c->ch.id || c->closed)
+            continue;
+        int rv = zdc_channel_close(c->ch);
+        if (rv < 0) {
+            fail_api(a, "channel close", rv);
+            return;
+        }
+    }
 }
 
 /* ---- the sender ---------------------------------------------------------------------------- */
@@ -368,29 +452,38 @@ static void series_done(app *a)
     if (!ok) {
         finish(a, EXIT_FAIL);
     } else if (a->o.close) {
-        /* Exit once on_channel_close reports the stream reset done. */
-        a->closing = true;
-        int rv = zdc_channel_close(a->ch);
-        if (rv < 0)
-            fail_api(a, "channel close", rv);
+        close_channels(a); /* exit once on_close reports every stream reset done */
+    } else if (a->o.await_close) {
+        if (a->n_closed == a->o.channels)
+            finish(a, EXIT_OK); /* the other side was quicker than our last echo */
+        else
+            logf_(a, "waiting for the other side to close the channel");
+    } else if (a->o.close_peer) {
+        logf_(a, "closing the peer connection");
+        zdc_peer_close(a->peer);
+        a->linger_until = now_seconds() + LINGER_SECONDS;
     } else {
         finish(a, EXIT_OK);
     }
 }
 
-static void check_echo(app *a, const uint8_t *p, size_t len, bool was_string)
+static void check_echo(app *a, chan *c, const uint8_t *p, size_t len, bool was_string)
 {
-    int64_t i = was_string == a->o.text ? echo_index(a, p, len) : -1;
+    int64_t i = was_string == a->o.text ? echo_index(a, p, len, c->next_expected) : -1;
+    unsigned k = (unsigned)(c - a->chs);
     if (i < 0) {
         a->intact = false;
         logf_(a, "echo %" PRIu64 " (%zu bytes, %s) is corrupt or of the wrong kind", a->received,
               len, was_string ? "text" : "binary");
+    } else if ((uint64_t)i % a->o.channels != k) {
+        a->intact = false;
+        logf_(a, "echo %" PRId64 " came back on channel %u", i, k);
     } else {
-        if (a->reliable && !a->o.unordered && (uint64_t)i != a->next_expected) {
+        if (a->reliable && !a->o.unordered && (uint64_t)i != c->next_expected) {
             a->intact = false;
-            logf_(a, "echo %" PRId64 " out of order (expected %" PRIu64 ")", i, a->next_expected);
+            logf_(a, "echo %" PRId64 " out of order (expected %" PRIu64 ")", i, c->next_expected);
         }
-        a->next_expected = (uint64_t)i + 1;
+        c->next_expected = (uint64_t)i + a->o.channels;
     }
     a->received++;
     a->bytes += len;
@@ -399,19 +492,21 @@ static void check_echo(app *a, const uint8_t *p, size_t len, bool was_string)
         series_done(a);
 }
 
-/* Sends what the channel's queue takes; stops above the high-water mark or when it is full. */
+/* Sends what the channels' queues take, message i on channel i mod N; stops above the
+ * high-water mark or when a queue is full. */
 static bool pump_send(app *a)
 {
     const options *o = &a->o;
-    if (!o->send || !a->opened || a->sending_done || a->closing || a->finished)
+    if (!o->send || a->n_open < o->channels || a->sending_done || a->closing || a->finished)
         return false;
     if (a->t0 == 0)
         a->t0 = now_seconds();
     for (int k = 0; k < BATCH && a->next_send < o->send; k++) {
-        if (zdc_channel_get_buffered_amount(a->ch) > SEND_HIGH_WATER)
+        zdc_channel ch = a->chs[a->next_send % o->channels].ch;
+        if (zdc_channel_get_buffered_amount(ch) > SEND_HIGH_WATER)
             return false;
-        fill_message(a->msg, a->next_send, o->size, o->text);
-        int rv = zdc_channel_put_packet(a->ch, a->msg, o->size);
+        fill_message(o, a->msg, a->next_send, o->size);
+        int rv = zdc_channel_put_packet(ch, a->msg, o->size);
         if (rv == ZDC_ERR_QUEUE_FULL)
             return false;
         if (rv < 0) {
@@ -427,20 +522,19 @@ static bool pump_send(app *a)
     return true;
 }
 
-/* Echoes or checks what arrived. An echo the send queue refuses stays unreleased and is tried
- * again next turn, so a slow path back slows the reader instead of losing messages. */
-static bool pump_receive(app *a)
+/* Echoes or checks what arrived on one channel. An echo the send queue refuses stays
+ * unreleased and is tried again next turn, so a slow path back slows the reader instead of
+ * losing messages. */
+static bool receive_on(app *a, chan *c)
 {
-    if (!a->have_ch || a->finished)
-        return false;
     bool worked = false;
-    for (int k = 0; k < BATCH && !a->finished; k++) {
+    for (int k = 0; k < BATCH && !a->finished && !a->closing; k++) {
         const uint8_t *p;
         size_t len;
         bool was_string = false;
-        if (a->o.echo && zdc_channel_get_buffered_amount(a->ch) > SEND_HIGH_WATER)
+        if (a->o.echo && zdc_channel_get_buffered_amount(c->ch) > SEND_HIGH_WATER)
             break;
-        int rv = zdc_channel_get_packet(a->ch, &p, &len, &was_string);
+        int rv = zdc_channel_get_packet(c->ch, &p, &len, &was_string);
         if (rv == ZDC_ERR_AGAIN)
             break;
         if (rv < 0) {
@@ -449,9 +543,9 @@ static bool pump_receive(app *a)
         }
         worked = true;
         if (a->o.echo) {
-            zdc_channel_set_write_mode(a->ch,
+            zdc_channel_set_write_mode(c->ch,
                                        was_string ? ZDC_WRITE_MODE_TEXT : ZDC_WRITE_MODE_BINARY);
-            rv = zdc_channel_put_packet(a->ch, p, len);
+            rv = zdc_channel_put_packet(c->ch, p, len);
             if (rv == ZDC_ERR_QUEUE_FULL)
                 break;
             if (rv < 0)
@@ -459,11 +553,49 @@ static bool pump_receive(app *a)
             else
                 a->echoed++;
         } else if (a->o.send && !a->result_printed) {
-            check_echo(a, p, len, was_string);
+            check_echo(a, c, p, len, was_string);
         }
-        zdc_channel_release_packet(a->ch);
+        zdc_channel_release_packet(c->ch);
+        if (a->o.close_after >= 0 && a->echoed == (uint64_t)a->o.close_after) {
+            logf_(a, "%" PRIu64 " echoed: closing the channel", a->echoed);
+            close_channels(a);
+        }
     }
     return worked;
+}
+
+static bool pump_receive(app *a)
+{
+    bool worked = false;
+    for (unsigned k = 0; k < a->o.channels && !a->finished; k++) {
+        chan *c = &a->chs[k];
+        /* A sender still reads what arrived before its channel closed; an echoer cannot
+         * answer on a closed channel. */
+        if (c->ch.id && (!c->closed || (a->o.send && !a->result_printed)))
+            worked |= receive_on(a, c);
+    }
+    return worked;
+}
+
+/* What closed channels mean, once every message that came before the close has been read. */
+static void check_closed(app *a)
+{
+    if (!a->n_closed || a->finished || a->o.await_peer_close)
+        return;
+    if (a->o.send && !a->result_printed) {
+        for (unsigned k = 0; k < a->o.channels; k++)
+            if (a->chs[k].closed && zdc_channel_get_available_packet_count(a->chs[k].ch) > 0)
+                return; /* not all read yet */
+        logf_(a, "a channel closed before every echo arrived");
+        print_result(a, false);
+        finish(a, EXIT_FAIL);
+        return;
+    }
+    /* A channel closed before we began closing them all: the other side closes; follow. */
+    if (!a->closing && a->n_closed < a->o.channels && !a->o.send)
+        close_channels(a);
+    if (a->n_closed == a->o.channels && (!a->o.send || a->result_printed))
+        finish(a, EXIT_OK);
 }
 
 /* On channels that may drop messages the sender stops waiting after a quiet period. */
@@ -519,22 +651,38 @@ static void on_connection(void *user, zdc_peer peer, int state)
         return;
     printf("{\"event\":\"connection\",\"state\":\"%s\"}\n", state_names[state]);
     fflush(stdout);
-    if (state == ZDC_STATE_FAILED)
+    bool gone =
+        state == ZDC_STATE_DISCONNECTED || state == ZDC_STATE_FAILED || state == ZDC_STATE_CLOSED;
+    if (a->o.await_peer_close && gone) {
+        logf_(a, "the peer went away: connection %s", state_names[state]);
+        finish(a, EXIT_OK);
+    } else if (state == ZDC_STATE_FAILED) {
         fail(a, "connection failed");
+    }
 }
 
-static void channel_opened(app *a)
+static void channel_opened(app *a, chan *c)
 {
-    if (a->opened)
+    if (c->opened)
         return;
-    a->opened = true;
-    emit_label_event("open", a->ch, true);
+    c->opened = true;
+    a->n_open++;
+    emit_label_event("open", c->ch, true);
     if (a->o.text)
-        zdc_channel_set_write_mode(a->ch, ZDC_WRITE_MODE_TEXT);
-    zdc_channel_set_buffered_amount_low_threshold(a->ch, SEND_HIGH_WATER / 4);
+        zdc_channel_set_write_mode(c->ch, ZDC_WRITE_MODE_TEXT);
+    zdc_channel_set_buffered_amount_low_threshold(c->ch, SEND_HIGH_WATER / 4);
 }
 
-/* The received channel must be the one our options describe. */
+/* The slot of the channel whose label this is, or -1. */
+static int label_slot(const app *a, const char *label)
+{
+    for (unsigned k = 0; k < a->o.channels; k++)
+        if (strcmp(label, a->labels[k]) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* The received channel must be one our options describe. */
 static void check_received(app *a, zdc_channel ch)
 {
     const options *o = &a->o;
@@ -545,10 +693,7 @@ static void check_received(app *a, zdc_channel ch)
         if (n < sizeof problems)                                                                   \
             n += (size_t)snprintf(problems + n, sizeof problems - n, __VA_ARGS__);                 \
     } while (0)
-    const char *label = zdc_channel_get_label(ch);
     const char *protocol = zdc_channel_get_protocol(ch);
-    if (strcmp(label, o->label) != 0)
-        PROBLEM(" label \"%s\" (want \"%s\")", label, o->label);
     if (strcmp(protocol, o->protocol) != 0)
         PROBLEM(" protocol \"%s\" (want \"%s\")", protocol, o->protocol);
     if (zdc_channel_is_ordered(ch) != !o->unordered)
@@ -559,43 +704,48 @@ static void check_received(app *a, zdc_channel ch)
         PROBLEM(" maxPacketLifeTime %d", zdc_channel_get_max_packet_life_time(ch));
 #undef PROBLEM
     if (n)
-        fail(a, "received channel differs:%s", problems);
+        fail(a, "received channel \"%s\" differs:%s", zdc_channel_get_label(ch), problems);
 }
 
 static void on_data_channel(void *user, zdc_peer peer, zdc_channel ch)
 {
     app *a = user;
-    if (a->have_ch) {
-        logf_(a, "ignoring a second channel \"%s\"", zdc_channel_get_label(ch));
+    const char *label = zdc_channel_get_label(ch);
+    int k = label_slot(a, label);
+    if (k < 0) {
+        fail(a, "received channel \"%s\": not one of our %u label(s), the first \"%s\"", label,
+             a->o.channels, a->labels[0]);
+        return;
+    }
+    if (a->chs[k].ch.id) {
+        logf_(a, "ignoring a second channel \"%s\"", label);
         return;
     }
     check_received(a, ch);
-    a->ch = ch;
-    a->have_ch = true;
+    a->chs[k].ch = ch;
+    a->n_have++;
     if (!a->finished && zdc_channel_get_ready_state(ch) == ZDC_CHANNEL_OPEN)
-        channel_opened(a);
+        channel_opened(a, &a->chs[k]);
 }
 
 static void on_open(void *user, zdc_peer peer, zdc_channel ch)
 {
     app *a = user;
-    if (a->have_ch && ch.id == a->ch.id && !a->finished)
-        channel_opened(a);
+    chan *c = find_chan(a, ch);
+    if (c && !a->finished)
+        channel_opened(a, c);
 }
 
 static void on_close(void *user, zdc_peer peer, zdc_channel ch)
 {
     app *a = user;
-    if (!a->have_ch || ch.id != a->ch.id || a->ever_closed)
+    chan *c = find_chan(a, ch);
+    if (!c || c->closed)
         return;
-    a->ever_closed = true;
+    c->closed = true;
+    a->n_closed++;
     emit_label_event("closed", ch, false);
-    if (a->o.send && !a->result_printed) {
-        print_result(a, false);
-        finish(a, EXIT_FAIL);
-        return;
-    }
-    finish(a, EXIT_OK);
+    /* What follows runs in check_closed(), after the loop has read what arrived before. */
 }
 
 /* ---- signaling in -------------------------------------------------------------------------- */
@@ -748,12 +898,14 @@ static void on_stdin_eof(app *a)
     a->stdin_eof = true;
     if (a->o.send)
         return; /* a sender finishes on its own, or times out */
-    if (a->o.close && !a->ever_closed) {
+    if (a->o.await_peer_close)
+        return; /* the other side has gone: we must notice that ourselves */
+    if ((a->o.close || a->o.close_after >= 0) && a->n_closed < a->o.channels) {
         logf_(a, "stdin closed before the channel was");
         finish(a, EXIT_FAIL);
         return;
     }
-    finish(a, EXIT_OK);
+    a->eof_until = now_seconds() + EOF_GRACE_SECONDS;
 }
 
 /* Reads what stdin has (without blocking) and handles each complete line. */
@@ -816,6 +968,8 @@ static const char usage_text[] =
     "                [--label NAME] [--unordered] [--max-retransmits N]\n"
     "                [--max-packet-life-time MS] [--negotiated ID] [--protocol P] [--close]\n"
     "                [--timeout S]\n"
+    "zdc extensions: [--utf8] [--channels N] [--close-after N] [--await-close]\n"
+    "                [--close-peer] [--await-peer-close] [--no-loopback]\n"
     "JSON lines on stdin/stdout as in PEER_PROTOCOL.md (v1).\n";
 
 static bool parse_number(const char *s, uint64_t max, uint64_t *out)
@@ -833,7 +987,9 @@ static int parse_options(int argc, char **argv, options *o)
                    .max_retransmits = -1,
                    .max_packet_life_time = -1,
                    .negotiated = -1,
-                   .timeout = 30};
+                   .timeout = 30,
+                   .channels = 1,
+                   .close_after = -1};
     int roles = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -882,6 +1038,23 @@ static int parse_options(int argc, char **argv, options *o)
             o->negotiated = (long)v;
         } else if (strcmp(arg, "--close") == 0) {
             o->close = true;
+        } else if (strcmp(arg, "--utf8") == 0) {
+            o->utf8 = true;
+        } else if (strcmp(arg, "--channels") == 0) {
+            NUMBER(MAX_CHANNELS);
+            o->channels = (unsigned)v;
+            o->channels_given = true;
+        } else if (strcmp(arg, "--close-after") == 0) {
+            NUMBER(UINT32_MAX);
+            o->close_after = (long long)v;
+        } else if (strcmp(arg, "--await-close") == 0) {
+            o->await_close = true;
+        } else if (strcmp(arg, "--close-peer") == 0) {
+            o->close_peer = true;
+        } else if (strcmp(arg, "--await-peer-close") == 0) {
+            o->await_peer_close = true;
+        } else if (strcmp(arg, "--no-loopback") == 0) {
+            o->no_loopback = true;
         } else if (strcmp(arg, "--timeout") == 0) {
             NUMBER(86400);
             o->timeout = (long)v;
@@ -904,6 +1077,18 @@ static int parse_options(int argc, char **argv, options *o)
         fprintf(stderr, "zdc-peer: --send needs --size\n");
         return -1;
     }
+    if (o->utf8 && !o->text) {
+        fprintf(stderr, "zdc-peer: --utf8 needs --text\n");
+        return -1;
+    }
+    if (o->channels == 0 || (o->channels > 1 && o->negotiated >= 0)) {
+        fprintf(stderr, "zdc-peer: --channels needs 1..%d, and no --negotiated\n", MAX_CHANNELS);
+        return -1;
+    }
+    if (o->close + o->await_close + o->close_peer > 1) {
+        fprintf(stderr, "zdc-peer: --close, --await-close and --close-peer exclude each other\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -914,7 +1099,8 @@ static int start(app *a)
     const options *o = &a->o;
     zdc_engine_options eo;
     zdc_engine_options_default(&eo);
-    eo.include_loopback = true; /* the test machines have loopback only */
+    /* The test machines have loopback only, unless a test made them another interface. */
+    eo.include_loopback = !o->no_loopback;
     int rv = zdc_engine_new(&eo, &a->engine);
     if (rv < 0) {
         fail(a, "engine: %s", zdc_strerror(rv));
@@ -955,12 +1141,14 @@ static int start(app *a)
             co.negotiated = true;
             co.id = (int)o->negotiated;
         }
-        rv = zdc_peer_create_data_channel(a->peer, o->label, &co, &a->ch);
-        if (rv < 0) {
-            fail_api(a, "create_data_channel", rv);
-            return rv;
+        for (unsigned k = 0; k < o->channels; k++) {
+            rv = zdc_peer_create_data_channel(a->peer, a->labels[k], &co, &a->chs[k].ch);
+            if (rv < 0) {
+                fail_api(a, "create_data_channel", rv);
+                return rv;
+            }
+            a->n_have++;
         }
-        a->have_ch = true;
     }
     if (o->offer) {
         rv = zdc_peer_create_offer(a->peer);
@@ -989,13 +1177,17 @@ static void on_timeout(app *a)
 {
     logf_(a, "timeout after %ld s", a->o.timeout);
     log_engine_stats(a);
-    if (a->have_ch) /* where it stuck */
-        logf_(a,
-              "connection %d, channel state %d, %zu bytes buffered, %d messages waiting, %" PRIu64
-              " echoed, %" PRIu64 " sent, %" PRIu64 " echoes received",
-              zdc_peer_get_connection_state(a->peer), zdc_channel_get_ready_state(a->ch),
-              zdc_channel_get_buffered_amount(a->ch), zdc_channel_get_available_packet_count(a->ch),
-              a->echoed, a->next_send, a->received);
+    logf_(a,
+          "connection %d, %zu channels, %zu open, %zu closed, %" PRIu64 " echoed, %" PRIu64
+          " sent, %" PRIu64 " echoes received",
+          zdc_peer_get_connection_state(a->peer), a->n_have, a->n_open, a->n_closed, a->echoed,
+          a->next_send, a->received);
+    for (unsigned k = 0; k < a->o.channels; k++) /* where it stuck */
+        if (a->chs[k].ch.id)
+            logf_(a, "channel %s: state %d, %zu bytes buffered, %d messages waiting", a->labels[k],
+                  zdc_channel_get_ready_state(a->chs[k].ch),
+                  zdc_channel_get_buffered_amount(a->chs[k].ch),
+                  zdc_channel_get_available_packet_count(a->chs[k].ch));
     if (a->o.send && !a->result_printed)
         print_result(a, false);
     finish(a, EXIT_FAIL);
@@ -1013,6 +1205,11 @@ static void run(app *a)
         busy |= pump_receive(a);
         busy |= pump_send(a);
         check_quiet(a);
+        check_closed(a);
+        if (a->linger_until > 0 && now_seconds() >= a->linger_until)
+            finish(a, EXIT_OK);
+        if (a->eof_until > 0 && (a->n_closed == a->n_have || now_seconds() >= a->eof_until))
+            finish(a, EXIT_OK);
         if (a->finished)
             break;
         /* Wait for the network only when there is nothing to do here; stdin is looked at
@@ -1042,6 +1239,9 @@ static void cleanup(app *a)
     free(a->in_cands);
     free(a->last_mid);
     free(a->msg);
+    free(a->scratch);
+    for (unsigned k = 0; k < MAX_CHANNELS; k++)
+        free(a->labels[k]);
     free(a->line);
 }
 
@@ -1057,8 +1257,21 @@ int main(int argc, char **argv)
     a.intact = true;
     a.deadline = now_seconds() + (double)a.o.timeout;
     a.msg = malloc(a.o.size ? a.o.size : 1);
-    if (!a.msg) {
+    a.scratch = malloc(a.o.size ? a.o.size : 1);
+    bool oom = !a.msg || !a.scratch;
+    for (unsigned k = 0; k < a.o.channels && !oom; k++) {
+        size_t n = strlen(a.o.label) + 16;
+        a.chs[k].next_expected = k; /* message k is channel k's first */
+        a.labels[k] = malloc(n);
+        oom = !a.labels[k];
+        if (!oom && a.o.channels_given)
+            snprintf(a.labels[k], n, "%s-%u", a.o.label, k);
+        else if (!oom)
+            snprintf(a.labels[k], n, "%s", a.o.label);
+    }
+    if (oom) {
         fprintf(stderr, "zdc-peer: out of memory\n");
+        cleanup(&a);
         return EXIT_FAIL;
     }
     if (start(&a) == 0)
