@@ -221,7 +221,11 @@ static void update_connection_state(zdc_pc *pc)
         s = ZDC_STATE_FAILED;
     else if (ice == ZDC_ICE_DISCONNECTED)
         s = ZDC_STATE_DISCONNECTED;
-    else if ((ice == ZDC_ICE_CONNECTED || ice == ZDC_ICE_COMPLETED) && dtls_up)
+    else if ((ice == ZDC_ICE_CHECKING || ice == ZDC_ICE_CONNECTED || ice == ZDC_ICE_COMPLETED) &&
+             dtls_up)
+        /* A DTLS handshake that completed over an address ICE verified proves the path: the
+         * controlling side may still be nominating (regular nomination waits for its checks),
+         * but data already flows, as browsers report it. */
         s = ZDC_STATE_CONNECTED;
     else if (ice != ZDC_ICE_NEW || pc->dtls)
         s = ZDC_STATE_CONNECTING;
