@@ -194,8 +194,8 @@ int zdc_peer_add_ice_candidate(zdc_peer peer, const char *mid, int index, const 
  * peer's queued callbacks. Returns 0 or ZDC_ERR_GONE. */
 int zdc_peer_poll(zdc_peer peer);
 
-/* Closes the peer and its channels (state CLOSED; the remote side sees an SCTP ABORT or
- * nothing). Queued events are dropped; no callback of this peer fires after it returns.
+/* Closes the peer and its channels (state CLOSED; the remote side gets an SCTP ABORT and a
+ * DTLS close_notify). Queued events are dropped; no callback of this peer fires after it returns.
  * The handle stays valid (getters answer CLOSED) until zdc_peer_free. */
 void zdc_peer_close(zdc_peer peer);
 
