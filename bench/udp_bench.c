@@ -419,6 +419,12 @@ static int run_variant(const variant *v, bool echo, uint64_t duration_ns, result
     }
     pthread_create(&tr, NULL, receiver, r);
     pthread_create(&ts, NULL, sender, r);
+    /* Thread names per variant, so a profile (perf report --comm) separates them. */
+    char tname[16];
+    snprintf(tname, sizeof tname, "%.11s-rx", v->name);
+    pthread_setname_np(tr, tname);
+    snprintf(tname, sizeof tname, "%.11s-tx", v->name);
+    pthread_setname_np(ts, tname);
     r->t0 = zdc_loop_now_ns() + 1000000; /* both threads read it after the barrier */
     pthread_barrier_wait(&r->start);
     pthread_join(ts, NULL);

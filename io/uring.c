@@ -13,12 +13,20 @@
  * the kernel no longer reads the buffer; only then does the engine get its buffers back.
  *
  * Waiting: io_uring_submit_and_wait_timeout, whose timeout travels with the enter call
- * (IORING_FEAT_EXT_ARG) or as a timeout SQE on older kernels. */
+ * (IORING_FEAT_EXT_ARG) or as a timeout SQE on older kernels.
+ *
+ * Owner thread: the kernel runs a request's deferred work (the receive copies of a multishot
+ * recvmsg, the wake-up read) as task work of the thread that submitted it. If that were the
+ * thread that created the engine rather than the one driving it, every receive would wake a
+ * third thread and contend for the ring's lock with the driver. So the long-lived requests
+ * are armed by wait(), and re-armed (the old ones cancelled) when another thread starts
+ * driving the engine. */
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -91,6 +99,8 @@ struct zdc_backend {
     uint64_t ev_value;
     bool wake_armed;
     bool closing;
+    bool owned;
+    pthread_t owner; /* thread that armed the receives and the wake-up read */
 };
 
 static unsigned round_pow2(unsigned v)
@@ -199,8 +209,7 @@ static int ur_create(zdc_backend **out, const zdc_io_config *cfg, const zdc_io_c
         ur_destroy(b);
         return rv;
     }
-    arm_wake(b);
-    *out = b;
+    *out = b; /* the first wait() arms the wake-up read */
     return 0;
 }
 
@@ -224,9 +233,7 @@ static int ur_add_socket(zdc_backend *b, int fd)
     b->fds[sock] = fd;
     b->rx_msg[sock] =
         (struct msghdr){.msg_namelen = RX_NAMELEN, .msg_controllen = ZDC_IO_RX_CMSG_SPACE};
-    arm_recv(b, sock);
-    io_uring_submit(&b->ring);
-    b->unsubmitted = 0;
+    /* Armed by the next wait(), on the thread that will handle the receives. */
     return sock;
 }
 
@@ -363,7 +370,7 @@ static int reap(zdc_backend *b)
             break;
         case UD_WAKE:
             b->wake_armed = false;
-            handled++;
+            handled += cqe->res > 0;
             break;
         default:
             break;
@@ -384,8 +391,36 @@ static int reap(zdc_backend *b)
     return handled;
 }
 
+static void cancel_ud(zdc_backend *b, uint64_t ud)
+{
+    struct io_uring_sqe *sqe = get_sqe(b);
+    if (sqe) {
+        io_uring_prep_cancel64(sqe, ud, 0);
+        io_uring_sqe_set_data64(sqe, UD(UD_CANCEL, 0));
+    }
+}
+
+/* Makes the calling thread the one whose task work serves the receives: requests armed by
+ * another thread are cancelled, and reap() re-arms them from here once they have ended. */
+static void take_ownership(zdc_backend *b)
+{
+    pthread_t self = pthread_self();
+    if (b->owned && pthread_equal(b->owner, self))
+        return;
+    if (b->owned) {
+        for (int s = 0; s < b->nsock; s++)
+            if (b->rx_armed[s])
+                cancel_ud(b, UD(UD_RECV, s));
+        if (b->wake_armed)
+            cancel_ud(b, UD(UD_WAKE, 0));
+    }
+    b->owned = true;
+    b->owner = self;
+}
+
 static int ur_wait(zdc_backend *b, int64_t timeout_ns)
 {
+    take_ownership(b);
     /* Completions already waiting are handled first: no sleep if there is work. */
     int handled = reap(b);
     if (handled > 0)
@@ -442,20 +477,11 @@ static void ur_destroy(zdc_backend *b)
     if (b->ring_ok) {
         b->closing = true;
         /* Stop the receives and the wake-up read; sends finish on their own. */
-        for (int s = 0; s < b->nsock; s++) {
-            struct io_uring_sqe *sqe = get_sqe(b);
-            if (sqe) {
-                io_uring_prep_cancel64(sqe, UD(UD_RECV, s), 0);
-                io_uring_sqe_set_data64(sqe, UD(UD_CANCEL, 0));
-            }
-        }
-        if (b->wake_armed) {
-            struct io_uring_sqe *sqe = get_sqe(b);
-            if (sqe) {
-                io_uring_prep_cancel64(sqe, UD(UD_WAKE, 0), 0);
-                io_uring_sqe_set_data64(sqe, UD(UD_CANCEL, 0));
-            }
-        }
+        for (int s = 0; s < b->nsock; s++)
+            if (b->rx_armed[s])
+                cancel_ud(b, UD(UD_RECV, s));
+        if (b->wake_armed)
+            cancel_ud(b, UD(UD_WAKE, 0));
         io_uring_submit(&b->ring);
         int64_t deadline = now_ns() + DESTROY_WAIT_NS;
         bool busy = true;
