@@ -14,11 +14,15 @@
  *   (+ variants without GSO/GRO and with SENDMSG_ZC, to show where the gain comes from)
  *
  * It reports datagrams/s and MB/s as received (what arrived, not what was attempted), the
- * sender's rate and loss, and the ratio to the plain loop. Every variant runs the same time
+ * sender's rate and loss, the ratio to the plain loop, and the CPU time both threads spent
+ * per datagram received (per round trip in echo mode) — on a machine shared with other work
+ * the rate swings with the load, the CPU cost per datagram much less. Every variant runs the same time
  * (default 3 s, argv[1] overrides), same sockets options (4 MiB buffers), same payload writes
  * (an 8-byte sequence number per datagram). Loopback only (127.0.0.1).
  *
  * The engine variants' echo server sends back the very buffer it received (no copy).
+ *
+ * ZDC_BENCH_VERBOSE=1 prints every round (rate, CPU cores kept busy, load average).
  *
  * Usage: udp_bench [seconds] [stream|echo] [variant...]   variants: plain epoll uring
  *        epoll-nogso uring-nogso uring-zc all (default: both modes; plain epoll uring) */
@@ -33,6 +37,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -45,7 +50,8 @@
 
 typedef struct result {
     uint64_t sent, received, rx_bytes;
-    uint64_t rx_ns; /* first start to last datagram */
+    uint64_t rx_ns;  /* first start to last datagram */
+    uint64_t cpu_ns; /* CPU time of the sender and the receiver thread together */
     double load_before, load_after;
     zdc_loop_stats tx_st, rx_st;
     bool has_stats;
@@ -65,7 +71,24 @@ typedef struct run {
     int rx_fd, tx_fd;
     zdc_addr to;
     zdc_loop *tx, *rx;
+    _Atomic uint64_t cpu_ns;
 } run;
+
+/* Runs a benchmark thread and adds the CPU time it used to the run's total. */
+typedef struct thread_arg {
+    void *(*fn)(void *);
+    run *r;
+} thread_arg;
+
+static void *timed_thread(void *arg)
+{
+    thread_arg *a = arg;
+    a->fn(a->r);
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    atomic_fetch_add(&a->r->cpu_ns, (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec);
+    return NULL;
+}
 
 static double loadavg(void)
 {
@@ -417,12 +440,20 @@ static int run_variant(const variant *v, bool echo, uint64_t duration_ns, result
         receiver = plain ? plain_echo_server : engine_echo_server;
         sender = plain ? plain_echo_client : engine_echo_client;
     }
-    pthread_create(&tr, NULL, receiver, r);
-    pthread_create(&ts, NULL, sender, r);
+    thread_arg ar = {receiver, r}, as = {sender, r};
+    pthread_create(&tr, NULL, timed_thread, &ar);
+    pthread_create(&ts, NULL, timed_thread, &as);
+    /* Thread names per variant, so a profile (perf report --comm) separates them. */
+    char tname[16];
+    snprintf(tname, sizeof tname, "%.11s-rx", v->name);
+    pthread_setname_np(tr, tname);
+    snprintf(tname, sizeof tname, "%.11s-tx", v->name);
+    pthread_setname_np(ts, tname);
     r->t0 = zdc_loop_now_ns() + 1000000; /* both threads read it after the barrier */
     pthread_barrier_wait(&r->start);
     pthread_join(ts, NULL);
     pthread_join(tr, NULL);
+    r->r.cpu_ns = atomic_load(&r->cpu_ns);
     r->r.load_after = loadavg();
     if (plain)
         plain_teardown(r);
@@ -469,6 +500,14 @@ static int cmp_double(const void *a, const void *b)
 
 enum { MAX_ROUNDS = 9 };
 
+static double median(const double *v, int n)
+{
+    double s[MAX_ROUNDS];
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof(double), cmp_double);
+    return s[n / 2];
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 3.0;
@@ -494,7 +533,7 @@ int main(int argc, char **argv)
                       ")"
                     : "");
         static result res[NVARIANTS][MAX_ROUNDS];
-        static double rate[NVARIANTS][MAX_ROUNDS];
+        static double rate[NVARIANTS][MAX_ROUNDS], cpu[NVARIANTS][MAX_ROUNDS];
         int ok[NVARIANTS] = {0};
         for (int round = 0; round < rounds; round++) {
             for (size_t i = 0; i < NVARIANTS; i++) {
@@ -504,12 +543,18 @@ int main(int argc, char **argv)
                 if (run_variant(&variants[i], echo, dur, r) != 0)
                     continue;
                 double t = r->rx_ns / 1e9;
+                cpu[i][ok[i]] = r->received ? (double)r->cpu_ns / r->received : 0;
                 rate[i][ok[i]++] = t > 0 ? r->received / t : 0;
+                if (getenv("ZDC_BENCH_VERBOSE"))
+                    printf("  round %d %-12s %10.0f dgram/s, %.2f cores busy, %.0f cpu ns/dg, "
+                           "load %.2f\n",
+                           round, variants[i].name, rate[i][ok[i] - 1],
+                           (double)r->cpu_ns / (double)dur, cpu[i][ok[i] - 1], r->load_after);
             }
         }
-        printf("%-12s %12s %19s %10s %12s %7s %8s %9s %9s\n", "variant", "rx dgram/s",
+        printf("%-12s %12s %19s %10s %12s %7s %8s %9s %9s %10s\n", "variant", "rx dgram/s",
                "(min..max)", "rx MB/s", "tx dgram/s", "loss%", "vs plain", "tx calls",
-               "rx calls");
+               "rx calls", "cpu ns/dg");
         double plain_rate = 0;
         for (size_t i = 0; i < NVARIANTS; i++) {
             if (ok[i] == 0)
@@ -538,9 +583,10 @@ int main(int argc, char **argv)
                          r->received ? (double)r->rx_st.rx_syscalls / r->received : 0);
             }
             snprintf(range, sizeof range, "(%.0f..%.0f)", sorted[0], sorted[ok[i] - 1]);
-            printf("%-12s %12.0f %19s %10.1f %12.0f %7.2f %7.2fx %9s %9s\n", variants[i].name,
-                   med, range, mbps, txrate, loss, plain_rate > 0 ? med / plain_rate : 0,
-                   calls_tx, calls_rx);
+            printf("%-12s %12.0f %19s %10.1f %12.0f %7.2f %7.2fx %9s %9s %10.0f\n",
+                   variants[i].name, med, range, mbps, txrate, loss,
+                   plain_rate > 0 ? med / plain_rate : 0, calls_tx, calls_rx,
+                   median(cpu[i], ok[i]));
             if (r->has_stats && (r->tx_st.tx_gso || r->rx_st.rx_gro || r->tx_st.tx_zc))
                 printf("%-12s gso sends %llu, gro receives %llu, zc sends %llu (copied %llu), "
                        "rx dropped: pool %llu nobufs %llu\n",
@@ -566,10 +612,15 @@ int main(int argc, char **argv)
             qsort(e, (size_t)ok[ie], sizeof(double), cmp_double);
             printf("io_uring / plain = %.2fx, io_uring / epoll = %.2fx (medians)\n",
                    u[ok[iu] / 2] / plain_rate, u[ok[iu] / 2] / e[ok[ie] / 2]);
+            printf("CPU per datagram, io_uring / epoll = %.2f (medians; below 1: io_uring is "
+                   "cheaper)\n",
+                   median(cpu[iu], ok[iu]) / median(cpu[ie], ok[ie]));
         }
         printf("load average after the mode: %.2f\n", loadavg());
         fflush(stdout);
     }
     printf("calls = system calls (epoll) or ring submissions/completions (io_uring) per datagram\n");
+    printf("cpu ns/dg = CPU time of both threads per datagram received (echo: per round "
+           "trip)\n");
     return 0;
 }

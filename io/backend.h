@@ -85,7 +85,9 @@ typedef struct zdc_backend_ops {
     /* Queues (epoll: performs) one send; ZDC_ERR_AGAIN when no slot is free. */
     int (*send)(zdc_backend *b, const zdc_io_tx *tx);
     /* Submits queued sends, waits up to timeout_ns (< 0: forever, 0: not at all) for I/O or a
-     * wake-up, and runs the callbacks. Returns the number of events handled or ZDC_ERR_IO. */
+     * wake-up, and runs the callbacks. Once it ran a callback it must not sleep any more in
+     * this call: the engine sends what callbacks queued right after wait returns, without a
+     * wake-up. Returns the number of events handled or ZDC_ERR_IO. */
     int (*wait)(zdc_backend *b, int64_t timeout_ns);
     /* Makes a concurrent or next wait return. Safe from any thread. */
     void (*wake)(zdc_backend *b);

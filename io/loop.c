@@ -50,6 +50,9 @@ struct zdc_loop {
     pthread_t thread;
 };
 
+/* The loop whose step runs on this thread right now (callbacks included), if any. */
+static _Thread_local zdc_loop *running_loop;
+
 uint64_t zdc_loop_now_ns(void)
 {
     struct timespec t;
@@ -216,6 +219,10 @@ int zdc_loop_send(zdc_loop *e, zdc_pkt *pkt)
         atomic_fetch_add_explicit(&e->tx_queue_full, 1, memory_order_relaxed);
         return ZDC_ERR_QUEUE_FULL;
     }
+    /* From the loop's own callbacks: loop_step flushes after wait() returns, and a backend
+     * does not sleep once it ran a callback, so a wake-up would only cost system calls. */
+    if (running_loop == e)
+        return 0;
     /* Pairs with the fence in loop_step: either the loop sees the packet before sleeping or
      * this thread sees it asleep and wakes it. */
     atomic_thread_fence(memory_order_seq_cst);
@@ -243,7 +250,7 @@ static void publish_stats(zdc_loop *e)
     pthread_mutex_unlock(&e->snap_lock);
 }
 
-static int loop_step(zdc_loop *e, int64_t timeout_ns)
+static int loop_step_run(zdc_loop *e, int64_t timeout_ns)
 {
     int handled = flush_sends(e);
     uint64_t now = zdc_loop_now_ns();
@@ -270,6 +277,15 @@ static int loop_step(zdc_loop *e, int64_t timeout_ns)
     e->st.loops++;
     publish_stats(e);
     return handled;
+}
+
+static int loop_step(zdc_loop *e, int64_t timeout_ns)
+{
+    zdc_loop *outer = running_loop; /* a callback may drive another loop */
+    running_loop = e;
+    int rv = loop_step_run(e, timeout_ns);
+    running_loop = outer;
+    return rv;
 }
 
 int zdc_loop_poll(zdc_loop *e, int64_t timeout_ns)

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -602,6 +603,60 @@ Test(io, ifaddrs_loopback_only_when_asked)
     for (int i = 0; i < n; i++)
         cr_expect_eq(zdc_addr_family(&list[i]), 4);
     cr_expect_eq(zdc_ifaddrs(list, 64, 0), ZDC_ERR_NO_INTERFACE);
+}
+
+/* A caller that only ever polls with a zero timeout (a game loop) still gets its datagrams:
+ * polling must reach the kernel when receive work is pending there, even with nothing to
+ * send. The datagrams come from another thread while this one spins, making no other system
+ * call that could run that work on the side. */
+typedef struct late_sender {
+    zdc_addr to;
+    int fd;
+} late_sender;
+
+static void *send_late(void *arg)
+{
+    late_sender *ls = arg;
+    usleep(20000); /* the poller is spinning by now */
+    uint8_t msg[100] = {42};
+    for (int i = 0; i < 3; i++)
+        (void)sendto(ls->fd, msg, sizeof msg, 0, &ls->to.u.sa, ls->to.len);
+    return NULL;
+}
+
+static void zero_timeout_poll_receives(int backend)
+{
+    zdc_loop_config c = loopback_config(backend, 4, 1500);
+    zdc_loop *e = new_engine(&c);
+    cr_assert_geq(zdc_loop_poll(e, 0), 0); /* receives are armed */
+    late_sender ls = {.to = peer_addr(e, 4), .fd = socket(AF_INET, SOCK_DGRAM, 0)};
+    cr_assert_geq(ls.fd, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, send_late, &ls), 0);
+    int got = 0;
+    uint64_t start = zdc_loop_now_ns();
+    while (got < 3 && zdc_loop_now_ns() - start < 2000000000ull) {
+        cr_assert_geq(zdc_loop_poll(e, 0), 0);
+        zdc_pkt *p;
+        while (zdc_loop_recv(e, &p) == 1) {
+            cr_expect_eq(p->len, 100);
+            zdc_pkt_unref(p);
+            got++;
+        }
+    }
+    pthread_join(th, NULL);
+    cr_expect_eq(got, 3, "%d of 3 datagrams seen by zero-timeout polls", got);
+    close(ls.fd);
+    zdc_loop_del(e);
+}
+
+Test(io, zero_timeout_poll_receives_uring)
+{
+    zero_timeout_poll_receives(ZDC_IO_BACKEND_URING);
+}
+Test(io, zero_timeout_poll_receives_epoll)
+{
+    zero_timeout_poll_receives(ZDC_IO_BACKEND_EPOLL);
 }
 
 /* ---- timers and shutdown ---------------------------------------------------------------- */
