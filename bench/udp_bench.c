@@ -16,8 +16,8 @@
  * It reports datagrams/s and MB/s as received (what arrived, not what was attempted), the
  * sender's rate and loss, the ratio to the plain loop, and the CPU time both threads spent
  * per datagram received (per round trip in echo mode) — on a machine shared with other work
- * the rate swings with the load, the CPU cost per datagram much less. Every variant runs the same time
- * (default 3 s, argv[1] overrides), same sockets options (4 MiB buffers), same payload writes
+ * the rate swings with the load, the CPU cost per datagram much less. Every variant runs the same
+ * time (default 3 s, argv[1] overrides), same sockets options (4 MiB buffers), same payload writes
  * (an 8-byte sequence number per datagram). Loopback only (127.0.0.1).
  *
  * The engine variants' echo server sends back the very buffer it received (no copy).
@@ -553,8 +553,8 @@ int main(int argc, char **argv)
             }
         }
         printf("%-12s %12s %19s %10s %12s %7s %8s %9s %9s %10s\n", "variant", "rx dgram/s",
-               "(min..max)", "rx MB/s", "tx dgram/s", "loss%", "vs plain", "tx calls",
-               "rx calls", "cpu ns/dg");
+               "(min..max)", "rx MB/s", "tx dgram/s", "loss%", "vs plain", "tx calls", "rx calls",
+               "cpu ns/dg");
         double plain_rate = 0;
         for (size_t i = 0; i < NVARIANTS; i++) {
             if (ok[i] == 0)
@@ -590,8 +590,8 @@ int main(int argc, char **argv)
             if (r->has_stats && (r->tx_st.tx_gso || r->rx_st.rx_gro || r->tx_st.tx_zc))
                 printf("%-12s gso sends %llu, gro receives %llu, zc sends %llu (copied %llu), "
                        "rx dropped: pool %llu nobufs %llu\n",
-                       "", (unsigned long long)r->tx_st.tx_gso,
-                       (unsigned long long)r->rx_st.rx_gro, (unsigned long long)r->tx_st.tx_zc,
+                       "", (unsigned long long)r->tx_st.tx_gso, (unsigned long long)r->rx_st.rx_gro,
+                       (unsigned long long)r->tx_st.tx_zc,
                        (unsigned long long)r->tx_st.tx_zc_copied,
                        (unsigned long long)r->rx_st.rx_pool_exhausted,
                        (unsigned long long)r->rx_st.rx_nobufs);
@@ -619,7 +619,8 @@ int main(int argc, char **argv)
         printf("load average after the mode: %.2f\n", loadavg());
         fflush(stdout);
     }
-    printf("calls = system calls (epoll) or ring submissions/completions (io_uring) per datagram\n");
+    printf(
+        "calls = system calls (epoll) or ring submissions/completions (io_uring) per datagram\n");
     printf("cpu ns/dg = CPU time of both threads per datagram received (echo: per round "
            "trip)\n");
     return 0;

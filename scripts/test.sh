@@ -34,6 +34,9 @@ run_ctest() {
     fi
 }
 
+section "Format (clang-format)"
+scripts/format.sh
+
 section "ASan+UBSan build and tests"
 cmake --preset asan >/dev/null
 cmake --build --preset asan
