@@ -891,4 +891,5 @@ void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out)
     out->tx_bytes = ls.tx_bytes;
     out->rx_no_buffer = ls.rx_pool_exhausted + ls.rx_queue_full;
     out->tx_refused += ls.tx_errors;
+    out->buffers_outstanding = zdc_pool_outstanding(zdc_loop_pool(e->loop));
 }

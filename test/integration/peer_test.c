@@ -273,8 +273,22 @@ static void world_free(world *w)
 {
     clear_msgs(&w->a);
     clear_msgs(&w->b);
-    for (int i = 0; i < w->n_engines; i++)
+    /* With the peers gone, every packet buffer comes back to the engine's pool once the
+     * kernel is done with the last sends (the peers' farewells among them). */
+    zdc_peer_free(w->a.peer);
+    zdc_peer_free(w->b.peer);
+    for (int i = 0; i < w->n_engines; i++) {
+        zdc_engine_stats st;
+        for (int k = 0; k < 200; k++) {
+            zdc_engine_poll(w->e[i], 1);
+            zdc_engine_get_stats(w->e[i], &st);
+            if (st.buffers_outstanding == 0)
+                break;
+        }
+        cr_expect_eq(st.buffers_outstanding, 0, "engine %d: %llu buffers outstanding", i,
+                     (unsigned long long)st.buffers_outstanding);
         zdc_engine_free(w->e[i]); /* frees the peers still on it */
+    }
 }
 
 static void poll_once(world *w)
