@@ -47,7 +47,7 @@ run_ctest build/asan -LE 'interop'
 section "Interop: zdc-peer against libdatachannel and Chromium (label interop)"
 run_ctest build/asan -L interop
 # Each case's line, the connection states both sides reported, and Chromium's getStats().
-grep -hE '^[0-9]+: (PASS|FAIL|     )' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
+grep -hE '^[0-9]+: (PASS|FAIL|flaky|  |     )' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
 
 section "ThreadSanitizer build and tests (label thread)"
 cmake --preset tsan >/dev/null
