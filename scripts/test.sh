@@ -58,6 +58,11 @@ run_ctest build/tsan -L thread
 section "Install check (find_package and pkg-config)"
 scripts/check-install.sh
 
+section "Exports: the shared library exports exactly the public API"
+cmake --preset release >/dev/null
+cmake --build --preset release --target zdc_shared >/dev/null
+scripts/check-exports.sh build/release/libzdc.so
+
 section "Valgrind: the tutorial program (two peers, full stack) under memcheck"
 # Memory errors and definite/indirect leaks fail; "possibly lost" is usrsctp's own iterator
 # thread, started by usrsctp_init_nothreads and still parked at exit.

@@ -10,6 +10,8 @@
 #ifndef ZDC_CANDIDATE_H
 #define ZDC_CANDIDATE_H
 
+#include "zdc/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,19 +79,19 @@ typedef struct zdc_candidate {
  *   ZDC_ERR_TOO_LARGE      an address longer than 255 characters.
  *   ZDC_ERR_INVALID_PARAMETER  s or out is NULL (s may be NULL only with len 0).
  * On any error *out holds no usable candidate. */
-int zdc_candidate_parse(const char *s, size_t len, zdc_candidate *out);
+ZDC_API int zdc_candidate_parse(const char *s, size_t len, zdc_candidate *out);
 
 /* Writes "candidate:..." (no "a=", no CRLF), NUL-terminated, in the order foundation component
  * transport priority address port typ [raddr rport] [tcptype] extensions.
  * Returns the length written (without the NUL), ZDC_ERR_BUFFER_TOO_SMALL (out holds "" when
  * cap > 0), or ZDC_ERR_INVALID_PARAMETER (NULL, or a field out of range: empty foundation,
  * component 0 or > 256, unknown enum value, empty address, n_ext > ZDC_CAND_MAX_EXT). */
-int zdc_candidate_format(const zdc_candidate *c, char *out, size_t cap);
+ZDC_API int zdc_candidate_format(const zdc_candidate *c, char *out, size_t cap);
 
 /* RFC 8445 §5.1.2.1: priority = 2^24*type_pref + 2^8*local_pref + (256 - component).
  * type_pref 0..126 (126 host, 110 prflx, 100 srflx, 0 relay recommended), component 1..256;
  * out-of-range inputs are clamped. */
-uint32_t zdc_candidate_priority(uint8_t type_pref, uint16_t local_pref, uint16_t component);
+ZDC_API uint32_t zdc_candidate_priority(uint8_t type_pref, uint16_t local_pref, uint16_t component);
 
 #ifdef __cplusplus
 }

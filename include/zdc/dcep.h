@@ -19,6 +19,8 @@
 #ifndef ZDC_DCEP_H
 #define ZDC_DCEP_H
 
+#include "zdc/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,35 +95,35 @@ typedef struct zdc_dcep_reliability {
  *   ZDC_ERR_MALFORMED  unknown message type or channel type, or bytes after the message.
  *   ZDC_ERR_INVALID_PARAMETER  p NULL with len > 0, or out NULL.
  * *out is zeroed on error. */
-int zdc_dcep_parse(const uint8_t *p, size_t len, zdc_dcep_msg *out);
+ZDC_API int zdc_dcep_parse(const uint8_t *p, size_t len, zdc_dcep_msg *out);
 
 /* Bytes a DATA_CHANNEL_OPEN with these label and protocol lengths takes. */
-size_t zdc_dcep_open_size(const zdc_dcep_open *m);
+ZDC_API size_t zdc_dcep_open_size(const zdc_dcep_open *m);
 
 /* Writes a DATA_CHANNEL_OPEN. Returns its length, or ZDC_ERR_BUFFER_TOO_SMALL, or
  * ZDC_ERR_INVALID_PARAMETER (NULL, unknown channel type, a non-zero reliability parameter on a
  * reliable type — RFC 8832 §5.1 "MUST be set to 0 on the sending side" — or a NULL label /
  * protocol with a non-zero length). */
-int zdc_dcep_open_build(const zdc_dcep_open *m, uint8_t *out, size_t cap);
+ZDC_API int zdc_dcep_open_build(const zdc_dcep_open *m, uint8_t *out, size_t cap);
 
 /* Writes a DATA_CHANNEL_ACK (1 byte). Returns 1 or ZDC_ERR_BUFFER_TOO_SMALL /
  * ZDC_ERR_INVALID_PARAMETER (out NULL). */
-int zdc_dcep_ack_build(uint8_t *out, size_t cap);
+ZDC_API int zdc_dcep_ack_build(uint8_t *out, size_t cap);
 
 /* Is this one of the six RFC 8832 channel types? */
-bool zdc_dcep_channel_type_valid(uint8_t channel_type);
+ZDC_API bool zdc_dcep_channel_type_valid(uint8_t channel_type);
 
 /* Channel type + reliability parameter -> reliability. For reliable types the parameter is
  * ignored (RFC 8832 §5.1 "MUST be ignored on the receiving side").
  * Returns 0, ZDC_ERR_MALFORMED (unknown channel type) or ZDC_ERR_INVALID_PARAMETER (NULL). */
-int zdc_dcep_reliability_decode(uint8_t channel_type, uint32_t reliability,
-                                zdc_dcep_reliability *out);
+ZDC_API int zdc_dcep_reliability_decode(uint8_t channel_type, uint32_t reliability,
+                                        zdc_dcep_reliability *out);
 
 /* Reliability -> channel type + reliability parameter.
  * Returns 0, or ZDC_ERR_INVALID_PARAMETER when both max_retransmits and max_packet_life_time
  * are set (W3C: a TypeError) or a pointer is NULL. */
-int zdc_dcep_reliability_encode(const zdc_dcep_reliability *r, uint8_t *channel_type,
-                                uint32_t *reliability);
+ZDC_API int zdc_dcep_reliability_encode(const zdc_dcep_reliability *r, uint8_t *channel_type,
+                                        uint32_t *reliability);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 #ifndef ZDC_DEMUX_H
 #define ZDC_DEMUX_H
 
+#include "zdc/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,13 +43,13 @@ enum zdc_demux_class {
 #define ZDC_DEMUX_DTLS_HEADER_LEN   13
 
 /* Classifies a datagram. Never reads past p[len-1]; p may be NULL when len is 0. */
-enum zdc_demux_class zdc_demux_classify(const uint8_t *p, size_t len);
+ZDC_API enum zdc_demux_class zdc_demux_classify(const uint8_t *p, size_t len);
 
 /* True for the classes a data-channel stack processes (STUN, DTLS); false means drop. */
-bool zdc_demux_is_processed(enum zdc_demux_class c);
+ZDC_API bool zdc_demux_is_processed(enum zdc_demux_class c);
 
 /* A short lowercase name ("stun", "dtls", "rtp", ...) for logs and counters; never NULL. */
-const char *zdc_demux_class_name(enum zdc_demux_class c);
+ZDC_API const char *zdc_demux_class_name(enum zdc_demux_class c);
 
 #ifdef __cplusplus
 }

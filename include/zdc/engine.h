@@ -15,6 +15,8 @@
 #ifndef ZDC_ENGINE_H
 #define ZDC_ENGINE_H
 
+#include "zdc/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,32 +48,32 @@ typedef struct zdc_engine_options {
 
 /* Defaults: auto backend, IPv4 and IPv6, all addresses, any port, no loopback candidates,
  * 256 KiB messages. */
-void zdc_engine_options_default(zdc_engine_options *o);
+ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 
 /* Opens the sockets, generates the certificate. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
  * range, a bind_address that is not an IP literal); ZDC_ERR_ADDR_IN_USE (no free port in the
  * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
  * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
  * ZDC_ERR_IO. */
-int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out);
+ZDC_API int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out);
 
 /* Frees every peer still on the engine (no callbacks), closes the sockets, frees the engine.
  * NULL is a no-op. */
-void zdc_engine_free(zdc_engine *e);
+ZDC_API void zdc_engine_free(zdc_engine *e);
 
 /* Waits up to timeout_ms (0: don't wait, < 0: until something happens) for datagrams or the
  * next timer, handles them, and fires every peer's queued callbacks.
  * Returns 0 or ZDC_ERR_IO. */
-int zdc_engine_poll(zdc_engine *e, int timeout_ms);
+ZDC_API int zdc_engine_poll(zdc_engine *e, int timeout_ms);
 
 /* "io_uring" or "epoll". */
-const char *zdc_engine_backend_name(const zdc_engine *e);
+ZDC_API const char *zdc_engine_backend_name(const zdc_engine *e);
 
 /* The bound UDP port for family 4 or 6, or ZDC_ERR_NOT_FOUND. */
-int zdc_engine_port(const zdc_engine *e, int family);
+ZDC_API int zdc_engine_port(const zdc_engine *e, int family);
 
 /* SHA-256 fingerprint of the engine's certificate as in SDP ("AB:CD:..."). */
-const char *zdc_engine_fingerprint(const zdc_engine *e);
+ZDC_API const char *zdc_engine_fingerprint(const zdc_engine *e);
 
 /* Counters since zdc_engine_new. A datagram the engine cannot send or keep is dropped and
  * counted, never fatal: ICE, DTLS and SCTP recover from it as from a loss on the wire. */
@@ -93,7 +95,7 @@ typedef struct zdc_engine_stats {
 } zdc_engine_stats;
 
 /* Fills *out. */
-void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
+ZDC_API void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
 
 #ifdef __cplusplus
 }

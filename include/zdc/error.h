@@ -7,6 +7,8 @@
 #ifndef ZDC_ERROR_H
 #define ZDC_ERROR_H
 
+#include "zdc/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -63,7 +65,7 @@ enum zdc_error {
 
 /* Returns a static, human-readable description of `err` (any int; unknown codes get a generic
  * text). Never returns NULL. */
-const char *zdc_strerror(int err);
+ZDC_API const char *zdc_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,8 @@
 #ifndef ZDC_PEER_H
 #define ZDC_PEER_H
 
+#include "zdc/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,18 +136,18 @@ typedef struct zdc_channel_options {
 } zdc_channel_options;
 
 /* Options with the defaults: not negotiated, id -1, reliable, ordered, protocol "". */
-zdc_channel_options zdc_channel_options_default(void);
+ZDC_API zdc_channel_options zdc_channel_options_default(void);
 
 /* ---- peers ---------------------------------------------------------------------------- */
 
 /* Creates a peer on `engine` using the default implementation, in state NEW.
  * Returns 0; ZDC_ERR_INVALID_PARAMETER (NULL engine for the built-in implementation, NULL
  * out); ZDC_ERR_NOMEM. */
-int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out);
+ZDC_API int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out);
 
 /* Frees the peer and its channels (closing them first if needed). No callback fires during or
  * after it. A stale or zero handle is ignored. */
-void zdc_peer_free(zdc_peer peer);
+ZDC_API void zdc_peer_free(zdc_peer peer);
 
 /* (Re)initializes with a configuration: discards any previous connection, channel and queued
  * event, and returns to state NEW. stun: URLs are resolved now (numeric addresses or names
@@ -153,7 +155,7 @@ void zdc_peer_free(zdc_peer peer);
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL);
  * ZDC_ERR_NOT_SUPPORTED (turn:/turns: URLs — relaying is not implemented yet); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
-int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
+ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
 
 /* Creates a data channel; only in connection state NEW (before the offer). The handle is
  * valid until the peer is freed.
@@ -161,13 +163,13 @@ int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
  * (negotiated without a valid id or an id without negotiated, both max_packet_life_time and
  * max_retransmits, label/protocol longer than 65535 bytes, an id already used);
  * ZDC_ERR_QUEUE_FULL (the stream limit); ZDC_ERR_NOMEM. */
-int zdc_peer_create_data_channel(zdc_peer peer, const char *label, const zdc_channel_options *opts,
-                                 zdc_channel *out);
+ZDC_API int zdc_peer_create_data_channel(zdc_peer peer, const char *label,
+                                         const zdc_channel_options *opts, zdc_channel *out);
 
 /* Starts gathering and queues on_session_description_created("offer", sdp).
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (no data channel created yet, or signaling
  * not STABLE); ZDC_ERR_NOMEM. */
-int zdc_peer_create_offer(zdc_peer peer);
+ZDC_API int zdc_peer_create_offer(zdc_peer peer);
 
 /* Applies the remote description. For "offer" the peer then queues its answer through
  * on_session_description_created("answer", sdp).
@@ -176,36 +178,37 @@ int zdc_peer_create_offer(zdc_peer peer);
  * ZDC_ERR_MALFORMED (the SDP does not parse — zdc_peer_last_error() names the line);
  * ZDC_ERR_NOT_SUPPORTED (no data-channel section, no fingerprint, DTLS fingerprint hash we
  * cannot check). Nothing changes on error. */
-int zdc_peer_set_remote_description(zdc_peer peer, const char *type, const char *sdp);
+ZDC_API int zdc_peer_set_remote_description(zdc_peer peer, const char *type, const char *sdp);
 
 /* Applies the local description created by this peer (pass back what
  * on_session_description_created gave). Starts ICE once both descriptions are set.
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (type mismatch, or an SDP that is not
  * the one this peer created); ZDC_ERR_INVALID_STATE. */
-int zdc_peer_set_local_description(zdc_peer peer, const char *type, const char *sdp);
+ZDC_API int zdc_peer_set_local_description(zdc_peer peer, const char *type, const char *sdp);
 
 /* Adds a remote ICE candidate ("candidate:..." with or without "a="; "" = end of candidates).
  * Candidates arriving before the remote description are buffered.
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_MALFORMED (zdc_peer_last_error() says why);
  * ZDC_ERR_NOT_FOUND (mid names no section of the remote description); ZDC_ERR_QUEUE_FULL. */
-int zdc_peer_add_ice_candidate(zdc_peer peer, const char *mid, int index, const char *name);
+ZDC_API int zdc_peer_add_ice_candidate(zdc_peer peer, const char *mid, int index, const char *name);
 
 /* Drives the peer: runs the engine inline if it has no thread of its own, then fires this
  * peer's queued callbacks. Returns 0 or ZDC_ERR_GONE. */
-int zdc_peer_poll(zdc_peer peer);
+ZDC_API int zdc_peer_poll(zdc_peer peer);
 
 /* Closes the peer and its channels (state CLOSED; the remote side gets an SCTP ABORT and a
  * DTLS close_notify). Queued events are dropped; no callback of this peer fires after it returns.
  * The handle stays valid (getters answer CLOSED) until zdc_peer_free. */
-void zdc_peer_close(zdc_peer peer);
+ZDC_API void zdc_peer_close(zdc_peer peer);
 
-int zdc_peer_get_connection_state(zdc_peer peer); /* ZDC_STATE_*, CLOSED for a stale handle */
-int zdc_peer_get_gathering_state(zdc_peer peer);  /* ZDC_GATHERING_* */
-int zdc_peer_get_signaling_state(zdc_peer peer);  /* ZDC_SIGNALING_* */
+ZDC_API int
+zdc_peer_get_connection_state(zdc_peer peer); /* ZDC_STATE_*, CLOSED for a stale handle */
+ZDC_API int zdc_peer_get_gathering_state(zdc_peer peer); /* ZDC_GATHERING_* */
+ZDC_API int zdc_peer_get_signaling_state(zdc_peer peer); /* ZDC_SIGNALING_* */
 
 /* A text describing the last error of this peer (e.g. "line 7: a=fingerprint: bad hex"), or
  * "" if none. Valid until the next call on the peer. */
-const char *zdc_peer_last_error(zdc_peer peer);
+ZDC_API const char *zdc_peer_last_error(zdc_peer peer);
 
 /* ---- channels ------------------------------------------------------------------------- */
 
@@ -213,7 +216,7 @@ const char *zdc_peer_last_error(zdc_peer peer);
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (not OPEN); ZDC_ERR_TOO_LARGE (over the
  * remote max-message-size; nothing sent); ZDC_ERR_QUEUE_FULL (the send queue limit; nothing
  * sent: wait for on_channel_buffered_amount_low). */
-int zdc_channel_put_packet(zdc_channel ch, const uint8_t *p, size_t len);
+ZDC_API int zdc_channel_put_packet(zdc_channel ch, const uint8_t *p, size_t len);
 
 /* Zero-copy send, step 1: a writable buffer for one message of up to cap bytes, owned by the
  * channel. Write the message into *data, then submit it (or discard it). One buffer per
@@ -221,7 +224,7 @@ int zdc_channel_put_packet(zdc_channel ch, const uint8_t *p, size_t len);
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (data NULL); ZDC_ERR_INVALID_STATE (not
  * OPEN, or a buffer is already outstanding); ZDC_ERR_TOO_LARGE (cap over the remote
  * max-message-size); ZDC_ERR_NOMEM. */
-int zdc_channel_acquire_send_buffer(zdc_channel ch, size_t cap, uint8_t **data);
+ZDC_API int zdc_channel_acquire_send_buffer(zdc_channel ch, size_t cap, uint8_t **data);
 /* Step 2: sends the first len bytes of that buffer as one message (text or binary by the write
  * mode). When SCTP cannot take it at once the buffer itself is queued: the bytes are not copied
  * again before SCTP takes them.
@@ -229,36 +232,37 @@ int zdc_channel_acquire_send_buffer(zdc_channel ch, size_t cap, uint8_t **data);
  * outstanding, or the channel is no longer OPEN — the buffer is then discarded);
  * ZDC_ERR_INVALID_PARAMETER (len > cap) and ZDC_ERR_QUEUE_FULL (the send queue limit): nothing
  * sent and the buffer stays outstanding, to submit again later or discard. */
-int zdc_channel_submit_send_buffer(zdc_channel ch, size_t len);
+ZDC_API int zdc_channel_submit_send_buffer(zdc_channel ch, size_t len);
 /* Drops the outstanding send buffer without sending (no-op if none). */
-void zdc_channel_discard_send_buffer(zdc_channel ch);
+ZDC_API void zdc_channel_discard_send_buffer(zdc_channel ch);
 
 /* Zero-copy receive: a view of the oldest received message, valid until
  * zdc_channel_release_packet(). *was_string tells whether it arrived as text.
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_AGAIN (no message waiting). */
-int zdc_channel_get_packet(zdc_channel ch, const uint8_t **p, size_t *len, bool *was_string);
+ZDC_API int zdc_channel_get_packet(zdc_channel ch, const uint8_t **p, size_t *len,
+                                   bool *was_string);
 /* Releases the message returned by zdc_channel_get_packet (no-op if none). */
-void zdc_channel_release_packet(zdc_channel ch);
+ZDC_API void zdc_channel_release_packet(zdc_channel ch);
 /* Messages waiting to be read. */
-int zdc_channel_get_available_packet_count(zdc_channel ch);
+ZDC_API int zdc_channel_get_available_packet_count(zdc_channel ch);
 
-int zdc_channel_set_write_mode(zdc_channel ch, int mode); /* ZDC_ERR_INVALID_PARAMETER */
-int zdc_channel_get_write_mode(zdc_channel ch);
-int zdc_channel_get_ready_state(zdc_channel ch);      /* ZDC_CHANNEL_*, CLOSED if stale */
-const char *zdc_channel_get_label(zdc_channel ch);    /* "" if stale */
-const char *zdc_channel_get_protocol(zdc_channel ch); /* "" if stale */
-int zdc_channel_get_id(zdc_channel ch);               /* -1 until the DTLS role is known */
-bool zdc_channel_is_ordered(zdc_channel ch);
-bool zdc_channel_is_negotiated(zdc_channel ch);
-int zdc_channel_get_max_packet_life_time(zdc_channel ch); /* -1 = unset */
-int zdc_channel_get_max_retransmits(zdc_channel ch);      /* -1 = unset */
+ZDC_API int zdc_channel_set_write_mode(zdc_channel ch, int mode); /* ZDC_ERR_INVALID_PARAMETER */
+ZDC_API int zdc_channel_get_write_mode(zdc_channel ch);
+ZDC_API int zdc_channel_get_ready_state(zdc_channel ch);      /* ZDC_CHANNEL_*, CLOSED if stale */
+ZDC_API const char *zdc_channel_get_label(zdc_channel ch);    /* "" if stale */
+ZDC_API const char *zdc_channel_get_protocol(zdc_channel ch); /* "" if stale */
+ZDC_API int zdc_channel_get_id(zdc_channel ch);               /* -1 until the DTLS role is known */
+ZDC_API bool zdc_channel_is_ordered(zdc_channel ch);
+ZDC_API bool zdc_channel_is_negotiated(zdc_channel ch);
+ZDC_API int zdc_channel_get_max_packet_life_time(zdc_channel ch); /* -1 = unset */
+ZDC_API int zdc_channel_get_max_retransmits(zdc_channel ch);      /* -1 = unset */
 /* Bytes queued for sending (not yet handed to SCTP). */
-size_t zdc_channel_get_buffered_amount(zdc_channel ch);
-int zdc_channel_set_buffered_amount_low_threshold(zdc_channel ch, size_t bytes);
+ZDC_API size_t zdc_channel_get_buffered_amount(zdc_channel ch);
+ZDC_API int zdc_channel_set_buffered_amount_low_threshold(zdc_channel ch, size_t bytes);
 
 /* Closes the channel: the remote side is told through an SCTP stream reset (RFC 8831 §6.7).
  * on_channel_close fires when the reset completes. Returns 0 or ZDC_ERR_GONE. */
-int zdc_channel_close(zdc_channel ch);
+ZDC_API int zdc_channel_close(zdc_channel ch);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef ZDC_PEER_IMPL_H
 #define ZDC_PEER_IMPL_H
 
+#include "zdc/export.h"
+
 #include "zdc/peer.h"
 
 #ifdef __cplusplus
@@ -66,18 +68,18 @@ typedef struct zdc_peer_impl {
  * NULL restores zdc's own. Returns 0 or ZDC_ERR_INVALID_PARAMETER (a required entry is NULL:
  * every entry but `name` and the three channel_buffer_* ones is required). The three
  * channel_buffer_* entries are all set or all NULL. */
-int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user);
+ZDC_API int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user);
 
 /* For implementations: the callbacks the user gave zdc_peer_new (NULL if `self` is gone). */
-const zdc_peer_callbacks *zdc_peer_impl_callbacks(zdc_peer self);
+ZDC_API const zdc_peer_callbacks *zdc_peer_impl_callbacks(zdc_peer self);
 
 /* For implementations: registers a channel object (one the application created, or one the
  * remote side opened) and returns its handle, freed with the peer.
  * Returns 0, ZDC_ERR_GONE or ZDC_ERR_NOMEM. */
-int zdc_peer_impl_add_channel(zdc_peer self, void *chan, zdc_channel *out);
+ZDC_API int zdc_peer_impl_add_channel(zdc_peer self, void *chan, zdc_channel *out);
 
 /* zdc's own implementation (what zdc_peer_new uses by default). */
-const zdc_peer_impl *zdc_peer_builtin_impl(void);
+ZDC_API const zdc_peer_impl *zdc_peer_builtin_impl(void);
 
 #ifdef __cplusplus
 }

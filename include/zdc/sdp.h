@@ -20,6 +20,8 @@
 #ifndef ZDC_SDP_H
 #define ZDC_SDP_H
 
+#include "zdc/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,15 +177,15 @@ typedef struct zdc_sdp_error {
  *   ZDC_ERR_MALFORMED          grammar or rule violation (err names the line);
  *   ZDC_ERR_TOO_LARGE          a limit above is exceeded (err names the line).
  * On error *out holds partial results and must not be used. */
-int zdc_sdp_parse(const char *text, size_t len, zdc_sdp *out, zdc_sdp_error *err);
+ZDC_API int zdc_sdp_parse(const char *text, size_t len, zdc_sdp *out, zdc_sdp_error *err);
 
 /* Index of the first data-channel m-section, or ZDC_ERR_NOT_FOUND. */
-int zdc_sdp_find_datachannel(const zdc_sdp *sdp);
+ZDC_API int zdc_sdp_find_datachannel(const zdc_sdp *sdp);
 
 /* The hash function's digest length in bytes (0 for ZDC_SDP_HASH_UNKNOWN), and its name
  * ("sha-256"), NULL for ZDC_SDP_HASH_UNKNOWN. */
-size_t zdc_sdp_hash_len(enum zdc_sdp_hash hash);
-const char *zdc_sdp_hash_name(enum zdc_sdp_hash hash);
+ZDC_API size_t zdc_sdp_hash_len(enum zdc_sdp_hash hash);
+ZDC_API const char *zdc_sdp_hash_name(enum zdc_sdp_hash hash);
 
 /* ---- builder ------------------------------------------------------------------------------ */
 
@@ -215,7 +217,7 @@ typedef struct zdc_sdp_desc {
  *                              mid, candidate with a line end), or setup is not ACTPASS;
  *   ZDC_ERR_TOO_LARGE          more than ZDC_SDP_MAX_CANDIDATES candidates;
  *   ZDC_ERR_BUFFER_TOO_SMALL   cap too small (4 KiB holds any offer with a few candidates). */
-int zdc_sdp_build_offer(const zdc_sdp_desc *d, char *buf, size_t cap);
+ZDC_API int zdc_sdp_build_offer(const zdc_sdp_desc *d, char *buf, size_t cap);
 
 /* Writes the answer to `offer` (JSEP §5.3.1): one m-section per offered one, in order; the
  * first data-channel section is accepted in the offer's form (modern or legacy) with the
@@ -224,7 +226,8 @@ int zdc_sdp_build_offer(const zdc_sdp_desc *d, char *buf, size_t cap);
  *   ZDC_ERR_NOT_FOUND          the offer has no data-channel section;
  *   ZDC_ERR_INVALID_PARAMETER  as for zdc_sdp_build_offer, or setup not ACTIVE/PASSIVE;
  *   ZDC_ERR_TOO_LARGE, ZDC_ERR_BUFFER_TOO_SMALL  as for zdc_sdp_build_offer. */
-int zdc_sdp_build_answer(const zdc_sdp_desc *d, const zdc_sdp *offer, char *buf, size_t cap);
+ZDC_API int zdc_sdp_build_answer(const zdc_sdp_desc *d, const zdc_sdp *offer, char *buf,
+                                 size_t cap);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef ZDC_STUN_H
 #define ZDC_STUN_H
 
+#include "zdc/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,7 +102,7 @@ typedef struct zdc_stun_msg {
 
 /* Quick classification (RFC 7983 demux, then this): len >= 20, top two bits 0, magic cookie,
  * length field a multiple of 4 and equal to len - 20. */
-bool zdc_stun_is_message(const uint8_t *p, size_t len);
+ZDC_API bool zdc_stun_is_message(const uint8_t *p, size_t len);
 
 /* Parses a whole message of exactly `len` bytes into *msg. Of duplicated attributes only the
  * first counts (RFC 8489 §14); attributes after MESSAGE-INTEGRITY are ignored except
@@ -116,29 +118,30 @@ bool zdc_stun_is_message(const uint8_t *p, size_t len);
  *                         can be sent to a request;
  *   ZDC_ERR_INVALID_PARAMETER  msg NULL, or p NULL with len > 0.
  * FINGERPRINT is verified here (has_fingerprint); MESSAGE-INTEGRITY is not (see below). */
-int zdc_stun_parse(const uint8_t *p, size_t len, zdc_stun_msg *msg);
+ZDC_API int zdc_stun_parse(const uint8_t *p, size_t len, zdc_stun_msg *msg);
 
 /* Verifies MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 §14.5) of a message parsed from p/len with
  * `key` (short-term: the ICE password; long-term: zdc_stun_long_term_key()). Does not modify
  * p. Returns 0; ZDC_ERR_INTEGRITY (mismatch); ZDC_ERR_NOT_FOUND (no MESSAGE-INTEGRITY);
  * ZDC_ERR_INVALID_PARAMETER (msg does not fit p/len, key NULL with key_len > 0);
  * ZDC_ERR_CRYPTO (OpenSSL failure). */
-int zdc_stun_check_integrity(const uint8_t *p, size_t len, const zdc_stun_msg *msg,
-                             const uint8_t *key, size_t key_len);
+ZDC_API int zdc_stun_check_integrity(const uint8_t *p, size_t len, const zdc_stun_msg *msg,
+                                     const uint8_t *key, size_t key_len);
 
 /* The same for MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256, possibly truncated to 16..32 bytes,
  * RFC 8489 §14.6). Same return codes. */
-int zdc_stun_check_integrity_sha256(const uint8_t *p, size_t len, const zdc_stun_msg *msg,
-                                    const uint8_t *key, size_t key_len);
+ZDC_API int zdc_stun_check_integrity_sha256(const uint8_t *p, size_t len, const zdc_stun_msg *msg,
+                                            const uint8_t *key, size_t key_len);
 
 /* Long-term credential key = MD5(username ":" realm ":" password) (RFC 8489 §9.2.2). The
  * strings are used as given: the caller applies OpaqueString/SASLprep if needed.
  * Returns 0, ZDC_ERR_INVALID_PARAMETER (NULL string) or ZDC_ERR_CRYPTO (MD5 unavailable). */
-int zdc_stun_long_term_key(const char *user, const char *realm, const char *pass, uint8_t key[16]);
+ZDC_API int zdc_stun_long_term_key(const char *user, const char *realm, const char *pass,
+                                   uint8_t key[16]);
 
 /* Content equality of two parsed messages: header fields and every attribute value (views
  * compared by bytes). Ignores `length`, the integrity offsets and has_fingerprint. */
-bool zdc_stun_msg_equal(const zdc_stun_msg *a, const zdc_stun_msg *b);
+ZDC_API bool zdc_stun_msg_equal(const zdc_stun_msg *a, const zdc_stun_msg *b);
 
 /* ---- builder ---------------------------------------------------------------------------- */
 
@@ -155,39 +158,40 @@ typedef struct zdc_stun_builder {
 
 /* Starts a message. method must fit 12 bits and cls be 0..3 (else ZDC_ERR_INVALID_PARAMETER
  * at build_end). */
-void zdc_stun_build_begin(zdc_stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
-                          uint8_t cls, const uint8_t txid[12]);
+ZDC_API void zdc_stun_build_begin(zdc_stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+                                  uint8_t cls, const uint8_t txid[12]);
 /* Any attribute with an opaque value (USERNAME, SOFTWARE, REALM, NONCE, unknown types). The
  * value is padded to 4 bytes with zeros. USERNAME longer than ZDC_STUN_MAX_USERNAME and
  * REALM/NONCE/SOFTWARE longer than ZDC_STUN_MAX_TEXT are refused. */
-void zdc_stun_add_bytes(zdc_stun_builder *b, uint16_t type, const void *p, size_t n);
-void zdc_stun_add_u32(zdc_stun_builder *b, uint16_t type, uint32_t v); /* PRIORITY */
-void zdc_stun_add_u64(zdc_stun_builder *b, uint16_t type, uint64_t v); /* ICE-CONTROLL(ED|ING) */
-void zdc_stun_add_flag(zdc_stun_builder *b, uint16_t type);            /* USE-CANDIDATE */
-void zdc_stun_add_address(zdc_stun_builder *b, uint16_t type, const zdc_stun_addr *a);
+ZDC_API void zdc_stun_add_bytes(zdc_stun_builder *b, uint16_t type, const void *p, size_t n);
+ZDC_API void zdc_stun_add_u32(zdc_stun_builder *b, uint16_t type, uint32_t v); /* PRIORITY */
+ZDC_API void zdc_stun_add_u64(zdc_stun_builder *b, uint16_t type,
+                              uint64_t v);                          /* ICE-CONTROLL(ED|ING) */
+ZDC_API void zdc_stun_add_flag(zdc_stun_builder *b, uint16_t type); /* USE-CANDIDATE */
+ZDC_API void zdc_stun_add_address(zdc_stun_builder *b, uint16_t type, const zdc_stun_addr *a);
 /* XOR-MAPPED-ADDRESS: the xor with the cookie (and txid for IPv6) is applied here. */
-void zdc_stun_add_xor_address(zdc_stun_builder *b, uint16_t type, const zdc_stun_addr *a);
+ZDC_API void zdc_stun_add_xor_address(zdc_stun_builder *b, uint16_t type, const zdc_stun_addr *a);
 /* ERROR-CODE: code 300..699, reason (may be NULL = empty) at most ZDC_STUN_MAX_TEXT bytes. */
-void zdc_stun_add_error(zdc_stun_builder *b, uint16_t code, const char *reason);
-void zdc_stun_add_unknown_attributes(zdc_stun_builder *b, const uint16_t *types, size_t n);
+ZDC_API void zdc_stun_add_error(zdc_stun_builder *b, uint16_t code, const char *reason);
+ZDC_API void zdc_stun_add_unknown_attributes(zdc_stun_builder *b, const uint16_t *types, size_t n);
 /* MESSAGE-INTEGRITY(-SHA256) over everything before it with the length field adjusted to
  * include it. After MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT may follow,
  * after MESSAGE-INTEGRITY-SHA256 only FINGERPRINT, and nothing after FINGERPRINT (else
  * ZDC_ERR_INVALID_PARAMETER). */
-void zdc_stun_add_integrity(zdc_stun_builder *b, const uint8_t *key, size_t key_len);
-void zdc_stun_add_integrity_sha256(zdc_stun_builder *b, const uint8_t *key, size_t key_len);
-void zdc_stun_add_fingerprint(zdc_stun_builder *b);
+ZDC_API void zdc_stun_add_integrity(zdc_stun_builder *b, const uint8_t *key, size_t key_len);
+ZDC_API void zdc_stun_add_integrity_sha256(zdc_stun_builder *b, const uint8_t *key, size_t key_len);
+ZDC_API void zdc_stun_add_fingerprint(zdc_stun_builder *b);
 
 /* Appends every attribute of a parsed message that the builder knows how to write (addresses,
  * strings, ICE attributes, ERROR-CODE, UNKNOWN-ATTRIBUTES, and each unknown
  * comprehension-required type with an empty value) — not integrity or fingerprint. Used for
  * the parse/build round trip and to answer with the same content. */
-void zdc_stun_add_msg_attributes(zdc_stun_builder *b, const zdc_stun_msg *m);
+ZDC_API void zdc_stun_add_msg_attributes(zdc_stun_builder *b, const zdc_stun_msg *m);
 
 /* Returns the message length, or ZDC_ERR_BUFFER_TOO_SMALL (cap exceeded),
  * ZDC_ERR_INVALID_PARAMETER (bad method/class/value or attribute order), ZDC_ERR_TOO_LARGE
  * (attributes exceed the 16-bit length field) or ZDC_ERR_CRYPTO (OpenSSL failure). */
-int zdc_stun_build_end(zdc_stun_builder *b);
+ZDC_API int zdc_stun_build_end(zdc_stun_builder *b);
 
 #ifdef __cplusplus
 }
