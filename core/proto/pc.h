@@ -20,6 +20,22 @@
  * ticking while zdc_sctp_global_next_tick() asks for it, also with no peer left (usrsctp frees
  * closed associations from its timers).
  *
+ * A data channel's life (zdc_pc_channel_state; events in brackets):
+ *
+ *   created locally ─────────► CONNECTING ── DCEP ACK, or the peer's first message ──► OPEN
+ *   (before SCTP is up, or       │  (negotiated channels: SCTP up ─────────────────►)   │  [OPEN]
+ *    while it is: DCEP OPEN)     │                                                      │
+ *   remote DCEP OPEN accepted ───┼──────────────────────────── [DATA_CHANNEL] ────────► OPEN
+ *                                │                                                      │
+ *                                │ association down, connection failed/closed           │
+ * zdc_pc_channel_close: ▼                                                      ▼ stream reset sent
+ *                              CLOSED ◄───── the peer resets its stream (RFC 8831 §6.7) CLOSING
+ *                              [CLOSE]       or the association ends                    │
+ *                                 ▲──────────── the peer's reset of its side ───────────┘
+ *
+ * A channel that never opened reports CLOSE too. A refused remote OPEN (bad parameters, a
+ * stream of our parity, out of memory) resets the stream and queues nothing (RFC 8832 §6).
+ *
  * Typical use (what test/pc_test.c does for two peers in one process):
  *   zdc_pc_new, zdc_pc_initialize, zdc_pc_create_channel, zdc_pc_create_offer; then loop:
  *   feed datagrams to zdc_pc_handle_datagram, call zdc_pc_handle_timeout when
@@ -62,6 +78,9 @@ typedef struct zdc_pc_env {
      * zdc_pc_next_timeout and zdc_pc_handle_timeout then leave usrsctp's tick out, and
      * `notify` tells which peers the tick touched. */
     bool external_sctp_tick;
+    /* Optional, for tests: called before each allocation of state the connection cannot lose
+     * (queued events, received messages); returning true makes it fail as out of memory. */
+    bool (*fail_alloc)(void *user);
 } zdc_pc_env;
 
 enum zdc_pc_event_kind {
@@ -109,6 +128,9 @@ int zdc_pc_connection_state(const zdc_pc *pc);
 int zdc_pc_gathering_state(const zdc_pc *pc);
 int zdc_pc_signaling_state(const zdc_pc *pc);
 const char *zdc_pc_last_error(const zdc_pc *pc);
+/* Allocations that failed and lost state (each one fails the connection: ZDC_STATE_FAILED,
+ * zdc_pc_last_error says what was lost). */
+uint64_t zdc_pc_nomem_count(const zdc_pc *pc);
 /* Negotiated DTLS cipher/version (NULL before the handshake). */
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
 

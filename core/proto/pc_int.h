@@ -1,0 +1,160 @@
+/* Internal to the peer connection (core/proto/pc*.c): its state and the functions its files
+ * share. Nothing outside core/proto/pc*.c includes this; the public face is pc.h.
+ *
+ * The files, each calling only those listed after it (no call goes back up):
+ *   pc.c          life cycle, datagrams in, timeouts
+ *   pc_jsep.c     offer/answer: descriptions, remote candidates
+ *   pc_stages.c   ICE, DTLS and SCTP created and wired together, their callbacks
+ *   pc_channel.c  data channels and DCEP (RFC 8831/8832)
+ *   pc_event.c    the event queue, the last error, connection and signaling states */
+#ifndef ZDC_PROTO_PC_INT_H
+#define ZDC_PROTO_PC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ice.h"
+#include "pc.h"
+#include "sctp.h"
+#include "zdc/sdp.h"
+
+#define DEFAULT_MAX_MESSAGE        (256u * 1024u)
+#define DEFAULT_SEND_QUEUE         (16u * 1024u * 1024u)
+#define REMOTE_DEFAULT_MAX_MESSAGE (64u * 1024u)           /* RFC 8841 §6.1: absent means 64 KiB */
+#define SEND_CAP                   ZDC_SCTP_DEFAULT_SNDBUF /* largest message we send */
+#define MAX_PENDING_CANDIDATES     64
+#define MAX_CHANNELS               1024
+#define SDP_BUF                    16384
+/* Bytes a DTLS 1.2 record adds to its payload with our worst cipher (AES-GCM: 13-byte header,
+ * 8-byte explicit nonce, 16-byte tag). An SCTP packet must fit one record in one datagram of
+ * ZDC_DTLS_DEFAULT_MTU bytes, or zdc_dtls_send() refuses it and SCTP retransmits it forever. */
+#define DTLS_RECORD_OVERHEAD 37
+
+typedef struct msg {
+    struct msg *next;
+    size_t len;
+    bool text;
+    uint32_t ppid;
+    uint8_t data[];
+} msg;
+
+struct zdc_pc_channel {
+    zdc_pc *pc;
+    char *label, *protocol;
+    bool negotiated, ordered;
+    int max_rtx, max_life; /* -1 = unset */
+    int id;                /* SCTP stream id, -1 until known */
+    int state;             /* enum zdc_channel_state */
+    bool local;            /* created by zdc_pc_create_channel */
+    uint64_t handle;
+    msg *rx_head, *rx_tail;
+    size_t rx_count; /* messages waiting to be read */
+    msg *tx_head, *tx_tail;
+    msg *tx_buf; /* zero-copy send buffer handed to the app (len = its capacity) */
+    size_t tx_bytes;
+    size_t low_threshold;
+    bool reset_sent;
+};
+
+struct zdc_pc {
+    zdc_pc_env env;
+    zdc_addr *local;
+    size_t n_local;
+
+    int conn_state, gather_state, sig_state;
+    bool closed;
+    char err[192];
+
+    zdc_ice *ice;
+    zdc_dtls *dtls;
+    zdc_sctp *sctp;
+    bool ice_failed, dtls_failed, remote_closed, torn_down, sctp_up, sctp_failed;
+    bool have_remote_addr;
+    zdc_addr remote_addr;
+
+    zdc_pc_channel **ch;
+    size_t n_ch, cap_ch;
+
+    zdc_pc_event *ev;
+    size_t ev_head, ev_n, ev_cap;
+
+    /* Offer/answer. */
+    bool offerer;
+    char *created_type, *created_sdp; /* what on_session_description_created handed out */
+    bool local_set, remote_set;
+    char *remote_text;
+    zdc_sdp *remote;
+    int remote_media; /* index of the data-channel m-section */
+    int dtls_role;
+    uint16_t remote_sctp_port;
+    size_t remote_max_message;
+    uint64_t sess_id, sess_version;
+
+    char *pending[MAX_PENDING_CANDIDATES];
+    size_t n_pending;
+    bool pending_end;
+
+    zdc_addr stun_servers[8];
+    size_t n_stun;
+    bool ice_lite;
+
+    /* Out of memory (pc_fail_nomem): allocations that failed, and the failure they caused. */
+    uint64_t nomem_count;
+    bool nomem_failed, nomem_event_pending;
+};
+
+/* ---- pc_event.c: the event queue, the last error, connection and signaling states ------ */
+
+/* Copies of strings (NULL when out of memory). */
+char *pc_strndup(const char *s, size_t n);
+char *pc_strdup(const char *s);
+/* pc_strdup and realloc() for state the connection cannot lose: they fail when env.fail_alloc
+ * (a test hook) says so. */
+char *pc_strdup_in(zdc_pc *pc, const char *s);
+void *pc_alloc(zdc_pc *pc, void *old, size_t n);
+/* Out of memory lost state the application relies on (an event, a received message): counts
+ * it, sets the last error and fails the connection, whose FAILED event is delivered even if it
+ * cannot be queued. Teardown follows as for any failure. */
+void pc_fail_nomem(zdc_pc *pc, const char *what);
+/* Sets the text zdc_pc_last_error() returns. */
+void pc_set_err(zdc_pc *pc, const char *fmt, ...);
+/* Tells the owner (env.notify) that this peer has something to look at. */
+void pc_notify(zdc_pc *pc);
+/* Queues an event (copying the strings); nothing is queued once the peer is closed. Returns 0,
+ * or ZDC_ERR_NOMEM: the event is not queued and pc->lost_events is counted. */
+int pc_push_event(zdc_pc *pc, int kind, int state, zdc_pc_channel *ch, const char *text,
+                  const char *text2);
+void pc_drop_events(zdc_pc *pc);
+/* Sets a state and queues its change event when it changed. */
+void pc_set_signaling(zdc_pc *pc, int s);
+/* Derives the connection state from ICE, DTLS and SCTP (W3C RTCPeerConnectionState). */
+void pc_update_connection_state(zdc_pc *pc);
+
+/* ---- pc_channel.c: data channels and DCEP --------------------------------------------- */
+
+/* Moves a channel to `state`, queueing OPEN/CLOSE events. */
+void pc_channel_set_state(zdc_pc_channel *c, int state);
+void pc_channel_free(zdc_pc_channel *c);
+/* Opens every channel waiting for the association (DCEP OPEN, or directly when negotiated). */
+void pc_channels_open(zdc_pc *pc);
+/* Hands queued messages to SCTP while it takes them. */
+void pc_channels_flush(zdc_pc *pc);
+/* SCTP callbacks for channel traffic (user = the zdc_pc). */
+void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uint8_t *p, size_t len,
+                           unsigned flags);
+void pc_channel_on_too_large(void *user, uint16_t stream, uint32_t ppid);
+void pc_channel_on_stream_reset(void *user, uint16_t stream);
+
+/* ---- pc_stages.c: ICE, DTLS and SCTP created and wired together ------------------------ */
+
+/* Creates the ICE agent with the local addresses and STUN servers. */
+int pc_make_ice(zdc_pc *pc, int role);
+/* The remote a=fingerprint of a media section. Returns 0 or ZDC_ERR_NOT_SUPPORTED. */
+int pc_remote_fingerprint(const zdc_sdp_media *m, zdc_dtls_fingerprint *fp);
+/* Creates DTLS and SCTP once both descriptions are known. */
+int pc_start_transport(zdc_pc *pc, uint64_t now_ns);
+/* Starts the DTLS handshake once ICE has an address to send it to. */
+void pc_start_dtls_if_ready(zdc_pc *pc, uint64_t now_ns);
+
+#endif /* ZDC_PROTO_PC_INT_H */

@@ -1,0 +1,325 @@
+/* Offer/answer (JSEP, RFC 8829) for the peer connection: local descriptions built, remote ones
+ * checked and applied, remote candidates. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iceurl.h"
+#include "pc_int.h"
+#include "zdc/candidate.h"
+#include "zdc/dcep.h"
+#include "zdc/demux.h"
+#include "zdc/error.h"
+#include "zdc/sdp.h"
+#include "zdc/stun.h"
+
+/* Writes this peer's offer or answer (answer: a=setup from `role`) into a new buffer. */
+static int render_description(zdc_pc *pc, bool offer, int role, char **out)
+{
+    char *buf = malloc(SDP_BUF);
+    if (!buf)
+        return ZDC_ERR_NOMEM;
+    zdc_sdp_desc d = {0};
+    d.sess_id = pc->sess_id;
+    d.sess_version = pc->sess_version;
+    const char *uf = zdc_ice_local_ufrag(pc->ice), *pw = zdc_ice_local_pwd(pc->ice);
+    d.ice_ufrag = (zdc_sdp_str){uf, strlen(uf)};
+    d.ice_pwd = (zdc_sdp_str){pw, strlen(pw)};
+    d.fingerprint.hash = ZDC_SDP_HASH_SHA256;
+    d.fingerprint.len = ZDC_DTLS_SHA256_LEN;
+    memcpy(d.fingerprint.bytes, zdc_dtls_cert_fingerprint(pc->env.cert), ZDC_DTLS_SHA256_LEN);
+    d.ice_lite = pc->ice_lite;
+    d.trickle = true;
+    d.sctp_port = ZDC_SCTP_DEFAULT_PORT;
+    d.max_message_size = pc->env.max_message_size;
+    d.mid = (zdc_sdp_str){"0", 1};
+    int n;
+    if (offer) {
+        d.setup = ZDC_SDP_SETUP_ACTPASS;
+        n = zdc_sdp_build_offer(&d, buf, SDP_BUF);
+    } else {
+        d.setup = role == ZDC_DTLS_CLIENT ? ZDC_SDP_SETUP_ACTIVE : ZDC_SDP_SETUP_PASSIVE;
+        n = zdc_sdp_build_answer(&d, pc->remote, buf, SDP_BUF);
+    }
+    if (n < 0) {
+        free(buf);
+        pc_set_err(pc, "building the %s failed: %s", offer ? "offer" : "answer", zdc_strerror(n));
+        return n;
+    }
+    *out = buf;
+    return 0;
+}
+
+static int build_description(zdc_pc *pc, bool offer)
+{
+    if (!pc->sess_id) {
+        uint8_t r[8];
+        pc->env.random(pc->env.user, r, sizeof r);
+        for (int i = 0; i < 8; i++)
+            pc->sess_id = pc->sess_id << 8 | r[i];
+        pc->sess_id &= 0x7fffffffffffffffull; /* JSEP §5.2.1: top bit zero */
+        if (!pc->sess_id)
+            pc->sess_id = 1;
+    }
+    pc->sess_version++;
+    char *buf, *type = pc_strdup(offer ? "offer" : "answer");
+    if (!type)
+        return ZDC_ERR_NOMEM;
+    int rv = render_description(pc, offer, pc->dtls_role, &buf);
+    if (rv != 0) {
+        free(type);
+        return rv;
+    }
+    free(pc->created_type);
+    free(pc->created_sdp);
+    pc->created_type = type;
+    pc->created_sdp = buf;
+    pc_push_event(pc, ZDC_PC_EV_DESCRIPTION, 0, NULL, pc->created_type, buf);
+    return 0;
+}
+
+/* The application may change its answer's a=setup between active and passive (the one edit
+ * accepted, RFC 8842 §5.3: the answerer picks the role when the offer said actpass). Returns
+ * true, with the role switched, when `sdp` is the created answer with the other role. */
+static bool answer_with_other_role(zdc_pc *pc, const char *sdp)
+{
+    const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
+    if (strcmp(pc->created_type, "answer") != 0 || m->setup != ZDC_SDP_SETUP_ACTPASS)
+        return false;
+    int other = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
+    char *alt;
+    if (render_description(pc, false, other, &alt) != 0)
+        return false;
+    if (strcmp(alt, sdp) != 0) {
+        free(alt);
+        return false;
+    }
+    free(pc->created_sdp);
+    pc->created_sdp = alt;
+    pc->dtls_role = other;
+    return true;
+}
+
+int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns)
+{
+    if (pc->closed || pc->sig_state != ZDC_SIGNALING_STABLE || pc->remote_set)
+        return ZDC_ERR_INVALID_STATE;
+    if (pc->n_ch == 0) {
+        pc_set_err(pc, "create a data channel before the offer");
+        return ZDC_ERR_INVALID_STATE;
+    }
+    if (!pc->ice) {
+        int rv = pc_make_ice(pc, ZDC_ICE_CONTROLLING);
+        if (rv != 0)
+            return rv;
+    }
+    pc->offerer = true;
+    return build_description(pc, true);
+}
+
+static int add_candidate_text(zdc_pc *pc, const char *s, size_t len)
+{
+    zdc_candidate c;
+    int rv = zdc_candidate_parse(s, len, &c);
+    if (rv == 1) /* end of candidates */
+        return zdc_ice_add_remote_candidate(pc->ice, NULL);
+    if (rv == ZDC_ERR_NOT_SUPPORTED)
+        return 0; /* a transport we do not use (e.g. a future one): skip it */
+    if (rv != 0) {
+        pc_set_err(pc, "candidate '%.*s': %s", (int)(len > 80 ? 80 : len), s, zdc_strerror(rv));
+        return rv;
+    }
+    rv = zdc_ice_add_remote_candidate(pc->ice, &c);
+    return rv == ZDC_ERR_QUEUE_FULL ? 0 : rv;
+}
+
+/* Both descriptions set: start checks, and the transport on top. */
+static int both_descriptions(zdc_pc *pc, uint64_t now_ns)
+{
+    if (!(pc->local_set && pc->remote_set))
+        return 0;
+    int rv = zdc_ice_gather(pc->ice, now_ns);
+    if (rv != 0 && rv != ZDC_ERR_INVALID_STATE)
+        return rv;
+    return pc_start_transport(pc, now_ns);
+}
+
+int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns)
+{
+    if (pc->closed)
+        return ZDC_ERR_INVALID_STATE;
+    if (!type || !sdp)
+        return ZDC_ERR_INVALID_PARAMETER;
+    bool offer = strcmp(type, "offer") == 0;
+    if (!offer && strcmp(type, "answer") != 0) {
+        pc_set_err(pc, "description type must be \"offer\" or \"answer\"");
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (offer ? (pc->sig_state != ZDC_SIGNALING_STABLE || pc->remote_set)
+              : pc->sig_state != ZDC_SIGNALING_HAVE_LOCAL_OFFER) {
+        pc_set_err(pc, offer ? "an offer is already being negotiated" : "no local offer to answer");
+        return ZDC_ERR_INVALID_STATE;
+    }
+    size_t len = strlen(sdp);
+    char *text = pc_strndup(sdp, len);
+    zdc_sdp *parsed = malloc(sizeof *parsed);
+    if (!text || !parsed) {
+        free(text);
+        free(parsed);
+        return ZDC_ERR_NOMEM;
+    }
+    zdc_sdp_error e = {0};
+    int rv = zdc_sdp_parse(text, len, parsed, &e);
+    int mi = rv == 0 ? zdc_sdp_find_datachannel(parsed) : -1;
+    zdc_dtls_fingerprint fp;
+    if (rv != 0) {
+        pc_set_err(pc, "remote %s: %s", type, e.msg);
+    } else if (mi < 0) {
+        pc_set_err(pc, "remote %s has no data-channel m-section", type);
+        rv = ZDC_ERR_NOT_SUPPORTED;
+    } else if (!parsed->media[mi].ice_ufrag.len || !parsed->media[mi].ice_pwd.len) {
+        pc_set_err(pc, "remote %s: line %u: no a=ice-ufrag/a=ice-pwd", type,
+                   parsed->media[mi].line);
+        rv = ZDC_ERR_MALFORMED;
+    } else if (pc_remote_fingerprint(&parsed->media[mi], &fp) != 0) {
+        pc_set_err(pc, "remote %s: line %u: no usable a=fingerprint (sha-256/384/512/1)", type,
+                   parsed->media[mi].line);
+        rv = ZDC_ERR_NOT_SUPPORTED;
+    } else if (!offer && parsed->media[mi].setup == ZDC_SDP_SETUP_ACTPASS) {
+        pc_set_err(pc, "remote answer: line %u: a=setup:actpass is not allowed in an answer",
+                   parsed->media[mi].line);
+        rv = ZDC_ERR_MALFORMED;
+    }
+    if (rv != 0) {
+        free(text);
+        free(parsed);
+        return rv;
+    }
+    const zdc_sdp_media *m = &parsed->media[mi];
+    if (offer && !pc->ice && (rv = pc_make_ice(pc, ZDC_ICE_CONTROLLED)) != 0) {
+        free(text);
+        free(parsed);
+        return rv;
+    }
+    char uf[257], pw[257];
+    snprintf(uf, sizeof uf, "%.*s", (int)m->ice_ufrag.len, m->ice_ufrag.p);
+    snprintf(pw, sizeof pw, "%.*s", (int)m->ice_pwd.len, m->ice_pwd.p);
+    rv = zdc_ice_set_remote_credentials(pc->ice, uf, pw, parsed->ice_lite);
+    if (rv != 0) {
+        pc_set_err(pc, "remote %s: line %u: ICE credentials rejected", type, m->line);
+        free(text);
+        free(parsed);
+        return rv;
+    }
+    pc->remote_text = text;
+    pc->remote = parsed;
+    pc->remote_media = mi;
+    pc->remote_set = true;
+    pc->remote_sctp_port = m->sctp_port ? m->sctp_port : ZDC_SCTP_DEFAULT_PORT;
+    /* RFC 8841 §6.1: absent means 64 KiB, 0 means any size. We never send more than one SCTP
+     * send buffer holds (a bigger message could never be queued). */
+    pc->remote_max_message = !m->has_max_message_size ? REMOTE_DEFAULT_MAX_MESSAGE
+                             : m->max_message_size && m->max_message_size < SEND_CAP
+                                 ? (size_t)m->max_message_size
+                                 : SEND_CAP;
+    /* DTLS role (RFC 8842 §5.3): the answerer picks; zdc answers active, as browsers do. */
+    if (offer)
+        pc->dtls_role = m->setup == ZDC_SDP_SETUP_ACTIVE ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
+    else
+        pc->dtls_role = m->setup == ZDC_SDP_SETUP_PASSIVE ? ZDC_DTLS_CLIENT : ZDC_DTLS_SERVER;
+
+    for (size_t i = 0; i < m->n_candidates; i++)
+        add_candidate_text(pc, m->candidates[i].p, m->candidates[i].len);
+    for (size_t i = 0; i < pc->n_pending; i++) {
+        add_candidate_text(pc, pc->pending[i], strlen(pc->pending[i]));
+        free(pc->pending[i]);
+    }
+    pc->n_pending = 0;
+    if (m->end_of_candidates || pc->pending_end)
+        zdc_ice_add_remote_candidate(pc->ice, NULL);
+
+    if (offer) {
+        pc_set_signaling(pc, ZDC_SIGNALING_HAVE_REMOTE_OFFER);
+        rv = build_description(pc, false);
+    } else {
+        pc_set_signaling(pc, ZDC_SIGNALING_STABLE);
+        rv = both_descriptions(pc, now_ns);
+    }
+    pc_update_connection_state(pc);
+    return rv;
+}
+
+int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns)
+{
+    if (pc->closed)
+        return ZDC_ERR_INVALID_STATE;
+    if (!type || !sdp)
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (!pc->created_type || strcmp(type, pc->created_type) != 0) {
+        pc_set_err(pc, "no %s was created by this peer", type);
+        return pc->created_type ? ZDC_ERR_INVALID_PARAMETER : ZDC_ERR_INVALID_STATE;
+    }
+    if (strcmp(sdp, pc->created_sdp) != 0 && !answer_with_other_role(pc, sdp)) {
+        pc_set_err(pc,
+                   "the %s differs from the one this peer created (SDP munging is not "
+                   "supported)",
+                   type);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (pc->local_set)
+        return ZDC_ERR_INVALID_STATE;
+    pc->local_set = true;
+    int rv;
+    if (strcmp(type, "offer") == 0) {
+        pc_set_signaling(pc, ZDC_SIGNALING_HAVE_LOCAL_OFFER);
+        /* JSEP §5.7: gathering starts with the local description. */
+        rv = zdc_ice_gather(pc->ice, now_ns);
+    } else {
+        pc_set_signaling(pc, ZDC_SIGNALING_STABLE);
+        rv = both_descriptions(pc, now_ns);
+    }
+    pc_update_connection_state(pc);
+    return rv;
+}
+
+int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char *cand)
+{
+    if (pc->closed)
+        return ZDC_ERR_INVALID_STATE;
+    if (!cand)
+        return ZDC_ERR_INVALID_PARAMETER;
+    size_t len = strlen(cand);
+    if (!pc->remote_set) {
+        /* RFC 8838 §8: candidates may arrive before the description; keep them. */
+        if (len == 0) {
+            pc->pending_end = true;
+            return 0;
+        }
+        zdc_candidate c;
+        int rv = zdc_candidate_parse(cand, len, &c);
+        if (rv < 0 && rv != ZDC_ERR_NOT_SUPPORTED) {
+            pc_set_err(pc, "candidate '%.*s': %s", (int)(len > 80 ? 80 : len), cand,
+                       zdc_strerror(rv));
+            return rv;
+        }
+        if (pc->n_pending == MAX_PENDING_CANDIDATES)
+            return ZDC_ERR_QUEUE_FULL;
+        if (!(pc->pending[pc->n_pending] = pc_strndup(cand, len)))
+            return ZDC_ERR_NOMEM;
+        pc->n_pending++;
+        return 0;
+    }
+    const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
+    /* The mid names the section when given (JSEP §5.8); without one, the m-line index. */
+    bool known = mid && *mid ? m->mid.len == strlen(mid) && memcmp(m->mid.p, mid, m->mid.len) == 0
+                             : index == pc->remote_media;
+    if (!known) {
+        pc_set_err(pc, "candidate for unknown media section (mid '%s', index %d)", mid ? mid : "",
+                   index);
+        return ZDC_ERR_NOT_FOUND;
+    }
+    if (len == 0)
+        return zdc_ice_add_remote_candidate(pc->ice, NULL);
+    return add_candidate_text(pc, cand, len);
+}

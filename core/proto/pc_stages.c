@@ -1,0 +1,215 @@
+/* The stages under the peer connection — ICE, DTLS, SCTP — created, wired together, and
+ * their callbacks. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iceurl.h"
+#include "pc_int.h"
+#include "zdc/candidate.h"
+#include "zdc/dcep.h"
+#include "zdc/demux.h"
+#include "zdc/error.h"
+#include "zdc/sdp.h"
+#include "zdc/stun.h"
+
+static int sctp_out(void *user, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = user;
+    if (!pc->dtls)
+        return ZDC_ERR_INVALID_STATE;
+    return zdc_dtls_send(pc->dtls, p, len);
+}
+
+static void sctp_up(void *user, uint16_t in, uint16_t out)
+{
+    zdc_pc *pc = user;
+    pc_notify(pc);
+    pc->sctp_up = true;
+    pc_channels_open(pc);
+}
+
+static void sctp_down(void *user, int reason)
+{
+    zdc_pc *pc = user;
+    pc_notify(pc);
+    pc->sctp_up = false;
+    /* An ABORT or SHUTDOWN from the peer ends the connection (zdc_pc_close and browsers send
+     * one); an association that never came up is a failure. */
+    if (reason == ZDC_SCTP_DOWN_CANT_START)
+        pc->sctp_failed = true;
+    else
+        pc->remote_closed = true;
+    for (size_t i = 0; i < pc->n_ch; i++)
+        pc_channel_set_state(pc->ch[i], ZDC_CHANNEL_CLOSED);
+    pc_update_connection_state(pc);
+}
+
+static void sctp_buffered(void *user, size_t amount)
+{
+    zdc_pc *pc = user;
+    pc_notify(pc);
+    pc_channels_flush(pc);
+}
+
+static int dtls_out(void *user, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = user;
+    if (!pc->have_remote_addr)
+        return ZDC_ERR_INVALID_STATE;
+    pc->env.send(pc->env.user, &pc->remote_addr, p, len);
+    return 0;
+}
+
+static void dtls_data(void *user, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = user;
+    if (pc->sctp)
+        zdc_sctp_handle_packet(pc->sctp, p, len);
+}
+
+static void ice_send(void *user, const zdc_addr *to, const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = user;
+    pc->env.send(pc->env.user, to, p, len);
+}
+
+static void ice_random(void *user, uint8_t *p, size_t n)
+{
+    zdc_pc *pc = user;
+    pc->env.random(pc->env.user, p, n);
+}
+
+static void ice_candidate(void *user, const zdc_candidate *c)
+{
+    zdc_pc *pc = user;
+    char line[600];
+    const char *mid = "0";
+    if (pc->remote && pc->remote_media >= 0 && pc->remote->media[pc->remote_media].mid.len)
+        mid = NULL;
+    char midbuf[64] = "0";
+    if (!mid) {
+        zdc_sdp_str m = pc->remote->media[pc->remote_media].mid;
+        snprintf(midbuf, sizeof midbuf, "%.*s", (int)m.len, m.p);
+    }
+    if (!c) {
+        pc_push_event(pc, ZDC_PC_EV_CANDIDATE, 0, NULL, midbuf, "");
+        return;
+    }
+    if (zdc_candidate_format(c, line, sizeof line) < 0)
+        return;
+    pc_push_event(pc, ZDC_PC_EV_CANDIDATE, 0, NULL, midbuf, line);
+}
+
+static void ice_state(void *user, int state)
+{
+    zdc_pc *pc = user;
+    if (state == ZDC_ICE_FAILED)
+        pc->ice_failed = true;
+    pc_update_connection_state(pc);
+}
+
+static void ice_gathering(void *user, int state)
+{
+    zdc_pc *pc = user;
+    if (pc->gather_state == state)
+        return;
+    pc->gather_state = state;
+    pc_push_event(pc, ZDC_PC_EV_GATHERING, state, NULL, NULL, NULL);
+}
+
+static void ice_selected(void *user, const zdc_addr *local, const zdc_addr *remote)
+{
+    zdc_pc *pc = user;
+    pc->remote_addr = *remote;
+    pc->have_remote_addr = true;
+}
+
+int pc_make_ice(zdc_pc *pc, int role)
+{
+    zdc_ice_config ic = {.role = role,
+                         .lite = pc->ice_lite,
+                         .user = pc,
+                         .random = ice_random,
+                         .send = ice_send,
+                         .on_candidate = ice_candidate,
+                         .on_state = ice_state,
+                         .on_gathering_state = ice_gathering,
+                         .on_selected_pair = ice_selected};
+    int rv = zdc_ice_new(&ic, &pc->ice);
+    if (rv != 0)
+        return rv;
+    for (size_t i = 0; i < pc->n_local; i++)
+        zdc_ice_add_local_address(pc->ice, &pc->local[i]);
+    for (size_t i = 0; i < pc->n_stun; i++)
+        zdc_ice_add_stun_server(pc->ice, &pc->stun_servers[i]);
+    return 0;
+}
+
+/* Fills in a remote DTLS fingerprint from the section: sha-256 preferred. */
+int pc_remote_fingerprint(const zdc_sdp_media *m, zdc_dtls_fingerprint *fp)
+{
+    static const struct {
+        enum zdc_sdp_hash sdp;
+        zdc_dtls_hash dtls;
+    } order[] = {{ZDC_SDP_HASH_SHA256, ZDC_DTLS_HASH_SHA256},
+                 {ZDC_SDP_HASH_SHA384, ZDC_DTLS_HASH_SHA384},
+                 {ZDC_SDP_HASH_SHA512, ZDC_DTLS_HASH_SHA512},
+                 {ZDC_SDP_HASH_SHA1, ZDC_DTLS_HASH_SHA1}};
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+        for (size_t i = 0; i < m->n_fingerprints; i++)
+            if (m->fingerprints[i].hash == order[k].sdp) {
+                fp->hash = order[k].dtls;
+                fp->len = m->fingerprints[i].len;
+                memcpy(fp->bytes, m->fingerprints[i].bytes, fp->len);
+                return 0;
+            }
+    return ZDC_ERR_NOT_SUPPORTED;
+}
+
+/* Creates DTLS and SCTP once both descriptions are known. */
+int pc_start_transport(zdc_pc *pc, uint64_t now_ns)
+{
+    const zdc_sdp_media *m = &pc->remote->media[pc->remote_media];
+    zdc_dtls_config dc;
+    zdc_dtls_config_default(&dc);
+    dc.role = pc->dtls_role;
+    dc.cert = pc->env.cert;
+    dc.send = dtls_out;
+    dc.on_data = dtls_data;
+    dc.user = pc;
+    if (pc_remote_fingerprint(m, &dc.remote_fp) != 0)
+        return ZDC_ERR_NOT_SUPPORTED;
+    int rv = zdc_dtls_new(&dc, &pc->dtls);
+    if (rv != 0)
+        return rv;
+    zdc_sctp_config sc;
+    zdc_sctp_config_default(&sc);
+    sc.local_port = ZDC_SCTP_DEFAULT_PORT;
+    sc.remote_port = pc->remote_sctp_port;
+    sc.mtu = ZDC_DTLS_DEFAULT_MTU - DTLS_RECORD_OVERHEAD;
+    sc.max_message_size = pc->env.max_message_size;
+    sc.max_send_size = pc->remote_max_message;
+    sc.sndbuf = SEND_CAP;
+    sc.cb = (zdc_sctp_callbacks){.send = sctp_out,
+                                 .on_up = sctp_up,
+                                 .on_down = sctp_down,
+                                 .on_message = pc_channel_on_message,
+                                 .on_message_too_large = pc_channel_on_too_large,
+                                 .on_stream_reset = pc_channel_on_stream_reset,
+                                 .on_buffered_amount = sctp_buffered};
+    sc.user = pc;
+    rv = zdc_sctp_new(&sc, &pc->sctp);
+    if (rv != 0)
+        return rv;
+    pc_update_connection_state(pc);
+    pc_start_dtls_if_ready(pc, now_ns);
+    return 0;
+}
+
+void pc_start_dtls_if_ready(zdc_pc *pc, uint64_t now_ns)
+{
+    if (pc->dtls && pc->have_remote_addr && zdc_dtls_get_state(pc->dtls) == ZDC_DTLS_NEW)
+        zdc_dtls_start(pc->dtls, now_ns);
+}
