@@ -8,14 +8,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "engine_int.h"
+#include "engine_member.h"
 #include "iceurl.h"
 #include "peer_api.h"
 #include "zdc/peer_impl.h"
 
 typedef struct bpeer {
     zdc_engine *engine;
-    zdc_engine_member member;
+    zdc_engine_member *member;
+    zdc_pc *pc; /* the member's peer connection, until it is detached */
     zdc_peer self;
     char err[160]; /* an error of this layer (name resolution); else the connection's */
 } bpeer;
@@ -88,7 +89,7 @@ static bool dispatch_events(bpeer *b)
     for (;;) {
         const zdc_peer_callbacks *cb = zdc_peer_impl_callbacks(self);
         zdc_pc_event ev;
-        if (!cb || !b->member.pc || zdc_pc_next_event(b->member.pc, &ev) != 1)
+        if (!cb || !b->pc || zdc_pc_next_event(b->pc, &ev) != 1)
             break;
         deliver(b, cb, &ev);
         zdc_pc_event_clear(&ev);
@@ -119,16 +120,17 @@ static int b_create(void *impl_user, zdc_engine *engine, zdc_peer self, void **o
         return ZDC_ERR_NOMEM;
     b->engine = engine;
     b->self = self;
-    b->member =
-        (zdc_engine_member){.dispatch = member_dispatch, .release = member_release, .arg = b};
-    int rv = zdc_engine_attach(engine, &b->member);
+    static const zdc_engine_member_ops ops = {.dispatch = member_dispatch,
+                                              .release = member_release};
+    int rv = zdc_engine_attach(engine, &ops, b, &b->member);
     if (rv != 0) {
         free(b);
         return rv;
     }
+    b->pc = zdc_engine_member_pc(b->member);
     /* A new peer starts in NEW with no ICE servers, like an initialized one. */
-    zdc_pc_initialize(b->member.pc, NULL);
-    zdc_engine_member_changed(&b->member);
+    zdc_pc_initialize(b->pc, NULL);
+    zdc_engine_member_changed(b->member);
     *obj = b;
     return 0;
 }
@@ -136,20 +138,22 @@ static int b_create(void *impl_user, zdc_engine *engine, zdc_peer self, void **o
 static void b_destroy(void *obj)
 {
     bpeer *b = obj;
-    zdc_engine_detach(b->engine, &b->member);
+    zdc_engine_detach(b->member);
+    b->member = NULL;
+    b->pc = NULL;
     free(b);
 }
 
 static zdc_pc *pc_of(void *obj)
 {
-    return ((bpeer *)obj)->member.pc;
+    return ((bpeer *)obj)->pc;
 }
 
-/* After a call that may move the connection's deadline or routing keys (engine_int.h);
+/* After a call that may move the connection's deadline or routing keys (engine_member.h);
  * passes rv through. */
 static int changed(void *obj, int rv)
 {
-    zdc_engine_member_changed(&((bpeer *)obj)->member);
+    zdc_engine_member_changed(((bpeer *)obj)->member);
     return rv;
 }
 
@@ -227,10 +231,10 @@ static int initialize(void *obj, const zdc_peer_config *cfg)
     bpeer *b = obj;
     b->err[0] = '\0';
     if (!cfg || cfg->n_ice_servers == 0)
-        return zdc_pc_initialize(b->member.pc, cfg);
+        return zdc_pc_initialize(b->pc, cfg);
     if (cfg->n_ice_servers > MAX_URLS || !cfg->ice_servers) {
         snprintf(b->err, sizeof b->err, "at most %d ICE servers", MAX_URLS);
-        zdc_pc_initialize(b->member.pc, NULL);
+        zdc_pc_initialize(b->pc, NULL);
         return ZDC_ERR_INVALID_PARAMETER;
     }
     zdc_ice_server servers[MAX_URLS];
@@ -241,9 +245,9 @@ static int initialize(void *obj, const zdc_peer_config *cfg)
     if (rv == 0) {
         zdc_peer_config c = *cfg;
         c.ice_servers = servers;
-        rv = zdc_pc_initialize(b->member.pc, &c);
+        rv = zdc_pc_initialize(b->pc, &c);
     } else {
-        zdc_pc_initialize(b->member.pc, NULL); /* peer.h: NEW, no ICE servers */
+        zdc_pc_initialize(b->pc, NULL); /* peer.h: NEW, no ICE servers */
     }
     free(urls);
     return rv;
@@ -256,9 +260,9 @@ static int b_create_data_channel(void *obj, const char *label, const zdc_channel
     zdc_pc_channel *c;
     /* peer.h: channels are created in state NEW (the peer connection itself would take them
      * later too, in-band, as browsers do). */
-    if (zdc_pc_connection_state(b->member.pc) != ZDC_STATE_NEW)
+    if (zdc_pc_connection_state(b->pc) != ZDC_STATE_NEW)
         return ZDC_ERR_INVALID_STATE;
-    int rv = changed(b, zdc_pc_create_channel(b->member.pc, label, o, &c));
+    int rv = changed(b, zdc_pc_create_channel(b->pc, label, o, &c));
     if (rv != 0)
         return rv;
     rv = zdc_peer_impl_add_channel(b->self, c, out);

@@ -164,7 +164,7 @@ static double run_once(enum mode mode, size_t items, size_t cap)
         pthread_cond_destroy(&r.mq.not_empty);
         pthread_cond_destroy(&r.mq.not_full);
     } else {
-        zdc_spsc_destroy(&r.ring);
+        zdc_spsc_clear(&r.ring);
     }
     if (r.out_of_order)
         return -2;

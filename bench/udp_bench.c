@@ -392,8 +392,8 @@ static void engine_teardown(run *r)
     zdc_loop_get_stats(r->tx, &r->r.tx_st);
     zdc_loop_get_stats(r->rx, &r->r.rx_st);
     r->r.has_stats = true;
-    zdc_loop_del(r->tx);
-    zdc_loop_del(r->rx);
+    zdc_loop_free(r->tx);
+    zdc_loop_free(r->rx);
 }
 
 /* ---- driver ------------------------------------------------------------------------------ */

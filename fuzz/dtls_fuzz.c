@@ -176,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
     }
-    zdc_dtls_del(S[0].d);
-    zdc_dtls_del(S[1].d);
+    zdc_dtls_free(S[0].d);
+    zdc_dtls_free(S[1].d);
     return 0;
 }

@@ -159,6 +159,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n_held--;
     }
     check(zdc_pool_outstanding(pool) == 0);
-    zdc_pool_del(pool);
+    zdc_pool_free(pool);
     return 0;
 }

@@ -119,8 +119,8 @@ static void pump(int rounds)
 
 static void teardown(void)
 {
-    zdc_sctp_del(A.s);
-    zdc_sctp_del(B.s);
+    zdc_sctp_free(A.s);
+    zdc_sctp_free(B.s);
     drop_queue(&A);
     drop_queue(&B);
     free(A.pk);

@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         compare();
     }
-    zdc_timers_destroy(&ts);
+    zdc_timers_clear(&ts);
     for (int i = 0; i < N; i++)
         check(!zdc_timer_armed(&timers[i]));
     return 0;

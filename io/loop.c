@@ -498,7 +498,7 @@ int zdc_loop_new(const zdc_loop_config *cfg, zdc_loop **out)
     *out = e;
     return 0;
 fail:
-    zdc_loop_del(e);
+    zdc_loop_free(e);
     return rv;
 }
 
@@ -537,16 +537,16 @@ void zdc_loop_close(zdc_loop *e)
     pthread_mutex_unlock(&e->snap_lock);
 }
 
-void zdc_loop_del(zdc_loop *e)
+void zdc_loop_free(zdc_loop *e)
 {
     if (!e)
         return;
     zdc_loop_close(e);
-    zdc_timers_destroy(&e->timers);
-    zdc_spsc_destroy(&e->rxq);
-    zdc_mpsc_destroy(&e->txq);
+    zdc_timers_clear(&e->timers);
+    zdc_spsc_clear(&e->rxq);
+    zdc_mpsc_clear(&e->txq);
     if (e->own_pool)
-        zdc_pool_del(e->pool);
+        zdc_pool_free(e->pool);
     pthread_mutex_destroy(&e->snap_lock);
     free(e);
 }

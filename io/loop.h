@@ -89,7 +89,7 @@ int zdc_loop_new(const zdc_loop_config *cfg, zdc_loop **out);
  * answers ZDC_ERR_CLOSED afterwards. Idempotent. */
 void zdc_loop_close(zdc_loop *e);
 /* zdc_loop_close, then frees the engine (and its own pool). NULL is a no-op. */
-void zdc_loop_del(zdc_loop *e);
+void zdc_loop_free(zdc_loop *e);
 
 /* "io_uring" or "epoll". */
 const char *zdc_loop_backend_name(const zdc_loop *e);

@@ -169,10 +169,10 @@ static void setup_link(void)
 
 static void teardown_link(void)
 {
-    zdc_dtls_del(A.d);
-    zdc_dtls_del(B.d);
-    zdc_dtls_cert_del(A.cert);
-    zdc_dtls_cert_del(B.cert);
+    zdc_dtls_free(A.d);
+    zdc_dtls_free(B.d);
+    zdc_dtls_cert_free(A.cert);
+    zdc_dtls_cert_free(B.cert);
     cr_assert_eq(ERR_peek_error(), 0ul, "OpenSSL error queue left dirty");
 }
 
@@ -340,7 +340,7 @@ Test(dtls, config_validation)
     cr_assert_eq(zdc_dtls_send(d, (const uint8_t *)"x", 1), ZDC_ERR_INVALID_STATE);
     cr_assert_null(zdc_dtls_cipher(d));
     cr_assert_eq(zdc_dtls_next_timeout(d), ZDC_DTLS_NO_TIMEOUT);
-    zdc_dtls_del(d);
+    zdc_dtls_free(d);
 }
 
 /* ---- handshake and data ---------------------------------------------------------------- */
@@ -804,8 +804,8 @@ Test(dtls, create_free_cycles)
         roundtrip(&A, &B, (size_t)i * 25);
         if (i % 3 == 0)
             zdc_dtls_close(A.d);
-        zdc_dtls_del(A.d);
-        zdc_dtls_del(B.d);
+        zdc_dtls_free(A.d);
+        zdc_dtls_free(B.d);
         A.d = B.d = NULL;
         A.in_head = A.in_tail = B.in_head = B.in_tail = 0;
         A.nmsgs = B.nmsgs = 0;
@@ -817,8 +817,8 @@ Test(dtls, create_free_cycles)
             start_both();
         if (i % 4 == 1)
             pump();
-        zdc_dtls_del(A.d);
-        zdc_dtls_del(B.d);
+        zdc_dtls_free(A.d);
+        zdc_dtls_free(B.d);
         A.d = B.d = NULL;
         A.in_head = A.in_tail = B.in_head = B.in_tail = 0;
     }
@@ -828,7 +828,7 @@ Test(dtls, create_free_cycles)
     zdc_dtls_cert *keep = A.cert;
     A.cert = c;
     make_pair(false);
-    zdc_dtls_cert_del(c);
+    zdc_dtls_cert_free(c);
     A.cert = keep;
     start_both();
     pump();
@@ -836,7 +836,7 @@ Test(dtls, create_free_cycles)
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
     for (int i = 0; i < 20; i++) {
         cr_assert_eq(zdc_dtls_cert_new(&c), 0);
-        zdc_dtls_cert_del(c);
+        zdc_dtls_cert_free(c);
     }
 }
 
@@ -1187,14 +1187,14 @@ Test(dtls, groups_x25519_preferred_p256_accepted_p384_refused)
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
     cr_assert_eq(SSL_get_negotiated_group(o.ssl), NID_X25519);
     ossl_peer_free(&o);
-    zdc_dtls_del(B.d);
+    zdc_dtls_free(B.d);
     A.in_head = A.in_tail = 0;
 
     ossl_client_run(&o, NULL, "P-256", true);
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
     cr_assert_eq(SSL_get_negotiated_group(o.ssl), NID_X9_62_prime256v1);
     ossl_peer_free(&o);
-    zdc_dtls_del(B.d);
+    zdc_dtls_free(B.d);
     A.in_head = A.in_tail = 0;
 
     ossl_client_run(&o, NULL, "P-384", true);
@@ -1260,8 +1260,8 @@ Test(dtls, short_protected_records_gcm)
     roundtrip(&A, &B, 100);
     roundtrip(&B, &A, 100);
     /* and while the handshake runs (buffered for the next epoch) */
-    zdc_dtls_del(A.d);
-    zdc_dtls_del(B.d);
+    zdc_dtls_free(A.d);
+    zdc_dtls_free(B.d);
     A.in_head = A.in_tail = B.in_head = B.in_tail = 0;
     make_pair(false);
     start_both();

@@ -32,7 +32,7 @@ Test(impair, perfect_link_delivers_in_order_after_delay)
         cr_assert_eq(tag, i);
     }
     cr_assert_eq(zdc_impair_next(l), UINT64_MAX);
-    zdc_impair_del(l);
+    zdc_impair_free(l);
 }
 
 /* Pushes n numbered datagrams, one per microsecond, and drains everything. */
@@ -47,7 +47,7 @@ static size_t run(zdc_impair_config c, uint32_t n, uint32_t *got, zdc_impair_sta
     while (zdc_impair_pop(l, UINT64_MAX, buf, sizeof buf, &len, NULL) == 1)
         memcpy(&got[k++], buf, 4);
     *st = zdc_impair_get_stats(l);
-    zdc_impair_del(l);
+    zdc_impair_free(l);
     return k;
 }
 
@@ -99,5 +99,5 @@ Test(impair, bounds_and_errors)
     cr_assert_eq(zdc_impair_get_stats(l).overflowed, 1);
     cr_assert_eq(zdc_impair_pop(l, 0, out, sizeof out, &len, NULL), ZDC_ERR_BUFFER_TOO_SMALL);
     cr_assert_eq(zdc_impair_queued(l), 2, "a too-small pop loses nothing");
-    zdc_impair_del(l); /* frees queued copies: LeakSanitizer checks */
+    zdc_impair_free(l); /* frees queued copies: LeakSanitizer checks */
 }

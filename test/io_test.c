@@ -207,8 +207,8 @@ static void burst(int backend, int family, bool gso)
     cr_expect_eq(st.tx_errors, 0);
     zdc_loop_get_stats(rx, &st);
     cr_expect_eq(st.rx_packets, t.count);
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
 }
 
 Test(io, burst_10k_ipv4_uring)
@@ -256,8 +256,8 @@ static void sweep(int backend, bool gro)
     run_transfer(tx, rx, 4, &t);
     cr_expect_eq(t.bad, 0, "%zu datagrams damaged", t.bad);
     cr_assert_eq(t.received, t.count, "%zu of %zu sizes arrived", t.received, t.count);
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
 }
 
 Test(io, sizes_1_to_65507_uring, .timeout = 60)
@@ -296,8 +296,8 @@ static void gso_gro(int backend)
     zdc_loop_get_stats(rx, &st);
     cr_expect_gt(st.rx_gro, 0, "no coalesced receive on %s", zdc_loop_backend_name(rx));
     cr_expect_eq(st.rx_packets, t.count);
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
 }
 
 Test(io, gso_gro_uring)
@@ -325,8 +325,8 @@ Test(io, zerocopy_send_uring)
     cr_expect_eq(t.bad, 0);
     cr_expect_gt(st.tx_zc, 0);
     cr_expect_eq(st.tx_packets, t.count);
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
     /* every buffer came back only after its notification */
 }
 
@@ -383,7 +383,7 @@ Test(io, port_range_skips_used_ports)
     uint16_t got = zdc_addr_port(&local);
     cr_expect_neq(got, busy);
     cr_expect(got > busy && got <= busy + 16, "port %u outside [%u, %u]", got, busy, busy + 16);
-    zdc_loop_del(e);
+    zdc_loop_free(e);
     close(fd);
 
     c.port_min = 10;
@@ -434,8 +434,8 @@ static void oversize(int backend, bool gro)
     cr_assert_eq(st.rx_packets, 0);
     zdc_pkt *p;
     cr_assert_eq(zdc_loop_recv(rx, &p), 0);
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
 }
 
 Test(io, oversize_dropped_uring)
@@ -482,10 +482,10 @@ static void pool_exhausted(int backend)
     }
     cr_assert_eq(st.rx_packets, 8);
     cr_assert_eq(st.rx_pool_exhausted, 32);
-    zdc_loop_del(rx);
+    zdc_loop_free(rx);
     cr_assert_eq(zdc_pool_outstanding(pool), 0);
-    zdc_pool_del(pool);
-    zdc_loop_del(tx);
+    zdc_pool_free(pool);
+    zdc_loop_free(tx);
 }
 
 Test(io, pool_exhausted_counted_uring)
@@ -505,21 +505,21 @@ Test(io, env_selects_fallback)
     setenv("ZDC_IO_BACKEND", "epoll", 1);
     zdc_loop *e = new_engine(&c);
     cr_expect_str_eq(zdc_loop_backend_name(e), "epoll");
-    zdc_loop_del(e);
+    zdc_loop_free(e);
     setenv("ZDC_IO_BACKEND", "uring", 1);
     e = new_engine(&c);
     cr_expect_str_eq(zdc_loop_backend_name(e), "io_uring");
-    zdc_loop_del(e);
+    zdc_loop_free(e);
     unsetenv("ZDC_IO_BACKEND");
     e = new_engine(&c);
     cr_expect_str_eq(zdc_loop_backend_name(e), "io_uring", "io_uring works on this kernel");
-    zdc_loop_del(e);
+    zdc_loop_free(e);
     /* An explicit config choice wins over the environment. */
     setenv("ZDC_IO_BACKEND", "uring", 1);
     c.backend = ZDC_IO_BACKEND_EPOLL;
     e = new_engine(&c);
     cr_expect_str_eq(zdc_loop_backend_name(e), "epoll");
-    zdc_loop_del(e);
+    zdc_loop_free(e);
     unsetenv("ZDC_IO_BACKEND");
 }
 
@@ -550,14 +550,14 @@ static int fallback_child(void)
     if (zdc_loop_new(&c, &e) != 0)
         return 4;
     int bad = strcmp(zdc_loop_backend_name(e), "epoll") != 0;
-    zdc_loop_del(e);
+    zdc_loop_free(e);
     if (bad)
         return 2;
     /* Asked for explicitly, io_uring is reported as unavailable, not silently replaced. */
     c.backend = ZDC_IO_BACKEND_URING;
     zdc_loop *u = NULL;
     if (zdc_loop_new(&c, &u) != ZDC_ERR_NOT_SUPPORTED || u) {
-        zdc_loop_del(u);
+        zdc_loop_free(u);
         return 3;
     }
     return 0;
@@ -647,7 +647,7 @@ static void zero_timeout_poll_receives(int backend)
     pthread_join(th, NULL);
     cr_expect_eq(got, 3, "%d of 3 datagrams seen by zero-timeout polls", got);
     close(ls.fd);
-    zdc_loop_del(e);
+    zdc_loop_free(e);
 }
 
 Test(io, zero_timeout_poll_receives_uring)
@@ -681,7 +681,7 @@ static void poll_sleeps_until_timer(int backend)
         cr_assert_geq(zdc_loop_poll(e, -1), 0);
     cr_assert_geq(fired, start + 30000000, "timer fired early");
     cr_expect_lt(fired - start, 1000000000ull, "slept far past the deadline");
-    zdc_loop_del(e);
+    zdc_loop_free(e);
 }
 
 Test(io, poll_sleeps_until_timer_uring)
@@ -722,11 +722,11 @@ static void shutdown_in_flight(int backend, bool zerocopy)
     }
     zdc_loop_poll(tx, 0); /* hands a batch to the kernel, most are still queued */
     zdc_loop_poll(rx, 0); /* some received and queued, never read */
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
     cr_assert_eq(zdc_pool_outstanding(pool), 0, "%zu buffers not returned",
                  zdc_pool_outstanding(pool));
-    zdc_pool_del(pool);
+    zdc_pool_free(pool);
     cr_assert_eq(count_fds(), fds_before, "file descriptors leaked");
 }
 
@@ -754,7 +754,7 @@ Test(io, engine_answers_closed_after_close)
     cr_expect_eq(zdc_loop_send(e, p), ZDC_ERR_CLOSED);
     cr_expect_eq(zdc_loop_poll(e, 0), ZDC_ERR_CLOSED);
     zdc_pkt_unref(p);
-    zdc_loop_del(e);
+    zdc_loop_free(e);
 }
 
 /* A tiny provided-buffer ring runs dry under a burst (-ENOBUFS ends the multishot receive);
@@ -776,8 +776,8 @@ Test(io, uring_buffer_ring_runs_dry_and_recovers)
                  (unsigned long long)st.rx_nobufs);
     cr_expect_eq(t.bad, 0);
     cr_expect_gt(st.rx_nobufs, 0, "the 2-buffer ring never ran dry");
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
 }
 
 /* The default configuration: wildcard addresses, both families on one port. */
@@ -793,5 +793,5 @@ Test(io, default_config_binds_both_families_on_one_port)
         cr_expect_eq(zdc_addr_port(&a6), zdc_addr_port(&a4));
     else
         cr_log_warn("no IPv6 socket on this host");
-    zdc_loop_del(e);
+    zdc_loop_free(e);
 }

@@ -133,8 +133,8 @@ static void threaded(int backend)
     zdc_loop_stop(rx);
     zdc_loop_get_stats(tx, &st);
     cr_expect_eq(st.tx_packets, total);
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
 }
 
 Test(io_thread, engine_on_own_thread_uring, .timeout = 60)
@@ -172,10 +172,10 @@ static void stop_busy(int backend)
         if (zdc_loop_send(tx, p) != 0)
             zdc_pkt_unref(p);
     }
-    zdc_loop_del(tx);
-    zdc_loop_del(rx);
+    zdc_loop_free(tx);
+    zdc_loop_free(rx);
     cr_assert_eq(zdc_pool_outstanding(pool), 0);
-    zdc_pool_del(pool);
+    zdc_pool_free(pool);
 }
 
 Test(io_thread, stop_busy_uring)

@@ -55,7 +55,7 @@ Test(keymap, empty_map_finds_nothing)
     cr_assert_null(zdc_keymap_find(&m, "x", 1));
     cr_assert_null(zdc_keymap_find(&m, "", 0));
     cr_assert_eq(zdc_keymap_count(&m), 0);
-    zdc_keymap_free(&m);
+    zdc_keymap_clear(&m);
 }
 
 Test(keymap, insert_find_remove)
@@ -78,7 +78,7 @@ Test(keymap, insert_find_remove)
     cr_assert_eq(zdc_keymap_count(&m), 2);
     put(&m, &b, "beta", 4); /* a removed node can go back in */
     cr_assert_eq(get(&m, "beta")->value, 4);
-    zdc_keymap_free(&m);
+    zdc_keymap_clear(&m);
 }
 
 Test(keymap, duplicate_keys_are_all_found)
@@ -106,7 +106,7 @@ Test(keymap, duplicate_keys_are_all_found)
         n++;
     }
     cr_assert_eq(n, 3);
-    zdc_keymap_free(&m);
+    zdc_keymap_clear(&m);
 }
 
 /* Binary keys with embedded zero bytes and equal lengths, as addresses are. */
@@ -124,7 +124,7 @@ Test(keymap, binary_keys)
     probe[2] = 82;
     cr_assert_null(zdc_keymap_find(&m, probe, sizeof probe));
     cr_assert_null(zdc_keymap_find(&m, k1, 18), "length is part of the key");
-    zdc_keymap_free(&m);
+    zdc_keymap_clear(&m);
 }
 
 /* Many keys: the table grows, keeps every key, and chains stay short. */
@@ -166,7 +166,7 @@ Test(keymap, grows_with_many_keys)
         snprintf(k, sizeof k, "u%d", i);
         cr_assert_eq(get(&m, k) != NULL, i % 2 == 1, "key %s", k);
     }
-    zdc_keymap_free(&m);
+    zdc_keymap_clear(&m);
     free(it);
 }
 
@@ -212,5 +212,5 @@ Test(keymap, random_against_reference)
         }
         cr_assert_eq(total, zdc_keymap_count(&m));
     }
-    zdc_keymap_free(&m);
+    zdc_keymap_clear(&m);
 }

@@ -189,7 +189,7 @@ static void harness_init(harness *h, const zdc_pc_env *env)
 
 static void side_free(side *s)
 {
-    zdc_dtls_cert_del(s->cert);
+    zdc_dtls_cert_free(s->cert);
     while (s->in_head) {
         dgram *d = s->in_head;
         s->in_head = d->next;
@@ -206,13 +206,13 @@ static void side_free(side *s)
 static void harness_free(harness *h)
 {
     /* Both peers first: deleting one may still send (an SCTP ABORT) to the other's inbox. */
-    zdc_pc_del(h->a.pc);
-    zdc_pc_del(h->b.pc);
+    zdc_pc_free(h->a.pc);
+    zdc_pc_free(h->b.pc);
     h->a.pc = h->b.pc = NULL;
     side_free(&h->a);
     side_free(&h->b);
     for (int i = 0; i < 2; i++)
-        zdc_impair_del(h->link[i]);
+        zdc_impair_free(h->link[i]);
 }
 
 /* Puts a seeded impairment link into both directions. */
@@ -536,7 +536,7 @@ Test(pc, offer_answer_connects_and_channel_carries_every_size_both_ways)
 {
     harness h;
     harness_init(&h, NULL);
-    zdc_dtls_cert_del(h.a.cert); /* the peer holds its own reference */
+    zdc_dtls_cert_free(h.a.cert); /* the peer holds its own reference */
     h.a.cert = NULL;
     zdc_pc_channel *ca = make_channel(&h.a, "chat", NULL);
     cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_CONNECTING);

@@ -48,8 +48,8 @@ Test(pool, defaults_and_invalid_configs)
     zdc_pool_get_stats(p, &s);
     cr_assert_eq(s.slabs, 0, "no slab before the first get");
     cr_assert_eq(s.allocated, 0);
-    zdc_pool_del(p);
-    zdc_pool_del(NULL);
+    zdc_pool_free(p);
+    zdc_pool_free(NULL);
 }
 
 Test(pool, get_gives_fresh_buffer_and_refcounting)
@@ -87,7 +87,7 @@ Test(pool, get_gives_fresh_buffer_and_refcounting)
     zdc_pkt_unref(b);
     zdc_pkt_unref(NULL);
     cr_assert_eq(zdc_pool_outstanding(p), 0);
-    zdc_pool_del(p);
+    zdc_pool_free(p);
 }
 
 Test(pool, head_and_tail_room_ops)
@@ -139,7 +139,7 @@ Test(pool, head_and_tail_room_ops)
     cr_assert_eq(k->data, base + 32);
     cr_assert_eq(k->len, 0);
     zdc_pkt_unref(k);
-    zdc_pool_del(p);
+    zdc_pool_free(p);
 }
 
 Test(pool, exhaustion_is_counted_and_recovers)
@@ -180,7 +180,7 @@ Test(pool, exhaustion_is_counted_and_recovers)
     for (int i = 0; i < 8; i++)
         zdc_pkt_unref(k[i]);
     cr_assert_eq(zdc_pool_outstanding(p), 0);
-    zdc_pool_del(p);
+    zdc_pool_free(p);
 }
 
 Test(pool, slabs_grow_lazily)
@@ -211,7 +211,7 @@ Test(pool, slabs_grow_lazily)
     zdc_pool_get_stats(p, &s);
     cr_assert_eq(s.slabs, 3);
     cr_assert_eq(s.outstanding, 0);
-    zdc_pool_del(p);
+    zdc_pool_free(p);
 }
 
 /* Sanitizer allocators abort on impossible sizes unless told to return NULL like malloc. */
@@ -239,7 +239,7 @@ Test(pool, slab_allocation_failure_is_exhaustion_not_crash)
     cr_assert_eq(s.allocated, 0);
     cr_assert_eq(s.outstanding, 0);
     cr_assert_null(zdc_pool_pkt_at(p, 0));
-    zdc_pool_del(p);
+    zdc_pool_free(p);
 }
 
 #ifdef NDEBUG
@@ -259,7 +259,7 @@ Test(pool, double_unref_counted)
     cr_assert_null(zdc_pool_get(p));
     zdc_pkt_unref(a);
     zdc_pkt_unref(b);
-    zdc_pool_del(p);
+    zdc_pool_free(p);
 }
 #else
 Test(pool, double_unref_asserts, .signal = SIGABRT)
@@ -336,8 +336,8 @@ Test(pool, cross_thread_unref)
     cr_assert_leq(s.allocated, XT_POOL);
     cr_assert_eq(s.exhausted_count, empty);
     cr_assert_eq(s.double_unref, 0);
-    zdc_spsc_destroy(&x.ring);
-    zdc_pool_del(x.pool);
+    zdc_spsc_clear(&x.ring);
+    zdc_pool_free(x.pool);
 }
 
 /* Several threads get and unref concurrently (the app may allocate send buffers while the I/O
@@ -397,5 +397,5 @@ Test(pool, concurrent_get_and_unref)
     cr_assert_eq(s.outstanding, 0);
     cr_assert_leq(s.allocated, MT_POOL);
     cr_assert_leq(s.slabs, 3);
-    zdc_pool_del(m.pool);
+    zdc_pool_free(m.pool);
 }

@@ -18,14 +18,14 @@ Test(spsc, init_rejects_and_rounds)
     cr_assert_eq(zdc_spsc_init(NULL, 8), ZDC_ERR_INVALID_PARAMETER);
     cr_assert_eq(zdc_spsc_init(&r, 5), 0);
     cr_assert_eq(zdc_spsc_capacity(&r), 8);
-    zdc_spsc_destroy(&r);
+    zdc_spsc_clear(&r);
     cr_assert_eq(zdc_spsc_init(&r, 1), 0);
     cr_assert_eq(zdc_spsc_capacity(&r), 2);
-    zdc_spsc_destroy(&r);
+    zdc_spsc_clear(&r);
     cr_assert_eq(zdc_spsc_init(&r, 16), 0);
     cr_assert_eq(zdc_spsc_capacity(&r), 16);
-    zdc_spsc_destroy(&r);
-    zdc_spsc_destroy(&r); /* idempotent */
+    zdc_spsc_clear(&r);
+    zdc_spsc_clear(&r); /* idempotent */
 }
 
 Test(spsc, fifo_full_empty)
@@ -49,7 +49,7 @@ Test(spsc, fifo_full_empty)
     cr_assert(zdc_spsc_push(&r, NULL), "NULL is a valid item");
     cr_assert(zdc_spsc_pop(&r, &v));
     cr_assert_null(v);
-    zdc_spsc_destroy(&r);
+    zdc_spsc_clear(&r);
 }
 
 Test(spsc, wrap_around_interleaved)
@@ -74,7 +74,7 @@ Test(spsc, wrap_around_interleaved)
         cr_assert_leq(next_in - next_out, 8);
     }
     cr_assert_gt(next_out, 1000);
-    zdc_spsc_destroy(&r);
+    zdc_spsc_clear(&r);
 }
 
 Test(spsc, bursts_partial_and_wrapping)
@@ -101,7 +101,7 @@ Test(spsc, bursts_partial_and_wrapping)
         cr_assert_eq(out[2 + i], in[i]);
     cr_assert_eq(zdc_spsc_push_burst(&r, in, 0), 0);
     cr_assert_eq(zdc_spsc_count(&r), 0);
-    zdc_spsc_destroy(&r);
+    zdc_spsc_clear(&r);
 }
 
 Test(mpsc, init_rejects_and_rounds)
@@ -112,7 +112,7 @@ Test(mpsc, init_rejects_and_rounds)
     cr_assert_eq(zdc_mpsc_init(&r, ZDC_RING_MAX_CAPACITY + 1), ZDC_ERR_INVALID_PARAMETER);
     cr_assert_eq(zdc_mpsc_init(&r, 100), 0);
     cr_assert_eq(zdc_mpsc_capacity(&r), 128);
-    zdc_mpsc_destroy(&r);
+    zdc_mpsc_clear(&r);
 }
 
 Test(mpsc, fifo_full_empty_wrap)
@@ -138,7 +138,7 @@ Test(mpsc, fifo_full_empty_wrap)
         cr_assert_eq(U(v), out++);
     cr_assert_eq(in, out);
     cr_assert_eq(zdc_mpsc_count(&r), 0);
-    zdc_mpsc_destroy(&r);
+    zdc_mpsc_clear(&r);
 }
 
 Test(mpsc, bursts)
@@ -158,7 +158,7 @@ Test(mpsc, bursts)
     for (int i = 0; i < 11; i++)
         cr_assert_eq(out[i], in[i], "item %d", i);
     cr_assert_eq(zdc_mpsc_pop_burst(&r, out, 12), 0);
-    zdc_mpsc_destroy(&r);
+    zdc_mpsc_clear(&r);
 }
 
 /* ---- two-thread SPSC stress -------------------------------------------------------------- */
@@ -217,7 +217,7 @@ Test(spsc, two_thread_stress, .timeout = 120)
     pthread_join(th, NULL);
     cr_assert_eq(c.bad_at, 0, "item %zu out of order or lost", (size_t)c.bad_at);
     cr_assert_eq(zdc_spsc_count(&c.r), 0);
-    zdc_spsc_destroy(&c.r);
+    zdc_spsc_clear(&c.r);
 }
 
 /* ---- three producers, one consumer ------------------------------------------------------- */
@@ -283,5 +283,5 @@ Test(mpsc, three_producers_stress, .timeout = 120)
     }
     void *v;
     cr_assert_not(zdc_mpsc_pop(&c.r, &v), "nothing extra");
-    zdc_mpsc_destroy(&c.r);
+    zdc_mpsc_clear(&c.r);
 }

@@ -41,7 +41,7 @@ struct end {
     size_t buffered_calls, last_buffered;
     /* optional behaviours of the callbacks */
     bool echo;          /* send every received message back on the same stream */
-    bool del_on_reset;  /* zdc_sctp_del(self) from on_stream_reset */
+    bool del_on_reset;  /* zdc_sctp_free(self) from on_stream_reset */
     bool send_from_out; /* (never set) */
 };
 
@@ -122,7 +122,7 @@ static void cb_reset(void *user, uint16_t stream)
     if (e->nresets < 64)
         e->resets[e->nresets++] = stream;
     if (e->del_on_reset) {
-        zdc_sctp_del(e->s);
+        zdc_sctp_free(e->s);
         e->s = NULL;
     }
 }
@@ -156,7 +156,7 @@ static void end_clear_msgs(struct end *e)
 
 static void end_free(struct end *e)
 {
-    zdc_sctp_del(e->s);
+    zdc_sctp_free(e->s);
     e->s = NULL;
     for (size_t i = 0; i < e->nq; i++)
         free(e->q[i].p);

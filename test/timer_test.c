@@ -28,7 +28,7 @@ Test(timer, empty)
     cr_assert_eq(zdc_timers_next(&ts), UINT64_MAX);
     cr_assert_eq(zdc_timers_run(&ts, UINT64_MAX), 0);
     cr_assert_eq(zdc_timers_count(&ts), 0);
-    zdc_timers_destroy(&ts);
+    zdc_timers_clear(&ts);
 }
 
 Test(timer, fires_in_deadline_order_ties_by_arm_order)
@@ -59,7 +59,7 @@ Test(timer, fires_in_deadline_order_ties_by_arm_order)
     cr_assert_eq(fired[4], &t[0]);
     cr_assert_eq(fired[5], &t[5]);
     cr_assert_eq(zdc_timers_next(&ts), UINT64_MAX);
-    zdc_timers_destroy(&ts);
+    zdc_timers_clear(&ts);
 }
 
 Test(timer, cancel_and_rearm)
@@ -90,7 +90,7 @@ Test(timer, cancel_and_rearm)
     cr_assert_eq(fired[0], &b);
     cr_assert_eq(fired[1], &c);
     cr_assert_eq(c.deadline, 250);
-    zdc_timers_destroy(&ts);
+    zdc_timers_clear(&ts);
 }
 
 /* Callbacks that act on other timers. */
@@ -147,7 +147,7 @@ Test(timer, callbacks_arm_and_cancel_others)
     cr_assert_eq(fired[5], &s.self);
     cr_assert_eq(s.self_count, 3);
     cr_assert_eq(zdc_timers_next(&s.ts), UINT64_MAX);
-    zdc_timers_destroy(&s.ts);
+    zdc_timers_clear(&s.ts);
 }
 
 /* A callback cancels a timer that was armed during the same run (still staged). */
@@ -179,7 +179,7 @@ Test(timer, cancel_staged_timer)
     cr_assert_eq(n_fired, 2);
     cr_assert_eq(fired[0], &s.d);
     cr_assert_eq(fired[1], &s.c);
-    zdc_timers_destroy(&s.ts);
+    zdc_timers_clear(&s.ts);
 }
 
 Test(timer, destroy_disarms)
@@ -189,7 +189,7 @@ Test(timer, destroy_disarms)
     zdc_timers_init(&ts);
     zdc_timer_init(&a, record, NULL);
     zdc_timer_arm(&ts, &a, 1);
-    zdc_timers_destroy(&ts);
+    zdc_timers_clear(&ts);
     cr_assert_not(zdc_timer_armed(&a));
 }
 
@@ -289,7 +289,7 @@ Test(timer, random_100k_against_sorted_reference, .timeout = 120)
     cr_assert_eq(zdc_timers_count(&ts), 0);
     for (size_t i = 0; i < N_RANDOM; i++)
         cr_assert_not(rts[i].live);
-    zdc_timers_destroy(&ts);
+    zdc_timers_clear(&ts);
     free(rts);
     free(expect);
 }

@@ -16,7 +16,7 @@ void zdc_handles_init(zdc_handles *t)
     *t = (zdc_handles){0};
 }
 
-void zdc_handles_destroy(zdc_handles *t)
+void zdc_handles_clear(zdc_handles *t)
 {
     free(t->slots);
     *t = (zdc_handles){0};

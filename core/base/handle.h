@@ -20,7 +20,7 @@ typedef struct zdc_handles {
 
 void zdc_handles_init(zdc_handles *t);
 /* Frees the table itself (not the objects). */
-void zdc_handles_destroy(zdc_handles *t);
+void zdc_handles_clear(zdc_handles *t);
 
 /* Stores obj (non-NULL) with a type tag and returns its id in *id.
  * Returns 0, ZDC_ERR_INVALID_PARAMETER (obj NULL) or ZDC_ERR_NOMEM. */

@@ -81,7 +81,7 @@ void zdc_keymap_init(zdc_keymap *m, const uint8_t seed[16])
     m->k1 = load_le64(seed + 8);
 }
 
-void zdc_keymap_free(zdc_keymap *m)
+void zdc_keymap_clear(zdc_keymap *m)
 {
     free(m->buckets);
     m->buckets = NULL;

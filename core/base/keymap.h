@@ -38,7 +38,7 @@ typedef struct zdc_keymap {
  * the buckets; all-zero is fine in tests). */
 void zdc_keymap_init(zdc_keymap *m, const uint8_t seed[16]);
 /* Frees the bucket array; the nodes are the caller's and are left as they are. */
-void zdc_keymap_free(zdc_keymap *m);
+void zdc_keymap_clear(zdc_keymap *m);
 
 /* Adds node n under key[0..len) (the map keeps the pointer, not a copy). n must not be in a
  * map. Duplicate keys are allowed. O(1) amortized. */

@@ -69,7 +69,7 @@ int zdc_pool_new(const zdc_pool_config *cfg, zdc_pool **out)
     return 0;
 }
 
-void zdc_pool_del(zdc_pool *p)
+void zdc_pool_free(zdc_pool *p)
 {
     if (p == NULL)
         return;

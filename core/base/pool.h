@@ -3,12 +3,12 @@
  * A zdc_pkt is one buffer of `buf_size` bytes; the payload [data, data + len) starts
  * `headroom` bytes in, so headers can be prepended (zdc_pkt_push) and trailers appended
  * (zdc_pkt_put) in place without copying. Buffers live in slabs of `slab_buffers` that are
- * allocated lazily, up to `max_buffers`; slabs are freed only by zdc_pool_del.
+ * allocated lazily, up to `max_buffers`; slabs are freed only by zdc_pool_free.
  *
  * Threads: zdc_pool_get, zdc_pkt_ref and zdc_pkt_unref may be called from any thread
  * concurrently (the free list is a lock-free stack with an ABA-safe tagged head). Ownership
  * of a buffer's bytes follows the usual rule: hand a buffer to another thread through a ring
- * (release/acquire) and stop touching it. zdc_pool_del must not race with anything.
+ * (release/acquire) and stop touching it. zdc_pool_free must not race with anything.
  *
  * Every buffer has a stable index in [0, max_buffers) (zdc_pkt_index / zdc_pool_pkt_at), usable
  * as an io_uring provided-buffer id (those are 16-bit: keep max_buffers <= 65536 for that).
@@ -67,7 +67,7 @@ int zdc_pool_new(const zdc_pool_config *cfg, zdc_pool **pool);
 
 /* Frees the pool and all its slabs. Buffers still outstanding become invalid. NULL is a
  * no-op. */
-void zdc_pool_del(zdc_pool *pool);
+void zdc_pool_free(zdc_pool *pool);
 
 /* A buffer with refcount 1, data at the head room, len 0, flags 0, addr unset, user NULL.
  * NULL when all max_buffers are in use or a slab cannot be allocated (counted in

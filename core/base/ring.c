@@ -47,7 +47,7 @@ int zdc_spsc_init(zdc_spsc *r, size_t capacity)
     return 0;
 }
 
-void zdc_spsc_destroy(zdc_spsc *r)
+void zdc_spsc_clear(zdc_spsc *r)
 {
     if (r == NULL)
         return;
@@ -164,7 +164,7 @@ int zdc_mpsc_init(zdc_mpsc *r, size_t capacity)
     return 0;
 }
 
-void zdc_mpsc_destroy(zdc_mpsc *r)
+void zdc_mpsc_clear(zdc_mpsc *r)
 {
     if (r == NULL)
         return;

@@ -60,7 +60,7 @@ typedef struct zdc_mpsc {
  * ZDC_ERR_NOMEM. */
 int zdc_spsc_init(zdc_spsc *r, size_t capacity);
 /* Frees the slots (items still queued are not touched). Safe on a zeroed struct. */
-void zdc_spsc_destroy(zdc_spsc *r);
+void zdc_spsc_clear(zdc_spsc *r);
 size_t zdc_spsc_capacity(const zdc_spsc *r);
 /* Producer only. false = full (nothing queued). */
 bool zdc_spsc_push(zdc_spsc *r, void *item);
@@ -77,7 +77,7 @@ size_t zdc_spsc_count(const zdc_spsc *r);
  * threads at once; pop, pop_burst from one consumer thread. A producer that has claimed a slot
  * but not yet filled it holds back the consumer at that slot (items stay in order). */
 int zdc_mpsc_init(zdc_mpsc *r, size_t capacity);
-void zdc_mpsc_destroy(zdc_mpsc *r);
+void zdc_mpsc_clear(zdc_mpsc *r);
 size_t zdc_mpsc_capacity(const zdc_mpsc *r);
 bool zdc_mpsc_push(zdc_mpsc *r, void *item);
 bool zdc_mpsc_pop(zdc_mpsc *r, void **item);

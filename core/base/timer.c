@@ -99,7 +99,7 @@ void zdc_timers_init(zdc_timers *ts)
     *ts = (zdc_timers){0};
 }
 
-void zdc_timers_destroy(zdc_timers *ts)
+void zdc_timers_clear(zdc_timers *ts)
 {
     for (uint32_t i = 0; i < ts->n; i++)
         ts->heap[i]->heap_index = ZDC_TIMER_NOT_ARMED;

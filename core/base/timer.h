@@ -44,7 +44,7 @@ typedef struct zdc_timers {
 
 void zdc_timers_init(zdc_timers *ts);
 /* Frees the heap; armed timers become unarmed (their memory is the caller's). */
-void zdc_timers_destroy(zdc_timers *ts);
+void zdc_timers_clear(zdc_timers *ts);
 
 /* Initializes an unarmed timer. cb must not be NULL. */
 void zdc_timer_init(zdc_timer *t, zdc_timer_cb cb, void *arg);

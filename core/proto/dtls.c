@@ -329,7 +329,7 @@ void zdc_dtls_cert_ref(zdc_dtls_cert *c)
     atomic_fetch_add(&c->refs, 1);
 }
 
-void zdc_dtls_cert_del(zdc_dtls_cert *c)
+void zdc_dtls_cert_free(zdc_dtls_cert *c)
 {
     if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
         cert_free(c);
@@ -490,12 +490,12 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
     return 0;
 }
 
-void zdc_dtls_del(zdc_dtls *d)
+void zdc_dtls_free(zdc_dtls *d)
 {
     if (d == NULL)
         return;
     SSL_free(d->ssl);
-    zdc_dtls_cert_del(d->cert);
+    zdc_dtls_cert_free(d->cert);
     free(d);
 }
 

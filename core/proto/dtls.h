@@ -62,12 +62,12 @@ typedef struct zdc_dtls_cert zdc_dtls_cert;
 int zdc_dtls_cert_new(zdc_dtls_cert **out);
 
 /* Takes another reference (for an owner besides the endpoints, e.g. a peer connection that
- * needs the fingerprint before it creates its endpoint). Drop it with zdc_dtls_cert_del. */
+ * needs the fingerprint before it creates its endpoint). Drop it with zdc_dtls_cert_free. */
 void zdc_dtls_cert_ref(zdc_dtls_cert *c);
 
 /* Drops the caller's reference. The certificate lives on until the last endpoint created with
  * it is freed. NULL is ignored. */
-void zdc_dtls_cert_del(zdc_dtls_cert *c);
+void zdc_dtls_cert_free(zdc_dtls_cert *c);
 
 /* SHA-256 fingerprint of the DER certificate: 32 bytes. */
 const uint8_t *zdc_dtls_cert_fingerprint(const zdc_dtls_cert *c);
@@ -140,7 +140,7 @@ typedef struct zdc_dtls_config {
      * datagrams by retransmission). Required. */
     int (*send)(void *user, const uint8_t *p, size_t len);
     /* One decrypted application-data record. `p` is valid only during the call. May call
-     * zdc_dtls_send() on the same endpoint, not zdc_dtls_del(). Required. */
+     * zdc_dtls_send() on the same endpoint, not zdc_dtls_free(). Required. */
     void (*on_data)(void *user, const uint8_t *p, size_t len);
     void *user;
 } zdc_dtls_config;
@@ -157,7 +157,7 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out);
 
 /* Frees the endpoint without sending anything (call zdc_dtls_close() first for a polite
  * close). NULL is ignored. */
-void zdc_dtls_del(zdc_dtls *d);
+void zdc_dtls_free(zdc_dtls *d);
 
 /* NEW -> CONNECTING. A client sends its ClientHello (through `send`) and arms the timer; a
  * server just starts accepting datagrams (it also moves to CONNECTING on its first datagram).

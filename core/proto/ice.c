@@ -1189,12 +1189,24 @@ int zdc_ice_handle_stun(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, si
 {
     if (!ice || !from || !p)
         return ZDC_ERR_INVALID_PARAMETER;
-    if (ended(ice))
-        return ZDC_ERR_CLOSED;
     zdc_stun_msg msg;
     int rv = zdc_stun_parse(p, len, &msg);
     if (rv != 0 && rv != ZDC_ERR_UNKNOWN_ATTRIBUTE)
-        return rv;
+        return ended(ice) ? ZDC_ERR_CLOSED : rv;
+    return zdc_ice_handle_stun_msg(ice, from, p, len, &msg, rv, now_ns);
+}
+
+int zdc_ice_handle_stun_msg(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, size_t len,
+                            const zdc_stun_msg *m, int parse_rv, uint64_t now_ns)
+{
+    if (!ice || !from || !p || !m)
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (ended(ice))
+        return ZDC_ERR_CLOSED;
+    if (parse_rv != 0 && parse_rv != ZDC_ERR_UNKNOWN_ATTRIBUTE)
+        return parse_rv;
+    zdc_stun_msg msg = *m;
+    int rv = parse_rv;
     arm(ice, now_ns);
     zdc_addr src = *from;
     zdc_addr_unmap_v4(&src);

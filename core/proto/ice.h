@@ -156,6 +156,10 @@ int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c);
  * ZDC_ERR_CLOSED. The caller needs nothing but to keep going. */
 int zdc_ice_handle_stun(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, size_t len,
                         uint64_t now_ns);
+/* The same for a datagram the caller already parsed: msg and parse_rv are zdc_stun_parse's
+ * output and result for p/len (the raw bytes are still needed for MESSAGE-INTEGRITY). */
+int zdc_ice_handle_stun_msg(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, size_t len,
+                            const zdc_stun_msg *msg, int parse_rv, uint64_t now_ns);
 /* Absolute time of the next deadline, or UINT64_MAX when none. */
 uint64_t zdc_ice_next_timeout(const zdc_ice *ice);
 /* Runs everything due at now_ns (retransmissions, paced checks, nomination, consent). */

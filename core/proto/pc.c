@@ -38,7 +38,7 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
     pc->env.local = NULL;
     pc->remote_media = -1;
     pc->dtls_role = 0;
-    zdc_dtls_cert_ref(pc->env.cert); /* dropped by zdc_pc_del */
+    zdc_dtls_cert_ref(pc->env.cert); /* dropped by zdc_pc_free */
     *out = pc;
     return 0;
 }
@@ -47,11 +47,11 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
 static void reset_connection(zdc_pc *pc, bool channels)
 {
     if (pc->sctp) {
-        zdc_sctp_del(pc->sctp);
+        zdc_sctp_free(pc->sctp);
         pc->sctp = NULL;
     }
     if (pc->dtls) {
-        zdc_dtls_del(pc->dtls);
+        zdc_dtls_free(pc->dtls);
         pc->dtls = NULL;
     }
     if (pc->ice) {
@@ -82,7 +82,7 @@ static void reset_connection(zdc_pc *pc, bool channels)
     pc->remote_max_message = 0;
 }
 
-void zdc_pc_del(zdc_pc *pc)
+void zdc_pc_free(zdc_pc *pc)
 {
     if (!pc)
         return;
@@ -92,7 +92,7 @@ void zdc_pc_del(zdc_pc *pc)
     free(pc->ev);
     free(pc->ch);
     free(pc->local);
-    zdc_dtls_cert_del(pc->env.cert);
+    zdc_dtls_cert_free(pc->env.cert);
     free(pc);
 }
 
@@ -189,17 +189,47 @@ const char *zdc_pc_dtls_cipher(const zdc_pc *pc)
     return pc->dtls ? zdc_dtls_cipher(pc->dtls) : NULL;
 }
 
+bool zdc_pc_owns_stun_msg(const zdc_pc *pc, const zdc_stun_msg *m)
+{
+    if (!pc->ice || pc->closed)
+        return false;
+    if (m->cls == ZDC_STUN_REQUEST || m->cls == ZDC_STUN_INDICATION)
+        return zdc_ice_username_matches(pc->ice, m);
+    return zdc_ice_has_transaction(pc->ice, m->txid);
+}
+
 bool zdc_pc_owns_stun(const zdc_pc *pc, const uint8_t *p, size_t len)
 {
     zdc_stun_msg m;
-    if (!pc->ice || pc->closed)
-        return false;
     int rv = zdc_stun_parse(p, len, &m);
     if (rv != 0 && rv != ZDC_ERR_UNKNOWN_ATTRIBUTE)
         return false;
-    if (m.cls == ZDC_STUN_REQUEST || m.cls == ZDC_STUN_INDICATION)
-        return zdc_ice_username_matches(pc->ice, &m);
-    return zdc_ice_has_transaction(pc->ice, m.txid);
+    return zdc_pc_owns_stun_msg(pc, &m);
+}
+
+bool zdc_pc_global_next_timeout(uint64_t *at_ns)
+{
+    return zdc_sctp_global_next_tick(at_ns);
+}
+
+void zdc_pc_global_handle_timeout(uint64_t now_ns)
+{
+    zdc_sctp_global_tick(now_ns);
+}
+
+static void after_input(zdc_pc *pc, uint64_t now_ns);
+
+int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
+                       const zdc_stun_msg *msg, int parse_rv, uint64_t now_ns)
+{
+    if (pc->closed)
+        return 0;
+    if (!pc->ice)
+        return ZDC_ERR_NOT_FOUND;
+    if (zdc_ice_handle_stun_msg(pc->ice, from, p, len, msg, parse_rv, now_ns) == ZDC_ERR_NOT_FOUND)
+        return ZDC_ERR_NOT_FOUND;
+    after_input(pc, now_ns);
+    return 0;
 }
 
 static void after_input(zdc_pc *pc, uint64_t now_ns)
@@ -300,7 +330,7 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
             t = x;
     }
     uint64_t x;
-    if (pc->sctp && !pc->env.external_sctp_tick && zdc_sctp_global_next_tick(&x) && x < t)
+    if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&x) && x < t)
         t = x;
     return t;
 }
@@ -316,9 +346,9 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
     /* usrsctp's timer wheel is process-wide: ticking it may run other peers' timers too,
      * and a second tick at the same now_ns does nothing. */
     uint64_t tick;
-    if (pc->sctp && !pc->env.external_sctp_tick && zdc_sctp_global_next_tick(&tick) &&
+    if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&tick) &&
         tick <= now_ns)
-        zdc_sctp_global_tick(now_ns);
+        zdc_pc_global_handle_timeout(now_ns);
     pc_channels_flush(pc);
     after_input(pc, now_ns);
 }

@@ -15,10 +15,12 @@
  * ages with the real clock, so a clock running ahead of real time delays retransmissions (see
  * core/dtls.h and core/sctp.h). ICE's checks, retransmissions and consent run on now_ns alone.
  *
- * usrsctp's timers are process-wide. zdc_pc_next_timeout()/zdc_pc_handle_timeout() include
- * its tick (zdc_sctp_global_tick) while this peer has an association; an engine should keep
- * ticking while zdc_sctp_global_next_tick() asks for it, also with no peer left (usrsctp frees
- * closed associations from its timers).
+ * Some timers of the stages are process-wide (today usrsctp's tick; none once zdc's own SCTP
+ * is the default): zdc_pc_global_next_timeout()/zdc_pc_global_handle_timeout(). A lone peer
+ * connection runs them from its own zdc_pc_next_timeout()/zdc_pc_handle_timeout(); an owner of
+ * many (the engine) sets env.owner_runs_global_timers and runs them once for all, and should
+ * keep running them while they ask, also with no peer left (usrsctp frees closed associations
+ * from its timers). Nothing above core/proto needs to know what they are.
  *
  * A data channel's life (zdc_pc_channel_state; events in brackets):
  *
@@ -52,6 +54,7 @@
 
 #include "addr.h"
 #include "dtls.h"
+#include "zdc/stun.h"
 #include "zdc/peer.h"
 
 typedef struct zdc_pc zdc_pc;
@@ -69,15 +72,15 @@ typedef struct zdc_pc_env {
     size_t max_message_size; /* local limit (a=max-message-size), default 256 KiB */
     size_t send_queue_limit; /* per channel, bytes waiting for SCTP; default 16 MiB */
     /* Optional: something happened to this peer that its owner should look at — an event was
-     * queued, or SCTP raised a callback for it (usually from zdc_sctp_global_tick inside
-     * another peer's call or the owner's own tick). After it, the owner should call
+     * queued, or a stage raised a callback for it (usually from the global timers, inside
+     * another peer's call or the owner's own run of them). After it, the owner should call
      * zdc_pc_handle_timeout soon (it finishes what the callback started, e.g. tearing down
      * after the association went down) and take the events. Must not call into this peer. */
     void (*notify)(void *user);
-    /* The owner drives zdc_sctp_global_tick itself (an engine with many peers ticks it once):
-     * zdc_pc_next_timeout and zdc_pc_handle_timeout then leave usrsctp's tick out, and
-     * `notify` tells which peers the tick touched. */
-    bool external_sctp_tick;
+    /* The owner runs zdc_pc_global_handle_timeout itself (an engine with many peers runs it
+     * once): zdc_pc_next_timeout and zdc_pc_handle_timeout then leave the global timers out,
+     * and `notify` tells which peers they touched. */
+    bool owner_runs_global_timers;
     /* Optional, for tests: called before each allocation of state the connection cannot lose
      * (queued events, received messages); returning true makes it fail as out of memory. */
     bool (*fail_alloc)(void *user);
@@ -107,7 +110,7 @@ typedef struct zdc_pc_event {
 int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out);
 /* Frees everything, channels included, and drops the certificate reference. No event is
  * delivered, but a live association is aborted, which may still call env.send once. */
-void zdc_pc_del(zdc_pc *pc);
+void zdc_pc_free(zdc_pc *pc);
 
 /* The public API's calls (see include/zdc/peer.h for their contracts). Differences:
  * - zdc_pc_create_channel works in any state but FAILED/CLOSED (as in browsers): a channel
@@ -141,7 +144,15 @@ const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
  * Returns 0 (consumed or dropped) or ZDC_ERR_NOT_FOUND (STUN not for this peer). */
 int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
                            uint64_t now_ns);
-/* Whether a STUN request's USERNAME names this peer (engine routing). */
+/* A STUN datagram the owner already parsed (msg, and parse_rv: zdc_stun_parse's result, 0 or
+ * ZDC_ERR_UNKNOWN_ATTRIBUTE), so that a datagram is parsed once on its way in. Returns as
+ * zdc_pc_handle_datagram. */
+int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
+                       const zdc_stun_msg *msg, int parse_rv, uint64_t now_ns);
+/* Whether a parsed STUN message is this peer's: a request or indication whose USERNAME names
+ * it, or a response to a transaction it has open (engine routing). */
+bool zdc_pc_owns_stun_msg(const zdc_pc *pc, const zdc_stun_msg *msg);
+/* The same for an unparsed datagram. */
 bool zdc_pc_owns_stun(const zdc_pc *pc, const uint8_t *p, size_t len);
 /* Whether non-STUN traffic (DTLS) from `from` is this peer's: the selected remote address, or
  * any address ICE has verified with an authenticated check (engine routing). */
@@ -155,6 +166,12 @@ int zdc_pc_remote_address(const zdc_pc *pc, zdc_addr *out);
  * while there is no ICE agent (before the first offer or remote description, after close).
  * Valid until the next call that creates, resets or closes the connection. */
 const char *zdc_pc_local_ufrag(const zdc_pc *pc);
+
+/* The process-wide timers of the stages (see the top): stores when they next want to run and
+ * returns true, or false when none is pending. */
+bool zdc_pc_global_next_timeout(uint64_t *at_ns);
+/* Runs them; may call any peer connection's env.send and env.notify. */
+void zdc_pc_global_handle_timeout(uint64_t now_ns);
 
 /* ---- events ---------------------------------------------------------------------------- */
 

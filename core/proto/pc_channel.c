@@ -15,18 +15,18 @@
 #include "zdc/sdp.h"
 #include "zdc/stun.h"
 
-static void free_msgs(msg *m)
+static void free_msgs(pc_msg *m)
 {
     while (m) {
-        msg *n = m->next;
+        pc_msg *n = m->next;
         free(m);
         m = n;
     }
 }
 
-static msg *new_msg(const uint8_t *p, size_t len, bool text, uint32_t ppid)
+static pc_msg *new_msg(const uint8_t *p, size_t len, bool text, uint32_t ppid)
 {
-    msg *m = malloc(sizeof *m + (len ? len : 1));
+    pc_msg *m = malloc(sizeof *m + (len ? len : 1));
     if (!m)
         return NULL;
     m->next = NULL;
@@ -209,7 +209,7 @@ static void flush_channel(zdc_pc_channel *c)
     zdc_pc *pc = c->pc;
     size_t before = c->tx_bytes;
     while (c->tx_head && pc->sctp_up && c->state == ZDC_CHANNEL_OPEN) {
-        msg *m = c->tx_head;
+        pc_msg *m = c->tx_head;
         zdc_sctp_send_opts o = channel_send_opts(c);
         int rv =
             zdc_sctp_send(pc->sctp, (uint16_t)c->id, m->ppid, m->data, m->len ? m->len : 1, &o);
@@ -262,7 +262,7 @@ static int send_now(zdc_pc_channel *c, const uint8_t *p, size_t len, uint32_t pp
     return zdc_sctp_send(c->pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1, &o);
 }
 
-static void enqueue(zdc_pc_channel *c, msg *m)
+static void enqueue(zdc_pc_channel *c, pc_msg *m)
 {
     m->next = NULL;
     if (c->tx_tail)
@@ -284,7 +284,7 @@ int zdc_pc_channel_send(zdc_pc_channel *c, const uint8_t *p, size_t len, bool te
     rv = send_now(c, p, len, ppid);
     if (rv != ZDC_ERR_AGAIN)
         return rv;
-    msg *m = new_msg(p, len, text, ppid);
+    pc_msg *m = new_msg(p, len, text, ppid);
     if (!m)
         return ZDC_ERR_NOMEM;
     if (!len)
@@ -303,7 +303,7 @@ int zdc_pc_channel_buffer_acquire(zdc_pc_channel *c, size_t cap, uint8_t **data)
         return ZDC_ERR_INVALID_STATE;
     if (cap > c->pc->remote_max_message)
         return ZDC_ERR_TOO_LARGE;
-    msg *m = malloc(sizeof *m + (cap ? cap : 1));
+    pc_msg *m = malloc(sizeof *m + (cap ? cap : 1));
     if (!m)
         return ZDC_ERR_NOMEM;
     m->next = NULL;
@@ -315,7 +315,7 @@ int zdc_pc_channel_buffer_acquire(zdc_pc_channel *c, size_t cap, uint8_t **data)
 
 int zdc_pc_channel_buffer_submit(zdc_pc_channel *c, size_t len, bool text)
 {
-    msg *m = c->tx_buf;
+    pc_msg *m = c->tx_buf;
     if (!m)
         return ZDC_ERR_INVALID_STATE;
     if (len > m->len)
@@ -372,7 +372,7 @@ int zdc_pc_channel_peek(zdc_pc_channel *c, const uint8_t **p, size_t *len, bool 
 
 void zdc_pc_channel_release(zdc_pc_channel *c)
 {
-    msg *m = c->rx_head;
+    pc_msg *m = c->rx_head;
     if (!m)
         return;
     c->rx_head = m->next;
@@ -554,14 +554,14 @@ void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uin
     default:
         return; /* unknown PPID: not a data-channel message */
     }
-    msg *m = pc_alloc(pc, NULL, sizeof *m + (len ? len : 1));
+    pc_msg *m = pc_alloc(pc, NULL, sizeof *m + (len ? len : 1));
     if (!m) {
         /* A message SCTP delivered and acknowledged cannot come again: losing it silently
          * would break a reliable channel's promise. */
         pc_fail_nomem(pc, "a received message");
         return;
     }
-    *m = (msg){.len = len, .text = text, .ppid = ppid};
+    *m = (pc_msg){.len = len, .text = text, .ppid = ppid};
     if (len)
         memcpy(m->data, p, len);
     if (c->rx_tail)

@@ -31,13 +31,13 @@
  * ZDC_DTLS_DEFAULT_MTU bytes, or zdc_dtls_send() refuses it and SCTP retransmits it forever. */
 #define DTLS_RECORD_OVERHEAD 37
 
-typedef struct msg {
-    struct msg *next;
+typedef struct pc_msg {
+    struct pc_msg *next;
     size_t len;
     bool text;
     uint32_t ppid;
     uint8_t data[];
-} msg;
+} pc_msg;
 
 struct zdc_pc_channel {
     zdc_pc *pc;
@@ -48,10 +48,10 @@ struct zdc_pc_channel {
     int state;             /* enum zdc_channel_state */
     bool local;            /* created by zdc_pc_create_channel */
     uint64_t handle;
-    msg *rx_head, *rx_tail;
+    pc_msg *rx_head, *rx_tail;
     size_t rx_count; /* messages waiting to be read */
-    msg *tx_head, *tx_tail;
-    msg *tx_buf; /* zero-copy send buffer handed to the app (len = its capacity) */
+    pc_msg *tx_head, *tx_tail;
+    pc_msg *tx_buf; /* zero-copy send buffer handed to the app (len = its capacity) */
     size_t tx_bytes;
     size_t low_threshold;
     bool reset_sent;

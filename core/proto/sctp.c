@@ -801,7 +801,7 @@ void zdc_sctp_close(zdc_sctp *s)
     s->state = ST_CLOSED;
 }
 
-void zdc_sctp_del(zdc_sctp *s)
+void zdc_sctp_free(zdc_sctp *s)
 {
     if (s == NULL || s->free_pending)
         return;

@@ -17,9 +17,9 @@
  *   zdc_sctp function; it should encrypt/queue the packet and return.
  * - Every other callback is raised after usrsctp has returned, while this module reads the
  *   association's socket. From those callbacks the user may call zdc_sctp_send,
- *   zdc_sctp_reset_stream, zdc_sctp_buffered_amount, zdc_sctp_close and zdc_sctp_del on any
+ *   zdc_sctp_reset_stream, zdc_sctp_buffered_amount, zdc_sctp_close and zdc_sctp_free on any
  *   association (deleting the one being dispatched is deferred until its dispatch ends).
- *   After zdc_sctp_close() or zdc_sctp_del() returns, no callback is raised for it again.
+ *   After zdc_sctp_close() or zdc_sctp_free() returns, no callback is raised for it again.
  *
  * Association setup follows WebRTC: both sides bind their a=sctp-port and connect to the
  * remote a=sctp-port (simultaneous open, RFC 9260 §5.2.4 handles the INIT collision).
@@ -163,7 +163,7 @@ int zdc_sctp_reset_stream(zdc_sctp *s, uint16_t stream);
 void zdc_sctp_close(zdc_sctp *s);
 
 /* Closes (if needed) and frees `s`. NULL is a no-op. */
-void zdc_sctp_del(zdc_sctp *s);
+void zdc_sctp_free(zdc_sctp *s);
 
 /* True between on_up and on_down/close. */
 bool zdc_sctp_is_up(const zdc_sctp *s);

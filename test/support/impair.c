@@ -65,7 +65,7 @@ int zdc_impair_new(const zdc_impair_config *cfg, zdc_impair **out)
     return 0;
 }
 
-void zdc_impair_del(zdc_impair *l)
+void zdc_impair_free(zdc_impair *l)
 {
     if (!l)
         return;

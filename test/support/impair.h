@@ -35,7 +35,7 @@ zdc_impair_config zdc_impair_config_default(void);
 
 /* Returns 0, ZDC_ERR_INVALID_PARAMETER (a probability outside 0..1) or ZDC_ERR_NOMEM. */
 int zdc_impair_new(const zdc_impair_config *cfg, zdc_impair **out);
-void zdc_impair_del(zdc_impair *l);
+void zdc_impair_free(zdc_impair *l);
 
 /* Offers a datagram at time now_ns. `tag` is returned with it (e.g. which socket it is for).
  * Returns 0 (queued, or lost by the link's dice — see stats), ZDC_ERR_TOO_LARGE (over

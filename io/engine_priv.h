@@ -1,0 +1,82 @@
+/* Internal to the engine (io/engine.c and io/engine_self.c): its state and members. */
+#ifndef ZDC_IO_ENGINE_PRIV_H
+#define ZDC_IO_ENGINE_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dtls.h"
+#include "engine_member.h"
+#include "keymap.h"
+#include "list.h"
+#include "loop.h"
+#include "route.h"
+#include "timer.h"
+
+#define ZDC_ENGINE_MAX_LOCAL 16
+/* Datagrams to the engine's own socket remembered at once (engine_self.c). */
+#define ZDC_ENGINE_SELF_RING 4096
+
+struct zdc_engine_member {
+    zdc_pc *pc;
+    zdc_engine_member_ops ops;
+    void *arg;
+    zdc_engine *engine;
+    zdc_route_entry route;             /* routing keys (route.h) */
+    struct zdc_engine_member *partner; /* the member it talks to through the engine's own
+                                          socket (two peers of one engine), if any */
+    bool partnered;                    /* some member's partner is (or was) this one */
+    zdc_link all;                      /* every member */
+    zdc_link ready;                    /* members with events to dispatch (self-linked: none) */
+    zdc_timer timer;                   /* armed at zdc_pc_next_timeout (UINT64_MAX: none) */
+    struct zdc_engine_member *due;     /* next member whose timer fired in this step */
+};
+
+/* A datagram one member sent to the engine's own socket, remembered until it comes back. */
+typedef struct zdc_engine_self_send {
+    zdc_keymap_node node; /* in self_map, keyed by key[] */
+    uint8_t key[12];      /* hash of the bytes (8), length (4) */
+    bool used;
+    zdc_engine_member *sender; /* NULL once the sender is gone */
+} zdc_engine_self_send;
+
+struct zdc_engine {
+    zdc_loop *loop;
+    zdc_dtls_cert *cert;
+    zdc_addr local[ZDC_ENGINE_MAX_LOCAL];
+    size_t n_local;
+    size_t max_message_size;
+
+    zdc_link all;   /* every member */
+    zdc_link ready; /* members with events to dispatch */
+    size_t n;
+
+    zdc_timers timers;          /* one timer per member */
+    zdc_engine_member *calling; /* the member the engine is calling into, if any */
+    zdc_engine_member *due;     /* members whose timer fired, while the heap runs */
+    zdc_route route;
+
+    /* Self traffic (engine_self.c), oldest first from self_head (a ring), indexed by
+     * self_map. */
+    zdc_engine_self_send *self; /* ZDC_ENGINE_SELF_RING slots */
+    size_t self_head, self_n;
+    zdc_keymap self_map;
+
+    zdc_engine_stats st;
+};
+
+/* ---- engine_self.c: two members of one engine talking through its own socket ----------- */
+
+int zdc_engine_self_init(zdc_engine *e, const uint8_t seed[16]);
+void zdc_engine_self_clear(zdc_engine *e);
+/* Whether `to` is this engine's own socket address. */
+bool zdc_engine_is_self(const zdc_engine *e, const zdc_addr *to);
+/* m sent this datagram to the engine's own socket. */
+void zdc_engine_self_sent(zdc_engine *e, zdc_engine_member *m, const uint8_t *p, size_t len);
+/* The member that sent this datagram to the engine's own socket, or NULL; takes the oldest
+ * such record. */
+zdc_engine_member *zdc_engine_self_sender(zdc_engine *e, const uint8_t *p, size_t len);
+/* m is going: no record or partner refers to it any more. */
+void zdc_engine_self_forget(zdc_engine *e, zdc_engine_member *m);
+
+#endif /* ZDC_IO_ENGINE_PRIV_H */
