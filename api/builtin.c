@@ -153,7 +153,9 @@ static zdc_pc *pc_of(void *obj)
  * passes rv through. */
 static int changed(void *obj, int rv)
 {
-    zdc_engine_member_changed(((bpeer *)obj)->member);
+    bpeer *b = obj;
+    b->err[0] = '\0'; /* the connection's own error is the last one now */
+    zdc_engine_member_changed(b->member);
     return rv;
 }
 
@@ -223,7 +225,10 @@ static int initialize(void *obj, const zdc_peer_config *cfg);
 
 static int b_initialize(void *obj, const zdc_peer_config *cfg)
 {
-    return changed(obj, initialize(obj, cfg));
+    /* Not through changed(): an error of this layer (b->err) must outlive the call. */
+    int rv = initialize(obj, cfg);
+    zdc_engine_member_changed(((bpeer *)obj)->member);
+    return rv;
 }
 
 static int initialize(void *obj, const zdc_peer_config *cfg)
@@ -321,7 +326,8 @@ static int b_signaling_state(void *obj)
 }
 static const char *b_last_error(void *obj)
 {
-    return zdc_pc_last_error(pc_of(obj));
+    const bpeer *b = obj;
+    return b->err[0] ? b->err : zdc_pc_last_error(b->pc);
 }
 
 /* Channel calls move SCTP only: usrsctp's timers are the engine's single tick, and the
