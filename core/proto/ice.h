@@ -42,10 +42,10 @@
 #include "zdc/candidate.h"
 #include "zdc/stun.h"
 
-/* ICE connection state (RFC 8445 / W3C RTCIceConnectionState). The peer connection maps it
- * onto the Godot connection state with zdc_ice_state_to_connection(): NEW -> NEW (0),
- * CHECKING -> CONNECTING (1), CONNECTED and COMPLETED -> CONNECTED (2, once DTLS is up too),
- * DISCONNECTED -> DISCONNECTED (3), FAILED -> FAILED (4), CLOSED -> CLOSED (5). */
+/* ICE connection state (RFC 8445 / W3C RTCIceConnectionState). The peer connection derives its
+ * own (Godot-numbered) state from it together with DTLS and SCTP (core/proto/pc_event.c,
+ * pc_update_connection_state): CHECKING/CONNECTED/COMPLETED give CONNECTING until DTLS is up
+ * over a verified address, then CONNECTED; DISCONNECTED -> DISCONNECTED; FAILED -> FAILED. */
 enum zdc_ice_state {
     ZDC_ICE_NEW = 0,
     ZDC_ICE_CHECKING = 1,     /* remote credentials known, checks running */
@@ -65,13 +65,6 @@ enum zdc_ice_gathering_state {
 };
 
 enum zdc_ice_role { ZDC_ICE_CONTROLLING = 0, ZDC_ICE_CONTROLLED = 1 };
-
-/* Godot connection state (0..5) for an ICE state. */
-static inline int zdc_ice_state_to_connection(int ice_state)
-{
-    static const int map[] = {0, 1, 2, 2, 3, 4, 5};
-    return ice_state >= 0 && ice_state <= ZDC_ICE_CLOSED ? map[ice_state] : 4;
-}
 
 typedef struct zdc_ice zdc_ice;
 

@@ -27,13 +27,12 @@ Test(peer_config, resolution_error_is_the_last_error)
     zdc_ice_server s = {.urls = "stun:localhost:3478"};
     zdc_peer_config c = {.ice_servers = &s, .n_ice_servers = 1};
     cr_assert_eq(zdc_peer_initialize(p, &c), ZDC_ERR_INVALID_PARAMETER);
-    cr_assert(strstr(zdc_peer_last_error(p), "cannot resolve 'localhost'"),
-              "last error: '%s'", zdc_peer_last_error(p));
+    cr_assert(strstr(zdc_peer_last_error(p), "cannot resolve 'localhost'"), "last error: '%s'",
+              zdc_peer_last_error(p));
     /* peer.h: a failed initialize leaves the peer NEW with no ICE servers: usable. */
     cr_assert_eq(zdc_peer_get_connection_state(p), ZDC_STATE_NEW);
     /* A later failing call reports its own error, not the stale one. */
-    cr_assert_eq(zdc_peer_set_remote_description(p, "answer", "v=0\r\n"),
-                 ZDC_ERR_INVALID_STATE);
+    cr_assert_eq(zdc_peer_set_remote_description(p, "answer", "v=0\r\n"), ZDC_ERR_INVALID_STATE);
     cr_assert_null(strstr(zdc_peer_last_error(p), "resolve"), "last error: '%s'",
                    zdc_peer_last_error(p));
     /* A numeric server needs no resolution: initialize succeeds and clears the error. */
