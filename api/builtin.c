@@ -35,7 +35,7 @@ static void deliver(bpeer *b, const zdc_peer_callbacks *cb, zdc_pc_event *ev)
         break;
     case ZDC_PC_EV_CANDIDATE:
         if (cb->on_ice_candidate_created)
-            cb->on_ice_candidate_created(cb->user, self, ev->text, ev->state, ev->text2);
+            cb->on_ice_candidate_created(cb->user, self, ev->text, ev->mline_index, ev->text2);
         break;
     case ZDC_PC_EV_DATA_CHANNEL:
         /* The remote side opened it: give it a handle first (it stays until the peer is

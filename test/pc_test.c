@@ -288,7 +288,7 @@ static size_t relay(side *s)
                 s->held[s->n_held++] = strdup(e.text2);
             } else {
                 s->cands_relayed++;
-                int rv = zdc_pc_add_ice_candidate(s->peer->pc, e.text, e.state, e.text2);
+                int rv = zdc_pc_add_ice_candidate(s->peer->pc, e.text, e.mline_index, e.text2);
                 cr_assert_eq(rv, 0, "%s: add_ice_candidate '%s': %d %s", s->peer->name, e.text2, rv,
                              zdc_pc_last_error(s->peer->pc));
             }

@@ -88,7 +88,7 @@ typedef struct zdc_pc_env {
 
 enum zdc_pc_event_kind {
     ZDC_PC_EV_DESCRIPTION,     /* text = type ("offer"/"answer"), text2 = sdp */
-    ZDC_PC_EV_CANDIDATE,       /* text = mid, index, text2 = candidate ("" = end) */
+    ZDC_PC_EV_CANDIDATE,       /* text = mid, mline_index, text2 = candidate ("" = end) */
     ZDC_PC_EV_DATA_CHANNEL,    /* channel */
     ZDC_PC_EV_CONNECTION,      /* state */
     ZDC_PC_EV_GATHERING,       /* state */
@@ -101,7 +101,8 @@ enum zdc_pc_event_kind {
 
 typedef struct zdc_pc_event {
     int kind;
-    int state; /* or the candidate's m-line index */
+    int state;       /* CONNECTION, GATHERING, SIGNALING: the new state */
+    int mline_index; /* CANDIDATE: the m-line index (text = its mid) */
     zdc_pc_channel *channel;
     char *text, *text2;
 } zdc_pc_event;

@@ -38,7 +38,7 @@ static pc_msg *new_msg(const uint8_t *p, size_t len, bool text, uint32_t ppid)
     return m;
 }
 
-void pc_channel_set_state(zdc_pc_channel *c, int state)
+void pc_channel_set_state(zdc_pc_channel *c, enum zdc_channel_state state)
 {
     if (c->state == state)
         return;
@@ -80,7 +80,7 @@ static zdc_pc_channel *channel_alloc(zdc_pc *pc, const char *label, size_t label
         return NULL;
     }
     c->pc = pc;
-    c->id = -1;
+    c->has_stream = false;
     c->max_rtx = c->max_life = -1;
     c->ordered = true;
     c->state = ZDC_CHANNEL_CONNECTING;
@@ -98,31 +98,36 @@ void pc_channel_free(zdc_pc_channel *c)
     free(c);
 }
 
-static zdc_pc_channel *channel_by_stream(zdc_pc *pc, int stream)
+static zdc_pc_channel *channel_by_stream(zdc_pc *pc, zdc_stream_id stream)
 {
     for (size_t i = 0; i < pc->n_ch; i++)
-        if (pc->ch[i]->id == stream && pc->ch[i]->state != ZDC_CHANNEL_CLOSED)
+        if (pc->ch[i]->has_stream && pc->ch[i]->stream.v == stream.v &&
+            pc->ch[i]->state != ZDC_CHANNEL_CLOSED)
             return pc->ch[i];
     return NULL;
 }
 
-static bool stream_in_use(zdc_pc *pc, int stream)
+static bool stream_in_use(zdc_pc *pc, zdc_stream_id stream)
 {
     for (size_t i = 0; i < pc->n_ch; i++)
-        if (pc->ch[i]->id == stream && pc->ch[i]->state != ZDC_CHANNEL_CLOSED)
+        if (pc->ch[i]->has_stream && pc->ch[i]->stream.v == stream.v &&
+            pc->ch[i]->state != ZDC_CHANNEL_CLOSED)
             return true;
     return false;
 }
 
 /* RFC 8832 §6: "If the side is acting as the DTLS client, it MUST choose an even stream
  * identifier; if the side is acting as the DTLS server, it MUST choose an odd one." */
-static int pick_stream(zdc_pc *pc)
+/* RFC 8832 §6: the DTLS client uses even stream ids, the server odd ones. */
+static bool pick_stream(zdc_pc *pc, zdc_stream_id *out)
 {
     int limit = pc->sctp ? zdc_sctp_out_streams(pc->sctp) : 0;
     for (int s = pc->dtls_role == ZDC_DTLS_CLIENT ? 0 : 1; s < limit; s += 2)
-        if (!stream_in_use(pc, s))
-            return s;
-    return -1;
+        if (!stream_in_use(pc, zdc_stream_id_of((uint16_t)s))) {
+            *out = zdc_stream_id_of((uint16_t)s);
+            return true;
+        }
+    return false;
 }
 
 static zdc_sctp_send_opts channel_send_opts(const zdc_pc_channel *c)
@@ -141,10 +146,10 @@ static zdc_sctp_send_opts channel_send_opts(const zdc_pc_channel *c)
 /* Resets our outgoing stream: RFC 8831 §6.7 closes a channel this way. */
 static void channel_reset(zdc_pc_channel *c)
 {
-    if (c->reset_sent || c->id < 0 || !c->pc->sctp || !c->pc->sctp_up)
+    if (c->reset_sent || !c->has_stream || !c->pc->sctp || !c->pc->sctp_up)
         return;
     c->reset_sent = true;
-    zdc_sctp_reset_stream(c->pc->sctp, (uint16_t)c->id);
+    zdc_sctp_reset_stream(c->pc->sctp, c->stream.v);
 }
 
 static void channel_send_open(zdc_pc_channel *c)
@@ -172,8 +177,7 @@ static void channel_send_open(zdc_pc_channel *c)
     /* RFC 8832 §6: "All DCEP messages MUST be sent using ordered delivery and reliable
      * transmission." */
     zdc_sctp_send_opts o = {0};
-    if (len > 0 &&
-        zdc_sctp_send(pc->sctp, (uint16_t)c->id, ZDC_PPID_DCEP, buf, (size_t)len, &o) != 0)
+    if (len > 0 && zdc_sctp_send(pc->sctp, c->stream.v, ZDC_PPID_DCEP, buf, (size_t)len, &o) != 0)
         pc_channel_set_state(c, ZDC_CHANNEL_CLOSED);
     free(buf);
 }
@@ -187,9 +191,9 @@ void pc_channels_open(zdc_pc *pc)
             continue;
         if (c->negotiated) {
             pc_channel_set_state(c, ZDC_CHANNEL_OPEN);
-        } else if (c->local && c->id < 0) {
-            c->id = pick_stream(pc);
-            if (c->id < 0)
+        } else if (c->local && !c->has_stream) {
+            c->has_stream = pick_stream(pc, &c->stream);
+            if (!c->has_stream)
                 pc_channel_set_state(c, ZDC_CHANNEL_CLOSED);
             else
                 channel_send_open(c);
@@ -211,8 +215,7 @@ static void flush_channel(zdc_pc_channel *c)
     while (c->tx_head && pc->sctp_up && c->state == ZDC_CHANNEL_OPEN) {
         pc_msg *m = c->tx_head;
         zdc_sctp_send_opts o = channel_send_opts(c);
-        int rv =
-            zdc_sctp_send(pc->sctp, (uint16_t)c->id, m->ppid, m->data, m->len ? m->len : 1, &o);
+        int rv = zdc_sctp_send(pc->sctp, c->stream.v, m->ppid, m->data, m->len ? m->len : 1, &o);
         if (rv == ZDC_ERR_AGAIN)
             break;
         c->tx_head = m->next;
@@ -259,7 +262,7 @@ static int send_now(zdc_pc_channel *c, const uint8_t *p, size_t len, uint32_t pp
     if (c->tx_head)
         return ZDC_ERR_AGAIN;
     zdc_sctp_send_opts o = channel_send_opts(c);
-    return zdc_sctp_send(c->pc->sctp, (uint16_t)c->id, ppid, len ? p : &zero, len ? len : 1, &o);
+    return zdc_sctp_send(c->pc->sctp, c->stream.v, ppid, len ? p : &zero, len ? len : 1, &o);
 }
 
 static void enqueue(zdc_pc_channel *c, pc_msg *m)
@@ -353,10 +356,10 @@ void zdc_pc_channel_buffer_discard(zdc_pc_channel *c)
 int zdc_pc_channel_send_raw(zdc_pc_channel *c, uint32_t ppid, const uint8_t *p, size_t len)
 {
     zdc_pc *pc = c->pc;
-    if (c->id < 0 || !pc->sctp_up || pc->closed)
+    if (!c->has_stream || !pc->sctp_up || pc->closed)
         return ZDC_ERR_INVALID_STATE;
     zdc_sctp_send_opts o = {0};
-    return zdc_sctp_send(pc->sctp, (uint16_t)c->id, ppid, p, len, &o);
+    return zdc_sctp_send(pc->sctp, c->stream.v, ppid, p, len, &o);
 }
 
 int zdc_pc_channel_peek(zdc_pc_channel *c, const uint8_t **p, size_t *len, bool *was_string)
@@ -396,7 +399,7 @@ int zdc_pc_channel_close(zdc_pc_channel *c)
 {
     if (c->state == ZDC_CHANNEL_CLOSED || c->state == ZDC_CHANNEL_CLOSING)
         return 0;
-    if (c->id < 0 || !c->pc->sctp_up) {
+    if (!c->has_stream || !c->pc->sctp_up) {
         pc_channel_set_state(c, ZDC_CHANNEL_CLOSED);
         return 0;
     }
@@ -422,7 +425,7 @@ const char *zdc_pc_channel_protocol(const zdc_pc_channel *c)
 
 int zdc_pc_channel_id(const zdc_pc_channel *c)
 {
-    return c->id;
+    return c->has_stream ? (int)c->stream.v : -1;
 }
 
 bool zdc_pc_channel_ordered(const zdc_pc_channel *c)
@@ -477,7 +480,7 @@ static void refuse_stream(zdc_pc *pc, zdc_pc_channel *c, uint16_t stream)
 static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t len)
 {
     zdc_dcep_msg m;
-    zdc_pc_channel *c = channel_by_stream(pc, stream);
+    zdc_pc_channel *c = channel_by_stream(pc, zdc_stream_id_of(stream));
     /* RFC 8832 §6: an OPEN on an unused stream of the peer's parity with valid parameters is
      * acknowledged; otherwise "the receiver MUST close the corresponding data channel ... and
      * MUST NOT send a DATA_CHANNEL_ACK". A message that does not parse is treated alike. */
@@ -503,7 +506,8 @@ static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t le
         zdc_sctp_reset_stream(pc->sctp, stream);
         return;
     }
-    c->id = stream;
+    c->stream = zdc_stream_id_of(stream);
+    c->has_stream = true;
     c->ordered = r.ordered;
     c->max_rtx = r.has_max_retransmits ? (int)r.max_retransmits : -1;
     c->max_life = r.has_max_packet_life_time ? (int)r.max_packet_life_time : -1;
@@ -525,7 +529,7 @@ void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uin
         handle_dcep(pc, stream, p, len);
         return;
     }
-    zdc_pc_channel *c = channel_by_stream(pc, stream);
+    zdc_pc_channel *c = channel_by_stream(pc, zdc_stream_id_of(stream));
     if (!c)
         return;
     /* RFC 8832 §6: user data before the ACK means the peer got our OPEN. */
@@ -577,7 +581,7 @@ void pc_channel_on_too_large(void *user, uint16_t stream, uint32_t ppid)
 {
     zdc_pc *pc = user;
     pc_notify(pc);
-    zdc_pc_channel *c = channel_by_stream(pc, stream);
+    zdc_pc_channel *c = channel_by_stream(pc, zdc_stream_id_of(stream));
     if (c)
         zdc_pc_channel_close(c);
 }
@@ -587,7 +591,7 @@ void pc_channel_on_stream_reset(void *user, uint16_t stream)
 {
     zdc_pc *pc = user;
     pc_notify(pc);
-    zdc_pc_channel *c = channel_by_stream(pc, stream);
+    zdc_pc_channel *c = channel_by_stream(pc, zdc_stream_id_of(stream));
     if (!c)
         return;
     channel_reset(c);
@@ -625,7 +629,7 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
         pc_set_err(pc, "max_packet_life_time and max_retransmits are exclusive");
         return ZDC_ERR_INVALID_PARAMETER;
     }
-    if (opts->negotiated && stream_in_use(pc, opts->id)) {
+    if (opts->negotiated && stream_in_use(pc, zdc_stream_id_of((uint16_t)opts->id))) {
         pc_set_err(pc, "channel id %d is already used", opts->id);
         return ZDC_ERR_INVALID_PARAMETER;
     }
@@ -634,7 +638,9 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
         return pc->n_ch >= MAX_CHANNELS ? ZDC_ERR_QUEUE_FULL : ZDC_ERR_NOMEM;
     c->local = true;
     c->negotiated = opts->negotiated;
-    c->id = opts->negotiated ? opts->id : -1;
+    c->has_stream = opts->negotiated;
+    if (opts->negotiated)
+        c->stream = zdc_stream_id_of((uint16_t)opts->id);
     c->ordered = opts->ordered;
     c->max_rtx = opts->max_retransmits >= 0 ? opts->max_retransmits : -1;
     c->max_life = opts->max_packet_life_time >= 0 ? opts->max_packet_life_time : -1;

@@ -70,7 +70,7 @@ void pc_fail_nomem(zdc_pc *pc, const char *what)
     pc_notify(pc);
 }
 
-int pc_push_event(zdc_pc *pc, int kind, int state, zdc_pc_channel *ch, const char *text,
+int pc_push_event(zdc_pc *pc, int kind, int value, zdc_pc_channel *ch, const char *text,
                   const char *text2)
 {
     if (pc->closed)
@@ -93,7 +93,14 @@ int pc_push_event(zdc_pc *pc, int kind, int state, zdc_pc_channel *ch, const cha
         free(t1);
         goto nomem;
     }
-    pc->ev[pc->ev_head + pc->ev_n] = (zdc_pc_event){kind, state, ch, t1, t2};
+    pc->ev[pc->ev_head + pc->ev_n] = (zdc_pc_event){
+        .kind = kind,
+        .state = kind == ZDC_PC_EV_CANDIDATE ? 0 : value,
+        .mline_index = kind == ZDC_PC_EV_CANDIDATE ? value : 0,
+        .channel = ch,
+        .text = t1,
+        .text2 = t2,
+    };
     pc->ev_n++;
     pc_notify(pc);
     return 0;
@@ -138,7 +145,7 @@ void zdc_pc_event_clear(zdc_pc_event *ev)
     ev->text = ev->text2 = NULL;
 }
 
-void pc_set_signaling(zdc_pc *pc, int s)
+void pc_set_signaling(zdc_pc *pc, enum zdc_signaling_state s)
 {
     if (pc->sig_state == s)
         return;
@@ -148,7 +155,7 @@ void pc_set_signaling(zdc_pc *pc, int s)
 
 void pc_update_connection_state(zdc_pc *pc)
 {
-    int s;
+    enum zdc_connection_state s;
     int ice = pc->ice ? zdc_ice_state(pc->ice) : ZDC_ICE_NEW;
     bool dtls_up = pc->dtls && zdc_dtls_get_state(pc->dtls) == ZDC_DTLS_CONNECTED;
     if (pc->closed || pc->remote_closed)

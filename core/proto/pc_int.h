@@ -44,9 +44,10 @@ struct zdc_pc_channel {
     char *label, *protocol;
     bool negotiated, ordered;
     int max_rtx, max_life; /* -1 = unset */
-    int id;                /* SCTP stream id, -1 until known */
-    int state;             /* enum zdc_channel_state */
-    bool local;            /* created by zdc_pc_create_channel */
+    bool has_stream;       /* the SCTP stream is known (chosen, negotiated or the peer's) */
+    zdc_stream_id stream;  /* its id */
+    enum zdc_channel_state state;
+    bool local; /* created by zdc_pc_create_channel */
     uint64_t handle;
     pc_msg *rx_head, *rx_tail;
     size_t rx_count; /* messages waiting to be read */
@@ -62,7 +63,9 @@ struct zdc_pc {
     zdc_addr *local;
     size_t n_local;
 
-    int conn_state, gather_state, sig_state;
+    enum zdc_connection_state conn_state;
+    enum zdc_gathering_state gather_state;
+    enum zdc_signaling_state sig_state;
     bool closed;
     char err[192];
 
@@ -121,20 +124,21 @@ void pc_fail_nomem(zdc_pc *pc, const char *what);
 void pc_set_err(zdc_pc *pc, const char *fmt, ...);
 /* Tells the owner (env.notify) that this peer has something to look at. */
 void pc_notify(zdc_pc *pc);
-/* Queues an event (copying the strings); nothing is queued once the peer is closed. Returns 0,
+/* Queues an event (copying the strings); `value` is the new state, or for a CANDIDATE its
+ * m-line index. Nothing is queued once the peer is closed. Returns 0,
  * or ZDC_ERR_NOMEM: the event is not queued and pc->lost_events is counted. */
-int pc_push_event(zdc_pc *pc, int kind, int state, zdc_pc_channel *ch, const char *text,
+int pc_push_event(zdc_pc *pc, int kind, int value, zdc_pc_channel *ch, const char *text,
                   const char *text2);
 void pc_drop_events(zdc_pc *pc);
 /* Sets a state and queues its change event when it changed. */
-void pc_set_signaling(zdc_pc *pc, int s);
+void pc_set_signaling(zdc_pc *pc, enum zdc_signaling_state s);
 /* Derives the connection state from ICE, DTLS and SCTP (W3C RTCPeerConnectionState). */
 void pc_update_connection_state(zdc_pc *pc);
 
 /* ---- pc_channel.c: data channels and DCEP --------------------------------------------- */
 
 /* Moves a channel to `state`, queueing OPEN/CLOSE events. */
-void pc_channel_set_state(zdc_pc_channel *c, int state);
+void pc_channel_set_state(zdc_pc_channel *c, enum zdc_channel_state state);
 void pc_channel_free(zdc_pc_channel *c);
 /* Opens every channel waiting for the association (DCEP OPEN, or directly when negotiated). */
 void pc_channels_open(zdc_pc *pc);

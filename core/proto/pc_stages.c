@@ -110,13 +110,17 @@ static void ice_state(void *user, int state)
     pc_update_connection_state(pc);
 }
 
-static void ice_gathering(void *user, int state)
+static void ice_gathering(void *user, int ice_state)
 {
     zdc_pc *pc = user;
+    enum zdc_gathering_state state =
+        ice_state == ZDC_ICE_GATHERING_COMPLETE    ? ZDC_GATHERING_COMPLETE
+        : ice_state == ZDC_ICE_GATHERING_GATHERING ? ZDC_GATHERING_GATHERING
+                                                   : ZDC_GATHERING_NEW;
     if (pc->gather_state == state)
         return;
     pc->gather_state = state;
-    pc_push_event(pc, ZDC_PC_EV_GATHERING, state, NULL, NULL, NULL);
+    pc_push_event(pc, ZDC_PC_EV_GATHERING, (int)state, NULL, NULL, NULL);
 }
 
 static void ice_selected(void *user, const zdc_addr *local, const zdc_addr *remote)

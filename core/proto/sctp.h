@@ -107,6 +107,17 @@ enum zdc_sctp_pr {
     ZDC_SCTP_PR_TTL = 2   /* pr_value = lifetime in milliseconds */
 };
 
+/* An SCTP stream identifier (RFC 9260 §3.3.1, 16 bits): a type of its own so that it cannot be
+ * mixed up with a PPID, a channel's index or a handle id. */
+typedef struct zdc_stream_id {
+    uint16_t v;
+} zdc_stream_id;
+
+static inline zdc_stream_id zdc_stream_id_of(uint16_t v)
+{
+    return (zdc_stream_id){v};
+}
+
 typedef struct zdc_sctp_send_opts {
     bool unordered;
     int pr_policy; /* enum zdc_sctp_pr */
