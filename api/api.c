@@ -1,40 +1,16 @@
-/* The public peer API: generation-checked handles in front of a registered implementation
- * table (include/zdc/peer_impl.h). Every call looks its handle up, then dispatches. */
+/* The public peer API: generation-checked handles (registry.c) in front of a registered
+ * implementation table (include/zdc/peer_impl.h). Every call looks its handle up, then
+ * dispatches. The built-in implementation (builtin.c) is the default table; it sits on the
+ * registry, never on this file. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "handle.h"
-#include "peer_api.h"
+#include "registry.h"
 #include "zdc/peer.h"
 #include "zdc/peer_impl.h"
 
-enum { T_PEER = 1, T_CHANNEL = 2 };
-
-typedef struct peer_ref {
-    const zdc_peer_impl *impl;
-    void *obj;
-    zdc_peer_callbacks cb;
-    uint64_t *chans;
-    size_t n_chans, cap_chans;
-    int polling;       /* inside impl->poll (callbacks may run) */
-    bool free_pending; /* zdc_peer_free was called from a callback */
-    uint64_t id;
-} peer_ref;
-
-typedef struct chan_ref {
-    peer_ref *peer;
-    void *obj;
-    /* The zero-copy send buffer when the implementation has no channel_buffer_* entries. */
-    uint8_t *buf;
-    size_t buf_cap;
-    int mode; /* enum zdc_write_mode: API-level state, kept beside the handle */
-} chan_ref;
-
-/* Handles are process-wide; the lock only guards the table (a peer itself belongs to the
- * thread that polls it). */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static zdc_handles table;
+static pthread_mutex_t dflt_lock = PTHREAD_MUTEX_INITIALIZER;
 static const zdc_peer_impl *dflt;
 static void *dflt_user;
 
@@ -46,22 +22,6 @@ zdc_channel_options zdc_channel_options_default(void)
                                  .max_retransmits = -1,
                                  .ordered = true,
                                  .protocol = ""};
-}
-
-static peer_ref *get_peer(zdc_peer p)
-{
-    pthread_mutex_lock(&lock);
-    peer_ref *r = zdc_handles_get(&table, p.id, T_PEER);
-    pthread_mutex_unlock(&lock);
-    return r && !r->free_pending ? r : NULL;
-}
-
-static chan_ref *get_chan(zdc_channel c)
-{
-    pthread_mutex_lock(&lock);
-    chan_ref *r = zdc_handles_get(&table, c.id, T_CHANNEL);
-    pthread_mutex_unlock(&lock);
-    return r && !r->peer->free_pending ? r : NULL;
 }
 
 int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user)
@@ -79,10 +39,10 @@ int zdc_peer_set_default_impl(const zdc_peer_impl *impl, void *impl_user)
         if (opt != 0 && opt != 3)
             return ZDC_ERR_INVALID_PARAMETER;
     }
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&dflt_lock);
     dflt = impl;
     dflt_user = impl_user;
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&dflt_lock);
     return 0;
 }
 
@@ -91,28 +51,24 @@ int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out
     if (!out)
         return ZDC_ERR_INVALID_PARAMETER;
     out->id = 0;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&dflt_lock);
     const zdc_peer_impl *impl = dflt ? dflt : zdc_peer_builtin_impl();
     void *user = dflt ? dflt_user : NULL;
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&dflt_lock);
     peer_ref *r = calloc(1, sizeof *r);
     if (!r)
         return ZDC_ERR_NOMEM;
     r->impl = impl;
     if (cb)
         r->cb = *cb;
-    pthread_mutex_lock(&lock);
-    int rv = zdc_handles_add(&table, r, T_PEER, &r->id);
-    pthread_mutex_unlock(&lock);
+    int rv = zdc_api_add_peer(r);
     if (rv != 0) {
         free(r);
         return rv;
     }
     rv = impl->create(user, engine, (zdc_peer){r->id}, &r->obj);
     if (rv != 0) {
-        pthread_mutex_lock(&lock);
-        zdc_handles_remove(&table, r->id);
-        pthread_mutex_unlock(&lock);
+        zdc_api_remove_peer(r);
         free(r);
         return rv;
     }
@@ -120,92 +76,21 @@ int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out
     return 0;
 }
 
-static int add_chan(peer_ref *r, void *obj, zdc_channel *out)
-{
-    chan_ref *c = calloc(1, sizeof *c);
-    if (!c)
-        return ZDC_ERR_NOMEM;
-    c->peer = r;
-    c->obj = obj;
-    c->mode = ZDC_WRITE_MODE_BINARY;
-    if (r->n_chans == r->cap_chans) {
-        size_t cap = r->cap_chans ? r->cap_chans * 2 : 8;
-        uint64_t *a = realloc(r->chans, cap * sizeof *a);
-        if (!a) {
-            free(c);
-            return ZDC_ERR_NOMEM;
-        }
-        r->chans = a;
-        r->cap_chans = cap;
-    }
-    uint64_t id;
-    pthread_mutex_lock(&lock);
-    int rv = zdc_handles_add(&table, c, T_CHANNEL, &id);
-    pthread_mutex_unlock(&lock);
-    if (rv != 0) {
-        free(c);
-        return rv;
-    }
-    r->chans[r->n_chans++] = id;
-    out->id = id;
-    return 0;
-}
-
-static void drop_channels(peer_ref *r)
-{
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < r->n_chans; i++) {
-        chan_ref *c = zdc_handles_get(&table, r->chans[i], T_CHANNEL);
-        zdc_handles_remove(&table, r->chans[i]);
-        if (c)
-            free(c->buf);
-        free(c);
-    }
-    pthread_mutex_unlock(&lock);
-    r->n_chans = 0;
-}
-
-static void destroy_ref(peer_ref *r)
-{
-    r->impl->destroy(r->obj);
-    drop_channels(r);
-    free(r->chans);
-    pthread_mutex_lock(&lock);
-    zdc_handles_remove(&table, r->id);
-    pthread_mutex_unlock(&lock);
-    free(r);
-}
-
-void zdc_peer_free(zdc_peer p)
-{
-    peer_ref *r = get_peer(p);
-    if (!r)
-        return;
-    if (r->polling) {
-        /* Called from one of this peer's callbacks: close now (no more callbacks), free when
-         * the poll unwinds. */
-        r->impl->close(r->obj);
-        r->free_pending = true;
-        return;
-    }
-    destroy_ref(r);
-}
-
 int zdc_peer_initialize(zdc_peer p, const zdc_peer_config *cfg)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     if (!r)
         return ZDC_ERR_GONE;
     int rv = r->impl->initialize(r->obj, cfg);
     if (rv == 0)
-        drop_channels(r); /* the implementation discarded them */
+        zdc_api_drop_channels(r); /* the implementation discarded them */
     return rv;
 }
 
 int zdc_peer_create_data_channel(zdc_peer p, const char *label, const zdc_channel_options *opts,
                                  zdc_channel *out)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     if (!out)
         return ZDC_ERR_INVALID_PARAMETER;
     out->id = 0;
@@ -216,7 +101,7 @@ int zdc_peer_create_data_channel(zdc_peer p, const char *label, const zdc_channe
 
 #define PEER_CALL(p, expr)                                                                         \
     do {                                                                                           \
-        peer_ref *r = get_peer(p);                                                                 \
+        peer_ref *r = zdc_api_peer_ref(p);                                                         \
         if (!r)                                                                                    \
             return ZDC_ERR_GONE;                                                                   \
         return (expr);                                                                             \
@@ -244,98 +129,55 @@ int zdc_peer_add_ice_candidate(zdc_peer p, const char *mid, int index, const cha
 
 int zdc_peer_poll(zdc_peer p)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     if (!r)
         return ZDC_ERR_GONE;
     r->polling++;
     int rv = r->impl->poll(r->obj);
     r->polling--;
     if (r->free_pending && !r->polling)
-        destroy_ref(r);
+        zdc_api_destroy(r);
     return rv;
 }
 
 void zdc_peer_close(zdc_peer p)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     if (r)
         r->impl->close(r->obj);
 }
 
 int zdc_peer_get_connection_state(zdc_peer p)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     return r ? r->impl->connection_state(r->obj) : ZDC_STATE_CLOSED;
 }
 
 int zdc_peer_get_gathering_state(zdc_peer p)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     return r ? r->impl->gathering_state(r->obj) : ZDC_GATHERING_COMPLETE;
 }
 
 int zdc_peer_get_signaling_state(zdc_peer p)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     return r ? r->impl->signaling_state(r->obj) : ZDC_SIGNALING_CLOSED;
 }
 
 const char *zdc_peer_last_error(zdc_peer p)
 {
-    peer_ref *r = get_peer(p);
+    peer_ref *r = zdc_api_peer_ref(p);
     return r ? r->impl->last_error(r->obj) : "peer is gone";
 }
 
 /* ---- for implementations --------------------------------------------------------------- */
 
-const zdc_peer_callbacks *zdc_peer_impl_callbacks(zdc_peer self)
-{
-    peer_ref *r = get_peer(self);
-    return r ? &r->cb : NULL;
-}
-
-int zdc_peer_impl_add_channel(zdc_peer self, void *chan, zdc_channel *out)
-{
-    peer_ref *r = get_peer(self);
-    if (!r)
-        return ZDC_ERR_GONE;
-    return add_chan(r, chan, out);
-}
-
-bool zdc_peer_api_enter(zdc_peer self)
-{
-    peer_ref *r = get_peer(self);
-    if (!r)
-        return false;
-    r->polling++;
-    return true;
-}
-
-bool zdc_peer_api_leave(zdc_peer self)
-{
-    pthread_mutex_lock(&lock);
-    peer_ref *r = zdc_handles_get(&table, self.id, T_PEER);
-    pthread_mutex_unlock(&lock);
-    if (!r)
-        return false;
-    r->polling--;
-    if (r->free_pending && !r->polling) {
-        destroy_ref(r);
-        return false;
-    }
-    return true;
-}
-
-bool zdc_peer_api_alive(zdc_peer self)
-{
-    return get_peer(self) != NULL;
-}
-
 /* ---- channels -------------------------------------------------------------------------- */
 
 #define CHAN_CALL(c, dflt_value, expr)                                                             \
     do {                                                                                           \
-        chan_ref *r = get_chan(c);                                                                 \
+        chan_ref *r = zdc_api_chan_ref(c);                                                         \
         if (!r)                                                                                    \
             return (dflt_value);                                                                   \
         return (expr);                                                                             \
@@ -356,7 +198,7 @@ int zdc_channel_acquire_send_buffer(zdc_channel c, size_t cap, uint8_t **data)
 {
     if (!data)
         return ZDC_ERR_INVALID_PARAMETER;
-    chan_ref *r = get_chan(c);
+    chan_ref *r = zdc_api_chan_ref(c);
     if (!r)
         return ZDC_ERR_GONE;
     const zdc_peer_impl *im = r->peer->impl;
@@ -376,7 +218,7 @@ int zdc_channel_acquire_send_buffer(zdc_channel c, size_t cap, uint8_t **data)
 
 int zdc_channel_submit_send_buffer(zdc_channel c, size_t len)
 {
-    chan_ref *r = get_chan(c);
+    chan_ref *r = zdc_api_chan_ref(c);
     if (!r)
         return ZDC_ERR_GONE;
     const zdc_peer_impl *im = r->peer->impl;
@@ -397,7 +239,7 @@ int zdc_channel_submit_send_buffer(zdc_channel c, size_t len)
 
 void zdc_channel_discard_send_buffer(zdc_channel c)
 {
-    chan_ref *r = get_chan(c);
+    chan_ref *r = zdc_api_chan_ref(c);
     if (!r)
         return;
     if (r->peer->impl->channel_buffer_discard) {
@@ -417,7 +259,7 @@ int zdc_channel_get_packet(zdc_channel c, const uint8_t **p, size_t *len, bool *
 
 void zdc_channel_release_packet(zdc_channel c)
 {
-    chan_ref *r = get_chan(c);
+    chan_ref *r = zdc_api_chan_ref(c);
     if (r)
         r->peer->impl->channel_release_packet(r->obj);
 }
@@ -431,7 +273,7 @@ int zdc_channel_set_write_mode(zdc_channel c, int mode)
 {
     if (mode != ZDC_WRITE_MODE_TEXT && mode != ZDC_WRITE_MODE_BINARY)
         return ZDC_ERR_INVALID_PARAMETER;
-    chan_ref *r = get_chan(c);
+    chan_ref *r = zdc_api_chan_ref(c);
     if (!r)
         return ZDC_ERR_GONE;
     r->mode = mode;
@@ -490,7 +332,7 @@ size_t zdc_channel_get_buffered_amount(zdc_channel c)
 
 int zdc_channel_set_buffered_amount_low_threshold(zdc_channel c, size_t bytes)
 {
-    chan_ref *r = get_chan(c);
+    chan_ref *r = zdc_api_chan_ref(c);
     if (!r)
         return ZDC_ERR_GONE;
     r->peer->impl->channel_set_low_threshold(r->obj, bytes);

@@ -10,7 +10,7 @@
 
 #include "engine_member.h"
 #include "iceurl.h"
-#include "peer_api.h"
+#include "registry.h"
 #include "zdc/peer_impl.h"
 
 typedef struct bpeer {
