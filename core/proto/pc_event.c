@@ -64,8 +64,8 @@ void pc_fail_nomem(zdc_pc *pc, const char *what)
         return;
     pc->nomem_failed = true;
     pc_set_err(pc, "out of memory: %s lost; the connection failed", what);
-    /* The FAILED event itself may not fit in memory: zdc_pc_next_event reports it then. */
-    pc->nomem_event_pending = true;
+    /* The FAILED event itself may not fit in memory: pc_push_event then marks it pending and
+     * zdc_pc_next_event reports it without allocating. */
     pc_update_connection_state(pc);
     pc_notify(pc);
 }
