@@ -14,6 +14,7 @@
 
 #define MAX_QUEUE 2048
 #define MAX_PEERS 4
+#define MAX_REQ   64
 
 typedef struct net net;
 
@@ -36,10 +37,13 @@ typedef struct peer {
     int sent_requests, sent_responses, sent_errors, sent_after_end;
     int sent_487;
     zdc_addr last_req_to;
-    zdc_addr req_to[16];
-    uint64_t req_at[16];
-    bool req_use_cand[16];
-    uint64_t last_ok_rx; /* when a success response last reached this peer */
+    zdc_addr req_to[MAX_REQ]; /* the first MAX_REQ Binding requests sent */
+    uint64_t req_at[MAX_REQ];
+    bool req_use_cand[MAX_REQ];
+    int req_at_selection; /* requests sent when a pair was first selected (once n_selected) */
+    int use_cand;         /* requests sent with USE-CANDIDATE, all of them */
+    uint8_t use_cand_txid[MAX_REQ][12]; /* and their transaction ids */
+    uint64_t last_ok_rx;                /* when a success response last reached this peer */
     char last_req_user[600];
 } peer;
 
@@ -119,10 +123,15 @@ static void cb_send(void *user, const zdc_addr *to, const uint8_t *p, size_t len
     if (st == ZDC_ICE_FAILED || st == ZDC_ICE_CLOSED)
         pe->sent_after_end++;
     if (m.cls == ZDC_STUN_REQUEST) {
-        if (pe->sent_requests < 16) {
+        if (pe->sent_requests < MAX_REQ) {
             pe->req_to[pe->sent_requests] = *to;
             pe->req_at[pe->sent_requests] = pe->net->now;
             pe->req_use_cand[pe->sent_requests] = m.use_candidate;
+        }
+        if (m.use_candidate) {
+            if (pe->use_cand < MAX_REQ)
+                memcpy(pe->use_cand_txid[pe->use_cand], m.txid, 12);
+            pe->use_cand++;
         }
         pe->sent_requests++;
         pe->last_req_to = *to;
@@ -169,6 +178,8 @@ static void cb_gathering(void *user, int s)
 static void cb_selected(void *user, const zdc_addr *l, const zdc_addr *r)
 {
     peer *pe = user;
+    if (!pe->n_selected)
+        pe->req_at_selection = pe->sent_requests;
     pe->n_selected++;
     pe->sel_local = *l;
     pe->sel_remote = *r;
@@ -366,6 +377,20 @@ static void connect_pair(net *n, peer *a, peer *b, bool a_lite, bool b_lite)
     give_candidates(b, a, true);
 }
 
+/* Regular nomination (RFC 8445 §8.1.1): USE-CANDIDATE is on the nominating check alone —
+ * every request that carries it is that one transaction (retransmissions reuse its id) — and
+ * on none of the checks before it nor on the consent checks after it. Returns how many carried
+ * it. */
+static int assert_only_nominating_check_has_use_candidate(const peer *pe)
+{
+    cr_assert_gt(pe->use_cand, 0, "the controlling side nominated with USE-CANDIDATE");
+    cr_assert_leq(pe->use_cand, MAX_REQ);
+    for (int i = 1; i < pe->use_cand; i++)
+        cr_assert(memcmp(pe->use_cand_txid[i], pe->use_cand_txid[0], 12) == 0,
+                  "USE-CANDIDATE on a second transaction (request %d of %d)", i, pe->use_cand);
+    return pe->use_cand;
+}
+
 /* ---- tests --------------------------------------------------------------------------- */
 
 Test(ice, config_validation)
@@ -478,6 +503,10 @@ Test(ice, connect_controlling_controlled)
     /* consent checks every 4..6 s on each side: 120 s gives 20..30 requests more */
     cr_assert_geq(a.sent_requests, 20);
     cr_assert_leq(a.sent_requests, 40);
+    /* regular nomination: one nominating check (a clean link: never retransmitted), none of
+     * the 20+ consent checks; b is controlled and never nominates */
+    cr_assert_eq(assert_only_nominating_check_has_use_candidate(&a), 1);
+    cr_assert_eq(b.use_cand, 0);
     net_free(&n);
 }
 
@@ -496,6 +525,20 @@ Test(ice, aggressive_nomination)
     run_for(&n, 2 * S);
     cr_assert(is_up(&a) && is_up(&b));
     assert_paired(&a, &b);
+    /* RFC 8445 §8.1.1 (aggressive, RFC 5245 §8.1.1.2): every check of the controlling side
+     * carries USE-CANDIDATE, so the first one to succeed is selected at once */
+    cr_assert_gt(a.n_selected, 0);
+    cr_assert_gt(a.req_at_selection, 0, "a checked before selecting");
+    cr_assert_gt(a.sent_requests, 0);
+    cr_assert_leq(a.sent_requests, MAX_REQ);
+    for (int i = 0; i < a.sent_requests; i++)
+        cr_assert(a.req_use_cand[i], "check %d of %d (at %llu ms) lacks USE-CANDIDATE", i,
+                  a.sent_requests, (unsigned long long)(a.req_at[i] / MS));
+    cr_assert_eq(a.use_cand, a.sent_requests);
+    /* the controlled side answers and sends triggered checks, never with USE-CANDIDATE */
+    cr_assert_eq(b.use_cand, 0);
+    for (int i = 0; i < b.sent_requests && i < MAX_REQ; i++)
+        cr_assert_not(b.req_use_cand[i]);
     net_free(&n);
 }
 
@@ -1116,7 +1159,7 @@ Test(ice, checks_in_priority_order_paced_by_ta_then_regular_nomination)
     cr_assert_not(a.req_use_cand[0]);
     cr_assert_not(a.req_use_cand[1]);
     int nom = -1;
-    for (int i = 2; i < 16 && i < a.sent_requests; i++)
+    for (int i = 2; i < MAX_REQ && i < a.sent_requests; i++)
         if (a.req_use_cand[i]) {
             nom = i;
             break;
@@ -1126,8 +1169,16 @@ Test(ice, checks_in_priority_order_paced_by_ta_then_regular_nomination)
     /* the better pair was still pending, so nomination waited ~1 s after the first success */
     cr_assert_geq(a.req_at[nom], t0 + 1 * S);
     cr_assert_lt(a.req_at[nom], t0 + 1200 * MS);
+    /* and only the nominating check (or its retransmissions) carries it */
+    assert_only_nominating_check_has_use_candidate(&a);
+    for (int i = 0; i < nom; i++)
+        cr_assert_not(a.req_use_cand[i], "check %d before the nomination", i);
+    for (int i = nom + 1; i < MAX_REQ && i < a.sent_requests; i++)
+        cr_assert(!a.req_use_cand[i] || zdc_addr_equal(&a.req_to[i], &lo_addr),
+                  "request %d: USE-CANDIDATE to another pair", i);
     /* b never nominates (controlled) */
-    for (int i = 0; i < 16 && i < b.sent_requests; i++)
+    cr_assert_eq(b.use_cand, 0);
+    for (int i = 0; i < MAX_REQ && i < b.sent_requests; i++)
         cr_assert_not(b.req_use_cand[i]);
     net_free(&n);
 }

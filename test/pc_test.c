@@ -1,23 +1,41 @@
 /* Tests for the sans-IO peer connection (core/pc): two zdc_pc wired back to back in one
  * process. Each side has a fake local address (127.0.0.1:10001 / :10002) and no socket: its
- * env.send puts datagrams into the other side's inbox (or into a seeded core/impair link),
- * and a driver loop delivers them, runs zdc_pc_handle_timeout() at the deadlines and relays
- * the signaling events (DESCRIPTION -> set_local + the other side's set_remote, CANDIDATE ->
- * add_ice_candidate) the way an application's signaling channel would.
+ * env.send puts datagrams into the other side's inbox (or into a seeded test/support/impair
+ * link), and a driver loop delivers them, runs zdc_pc_handle_timeout() at the deadlines and
+ * relays the signaling events (DESCRIPTION -> set_local + the other side's set_remote,
+ * CANDIDATE -> add_ice_candidate) the way an application's signaling channel would.
  *
- * Time is the real monotonic clock: usrsctp compares chunk ages with the real clock and
- * OpenSSL runs its DTLS timer on gettimeofday(), so a simulated clock running ahead of real
- * time would make both refuse to retransmit (see core/dtls.h, test/sctp_test.c). The loop
- * sleeps until the next deadline when nothing moves, and every wait has a wall-clock cap that
- * fails the test with a message. Criterion runs each test in its own process.
+ * Time is the shared fake clock (test/support/fakeclock.h) in its real-following mode:
+ * now = CLOCK_MONOTONIC + jumps. When a round of the loop moves nothing, the loop jumps the
+ * clock to the next deadline where only the given time matters, and sleeps (2 ms at most)
+ * where a library still reads the real clock:
+ *   jumped: everything before the first DTLS datagram (ICE gathering, pacing, checks and
+ *     nomination; usrsctp's idle 10 ms tick — its sockets exist, no association has sent a
+ *     chunk); ICE consent over a black-holed link (lost_consent_...); the 30 s after both
+ *     peers are over (closing_the_peer_..., wrong_fingerprint_...); usrsctp's kill timers
+ *     after the last association (expect_nothing_left).
+ *   wall time, and why:
+ *   - OpenSSL's DTLS retransmission timer runs on gettimeofday(): a jumped deadline is "not
+ *     yet" to OpenSSL and nothing is resent. Needed by dtls_from_an_unselected_address_...
+ *     (~3 s: its handshake completes only by retransmission) and by the DTLS handshake over
+ *     the lossy links.
+ *   - usrsctp (until the native SCTP lands) compares chunk ages and RTT samples with the
+ *     real clock: a T3-rtx fired by a jump finds nothing old enough to resend and backs off.
+ *     Needed once an association exists: the lossy-link tests (~2.5 s and ~1.5 s, pacing
+ *     included), and the 50 ms after a channel close in close_one_side that shows no second
+ *     CLOSE event follows (a late stream-reset answer would come from usrsctp's timers).
+ * Every wait is capped on the fake clock, which never runs slower than real time, so a cap
+ * also bounds the wall time; a failed wait names its condition. "Nothing arrives" is shown
+ * by a marker sent after it on a reliable ordered channel where possible, not by waiting.
+ * Criterion runs each test in its own process.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "crc32.h"
+#include "fakeclock.h"
 #include "impair.h"
 #include "pc.h"
 #include "sctp.h"
@@ -74,6 +92,9 @@ typedef struct side {
     size_t cands_relayed;   /* CANDIDATE events handed to the peer ("" included) */
     uint8_t stun_req[1500]; /* the first STUN request sent to the peer */
     size_t stun_req_len;
+    bool fail_alloc;     /* env.fail_alloc answers this: allocations fail (out of memory) */
+    size_t alloc_checks; /* env.fail_alloc calls: allocations the connection attempted */
+    bool hold_events;    /* relay() leaves the events queued */
 } side;
 
 typedef char *(*munge_fn)(const side *from, const char *type, const char *sdp);
@@ -85,22 +106,31 @@ typedef struct harness {
     bool spoof_dtls;     /* a's DTLS datagrams arrive at b from spoof_addr */
     bool blackhole;      /* the link drops everything */
     zdc_addr spoof_addr;
+    /* The idle loop jumps the clock to the next deadline instead of sleeping while only
+     * timers that run on the given clock are pending: before the first DTLS datagram of
+     * this connection (dtls_seen), or when the test says so (ice_only: e.g. the link is a
+     * black hole, or both peers are over). Otherwise it sleeps: see the file header. */
+    bool dtls_seen, ice_only;
+    uint64_t jumps, slept_ns; /* what idle() did */
 } harness;
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
-}
+/* The time given to the peers: the shared fake clock in real-following mode (see the file
+ * header); one per process, never reset, so it never runs backwards across harnesses. */
+static zdc_fakeclock g_clock;
+static bool g_clock_ready;
 
-/* The time given to the peers: the real clock, plus a warp that tests of long timeouts add
- * (only ICE then sees the jump as time passing; see the consent test). */
-static uint64_t g_warp;
+static zdc_fakeclock *clk(void)
+{
+    if (!g_clock_ready) {
+        zdc_fakeclock_init(&g_clock, ZDC_FAKECLOCK_REAL, 0);
+        g_clock_ready = true;
+    }
+    return &g_clock;
+}
 
 static uint64_t pc_now(void)
 {
-    return mono_ns() + g_warp;
+    return zdc_fakeclock_now(clk());
 }
 
 static void rand_bytes(void *user, uint8_t *p, size_t n)
@@ -134,6 +164,8 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     side *s = user;
     harness *h = s->h;
     s->sent++;
+    if (zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS)
+        h->dtls_seen = true;
     if (h->blackhole)
         return;
     if (!zdc_addr_equal(to, &s->peer->addr)) {
@@ -155,6 +187,13 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     inbox_push(s->peer, spoof ? &h->spoof_addr : &s->addr, p, len);
 }
 
+static bool env_fail_alloc(void *user)
+{
+    side *s = user;
+    s->alloc_checks++;
+    return s->fail_alloc;
+}
+
 static void side_init(harness *h, side *s, const char *name, uint16_t port, uint64_t seed,
                       const zdc_pc_env *tmpl)
 {
@@ -167,6 +206,7 @@ static void side_init(harness *h, side *s, const char *name, uint16_t port, uint
     env.user = s;
     env.send = env_send;
     env.random = rand_bytes;
+    env.fail_alloc = env_fail_alloc;
     env.cert = s->cert;
     env.local = &s->addr;
     env.n_local = 1;
@@ -264,7 +304,7 @@ static size_t relay(side *s)
 {
     zdc_pc_event e;
     size_t n = 0;
-    while (s->pc && zdc_pc_next_event(s->pc, &e) == 1) {
+    while (s->pc && !s->hold_events && zdc_pc_next_event(s->pc, &e) == 1) {
         n++;
         if (s->closed)
             s->events_after_close++;
@@ -361,11 +401,19 @@ static size_t step(harness *h)
     return n;
 }
 
-/* Sleeps until the next deadline (at most 2 ms) when the last step moved nothing. */
-static void idle(harness *h)
+/* Whether idle() may jump the clock: only ICE's deadlines (and the link's) matter. Before
+ * DTLS starts, usrsctp has sockets (its tick is due every 10 ms) but no association has sent
+ * a chunk, so none can be judged by its real age. */
+static bool may_jump(const harness *h)
 {
-    uint64_t dl = UINT64_MAX, now = pc_now();
-    side *sides[2] = {&h->a, &h->b};
+    return h->ice_only || !h->dtls_seen;
+}
+
+/* The earliest deadline of the peers and the link (UINT64_MAX: none). */
+static uint64_t next_deadline(const harness *h)
+{
+    uint64_t dl = UINT64_MAX;
+    const side *sides[2] = {&h->a, &h->b};
     for (int i = 0; i < 2; i++)
         if (sides[i]->pc) {
             uint64_t t = zdc_pc_next_timeout(sides[i]->pc);
@@ -376,13 +424,23 @@ static void idle(harness *h)
             uint64_t t = zdc_impair_next(h->link[i]);
             dl = t < dl ? t : dl;
         }
-    if (dl <= now)
+    return dl;
+}
+
+/* When the last step moved nothing: jumps to the next deadline when only the given clock
+ * matters, else sleeps until it (at most 2 ms, so input from a retransmission that OpenSSL
+ * or usrsctp makes on their own clock is not missed for long). */
+static void idle(harness *h)
+{
+    uint64_t dl = next_deadline(h), now = pc_now();
+    if (dl <= now || dl == UINT64_MAX)
         return;
-    uint64_t w = dl - now;
-    if (w > 2 * MS)
-        w = 2 * MS;
-    struct timespec ts = {0, (long)w};
-    nanosleep(&ts, NULL);
+    if (may_jump(h)) {
+        zdc_fakeclock_advance_to(clk(), dl);
+        h->jumps++;
+    } else {
+        h->slept_ns += zdc_fakeclock_sleep_until(clk(), dl, 2 * MS);
+    }
 }
 
 static void pump(harness *h)
@@ -391,21 +449,46 @@ static void pump(harness *h)
         idle(h);
 }
 
-/* Runs the loop until `cond` holds, for at most `ms` milliseconds of real time. */
+/* Runs the loop until `cond` holds, for at most `ms` milliseconds of the peers' clock (which
+ * never runs slower than real time, so this caps the wall time too). */
 #define RUN_UNTIL(h, cond, ms)                                                                     \
     do {                                                                                           \
-        uint64_t end_ = mono_ns() + (uint64_t)(ms)*MS;                                             \
-        while (!(cond) && mono_ns() < end_)                                                        \
+        uint64_t end_ = pc_now() + (uint64_t)(ms)*MS;                                              \
+        while (!(cond) && pc_now() < end_)                                                         \
             pump(h);                                                                               \
         cr_assert(cond, "not reached within %d ms: %s", (int)(ms), #cond);                         \
     } while (0)
 
-/* Runs the loop for `ms` milliseconds. */
+/* Runs the loop for `ms` milliseconds of the peers' clock: real time while DTLS or SCTP may
+ * need it, jumps otherwise (may_jump). */
 static void run_for(harness *h, unsigned ms)
 {
-    uint64_t end = mono_ns() + (uint64_t)ms * MS;
-    while (mono_ns() < end)
+    uint64_t end = pc_now() + (uint64_t)ms * MS;
+    while (pc_now() < end)
         pump(h);
+}
+
+/* Runs the loop for `ms` milliseconds of the peers' clock jumping from deadline to deadline:
+ * for phases where nothing real-time-bound is left (both peers over, or a black-holed link,
+ * where only ICE's consent runs). Capped in rounds. */
+static void jump_for(harness *h, unsigned ms)
+{
+    bool was = h->ice_only;
+    h->ice_only = true;
+    uint64_t end = pc_now() + (uint64_t)ms * MS;
+    for (int i = 0; pc_now() < end; i++) {
+        cr_assert_lt(i, 1000000, "jump_for: the loop does not advance");
+        if (step(h) == 0) {
+            uint64_t dl = next_deadline(h), now = pc_now();
+            if (dl > end)
+                dl = end;
+            if (dl <= now) /* due, yet nothing moved (OpenSSL's "not yet"): 1 ms on */
+                dl = now + MS;
+            zdc_fakeclock_advance_to(clk(), dl);
+            h->jumps++;
+        }
+    }
+    h->ice_only = was;
 }
 
 static size_t count_events(const side *s, int kind, const zdc_pc_channel *ch)
@@ -560,6 +643,7 @@ Test(pc, offer_answer_connects_and_channel_carries_every_size_both_ways)
     cr_assert(zdc_addr_equal(&ra, &h.b.addr));
     exchange_all_sizes(&h, ca, cb);
     cr_assert_eq(h.a.stray + h.b.stray, 0, "nothing sent anywhere but to the peer");
+    cr_assert_gt(h.jumps, 0, "the deadlines before DTLS were jumped over, not slept through");
     harness_free(&h);
 }
 
@@ -873,7 +957,9 @@ Test(pc, closing_the_peer_is_seen_by_the_remote_and_silences_the_closer)
     RUN_UNTIL(&h, count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, b1) == 1, 1000);
     cr_assert_eq(zdc_pc_channel_state(b1), ZDC_CHANNEL_CLOSED);
     size_t sent = h.a.sent, sent_b = h.b.sent;
-    run_for(&h, 300);
+    /* both are over: no DTLS or SCTP retransmission is due, so 30 s of the peers' time (six
+     * consent intervals) pass in jumps */
+    jump_for(&h, 30000);
     cr_assert_eq(h.b.sent, sent_b, "the remote stopped talking to a closed peer");
     cr_assert_eq(h.b.conn, ZDC_STATE_CLOSED, "close_notify: CLOSED, not FAILED");
     cr_assert_not(saw_state(&h.b, ZDC_STATE_FAILED));
@@ -902,11 +988,13 @@ Test(pc, oversize_message_is_refused_and_nothing_is_sent)
     cr_assert_eq(send_msg(ca, 262145, true, 1), ZDC_ERR_TOO_LARGE);
     cr_assert_eq(h.a.sent, sent, "nothing went out");
     cr_assert_eq(zdc_pc_channel_buffered_amount(ca), 0);
-    run_for(&h, 100);
     cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    /* the channel is reliable and ordered: had a refused message gone out, it would arrive
+     * before this one, so the first arrival proves none did */
     cr_assert_eq(send_msg(ca, 262144, false, 2), 0);
     RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
     expect_msg(cb, 262144, false, 2);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
     harness_free(&h);
 }
 
@@ -966,7 +1054,11 @@ Test(pc, send_queue_is_bounded_and_low_threshold_fires_when_it_drains)
         expect_msg(cb, MSG, false, i);
     }
     RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 3000);
-    run_for(&h, 50);
+    cr_assert_eq(zdc_pc_channel_available(cb), 0);
+    /* a marker after them (ordered, reliable): it arrives next, so nothing refused did */
+    cr_assert_eq(send_msg(ca, 1, false, 0xfeed), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 3000);
+    expect_msg(cb, 1, false, 0xfeed);
     cr_assert_eq(zdc_pc_channel_available(cb), 0);
     cr_assert_eq(count_events(&h.a, ZDC_PC_EV_CHANNEL_LOW, ca), 1, "fires once per crossing");
     harness_free(&h);
@@ -1011,7 +1103,9 @@ static void wrong_fingerprint_fails(munge_fn munge, side *(*victim)(harness *))
     cr_assert_eq(h.b.remote_rv, 0, "the SDP itself is fine");
     step(&h);
     size_t sent = v->sent;
-    run_for(&h, 300);
+    /* v is over: its clock jumps 30 s (six consent intervals); the other side's DTLS timer
+     * then finds OpenSSL's clock "not yet" and resends nothing, which v cannot notice */
+    jump_for(&h, 30000);
     cr_assert_eq(v->sent, sent, "a failed peer sends nothing more");
     cr_assert_not(saw_state(&h.a, ZDC_STATE_CONNECTED));
     cr_assert_not(saw_state(&h.b, ZDC_STATE_CONNECTED));
@@ -1084,12 +1178,14 @@ Test(pc, stun_request_with_bad_integrity_is_ignored)
     req[fp + 2] = (uint8_t)(crc >> 8);
     req[fp + 3] = (uint8_t)crc;
     /* from an address B has never seen: an answer would go there */
+    /* an answer (to any address but A's) would be sent inside handle_datagram: no waiting */
+    size_t sent_b = h.b.sent;
     zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, req, len, pc_now());
-    run_for(&h, 100);
+    cr_assert_eq(h.b.sent, sent_b, "nothing sent in answer to a forged check");
+    step(&h);
     cr_assert_eq(h.b.stray, 0, "no answer to a forged check");
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
     zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, h.a.stun_req, len, pc_now());
-    run_for(&h, 50);
     cr_assert_gt(h.b.stray, 0, "an authentic check from there is answered");
     cr_assert(zdc_addr_equal(&h.b.last_stray, &h.spoof_addr));
     harness_free(&h);
@@ -1382,11 +1478,11 @@ Test(pc, unreliable_unordered_channel_neither_stalls_nor_corrupts_over_a_lossy_l
 static void expect_nothing_left(void)
 {
     cr_assert_eq(zdc_sctp_global_refs(), 0);
+    /* No association is left, so usrsctp's timers (it frees closed endpoints from them) are
+     * all driven by the time we tick it with: jump 10 ms a round instead of sleeping. */
     int rv = ZDC_ERR_AGAIN;
-    uint64_t end = mono_ns() + 5 * SEC;
-    while (rv == ZDC_ERR_AGAIN && mono_ns() < end) {
-        struct timespec ts = {0, 5 * (long)MS};
-        nanosleep(&ts, NULL);
+    for (int i = 0; i < 1000 && rv == ZDC_ERR_AGAIN; i++) { /* 10 s of usrsctp time */
+        zdc_fakeclock_advance(clk(), 10 * MS);
         zdc_sctp_global_tick(pc_now());
         rv = zdc_sctp_global_shutdown();
     }
@@ -1451,6 +1547,7 @@ Test(pc, initialize_resets_for_a_new_connection)
         zdc_pc_event e;
         cr_assert_eq(zdc_pc_next_event(h.a.pc, &e), 0, "initialize drops queued events");
         /* forget what the harness saw; drop datagrams still on their way */
+        h.dtls_seen = false; /* a new connection: no DTLS yet (the old one is aborted) */
         side *sides[2] = {&h.a, &h.b};
         for (int k = 0; k < 2; k++) {
             side *s = sides[k];
@@ -1497,7 +1594,8 @@ Test(pc, dcep_open_on_a_used_stream_or_with_wrong_parity_is_refused)
 }
 
 /* RFC 7675: without answers to its consent checks a peer goes DISCONNECTED, then FAILED once
- * consent expires (30 s), on the time it is given: here the clock is warped 250 ms a round. */
+ * consent expires (30 s), on the time it is given: here the clock jumps 250 ms a round (the
+ * link is a black hole, so no DTLS or SCTP retransmission can matter). */
 Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
 {
     harness h;
@@ -1506,9 +1604,9 @@ Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
     connect_peers(&h);
     await_remote(&h, &h.a, ca);
     h.blackhole = true;
-    uint64_t t0 = pc_now(), end = mono_ns() + 5 * SEC;
-    while (h.a.conn != ZDC_STATE_DISCONNECTED && mono_ns() < end) {
-        g_warp += 250 * MS;
+    uint64_t t0 = pc_now();
+    for (int i = 0; i < 200 && h.a.conn != ZDC_STATE_DISCONNECTED; i++) { /* 50 s */
+        zdc_fakeclock_advance(clk(), 250 * MS);
         step(&h);
     }
     cr_assert_eq(h.a.conn, ZDC_STATE_DISCONNECTED);
@@ -1516,8 +1614,8 @@ Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
     cr_assert(t_disc >= 6 * SEC && t_disc <= 10 * SEC, "DISCONNECTED after %llu ms",
               (unsigned long long)(t_disc / MS));
     cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_OPEN, "a disconnection may heal");
-    while (h.a.conn != ZDC_STATE_FAILED && mono_ns() < end) {
-        g_warp += 250 * MS;
+    for (int i = 0; i < 200 && h.a.conn != ZDC_STATE_FAILED; i++) {
+        zdc_fakeclock_advance(clk(), 250 * MS);
         step(&h);
     }
     cr_assert_eq(h.a.conn, ZDC_STATE_FAILED, "still %d", h.a.conn);
@@ -1528,7 +1626,7 @@ Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
     cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_CLOSED);
     size_t sent = h.a.sent;
     for (int i = 0; i < 40; i++) {
-        g_warp += 250 * MS;
+        zdc_fakeclock_advance(clk(), 250 * MS);
         step(&h);
     }
     cr_assert_eq(h.a.sent, sent, "a failed peer sends nothing more");
@@ -1552,5 +1650,124 @@ Test(pc, bad_candidates_are_refused_with_a_reason)
     cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, "0", 0, good), 0);
     cr_assert_eq(zdc_pc_add_ice_candidate(h.b.pc, NULL, 0, good), 0, "index alone names it");
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
+
+/* ---- 8. out of memory --------------------------------------------------------------------- */
+
+static size_t count_state(const side *s, int state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_ev; i++)
+        n += s->ev[i].kind == ZDC_PC_EV_CONNECTION && s->ev[i].state == state;
+    return n;
+}
+
+/* What a receiver that ran out of memory must show, and what its peer then sees. */
+static void expect_failed_for_lack_of_memory(harness *h, side *rx)
+{
+    cr_assert_eq(zdc_pc_connection_state(rx->pc), ZDC_STATE_FAILED);
+    cr_assert_gt(zdc_pc_nomem_count(rx->pc), 0);
+    cr_assert_not_null(strstr(zdc_pc_last_error(rx->pc), "out of memory"), "last error: '%s'",
+                       zdc_pc_last_error(rx->pc));
+    cr_assert(saw_state(rx, ZDC_STATE_FAILED), "a CONNECTION event with FAILED was delivered");
+    cr_assert_eq(rx->conn, ZDC_STATE_FAILED, "and it is the last connection state delivered");
+    /* the sender is not left hanging: the receiver tore the connection down */
+    side *tx = rx->peer;
+    RUN_UNTIL(h, tx->conn == ZDC_STATE_CLOSED || tx->conn == ZDC_STATE_FAILED, 5000);
+}
+
+/* A received message that cannot be stored is lost for good (SCTP acknowledged it): the
+ * connection fails visibly instead of dropping it in silence. */
+static void lose_a_received_message(harness *h);
+
+Test(pc, out_of_memory_for_a_received_message_fails_the_connection_visibly)
+{
+    harness h;
+    lose_a_received_message(&h);
+    harness_free(&h);
+}
+
+/* Disabled until the library is fixed: pc_fail_nomem (core/proto/pc_event.c) sets
+ * nomem_event_pending before pc_update_connection_state queues FAILED and leaves it set when
+ * that succeeds, so zdc_pc_next_event reports FAILED a second time once the queue drains. */
+Test(pc, out_of_memory_delivers_failed_exactly_once, .disabled = true)
+{
+    harness h;
+    lose_a_received_message(&h);
+    cr_assert_eq(count_state(&h.b, ZDC_STATE_FAILED), 1, "FAILED delivered %zu times",
+                 count_state(&h.b, ZDC_STATE_FAILED));
+    harness_free(&h);
+}
+
+/* Connects, then B runs out of memory for the second message A sends. */
+static void lose_a_received_message(harness *h)
+{
+    harness_init(h, NULL);
+    zdc_pc_channel *ca = make_channel(&h->a, "c", NULL);
+    connect_peers(h);
+    zdc_pc_channel *cb = await_remote(h, &h->a, ca);
+    cr_assert_eq(send_msg(ca, 10, true, 1), 0);
+    RUN_UNTIL(h, zdc_pc_channel_available(cb) == 1, 2000);
+    expect_msg(cb, 10, true, 1);
+    cr_assert_eq(zdc_pc_nomem_count(h->b.pc), 0);
+    cr_assert_gt(h->b.alloc_checks, 0, "B's allocations go through env.fail_alloc");
+    h->b.fail_alloc = true;
+    size_t checks = h->b.alloc_checks;
+    cr_assert_eq(send_msg(ca, 10, true, 2), 0);
+    RUN_UNTIL(h, h->b.conn == ZDC_STATE_FAILED, 2000);
+    cr_assert_gt(h->b.alloc_checks, checks, "the message's allocation was refused");
+    cr_assert_eq(zdc_pc_channel_available(cb), 0, "the message is lost");
+    expect_failed_for_lack_of_memory(h, &h->b);
+    cr_assert_eq(count_events(&h->b, ZDC_PC_EV_CHANNEL_MESSAGE, cb), 1, "only the first one");
+    cr_assert_eq(zdc_pc_channel_state(cb), ZDC_CHANNEL_CLOSED);
+}
+
+/* The same when the event queue is full and cannot grow either: FAILED is still delivered,
+ * after the events already queued, by zdc_pc_next_event itself. */
+Test(pc, out_of_memory_with_a_full_event_queue_still_delivers_failed)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    relay(&h.b); /* B's queue is empty */
+    h.b.hold_events = true;
+    /* One message (one allocation, one MESSAGE event) at a time until the queue has to grow:
+     * it then holds C + 1 events in room for 2C. */
+    size_t c0 = h.b.alloc_checks, n = 0;
+    while (h.b.alloc_checks - c0 == n) {
+        cr_assert_lt(n, 4096, "B's event queue never grew");
+        cr_assert_eq(send_msg(ca, 8, false, (uint32_t)n), 0);
+        n++;
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) == (int)n, 2000);
+    }
+    cr_assert_eq(h.b.alloc_checks - c0, n + 1, "one message, then one growth");
+    size_t cap = 2 * (n - 1);
+    cr_assert_geq(cap, 32);
+    while (n < cap) { /* fill it to the last slot */
+        cr_assert_eq(send_msg(ca, 8, false, (uint32_t)n), 0);
+        n++;
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) == (int)n, 2000);
+    }
+    cr_assert_eq(h.b.alloc_checks - c0, n + 1, "no other growth: the queue is full");
+    h.b.fail_alloc = true;
+    size_t checks = h.b.alloc_checks;
+    cr_assert_eq(send_msg(ca, 8, false, 0xdead), 0);
+    RUN_UNTIL(&h, zdc_pc_connection_state(h.b.pc) == ZDC_STATE_FAILED, 2000);
+    cr_assert_geq(h.b.alloc_checks - checks, 2, "the message and the queue's growth failed");
+    cr_assert_eq(zdc_pc_channel_available(cb), (int)n, "the lost message is not there");
+    /* the application now takes the queue: every event queued before, then FAILED */
+    h.b.hold_events = false;
+    size_t before = h.b.n_ev;
+    relay(&h.b);
+    cr_assert_geq(h.b.n_ev - before, n + 1);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(h.b.ev[before + i].kind, ZDC_PC_EV_CHANNEL_MESSAGE, "event %zu", i);
+    rec last = h.b.ev[h.b.n_ev - 1];
+    cr_assert_eq(last.kind, ZDC_PC_EV_CONNECTION);
+    cr_assert_eq(last.state, ZDC_STATE_FAILED);
+    expect_failed_for_lack_of_memory(&h, &h.b);
     harness_free(&h);
 }

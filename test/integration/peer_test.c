@@ -1,7 +1,17 @@
 /* Two zdc peers connected over real loopback sockets through the public API only: on one
  * engine (both peers share its socket) and on two engines, under both I/O backends. The test
  * is the signaling channel: it relays descriptions and candidates between the callbacks.
- * Every wait is bounded by a deadline; traffic goes to 127.0.0.1 only. */
+ * Every wait is for a condition and bounded by a deadline; traffic goes to 127.0.0.1 only.
+ *
+ * "Nothing arrives" is never shown by waiting a while: settle() waits until the other side
+ * has taken the farewell (where one is due), then until every datagram the engines handed to
+ * the kernel has come out of one of their sockets (engine stats), then polls once more; or
+ * a marker goes out after the thing that must not arrive (free_in_callback).
+ *
+ * What still runs on wall time, and why: the engines read CLOCK_MONOTONIC themselves
+ * (io/loop.c, io/uring.c) and offer no clock to inject, so the fake clock cannot reach
+ * them; ICE pacing, the DTLS handshake (OpenSSL's timer on gettimeofday) and usrsctp run on
+ * it. Driving with zdc_peer_poll naps 200 us a round, since that call does not block. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -298,11 +308,17 @@ static void poll_once(world *w)
         int ra = zdc_peer_poll(w->a.peer), rb = zdc_peer_poll(w->b.peer);
         cr_assert(ra == 0 || ra == ZDC_ERR_GONE);
         cr_assert(rb == 0 || rb == ZDC_ERR_GONE);
-        if (ra != 0 && rb != 0)
+        if (ra != 0 && rb != 0) {
             for (int i = 0; i < w->n_engines; i++)
                 cr_assert_eq(zdc_engine_poll(w->e[i], 1), 0);
-        else
-            nanosleep(&(struct timespec){0, 200000}, NULL);
+        } else {
+            /* An engine whose only peer is gone still receives: keep it going. */
+            if (w->n_engines == 2 && ra != 0)
+                cr_assert_eq(zdc_engine_poll(w->e[0], 0), 0);
+            if (w->n_engines == 2 && rb != 0)
+                cr_assert_eq(zdc_engine_poll(w->e[1], 0), 0);
+            nanosleep(&(struct timespec){0, 200000}, NULL); /* zdc_peer_poll does not block */
+        }
     } else {
         for (int i = 0; i < w->n_engines; i++)
             cr_assert_eq(zdc_engine_poll(w->e[i], w->n_engines == 1 ? 2 : 1), 0);
@@ -321,11 +337,60 @@ static bool drive(world *w, bool (*cond)(world *), uint64_t ms)
     return true;
 }
 
-static void drive_for(world *w, uint64_t ms)
+/* Every datagram the engines handed to the kernel has come out of one of their sockets
+ * (loopback between them loses none, and nothing else sends to their ports): whatever was on
+ * its way has been received and routed. */
+static bool all_delivered(world *w)
 {
-    uint64_t end = now_ms() + ms;
-    while (now_ms() < end)
-        poll_once(w);
+    uint64_t tx = 0, rx = 0;
+    for (int i = 0; i < w->n_engines; i++) {
+        zdc_engine_stats st;
+        zdc_engine_get_stats(w->e[i], &st);
+        tx += st.tx_datagrams;
+        rx += st.rx_datagrams + st.rx_no_buffer;
+    }
+    return rx >= tx;
+}
+
+/* "Nothing arrives", without waiting a while to see: once `done` holds (the other side has
+ * taken the farewell and sends nothing more; NULL: nothing was going on), every datagram
+ * sent is drained and one more poll runs the callbacks it caused. Any callback that was ever
+ * going to come has come by then. */
+static void settle(world *w, bool (*done)(world *), const char *what)
+{
+    if (done)
+        cr_assert(drive(w, done, STEP_MS), "%s (A %d, B %d)", what, w->a.conn_state,
+                  w->b.conn_state);
+    cr_assert(drive(w, all_delivered, STEP_MS), "datagrams still on their way");
+    poll_once(w);
+}
+
+static uint64_t total_tx(world *w)
+{
+    uint64_t tx = 0;
+    for (int i = 0; i < w->n_engines; i++) {
+        zdc_engine_stats st;
+        zdc_engine_get_stats(w->e[i], &st);
+        tx += st.tx_datagrams;
+    }
+    return tx;
+}
+
+static uint64_t tx_mark; /* total_tx before a marker was sent */
+
+static bool marker_sent_and_delivered(world *w)
+{
+    return total_tx(w) > tx_mark && all_delivered(w);
+}
+
+static bool a_is_over(world *w)
+{
+    return w->a.conn_state == ZDC_STATE_CLOSED || w->a.conn_state == ZDC_STATE_FAILED;
+}
+
+static bool b_is_over(world *w)
+{
+    return w->b.conn_state == ZDC_STATE_CLOSED || w->b.conn_state == ZDC_STATE_FAILED;
 }
 
 static bool both_connected(world *w)
@@ -468,7 +533,7 @@ static void full_session(int backend, int engines, bool peer_poll)
     w.b.closed = true;
     cr_assert_eq(zdc_peer_get_connection_state(w.b.peer), ZDC_STATE_CLOSED);
     cr_assert_eq(zdc_peer_get_signaling_state(w.b.peer), ZDC_SIGNALING_CLOSED);
-    drive_for(&w, 300);
+    settle(&w, a_is_over, "A did not see B's close");
     cr_assert_eq(w.b.late, 0, "%d callbacks after close", w.b.late);
 
     /* Re-initialize both (back to NEW) and connect again. Old channel handles are gone. */
@@ -497,7 +562,7 @@ static void full_session(int backend, int engines, bool peer_poll)
     w.a.closed = true;
     cr_assert(drive(&w, b_sees_close, STEP_MS), "B did not see A's close");
     cr_assert_eq(zdc_channel_get_ready_state(b), ZDC_CHANNEL_CLOSED);
-    drive_for(&w, 100);
+    settle(&w, b_is_over, "B's connection did not end");
     cr_assert_eq(w.a.late, 0);
     for (int i = 0; i < w.n_engines; i++) {
         zdc_engine_stats st;
@@ -664,7 +729,18 @@ static void free_in_callback(int backend, int engines, bool peer_poll, int when)
     cr_assert_eq(zdc_channel_get_ready_state(w.b.received[0]), ZDC_CHANNEL_CLOSED);
     cr_assert_eq(zdc_channel_put_packet(w.b.received[0], (const uint8_t *)"x", 1), ZDC_ERR_GONE);
     w.b.relay = false;
-    drive_for(&w, 200); /* A and the engine keep running: nothing reaches the freed B */
+    /* A and the engines keep running: nothing reaches the freed B. First everything on its
+     * way when B went arrives; then, if A's channel is open, A sends a marker on it, which
+     * goes out and comes in (to nobody). A may not see B go (a freed peer's farewell is best
+     * effort), and with its channel still connecting A has nothing to send before its next
+     * consent check: the drained link is the proof then. */
+    settle(&w, NULL, NULL);
+    if (zdc_channel_get_ready_state(ch) == ZDC_CHANNEL_OPEN) {
+        tx_mark = total_tx(&w);
+        cr_assert_eq(zdc_channel_put_packet(ch, (const uint8_t *)"marker", 6), 0);
+        cr_assert(drive(&w, marker_sent_and_delivered, STEP_MS), "the marker did not go through");
+        poll_once(&w);
+    }
     cr_assert_eq(w.b.late, 0);
     zdc_peer_free(b); /* stale: ignored */
     world_free(&w);
@@ -712,7 +788,7 @@ Test(peer, stale_handles_answer_gone)
     new_peer(&w, &w.a, "A2", 0);
     cr_assert_neq(w.a.peer.id, a.id);
     cr_assert_eq(zdc_peer_create_offer(a), ZDC_ERR_GONE);
-    drive_for(&w, 20);
+    settle(&w, NULL, NULL);
     cr_assert_eq(w.a.late, 0);
     world_free(&w);
     /* The engine freed the peers still on it: their handles are stale too. */
@@ -747,6 +823,11 @@ Test(peer, engine_options_are_checked)
     zdc_engine_free(NULL);
 }
 
+static bool a_has_local_offer(world *w)
+{
+    return w->a.signaling == ZDC_SIGNALING_HAVE_LOCAL_OFFER;
+}
+
 Test(peer, channel_only_before_offer)
 {
     world w;
@@ -764,7 +845,7 @@ Test(peer, channel_only_before_offer)
     cr_assert_eq(zdc_channel_get_write_mode(ch), ZDC_WRITE_MODE_BINARY);
     cr_assert_eq(zdc_channel_put_packet(ch, (const uint8_t *)"x", 1), ZDC_ERR_INVALID_STATE);
     cr_assert_eq(zdc_peer_create_offer(w.a.peer), 0);
-    drive_for(&w, 20);
+    cr_assert(drive(&w, a_has_local_offer, STEP_MS), "signaling %d", w.a.signaling);
     cr_assert_eq(w.a.signaling, ZDC_SIGNALING_HAVE_LOCAL_OFFER);
     world_free(&w);
 }
