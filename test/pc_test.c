@@ -1691,7 +1691,7 @@ Test(pc, out_of_memory_for_a_received_message_fails_the_connection_visibly)
 /* Disabled until the library is fixed: pc_fail_nomem (core/proto/pc_event.c) sets
  * nomem_event_pending before pc_update_connection_state queues FAILED and leaves it set when
  * that succeeds, so zdc_pc_next_event reports FAILED a second time once the queue drains. */
-Test(pc, out_of_memory_delivers_failed_exactly_once, .disabled = true)
+Test(pc, out_of_memory_delivers_failed_exactly_once)
 {
     harness h;
     lose_a_received_message(&h);
