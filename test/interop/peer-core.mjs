@@ -6,7 +6,7 @@
 // writes one protocol line; log(text) goes to stderr; exit(code) ends the process. It returns
 // { input(line) } to feed signaling lines from the relay, and { eof() } for stdin's end.
 //
-// Besides PEER_PROTOCOL.md v1 it speaks zdc-peer's extensions (test/zdc-peer/zdc_peer.c, listed
+// Besides PEER_PROTOCOL.md v1 it speaks zdc-peer's extensions (test/zdc-peer/main.c, listed
 // at the top of run.mjs): --utf8, --channels N, --close-after N, --await-close, --close-peer,
 // --await-peer-close.
 
