@@ -1,6 +1,6 @@
 /* zdc's own implementation of the peer API (include/zdc/peer_impl.h): each peer is a sans-IO
- * peer connection (core/pc.h) living on an engine (io/engine.c), which moves its datagrams
- * and runs its timers. This file only translates: calls go to core/pc.h with the engine's
+ * peer connection (core/proto/pc.h) living on an engine (io/engine.c), which moves its datagrams
+ * and runs its timers. This file only translates: calls go to core/proto/pc.h with the engine's
  * clock, and the peer connection's queued events become the application's callbacks. */
 #include <netdb.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* What core/api.c offers peer implementations beyond include/zdc/peer_impl.h: bracketing the
+/* What api/registry.c offers peer implementations beyond include/zdc/peer_impl.h: bracketing the
  * delivery of callbacks, so that a zdc_peer_free() called from a callback is deferred until
  * the delivery ends instead of freeing the object under the implementation's feet.
  * zdc_peer_poll() brackets its implementation's poll itself; an implementation that fires

@@ -1,4 +1,4 @@
-/* The public peer API's dispatch layer (core/api.c) in front of a mock implementation
+/* The public peer API's dispatch layer (api/api.c, api/registry.c) in front of a mock implementation
  * registered with zdc_peer_set_default_impl — how a game would test its logic without a
  * network (Godot's SetDefaultExtension). Checks that every call reaches the implementation
  * with the right object, that handles are generation-checked, and the callback rules

@@ -1,4 +1,4 @@
-/* Tests for the sans-IO peer connection (core/pc): two zdc_pc wired back to back in one
+/* Tests for the sans-IO peer connection (core/proto/pc*.c): two zdc_pc wired back to back in one
  * process. Each side has a fake local address (127.0.0.1:10001 / :10002) and no socket: its
  * env.send puts datagrams into the other side's inbox (or into a seeded test/support/impair
  * link), and a driver loop delivers them, runs zdc_pc_handle_timeout() at the deadlines and
