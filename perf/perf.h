@@ -46,22 +46,22 @@ typedef struct perf_case {
 typedef struct perf_params {
     int rounds;
     bool quick;
-    double tp_secs;   /* seconds of sending per throughput case */
-    int rtt_count;    /* round trips per latency case */
-    int connects;     /* connections per connect case */
-    int hs_clients;   /* clients connecting at once */
-    int scale_peers;  /* peers on the server engine in the scale case */
-    double scale_secs;/* seconds of 20 Hz ticks */
-    bool against;     /* run the reference */
-    const char *json; /* output file or NULL */
+    double tp_secs;    /* seconds of sending per throughput case */
+    int rtt_count;     /* round trips per latency case */
+    int connects;      /* connections per connect case */
+    int hs_clients;    /* clients connecting at once */
+    int scale_peers;   /* peers on the server engine in the scale case */
+    double scale_secs; /* seconds of 20 Hz ticks */
+    bool against;      /* run the reference */
+    const char *json;  /* output file or NULL */
     const char *node;
     const char *script;
     bool verbose;
 } perf_params;
 
-double perf_now(void);     /* CLOCK_MONOTONIC seconds (the same clock in every process) */
+double perf_now(void);      /* CLOCK_MONOTONIC seconds (the same clock in every process) */
 double perf_cpu_self(void); /* user + system CPU seconds of this process */
-long perf_rss_kib(void);   /* resident set of this process */
+long perf_rss_kib(void);    /* resident set of this process */
 
 /* zdc side: runs one case once. */
 void perf_zdc_run(const perf_case *c, const perf_params *p, perf_metrics *out);

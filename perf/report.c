@@ -234,8 +234,7 @@ void perf_print_table(FILE *f, const perf_case_result *r, int n, const perf_para
         fprintf(f, "reference: %s, run in the same invocation, rounds interleaved\n",
                 ref_version[0] ? ref_version : "libdatachannel (unavailable)");
     fprintf(f, "figures: median [min-max] over rounds; ratio = zdc median / reference median\n\n");
-    fprintf(f, "%-44s %-12s %24s %24s %8s\n", "case", "figure", "zdc", "libdatachannel",
-            "ratio");
+    fprintf(f, "%-44s %-12s %24s %24s %8s\n", "case", "figure", "zdc", "libdatachannel", "ratio");
     for (int i = 0; i < n; i++) {
         const perf_case *c = r[i].c;
         shown sh[6];
@@ -256,8 +255,8 @@ void perf_print_table(FILE *f, const perf_case_result *r, int n, const perf_para
                 snprintf(qs, sizeof qs, "not run");
             if (z.n && q.n && q.median != 0)
                 snprintf(rs, sizeof rs, "%.3gx", z.median / q.median);
-            fprintf(f, "%-44s %-12s %24s %24s %8s\n", k == 0 ? c->title : "", sh[k].unit, zs,
-                    qs, rs);
+            fprintf(f, "%-44s %-12s %24s %24s %8s\n", k == 0 ? c->title : "", sh[k].unit, zs, qs,
+                    rs);
         }
         if (fz)
             fprintf(f, "%-44s zdc failed %d of %d rounds: %s\n", "", fz, r[i].n_zdc, ferr);
@@ -365,11 +364,12 @@ int perf_write_json(const char *path, const perf_case_result *r, int n, const pe
         json_str(f, c->id);
         fprintf(f, ",\"title\":");
         json_str(f, c->title);
-        fprintf(f, ",\"processes\":%d,\"size\":%zu,\"reliable\":%s,\"method\":", c->procs,
-                c->size, c->reliable ? "true" : "false");
+        fprintf(f, ",\"processes\":%d,\"size\":%zu,\"reliable\":%s,\"method\":", c->procs, c->size,
+                c->reliable ? "true" : "false");
         json_str(f, method_of(c));
-        fprintf(f, ",\"params\":{\"rounds\":%d,\"quick\":%s,\"tp_secs\":%g,\"round_trips\":%d,"
-                   "\"connects\":%d,\"clients\":%d,\"scale_peers\":%d,\"scale_secs\":%g}",
+        fprintf(f,
+                ",\"params\":{\"rounds\":%d,\"quick\":%s,\"tp_secs\":%g,\"round_trips\":%d,"
+                "\"connects\":%d,\"clients\":%d,\"scale_peers\":%d,\"scale_secs\":%g}",
                 p->rounds, p->quick ? "true" : "false", p->tp_secs, p->rtt_count, p->connects,
                 p->hs_clients, p->scale_peers, p->scale_secs);
         fprintf(f, ",\"machine\":{\"cpu\":");

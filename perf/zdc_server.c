@@ -339,8 +339,8 @@ void perf_zdc_scale(const perf_case *c, const perf_params *p, perf_metrics *out)
         perf_metric_set(out, "p99_tick_ms", p99 * 1e3);
         perf_metric_set(out, "p999_tick_ms", p999 * 1e3);
         perf_metric_set(out, "rss_kib_per_peer", (double)(rss1 - rss0) / (double)sv.n);
-        perf_metric_set(out, "loss_pct", sent ? 100.0 * (double)(sent - received) / (double)sent
-                                              : 0);
+        perf_metric_set(out, "loss_pct",
+                        sent ? 100.0 * (double)(sent - received) / (double)sent : 0);
         perf_metric_set(out, "bad", (double)bad);
         out->ok = true;
         if (bad)
