@@ -96,6 +96,7 @@ void perf_print_table(FILE *f, const perf_case_result *r, int n, const perf_para
                       const char *ref_version);
 int perf_write_json(const char *path, const perf_case_result *r, int n, const perf_params *p,
                     const char *ref_version);
+const char *perf_loadavg(void); /* "1.00 0.50 0.20" from /proc/loadavg */
 void perf_machine(char *cpu, size_t cpu_cap, int *cores, char *kernel, size_t kernel_cap);
 
 #endif /* ZDC_PERF_H */

@@ -148,6 +148,20 @@ void perf_machine(char *cpu, size_t cpu_cap, int *cores, char *kernel, size_t ke
         snprintf(kernel, kernel_cap, "unknown");
 }
 
+const char *perf_loadavg(void)
+{
+    static char buf[64];
+    snprintf(buf, sizeof buf, "unknown");
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        double a, b, c;
+        if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+            snprintf(buf, sizeof buf, "%.2f %.2f %.2f", a, b, c);
+        fclose(f);
+    }
+    return buf;
+}
+
 /* ---- what each kind of case shows ------------------------------------------------------ */
 
 typedef struct shown {
@@ -228,8 +242,9 @@ void perf_print_table(FILE *f, const perf_case_result *r, int n, const perf_para
     char cpu[128], kernel[128];
     int cores;
     perf_machine(cpu, sizeof cpu, &cores, kernel, sizeof kernel);
-    fprintf(f, "\nzdc-perf: %s, %d cores, %s; %d round%s%s\n", cpu, cores, kernel, p->rounds,
-            p->rounds == 1 ? "" : "s", p->quick ? " (--quick)" : "");
+    fprintf(f, "\nzdc-perf: %s, %d cores, %s; %d round%s%s; load average now %s\n", cpu, cores,
+            kernel, p->rounds, p->rounds == 1 ? "" : "s", p->quick ? " (--quick)" : "",
+            perf_loadavg());
     if (p->against)
         fprintf(f, "reference: %s, run in the same invocation, rounds interleaved\n",
                 ref_version[0] ? ref_version : "libdatachannel (unavailable)");
@@ -376,6 +391,8 @@ int perf_write_json(const char *path, const perf_case_result *r, int n, const pe
         json_str(f, cpu);
         fprintf(f, ",\"cores\":%d,\"kernel\":", cores);
         json_str(f, kernel);
+        fprintf(f, ",\"loadavg_at_end\":");
+        json_str(f, perf_loadavg());
         fprintf(f, "},\"zdc\":");
         json_side(f, r[i].zdc, r[i].n_zdc);
         if (p->against && c->reference) {

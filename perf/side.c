@@ -217,3 +217,15 @@ zdc_engine *perf_engine_new(bool epoll)
         return NULL;
     return e;
 }
+
+void perf_spin_poll(zdc_engine *e, perf_spin *sp, bool activity)
+{
+    zdc_engine_stats st;
+    zdc_engine_get_stats(e, &st);
+    double now = perf_now();
+    if (activity || st.rx_datagrams != sp->rx || sp->idle_since == 0) {
+        sp->rx = st.rx_datagrams;
+        sp->idle_since = now;
+    }
+    zdc_engine_poll(e, now - sp->idle_since > PERF_SPIN_S ? 1 : 0);
+}

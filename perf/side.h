@@ -63,4 +63,15 @@ int perf_side_fill(perf_side *s, uint8_t *buf, size_t size, uint64_t *seq, size_
 
 zdc_engine *perf_engine_new(bool epoll);
 
+/* Spin, then block: polls without waiting while datagrams (or the caller's `activity`, e.g.
+ * signaling) arrived in the last PERF_SPIN_S, else waits up to 1 ms in zdc_engine_poll. A
+ * process that only spins loses its core to others on a loaded machine and then answers late;
+ * one that only blocks leaves signaling (on another socket) waiting up to 1 ms. */
+#define PERF_SPIN_S 200e-6
+typedef struct perf_spin {
+    uint64_t rx;
+    double idle_since;
+} perf_spin;
+void perf_spin_poll(zdc_engine *e, perf_spin *sp, bool activity);
+
 #endif

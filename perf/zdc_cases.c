@@ -22,26 +22,28 @@
 
 static char sigbuf[1 << 17];
 
-/* Applies signaling waiting on fd to s; control messages go to ctl (if given). Returns -1
- * when the other end closed, else 0. */
+/* Applies signaling waiting on fd to s; a control message goes to ctl (if given) and ends
+ * the call. Returns how many messages were read, or -1 when the other end closed. */
 static int pump(int fd, perf_side *s, perf_sig_msg *ctl, bool *got_ctl)
 {
     perf_sig_msg m;
+    int n = 0;
     for (int i = 0; i < 64; i++) {
         int r = perf_sig_recv(fd, &m, sigbuf, sizeof sigbuf, 0);
         if (r < 0)
             return -1;
         if (r == 0)
-            return 0;
+            return n;
+        n++;
         if (m.kind == 'D' || m.kind == 'C') {
             perf_side_apply(s, &m);
         } else if (ctl) {
             *ctl = m;
             *got_ctl = true;
-            return 0;
+            return n;
         }
     }
-    return 0;
+    return n;
 }
 
 /* ---- one process ----------------------------------------------------------------------- */
@@ -299,10 +301,12 @@ static int child_main(int fd, enum child_role role, size_t size, bool ordered)
     uint64_t expect = UINT64_MAX;
     double deadline = perf_now() + 600, last_rx = perf_now();
     uint64_t last_msgs = 0;
+    perf_spin sp = {0};
+    int r = 0;
     while (perf_now() < deadline) {
-        zdc_engine_poll(e, (s.open && role == CHILD_ECHO) ? 1 : 0);
+        perf_spin_poll(e, &sp, r == 1);
         perf_sig_msg m;
-        int r = perf_sig_recv(fd, &m, sigbuf, sizeof sigbuf, 0);
+        r = perf_sig_recv(fd, &m, sigbuf, sizeof sigbuf, 0);
         if (r < 0)
             break;
         if (r == 1 && m.kind == 'D' && (!have || m.idx != s.idx)) {
@@ -377,11 +381,13 @@ static int pair2_connect(pair2 *p, int idx, bool reliable, double *took)
     double t0 = perf_now(), child_open = 0;
     if (perf_side_new(&p->a, p->e, p->fd, idx) || perf_side_offer(&p->a, reliable))
         return -1;
+    perf_spin sp = {0};
+    int n = 0;
     while (!(p->a.open && child_open > 0) && !p->a.errors && perf_now() - t0 < CONNECT_MAX) {
-        zdc_engine_poll(p->e, 0);
+        perf_spin_poll(p->e, &sp, n > 0);
         perf_sig_msg m;
         bool got = false;
-        if (pump(p->fd, &p->a, &m, &got) < 0)
+        if ((n = pump(p->fd, &p->a, &m, &got)) < 0)
             return -1;
         if (got && m.kind == 'O' && m.idx == idx)
             child_open = strtod(m.text, NULL);
