@@ -44,8 +44,10 @@ function arg(name, def) {
 }
 
 let pcCount = 0;
+// Loopback only, as zdc-perf binds zdc to 127.0.0.1: without bindAddress libjuice offers the
+// machine's other interfaces (and on the test machines an IPv6 address whose pair fails).
 function newPc() {
-  return new ndc.PeerConnection(`perf${pcCount++}`, { iceServers: [] });
+  return new ndc.PeerConnection(`perf${pcCount++}`, { iceServers: [], bindAddress: '127.0.0.1' });
 }
 
 // Applies the other side's signaling to pc. node-datachannel delivers each kind of callback

@@ -118,8 +118,9 @@ int perf_ref_run(const perf_case *const *cases, int n, const perf_params *p, per
     close(pipefd[1]);
     char buf[1 << 16];
     size_t len = 0;
-    /* Bounded: the longest case (100,000 round trips) takes seconds; 15 minutes is failure. */
-    double deadline = perf_now() + 900;
+    /* Bounded: generous against what the cases need (connections that fail take 10 s each). */
+    double budget = 120 + (double)p->rtt_count * 2e-3 + 10.0 * p->connects + 10 * p->tp_secs;
+    double deadline = perf_now() + budget;
     bool eof = false;
     while (!eof && pid > 0 && perf_now() < deadline) {
         struct pollfd pf = {.fd = pipefd[0], .events = POLLIN};
