@@ -428,7 +428,7 @@ async function childMain(role, extra) {
     }
   }
   for (const pc of [...peers.values(), ...clients]) { pc.dc?.close(); pc.close(); }
-  ndc.cleanup();
+  // no ndc.cleanup(): see main()
   process.exit(0);
 }
 
@@ -477,7 +477,8 @@ async function main() {
       out({ id, ok: false, error: String(e?.message ?? e) });
     }
   }
-  ndc.cleanup();
+  // No ndc.cleanup(): with channels just closed it can trip a node-api assertion (a
+  // thread-safe function released twice); process.exit ends libdatachannel's threads anyway.
   process.exit(0);
 }
 
