@@ -1,7 +1,10 @@
 /* zdc-perf: the standard performance suite on loopback, zdc beside libdatachannel.
  *
  *   zdc-perf [--against libdatachannel] [--rounds N] [--quick] [--json FILE] [--only TEXT]
- *            [--node PATH] [--reference-script PATH] [--scale-peers N] [--verbose]
+ *            [--node PATH] [--reference-script PATH] [--scale-peers N] [--seconds S]
+ *            [--verbose]
+ * --only TEXT runs the cases whose id contains TEXT (ids: see `suite` below); --seconds sets
+ * how long each throughput case sends (default 1, 0.3 with --quick).
  *
  * Rounds interleave zdc and the reference case by case (zdc runs a case, then the reference
  * runs the same case in a fresh node process), so load from elsewhere hits both alike; the
@@ -61,7 +64,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: zdc-perf [--against libdatachannel] [--rounds N] [--quick] [--json FILE]\n"
             "                [--only TEXT] [--node PATH] [--reference-script PATH]\n"
-            "                [--scale-peers N] [--verbose]\n"
+            "                [--scale-peers N] [--seconds S] [--verbose]\n"
             "Runs zdc's loopback performance suite; with --against, libdatachannel (npm\n"
             "node-datachannel) runs the same cases in the same invocation, interleaved.\n");
 }
@@ -82,6 +85,7 @@ static int parse_args(int argc, char **argv, perf_params *p, const char **only)
 {
     const char *script = NULL;
     int rounds = 0, scale = 0;
+    double secs = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--quick") == 0) {
@@ -109,6 +113,9 @@ static int parse_args(int argc, char **argv, perf_params *p, const char **only)
             i++;
         } else if (strcmp(a, "--reference-script") == 0 && v) {
             script = v;
+            i++;
+        } else if (strcmp(a, "--seconds") == 0 && v) {
+            secs = atof(v);
             i++;
         } else if (strcmp(a, "--scale-peers") == 0 && v) {
             scale = atoi(v);
@@ -139,6 +146,13 @@ static int parse_args(int argc, char **argv, perf_params *p, const char **only)
         p->connects = (CONNECTS_TOTAL + p->rounds - 1) / p->rounds;
         if (p->connects < 5)
             p->connects = 5;
+    }
+    if (secs) {
+        if (secs < 0.05 || secs > 60) {
+            fprintf(stderr, "zdc-perf: --seconds 0.05..60\n");
+            return -1;
+        }
+        p->tp_secs = secs;
     }
     if (scale) {
         if (scale < 1 || scale > 5000) {
