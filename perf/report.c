@@ -193,6 +193,8 @@ static int shown_for(const perf_case *c, shown *out)
         break;
     case PERF_SCALE:
         out[n++] = (shown){"cpu_pct_per_1000", "CPU % /1000", false};
+        out[n++] = (shown){"cpu_us_per_msg", "CPU us/msg", false};
+        out[n++] = (shown){"tick_rate_pct", "tick rate %", true};
         out[n++] = (shown){"p99_tick_ms", "p99 tick ms", false};
         out[n++] = (shown){"rss_kib_per_peer", "KiB/peer", false};
         out[n++] = (shown){"loss_pct", "loss %", false};
@@ -252,7 +254,7 @@ void perf_print_table(FILE *f, const perf_case_result *r, int n, const perf_para
     fprintf(f, "%-44s %-12s %24s %24s %8s\n", "case", "figure", "zdc", "libdatachannel", "ratio");
     for (int i = 0; i < n; i++) {
         const perf_case *c = r[i].c;
-        shown sh[6];
+        shown sh[8];
         int ns = shown_for(c, sh);
         const char *ferr = NULL;
         int fz = failures(r[i].zdc, r[i].n_zdc, &ferr);

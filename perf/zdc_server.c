@@ -342,6 +342,12 @@ void perf_zdc_scale(const perf_case *c, const perf_params *p, perf_metrics *out)
         perf_metric_set(out, "loss_pct",
                         sent ? 100.0 * (double)(sent - received) / (double)sent : 0);
         perf_metric_set(out, "bad", (double)bad);
+        /* Did the clients keep up a 20 Hz tick? A starved client process sends less, and the
+         * server then has less to do; CPU per echoed message does not depend on that. */
+        perf_metric_set(out, "tick_rate_pct",
+                        100.0 * (double)sent / ((double)sv.n * p->scale_secs / TICK_PERIOD));
+        perf_metric_set(out, "cpu_us_per_msg",
+                        received ? (cpu1 - cpu0) * 1e6 / (double)received : 0);
         out->ok = true;
         if (bad)
             perf_fail(out, "%llu echoes failed the check", bad);
