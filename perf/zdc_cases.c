@@ -114,6 +114,34 @@ static void tp_metrics(perf_metrics *out, const perf_case *c, uint64_t sent, uin
                   (unsigned long long)sent);
 }
 
+/* The measured phase of a one-process throughput case: sends for the set time, then waits for
+ * what is in flight. Returns the messages sent. Kept out of line so that a profiler can
+ * collect this phase alone (callgrind --toggle-collect=send_and_drain_1p). */
+static __attribute__((noinline)) uint64_t send_and_drain_1p(pair1 *p, const perf_case *c,
+                                                            const perf_params *prm)
+{
+    uint8_t *buf = calloc(1, c->size);
+    uint64_t seq = 0;
+    double end = perf_now() + prm->tp_secs;
+    while (buf && perf_now() < end) {
+        perf_side_fill(&p->a, buf, c->size, &seq, HIGH_WATER, 512);
+        zdc_engine_poll(p->e, 0);
+    }
+    double drain_end = perf_now() + 5, last_count_at = perf_now();
+    uint64_t last_count = p->b.rx.msgs;
+    while (p->b.rx.msgs < seq && perf_now() < drain_end) {
+        zdc_engine_poll(p->e, 1);
+        if (p->b.rx.msgs != last_count) {
+            last_count = p->b.rx.msgs;
+            last_count_at = perf_now();
+        } else if (!c->reliable && perf_now() - last_count_at > 0.3) {
+            break;
+        }
+    }
+    free(buf);
+    return seq;
+}
+
 static void throughput_1p(const perf_case *c, const perf_params *prm, perf_metrics *out)
 {
     pair1 p;
@@ -129,26 +157,9 @@ static void throughput_1p(const perf_case *c, const perf_params *prm, perf_metri
     }
     p.b.on_msg = perf_side_check;
     perf_rx_init(&p.b.rx, c->size, c->reliable);
-    uint8_t *buf = calloc(1, c->size);
-    uint64_t seq = 0;
-    double t0 = perf_now(), end = t0 + prm->tp_secs;
-    while (perf_now() < end) {
-        perf_side_fill(&p.a, buf, c->size, &seq, HIGH_WATER, 512);
-        zdc_engine_poll(p.e, 0);
-    }
-    double drain_end = perf_now() + 5, last_count_at = perf_now();
-    uint64_t last_count = p.b.rx.msgs;
-    while (p.b.rx.msgs < seq && perf_now() < drain_end) {
-        zdc_engine_poll(p.e, 1);
-        if (p.b.rx.msgs != last_count) {
-            last_count = p.b.rx.msgs;
-            last_count_at = perf_now();
-        } else if (!c->reliable && perf_now() - last_count_at > 0.3) {
-            break;
-        }
-    }
+    double t0 = perf_now();
+    uint64_t seq = send_and_drain_1p(&p, c, prm);
     tp_metrics(out, c, seq, p.b.rx.msgs, p.b.rx.bytes, p.b.rx.bad, p.b.rx.last - t0);
-    free(buf);
     pair1_free(&p);
 }
 
