@@ -191,12 +191,13 @@ async function throughput1p(size, reliable, secs) {
   p.dcb.onMessage((msg) => rx.take(msg));
   const t0 = now();
   const sent = await sendFor(p.dca, size, secs);
-  // drain: everything (reliable) or until nothing more comes for 0.3 s
-  const end = now() + 5;
+  // drain, as zdc-perf does: until everything arrived, or nothing more came for 0.3 s
+  // (unreliable) / 5 s (reliable), at most 60 s
+  const end = now() + 60;
   let last = rx.msgs, lastAt = now();
   while (rx.msgs < sent && now() < end) {
     await sleep(5);
-    if (rx.msgs !== last) { last = rx.msgs; lastAt = now(); } else if (!reliable && now() - lastAt > 0.3) break;
+    if (rx.msgs !== last) { last = rx.msgs; lastAt = now(); } else if (now() - lastAt > (reliable ? 5 : 0.3)) break;
   }
   closePair(p);
   return tpMetrics(reliable, sent, { ...rx, t0, last: rx.last, bytes: rx.bytes, msgs: rx.msgs, bad: rx.bad });
@@ -313,7 +314,7 @@ async function throughput2p(size, reliable, secs) {
     const t0 = now();
     const sent = await sendFor(p.dca, size, secs);
     ch.send({ t: 'E', count: sent });
-    const r = await ch.wait('R', 10);
+    const r = await ch.wait('R', 70);
     p.dca.close(); p.a.close();
     if (!r) return { error: 'the receiver did not report' };
     return tpMetrics(reliable, sent, { t0, last: r.last, bytes: r.bytes, msgs: r.msgs, bad: r.bad });

@@ -19,6 +19,8 @@
 #define HIGH_WATER  (1024u * 1024u) /* bytes kept queued by a sender */
 #define CONNECT_MAX 10.0            /* seconds */
 #define LAT_SIZE    100u
+#define DRAIN_MAX   60.0 /* seconds */
+#define DRAIN_IDLE  5.0  /* seconds without progress */
 
 static char sigbuf[1 << 17];
 
@@ -127,14 +129,16 @@ static __attribute__((noinline)) uint64_t send_and_drain_1p(pair1 *p, const perf
         perf_side_fill(&p->a, buf, c->size, &seq, HIGH_WATER, 512);
         zdc_engine_poll(p->e, 0);
     }
-    double drain_end = perf_now() + 5, last_count_at = perf_now();
+    /* Drain: until everything arrived, or nothing more came for a while (0.3 s unreliable,
+     * DRAIN_IDLE reliable: a starved process can take seconds for the last MiB), bounded. */
+    double drain_end = perf_now() + DRAIN_MAX, last_count_at = perf_now();
     uint64_t last_count = p->b.rx.msgs;
     while (p->b.rx.msgs < seq && perf_now() < drain_end) {
         zdc_engine_poll(p->e, 1);
         if (p->b.rx.msgs != last_count) {
             last_count = p->b.rx.msgs;
             last_count_at = perf_now();
-        } else if (!c->reliable && perf_now() - last_count_at > 0.3) {
+        } else if (perf_now() - last_count_at > (c->reliable ? DRAIN_IDLE : 0.3)) {
             break;
         }
     }
@@ -345,7 +349,7 @@ static int child_main(int fd, enum child_role role, size_t size, bool ordered)
             last_rx = perf_now();
         }
         if (expect != UINT64_MAX &&
-            (s.rx.msgs >= expect || perf_now() - last_rx > (ordered ? 5.0 : 0.3))) {
+            (s.rx.msgs >= expect || perf_now() - last_rx > (ordered ? DRAIN_IDLE : 0.3))) {
             char t[160];
             snprintf(t, sizeof t, "%llu %llu %llu %.9f", (unsigned long long)s.rx.msgs,
                      (unsigned long long)s.rx.bytes, (unsigned long long)s.rx.bad, s.rx.last);
@@ -451,7 +455,7 @@ static void throughput_2p(const perf_case *c, const perf_params *prm, perf_metri
     snprintf(cnt, sizeof cnt, "%llu", (unsigned long long)seq);
     perf_sig_send(p.fd, 'E', 0, "", 0, cnt);
     bool done = false;
-    double deadline = perf_now() + 10;
+    double deadline = perf_now() + DRAIN_MAX + 10;
     while (!done && perf_now() < deadline) {
         zdc_engine_poll(p.e, 1); /* what is still queued or unacknowledged must go out */
         perf_sig_msg m;
