@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything zdc needs to build, test and fuzz, from Debian's packages.
 # Idempotent: packages already present are skipped without touching the network.
-# Usage: scripts/install-deps.sh [--interop]   (--interop adds Chromium and npm packages)
+# Usage: scripts/install-deps.sh [--interop | --perf]
+#   --interop adds Chromium and node/npm (the interop harness); --perf adds node/npm (zdc-perf's
+#   libdatachannel reference, perf/ndc-ref.mjs).
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
@@ -9,6 +11,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       clang libclang-rt-14-dev llvm afl++ valgrind clang-format)
 if [ "${1:-}" = "--interop" ]; then
   pkgs+=(chromium nodejs npm iproute2)  # iproute2: test/interop/netns.sh
+elif [ "${1:-}" = "--perf" ]; then
+  pkgs+=(nodejs npm)
 fi
 
 missing=()
@@ -16,7 +20,7 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # npm may come from outside Debian (a preinstalled Node); accept any working npm.
-if [ "${1:-}" = "--interop" ] && command -v npm >/dev/null 2>&1; then
+if [ -n "${1:-}" ] && command -v npm >/dev/null 2>&1; then
   missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
 fi
 clean=()

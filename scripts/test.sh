@@ -6,6 +6,7 @@
 #   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
 #   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.
 #   5. Interop: zdc-peer (ASan build) against Chromium and libdatachannel (ctest label interop).
+#   6. zdc-perf smoke (release build): one round of small cases beside libdatachannel.
 #   Also: install into a scratch prefix and build a user's program with find_package/pkg-config,
 #   and run the tutorial program under valgrind.
 # Environment: ZDC_FUZZ_SECONDS, ZDC_AFL_SECONDS (default 5), ZDC_SKIP_FUZZ=1 to skip 3 and 4.
@@ -16,6 +17,8 @@ scripts/install-deps.sh --interop
 # The interop harness's npm packages (node-datachannel, playwright-core), before CMake looks for
 # them: the interop tests exist only when they are installed.
 (cd test/interop && npm ci --no-audit --no-fund --loglevel=error)
+# zdc-perf's reference (libdatachannel through node-datachannel), for the smoke run below.
+(cd perf && npm ci --no-audit --no-fund --loglevel=error)
 
 section() { printf '\n===== %s =====\n' "$*"; }
 
@@ -62,6 +65,13 @@ section "Exports: the shared library exports exactly the public API"
 cmake --preset release >/dev/null
 cmake --build --preset release --target zdc_shared >/dev/null
 scripts/check-exports.sh build/release/libzdc.so
+
+section "zdc-perf smoke: one round, small sizes, beside libdatachannel (no speed assertion)"
+# Keeps the instrument from rotting: fails if any case errors on either side, a connection
+# does not open, or a received message fails its check (length, sequence) or a reliable one
+# is lost. The figures are printed, never asserted.
+cmake --build --preset release --target zdc-perf >/dev/null
+build/release/zdc-perf --quick --against libdatachannel --json build/release/zdc-perf-smoke.json
 
 section "Valgrind: the tutorial program (two peers, full stack) under memcheck"
 # Memory errors and definite/indirect leaks fail; "possibly lost" is usrsctp's own iterator

@@ -1342,3 +1342,39 @@ Test(ice, lite_server_with_two_interfaces_stays_up)
     cr_assert_eq(b.sent_requests, 0);
     net_free(&n);
 }
+
+Test(ice, nomination_leaves_as_soon_as_the_only_pair_is_valid)
+{
+    net n;
+    peer a, b;
+    net_init(&n, 31);
+    n.delay_ns = 1 * MS;
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    peer_init(&b, &n, "10.0.0.2", 6000, ZDC_ICE_CONTROLLED, false, 2);
+    zdc_ice_gather(a.ice, n.now);
+    zdc_ice_gather(b.ice, n.now);
+    give_credentials(&a, &b, false);
+    give_credentials(&b, &a, false);
+    give_candidates(&a, &b, true);
+    give_candidates(&b, &a, true);
+    uint64_t t0 = n.now;
+    run_for(&n, 1 * S);
+    cr_assert(is_up(&a) && is_up(&b));
+    assert_paired(&a, &b);
+    /* first check at t0, its answer one round trip (2 ms) later, then USE-CANDIDATE at once:
+     * not Ta (50 ms) after the first check */
+    cr_assert_eq(a.req_at[0], t0);
+    cr_assert_not(a.req_use_cand[0]);
+    int nom = -1;
+    for (int i = 1; i < 16 && i < a.sent_requests; i++)
+        if (a.req_use_cand[i]) {
+            nom = i;
+            break;
+        }
+    cr_assert_geq(nom, 1);
+    cr_assert_eq(a.req_at[nom], t0 + 2 * MS);
+    /* both sides selected the pair one round trip after that, well inside one Ta (50 ms) */
+    cr_assert_lt(a.state_at[a.n_states - 1], t0 + 10 * MS);
+    cr_assert_lt(b.state_at[b.n_states - 1], t0 + 10 * MS);
+    net_free(&n);
+}

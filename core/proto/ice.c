@@ -693,6 +693,15 @@ static void maybe_nominate(zdc_ice *ice, uint64_t now)
         return;
     ice->nominating = best;
     ice->pairs[best].nominate_pending = true;
+    /* The nominating check repeats a check on a pair that has just proved valid: it opens no
+     * new flow, which is what Ta paces (RFC 8445 §14.2), so it leaves at once instead of
+     * waiting up to Ta behind the check that validated the pair (50 ms of every connect). It
+     * still counts as the last check sent, so ordinary checks keep their pacing. */
+    if (!ice->pairs[best].tx.active) {
+        start_check(ice, best, now);
+        ice->next_check_ns = now + ice->ta_ns;
+        return;
+    }
     trigger(ice, &ice->pairs[best]);
 }
 
