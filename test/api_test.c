@@ -1,7 +1,7 @@
-/* The public peer API's dispatch layer (api/api.c, api/registry.c) in front of a mock implementation
- * registered with zdc_peer_set_default_impl — how a game would test its logic without a
- * network (Godot's SetDefaultExtension). Checks that every call reaches the implementation
- * with the right object, that handles are generation-checked, and the callback rules
+/* The public peer API's dispatch layer (api/api.c, api/registry.c) in front of a mock
+ * implementation registered with zdc_peer_set_default_impl — how a game would test its logic
+ * without a network (Godot's SetDefaultExtension). Checks that every call reaches the
+ * implementation with the right object, that handles are generation-checked, and the callback rules
  * (deferred free, nothing after free). */
 #include <criterion/criterion.h>
 
