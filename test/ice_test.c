@@ -505,7 +505,8 @@ Test(ice, connect_controlling_controlled)
     cr_assert_leq(a.sent_requests, 40);
     /* regular nomination: one nominating check (a clean link: never retransmitted), none of
      * the 20+ consent checks; b is controlled and never nominates */
-    cr_assert_eq(assert_only_nominating_check_has_use_candidate(&a), 1);
+    int uc = assert_only_nominating_check_has_use_candidate(&a);
+    cr_assert_eq(uc, 1, "USE-CANDIDATE on %d requests", uc);
     cr_assert_eq(b.use_cand, 0);
     net_free(&n);
 }
