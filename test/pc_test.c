@@ -1379,6 +1379,107 @@ Test(pc, unreliable_unordered_channel_neither_stalls_nor_corrupts_over_a_lossy_l
 #endif
 
 /* Every association is gone and usrsctp freed its endpoints; under ASan nothing leaked. */
+/* Finding 1 of issue 10: a peer that sends while the application does not read must not grow
+ * the receiver's memory. The queue of unread messages stays at its limit (plus at most one
+ * message), the receiver stops taking data from SCTP, its window closes and the data waits on
+ * the sender's side; once the application reads, every message arrives, intact and in order. */
+Test(pc, unread_messages_hold_the_sender_back_and_arrive_intact_when_read)
+{
+    enum { MSG = 16384, N = 400, CH_LIMIT = 256 * 1024, PEER_LIMIT = 512 * 1024 };
+    zdc_pc_env env = {.rx_channel_limit = CH_LIMIT, .rx_peer_limit = PEER_LIMIT};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "flood", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    uint8_t *buf = malloc(MSG);
+    for (uint32_t i = 0; i < N; i++) {
+        indexed_msg(buf, MSG, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, MSG, false), 0, "send %u", i);
+    }
+    /* B's application does not read for a while; the loop runs. */
+    size_t most = 0;
+    uint64_t end = mono_ns() + 1500 * MS;
+    while (mono_ns() < end) {
+        pump(&h);
+        size_t q = zdc_pc_received_bytes(h.b.pc);
+        most = q > most ? q : most;
+    }
+    size_t one = MSG + ZDC_PC_RX_MSG_COST;
+    cr_assert_gt(most, CH_LIMIT / 2, "data did arrive: %zu", most);
+    cr_assert_leq(most, CH_LIMIT + one, "queued %zu bytes, over the channel limit", most);
+    cr_assert_leq(zdc_pc_channel_received_bytes(cb), CH_LIMIT + one);
+    /* What B would not take waits at A: the sender is held back, not the receiver's memory. */
+    size_t waiting = zdc_pc_channel_buffered_amount(ca);
+    cr_assert_gt(waiting, (size_t)N * MSG / 2, "the sender still holds %zu bytes", waiting);
+    /* Reading resumes the flow: all N arrive, in order, intact. */
+    for (uint32_t i = 0; i < N; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 10000);
+        const uint8_t *p;
+        size_t len;
+        bool text;
+        cr_assert_eq(zdc_pc_channel_peek(cb, &p, &len, &text), 0);
+        uint32_t idx;
+        memcpy(&idx, p, 4);
+        cr_assert_eq(idx, i, "message %u arrived in place of %u", idx, i);
+        cr_assert_eq(len, MSG);
+        indexed_msg(buf, MSG, i);
+        cr_assert(memcmp(p, buf, MSG) == 0, "content of message %u", i);
+        zdc_pc_channel_release(cb);
+        cr_assert_leq(zdc_pc_received_bytes(h.b.pc), CH_LIMIT + one);
+    }
+    cr_assert_eq(zdc_pc_received_bytes(h.b.pc), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 5000);
+    free(buf);
+    harness_free(&h);
+}
+
+/* The per-peer limit holds across channels, and empty messages count too (a flood of them
+ * would otherwise be free). */
+Test(pc, unread_empty_messages_on_many_channels_stay_under_the_peer_limit)
+{
+    enum { CHS = 4, N = 6000, PEER_LIMIT = 64 * 1024 };
+    zdc_pc_env env = {.rx_channel_limit = 1u << 20, .rx_peer_limit = PEER_LIMIT};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca[CHS], *cb[CHS];
+    for (int k = 0; k < CHS; k++) {
+        char label[8];
+        snprintf(label, sizeof label, "e%d", k);
+        ca[k] = make_channel(&h.a, label, NULL);
+    }
+    connect_peers(&h);
+    for (int k = 0; k < CHS; k++)
+        cb[k] = await_remote(&h, &h.a, ca[k]);
+    for (uint32_t i = 0; i < N; i++)
+        cr_assert_eq(zdc_pc_channel_send(ca[i % CHS], NULL, 0, i & 1), 0);
+    size_t most = 0;
+    uint64_t end = mono_ns() + 1000 * MS;
+    while (mono_ns() < end) {
+        pump(&h);
+        size_t q = zdc_pc_received_bytes(h.b.pc);
+        most = q > most ? q : most;
+    }
+    cr_assert_gt(most, PEER_LIMIT / 2, "empty messages arrived and count: %zu", most);
+    cr_assert_leq(most, PEER_LIMIT + ZDC_PC_RX_MSG_COST, "queued %zu", most);
+    size_t got = 0;
+    uint64_t stop = mono_ns() + 10000 * MS;
+    while (got < N && mono_ns() < stop) {
+        pump(&h);
+        for (int k = 0; k < CHS; k++)
+            while (zdc_pc_channel_available(cb[k]) > 0) {
+                const uint8_t *p;
+                size_t len;
+                cr_assert_eq(zdc_pc_channel_peek(cb[k], &p, &len, NULL), 0);
+                cr_assert_eq(len, 0);
+                zdc_pc_channel_release(cb[k]);
+                got++;
+            }
+    }
+    cr_assert_eq(got, N, "every empty message arrived: %zu of %d", got, N);
+    harness_free(&h);
+}
+
 static void expect_nothing_left(void)
 {
     cr_assert_eq(zdc_sctp_global_refs(), 0);

@@ -26,6 +26,10 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
         pc->env.max_message_size = DEFAULT_MAX_MESSAGE;
     if (!pc->env.send_queue_limit)
         pc->env.send_queue_limit = DEFAULT_SEND_QUEUE;
+    if (!pc->env.rx_channel_limit)
+        pc->env.rx_channel_limit = ZDC_PC_DEFAULT_RX_CHANNEL_LIMIT;
+    if (!pc->env.rx_peer_limit)
+        pc->env.rx_peer_limit = ZDC_PC_DEFAULT_RX_PEER_LIMIT;
     if (env->n_local) {
         pc->local = malloc(env->n_local * sizeof *pc->local);
         if (!pc->local) {
@@ -62,7 +66,9 @@ static void reset_connection(zdc_pc *pc, bool channels)
         for (size_t i = 0; i < pc->n_ch; i++)
             pc_channel_free(pc->ch[i]);
         pc->n_ch = 0;
+        pc->rx_bytes = 0;
     }
+    pc->rx_paused = pc->rx_resume = false; /* a new association starts unpaused */
     free(pc->created_type);
     free(pc->created_sdp);
     free(pc->remote_text);
@@ -332,6 +338,8 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
     uint64_t x;
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&x) && x < t)
         t = x;
+    if (pc->rx_resume)
+        t = 0; /* the application made room: take what SCTP holds */
     return t;
 }
 
@@ -349,6 +357,7 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&tick) &&
         tick <= now_ns)
         zdc_pc_global_handle_timeout(now_ns);
+    pc_channels_resume_receive(pc);
     pc_channels_flush(pc);
     after_input(pc, now_ns);
 }

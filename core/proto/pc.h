@@ -58,6 +58,12 @@
 #include "zdc/peer.h"
 
 typedef struct zdc_pc zdc_pc;
+
+/* What one received message costs against the receive limits besides its length: its record
+ * in the queue, so that a flood of empty messages is bounded too. */
+#define ZDC_PC_RX_MSG_COST              64u
+#define ZDC_PC_DEFAULT_RX_CHANNEL_LIMIT (1024u * 1024u)
+#define ZDC_PC_DEFAULT_RX_PEER_LIMIT    (4u * 1024u * 1024u)
 typedef struct zdc_pc_channel zdc_pc_channel;
 
 typedef struct zdc_pc_env {
@@ -71,6 +77,12 @@ typedef struct zdc_pc_env {
     size_t n_local;          /* order */
     size_t max_message_size; /* local limit (a=max-message-size), default 256 KiB */
     size_t send_queue_limit; /* per channel, bytes waiting for SCTP; default 16 MiB */
+    /* Received messages waiting for the application, in bytes (each message counts its length
+     * plus ZDC_PC_RX_MSG_COST): per channel, default 1 MiB, and for all channels together,
+     * default 4 MiB. At either limit the peer stops taking data from SCTP, whose window then
+     * closes and holds the sender back; reading resumes it. The queue may exceed a limit by
+     * one message (at most max_message_size + ZDC_PC_RX_MSG_COST). */
+    size_t rx_channel_limit, rx_peer_limit;
     /* Optional: something happened to this peer that its owner should look at — an event was
      * queued, or a stage raised a callback for it (usually from the global timers, inside
      * another peer's call or the owner's own run of them). After it, the owner should call
@@ -206,6 +218,10 @@ void zdc_pc_channel_release(zdc_pc_channel *ch);
  * 53 binary, 56/57 empty text/binary), or 0 when none is waiting. For tests and diagnostics. */
 uint32_t zdc_pc_channel_peek_ppid(const zdc_pc_channel *ch);
 int zdc_pc_channel_available(const zdc_pc_channel *ch);
+/* Received bytes waiting to be read on the channel, and on the whole peer, as counted against
+ * env.rx_channel_limit / env.rx_peer_limit. */
+size_t zdc_pc_channel_received_bytes(const zdc_pc_channel *ch);
+size_t zdc_pc_received_bytes(const zdc_pc *pc);
 int zdc_pc_channel_close(zdc_pc_channel *ch);
 int zdc_pc_channel_state(const zdc_pc_channel *ch);
 const char *zdc_pc_channel_label(const zdc_pc_channel *ch);

@@ -50,6 +50,7 @@ struct zdc_pc_channel {
     uint64_t handle;
     pc_msg *rx_head, *rx_tail;
     size_t rx_count; /* messages waiting to be read */
+    size_t rx_bytes; /* their cost against env.rx_channel_limit (pc_channel_on_message) */
     pc_msg *tx_head, *tx_tail;
     pc_msg *tx_buf; /* zero-copy send buffer handed to the app (len = its capacity) */
     size_t tx_bytes;
@@ -75,6 +76,10 @@ struct zdc_pc {
 
     zdc_pc_channel **ch;
     size_t n_ch, cap_ch;
+    /* Receive flow control: queued bytes of every channel, whether SCTP is paused, and whether
+     * the application read enough for it to resume at the next zdc_pc_handle_timeout. */
+    size_t rx_bytes;
+    bool rx_paused, rx_resume;
 
     zdc_pc_event *ev;
     size_t ev_head, ev_n, ev_cap;
@@ -136,6 +141,8 @@ void pc_update_connection_state(zdc_pc *pc);
 /* Moves a channel to `state`, queueing OPEN/CLOSE events. */
 void pc_channel_set_state(zdc_pc_channel *c, int state);
 void pc_channel_free(zdc_pc_channel *c);
+/* Resumes taking data from SCTP when the application read enough (rx_resume). */
+void pc_channels_resume_receive(zdc_pc *pc);
 /* Opens every channel waiting for the association (DCEP OPEN, or directly when negotiated). */
 void pc_channels_open(zdc_pc *pc);
 /* Hands queued messages to SCTP while it takes them. */
