@@ -63,6 +63,7 @@ typedef struct side {
     zdc_pc_channel *incoming[64]; /* DATA_CHANNEL events */
     size_t n_incoming;
     size_t sent, stray;   /* datagrams sent; those not addressed to the peer */
+    size_t stray_dtls;    /* ... of them DTLS */
     zdc_addr last_stray;  /* where the last stray one went */
     int remote_rv;        /* result of the peer's set_remote_description with our sdp */
     char remote_err[192]; /* and its zdc_pc_last_error */
@@ -139,6 +140,8 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     if (!zdc_addr_equal(to, &s->peer->addr)) {
         s->stray++;
         s->last_stray = *to;
+        if (zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS)
+            s->stray_dtls++;
         return;
     }
     if (!s->stun_req_len && len <= sizeof s->stun_req &&
@@ -1063,7 +1066,7 @@ static size_t stun_attr(const uint8_t *p, size_t len, uint16_t type)
 
 /* A Binding request whose MESSAGE-INTEGRITY is wrong (FINGERPRINT recomputed so that only the
  * integrity check can catch it) gets no answer and creates nothing; the same request intact
- * does get one — so the test sees answers when there are any. */
+ * does get one from the peer's address — so the test sees answers when there are any. */
 Test(pc, stun_request_with_bad_integrity_is_ignored)
 {
     harness h;
@@ -1088,10 +1091,17 @@ Test(pc, stun_request_with_bad_integrity_is_ignored)
     run_for(&h, 100);
     cr_assert_eq(h.b.stray, 0, "no answer to a forged check");
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    /* from A's own address: the forged one draws nothing, the intact one (a retransmission
+     * of A's first check, as far as B can tell) is answered at once */
+    size_t sent = h.b.sent;
+    zdc_pc_handle_datagram(h.b.pc, &h.a.addr, req, len, pc_now());
+    cr_assert_eq(h.b.sent, sent, "no answer to a forged check");
+    zdc_pc_handle_datagram(h.b.pc, &h.a.addr, h.a.stun_req, len, pc_now());
+    cr_assert_eq(h.b.sent, sent + 1, "an authentic check is answered");
+    /* the intact one from elsewhere is a replay (issue 10): no answer either */
     zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, h.a.stun_req, len, pc_now());
     run_for(&h, 50);
-    cr_assert_gt(h.b.stray, 0, "an authentic check from there is answered");
-    cr_assert(zdc_addr_equal(&h.b.last_stray, &h.spoof_addr));
+    cr_assert_eq(h.b.stray, 0, "no answer to a replayed check");
     harness_free(&h);
 }
 
@@ -1114,6 +1124,69 @@ Test(pc, dtls_from_an_unselected_address_is_dropped)
     h.spoof_dtls = false;
     RUN_UNTIL(&h, both_connected(&h), 6000);
     await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* A DTLS-looking datagram as an attacker would send it: a handshake record header with a
+ * ClientHello type and junk after it (len >= 13). */
+static void fake_client_hello(uint8_t *p, size_t len, uint32_t seed)
+{
+    fill(p, len, seed);
+    p[0] = 22;   /* handshake */
+    p[1] = 0xfe; /* DTLS 1.0/1.2 */
+    p[2] = 0xfd;
+    p[13] = 1; /* ClientHello */
+}
+
+/* Finding 2 of issue 10: an attacker replays A's captured check to B from its own address,
+ * then sends DTLS at B from there. B answers nothing to it, its handshake never sees those
+ * datagrams, where B sends does not move, and the connection completes as usual. */
+static void replay_then_dtls_attack(harness *h)
+{
+    uint8_t junk[200];
+    for (int i = 0; i < 5; i++) {
+        zdc_pc_handle_datagram(h->b.pc, &h->spoof_addr, h->a.stun_req, h->a.stun_req_len, pc_now());
+        fake_client_hello(junk, i == 0 ? 13 : sizeof junk, (uint32_t)i);
+        zdc_pc_handle_datagram(h->b.pc, &h->spoof_addr, junk, i == 0 ? 13 : sizeof junk, pc_now());
+    }
+}
+
+Test(pc, replayed_check_and_dtls_from_an_attacker_during_the_handshake_change_nothing)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, h.a.stun_req_len > 0, 2000);
+    replay_then_dtls_attack(&h);
+    cr_assert_not(zdc_pc_accepts_from(h.b.pc, &h.spoof_addr), "the replay validated nothing");
+    RUN_UNTIL(&h, both_connected(&h), 5000);
+    replay_then_dtls_attack(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    zdc_addr ra;
+    cr_assert_eq(zdc_pc_remote_address(h.b.pc, &ra), 0);
+    cr_assert(zdc_addr_equal(&ra, &h.a.addr), "B still sends to A");
+    /* Its replay may beat A's own check to B: then B answers it and checks back once (the
+     * check goes unanswered), but nothing of DTLS ever goes there. */
+    cr_assert_eq(h.b.stray_dtls, 0, "B sent no DTLS to the attacker");
+    cr_assert_leq(h.b.stray, 1 + 7 + 7, "an answer per replay (at most 7) and one check");
+    size_t stray = h.b.stray;
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_FAILED));
+    /* after the handshake: more junk, then data both ways, none of it diverted */
+    replay_then_dtls_attack(&h);
+    for (uint32_t i = 0; i < 20; i++) {
+        cr_assert_eq(send_msg(ca, 100, false, i), 0);
+        cr_assert_eq(send_msg(cb, 100, false, i), 0);
+    }
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 20 && zdc_pc_channel_available(ca) == 20, 3000);
+    for (uint32_t i = 0; i < 20; i++) {
+        expect_msg(cb, 100, false, i);
+        expect_msg(ca, 100, false, i);
+    }
+    run_for(&h, 100);
+    cr_assert_eq(h.b.stray_dtls, 0, "nothing of B's data went to the attacker");
+    cr_assert_leq(h.b.stray, stray + 7, "at most the bounded check retransmissions");
+    cr_assert(both_connected(&h));
     harness_free(&h);
 }
 

@@ -291,16 +291,15 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
          * cannot reach the handshake or inject data. */
         if (!pc->dtls || !zdc_pc_accepts_from(pc, from))
             return 0;
-        if (!pc->have_remote_addr || !zdc_addr_equal(from, &pc->remote_addr)) {
-            /* RFC 8445 §8.1.1: the controlling agent decides the pair. A browser may nominate
-             * a pair other than the one we selected, or move to another later, and sends its
-             * DTLS there; the controlled side follows the path the peer actually uses (the
-             * address proved itself with an authenticated check), so that our DTLS and SCTP
-             * reach it on the same pair. */
-            if (!pc->have_remote_addr || zdc_ice_role(pc->ice) == ZDC_ICE_CONTROLLED) {
-                pc->remote_addr = *from;
-                pc->have_remote_addr = true;
-            }
+        /* Where we send changes only through ICE (on_selected_pair: our nomination, or the
+         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1), never
+         * through a datagram: DTLS records are not authenticated before the handshake ends,
+         * and a source address is easily forged. Before any pair is selected, a validated
+         * pair the peer already speaks DTLS on is as good as any (RFC 8445 §12.1: data may be
+         * sent on a valid pair before nomination completes). */
+        if (!pc->have_remote_addr) {
+            pc->remote_addr = *from;
+            pc->have_remote_addr = true;
         }
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;

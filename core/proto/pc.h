@@ -152,7 +152,9 @@ const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
 /* ---- I/O and time ---------------------------------------------------------------------- */
 
 /* One datagram received from `from` on a socket this peer uses. STUN goes to ICE; DTLS is
- * accepted only from the address ICE selected; anything else is dropped.
+ * accepted only from the selected pair or a pair a check of ours validated (so nothing from an
+ * unvalidated address reaches the handshake), and never moves where we send; anything else is
+ * dropped.
  * Returns 0 (consumed or dropped) or ZDC_ERR_NOT_FOUND (STUN not for this peer). */
 int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
                            uint64_t now_ns);
@@ -167,7 +169,7 @@ bool zdc_pc_owns_stun_msg(const zdc_pc *pc, const zdc_stun_msg *msg);
 /* The same for an unparsed datagram. */
 bool zdc_pc_owns_stun(const zdc_pc *pc, const uint8_t *p, size_t len);
 /* Whether non-STUN traffic (DTLS) from `from` is this peer's: the selected remote address, or
- * any address ICE has verified with an authenticated check (engine routing). */
+ * any address that answered a check of ours (zdc_ice_remote_verified; engine routing). */
 bool zdc_pc_accepts_from(const zdc_pc *pc, const zdc_addr *from);
 /* The next deadline (UINT64_MAX: none) and running what is due. */
 uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
