@@ -1465,3 +1465,45 @@ Test(ice, requests_during_a_check_in_flight_trigger_at_most_one_paced_check)
     cr_assert_eq(a.sent_requests, 2, "one new check for all of them, after Ta");
     net_free(&n);
 }
+
+/* Issue 10, finding 5: remote candidates no peer can have are ignored (counted), as browsers
+ * do — checks to them would reach other hosts or this one; loopback only when we offer it. */
+Test(ice, unspecified_multicast_broadcast_and_foreign_loopback_candidates_are_ignored)
+{
+    static const char *bad[] = {"0.0.0.0", "224.0.0.251", "239.1.2.3", "255.255.255.255",
+                                "::",      "ff02::1",     "127.0.0.1", "::1"};
+    enum { N_BAD = sizeof bad / sizeof bad[0] };
+    net n;
+    peer a;
+    net_init(&n, 20);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    zdc_addr a6 = ip("fd00::1", 5000);
+    cr_assert_eq(zdc_ice_add_local_address(a.ice, &a6), 0);
+    zdc_ice_gather(a.ice, n.now);
+    cr_assert_eq(zdc_ice_set_remote_credentials(a.ice, "RMTE", "remotepasswordremotepass", false),
+                 0);
+    for (int i = 0; i < N_BAD; i++) {
+        zdc_candidate c = host_cand(bad[i], 9999, 2130706431u, "b");
+        cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &c), 0, "%s", bad[i]);
+    }
+    cr_assert_eq(zdc_ice_unusable_candidates(a.ice), N_BAD);
+    zdc_candidate good = host_cand("10.0.0.2", 6000, 2130706431u, "g");
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &good), 0);
+    cr_assert_eq(zdc_ice_unusable_candidates(a.ice), N_BAD);
+    n.blackhole = true;
+    run_for(&n, 2 * S);
+    cr_assert_gt(a.sent_requests, 0);
+    for (int i = 0; i < a.sent_requests && i < 16; i++)
+        cr_assert_eq(zdc_addr_port(&a.req_to[i]), 6000, "checks go to the usable one only");
+    net_free(&n);
+
+    /* an agent that offers loopback itself takes loopback candidates */
+    peer l;
+    net_init(&n, 21);
+    peer_init(&l, &n, "127.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    zdc_ice_gather(l.ice, n.now);
+    zdc_candidate lo = host_cand("127.0.0.1", 6000, 2130706431u, "l");
+    cr_assert_eq(zdc_ice_add_remote_candidate(l.ice, &lo), 0);
+    cr_assert_eq(zdc_ice_unusable_candidates(l.ice), 0);
+    net_free(&n);
+}

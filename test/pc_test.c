@@ -1190,6 +1190,50 @@ Test(pc, replayed_check_and_dtls_from_an_attacker_during_the_handshake_change_no
     harness_free(&h);
 }
 
+/* Issue 10, finding 5: an SDP over 64 KiB is refused before it is copied, and a policy can
+ * require a SHA-256 (or stronger) fingerprint; SHA-1 alone stays accepted by default. */
+Test(pc, oversize_sdp_is_refused_and_sha1_only_fingerprint_follows_the_policy)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    /* 1 MiB of SDP: refused at once, nothing changes */
+    size_t big = 1u << 20;
+    char *huge = malloc(big + 1);
+    cr_assert_not_null(huge);
+    memset(huge, 'a', big);
+    memcpy(huge, "v=0\r\n", 5);
+    huge[big] = '\0';
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", huge, pc_now()), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    free(huge);
+    /* the offer with its fingerprint line turned into a SHA-1 one */
+    const char *fl = strstr(h.a.held_desc, "a=fingerprint:sha-256 ");
+    cr_assert_not_null(fl);
+    const char *eol = strstr(fl, "\r\n");
+    char *sha1 = malloc(strlen(h.a.held_desc) + 1);
+    size_t pre = (size_t)(fl - h.a.held_desc);
+    memcpy(sha1, h.a.held_desc, pre);
+    strcpy(sha1 + pre, "a=fingerprint:sha-1 "
+                       "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01");
+    strcat(sha1, eol);
+    zdc_peer_config strict = {.require_sha256_fingerprint = true};
+    cr_assert_eq(zdc_pc_initialize(h.b.pc, &strict), 0);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", sha1, pc_now()),
+                 ZDC_ERR_NOT_SUPPORTED);
+    cr_assert_not_null(strstr(zdc_pc_last_error(h.b.pc), "sha-1"), "%s", zdc_pc_last_error(h.b.pc));
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", h.a.held_desc, pc_now()), 0,
+                 "SHA-256 passes the policy");
+    cr_assert_eq(zdc_pc_initialize(h.b.pc, NULL), 0);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", sha1, pc_now()), 0,
+                 "SHA-1 is accepted by default (RFC 8122)");
+    free(sha1);
+    harness_free(&h);
+}
+
 /* Number of the first line of `sdp` starting with `prefix` (1-based). */
 static unsigned line_of(const char *sdp, const char *prefix)
 {
@@ -1550,6 +1594,69 @@ Test(pc, unread_empty_messages_on_many_channels_stay_under_the_peer_limit)
             }
     }
     cr_assert_eq(got, N, "every empty message arrived: %zu of %d", got, N);
+    harness_free(&h);
+}
+
+/* Finding 4 of issue 10: closed channels released by their owner give back their slot,
+ * memory and stream id. 10,000 channels opened and closed on one connection, 50 at a time
+ * (over 1024, the channel limit, many times over). */
+Test(pc, ten_thousand_channel_open_close_cycles_on_one_connection)
+{
+    enum { BATCH = 50, ROUNDS = 200 };
+    harness h;
+    harness_init(&h, NULL);
+    make_channel(&h.a, "first", NULL);
+    connect_peers(&h);
+    RUN_UNTIL(&h, h.b.n_incoming == 1, 3000);
+    for (int round = 0; round < ROUNDS; round++) {
+        h.a.n_ev = h.b.n_ev = 0; /* freed channels' addresses may come back */
+        h.b.n_incoming = 0;
+        zdc_pc_channel *mine[BATCH];
+        for (int k = 0; k < BATCH; k++)
+            mine[k] = make_channel(&h.a, "cycle", NULL);
+        RUN_UNTIL(&h, h.b.n_incoming == BATCH, 5000);
+        for (int k = 0; k < BATCH; k++) {
+            cr_assert_eq(zdc_pc_channel_state(mine[k]), ZDC_CHANNEL_OPEN, "round %d", round);
+            cr_assert_eq(zdc_pc_channel_close(mine[k]), 0);
+        }
+        RUN_UNTIL(&h,
+                  count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, NULL) == BATCH &&
+                      count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, NULL) == BATCH,
+                  5000);
+        for (int k = 0; k < BATCH; k++) {
+            zdc_pc_channel_forget(mine[k]);
+            zdc_pc_channel_forget(h.b.incoming[k]);
+        }
+        cr_assert_eq(zdc_pc_channel_count(h.a.pc), 1, "round %d: only the first is left", round);
+        cr_assert_eq(zdc_pc_channel_count(h.b.pc), 1, "round %d", round);
+    }
+    cr_assert(both_connected(&h));
+    harness_free(&h);
+}
+
+/* A channel released while open is not read any more: what arrives on it is dropped, not
+ * queued against the receive limits; once it closes it is freed. */
+Test(pc, a_released_open_channel_discards_its_messages_and_is_freed_when_closed)
+{
+    zdc_pc_env env = {.rx_channel_limit = 4096, .rx_peer_limit = 8192};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 1000, false, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 3000);
+    zdc_pc_channel_forget(cb);
+    cr_assert_eq(zdc_pc_received_bytes(h.b.pc), 0);
+    for (uint32_t i = 0; i < 100; i++)
+        cr_assert_eq(send_msg(ca, 1000, false, i), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 3000);
+    run_for(&h, 100);
+    cr_assert_eq(zdc_pc_received_bytes(h.b.pc), 0, "nothing queued for nobody");
+    cr_assert_eq(zdc_pc_channel_count(h.b.pc), 1);
+    cr_assert_eq(zdc_pc_channel_close(ca), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_count(h.b.pc) == 0, 3000);
+    cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_CLOSED);
     harness_free(&h);
 }
 

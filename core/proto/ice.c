@@ -110,6 +110,7 @@ struct zdc_ice {
     struct remote_cand remote[MAX_REMOTE];
     size_t n_remote;
     unsigned n_fqdn_ignored, prflx_seq;
+    unsigned n_unusable_dropped; /* remote candidates refused by usable_remote() */
     struct pair pairs[MAX_PAIRS];
     size_t n_pairs;
     uint32_t trig_seq;
@@ -923,6 +924,37 @@ static bool stale_generation(const zdc_ice *ice, const zdc_candidate *c)
     return false;
 }
 
+/* Whether a signaled remote address can be a peer's at all. As browsers do, nothing is sent to
+ * an unspecified (0.0.0.0, ::), multicast or broadcast address — checks there would reach
+ * other hosts, or this one — and to loopback only when we offer loopback ourselves (tests,
+ * same host): otherwise a remote could aim our checks at local services. */
+static bool usable_remote(const zdc_ice *ice, const zdc_addr *a)
+{
+    uint8_t ip[16];
+    zdc_addr_bytes(a, ip);
+    if (zdc_addr_family(a) == 4) {
+        uint32_t v = (uint32_t)ip[0] << 24 | (uint32_t)ip[1] << 16 | (uint32_t)ip[2] << 8 | ip[3];
+        if (v == 0 || v == 0xffffffffu || (ip[0] & 0xf0) == 0xe0) /* 224/4 multicast */
+            return false;
+    } else {
+        static const uint8_t zero[16];
+        if (memcmp(ip, zero, 16) == 0 || ip[0] == 0xff) /* :: or ff00::/8 multicast */
+            return false;
+    }
+    if (zdc_addr_is_loopback(a)) {
+        for (size_t i = 0; i < ice->n_local; i++)
+            if (zdc_addr_is_loopback(&ice->local[i].addr))
+                return true;
+        return false;
+    }
+    return true;
+}
+
+unsigned zdc_ice_unusable_candidates(const zdc_ice *ice)
+{
+    return ice ? ice->n_unusable_dropped : 0;
+}
+
 int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
 {
     if (!ice)
@@ -949,6 +981,10 @@ int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
     if (zdc_addr_from_ip(&a, c->address, strlen(c->address), c->port) != 0)
         return ZDC_ERR_INVALID_PARAMETER;
     zdc_addr_unmap_v4(&a);
+    if (!usable_remote(ice, &a)) {
+        ice->n_unusable_dropped++;
+        return 0;
+    }
     int r = find_remote(ice, &a);
     if (r >= 0) {
         struct remote_cand *rc = &ice->remote[r];

@@ -146,6 +146,11 @@ int zdc_ice_set_remote_credentials(zdc_ice *ice, const char *ufrag, const char *
  * remote candidates; the candidate is dropped); ZDC_ERR_INVALID_STATE (closed). */
 int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c);
 
+/* Remote candidates ignored because their address cannot be a peer's: unspecified
+ * (0.0.0.0, ::), multicast, broadcast, or loopback while no local candidate is loopback.
+ * zdc_ice_add_remote_candidate returns 0 for them and pairs nothing. */
+unsigned zdc_ice_unusable_candidates(const zdc_ice *ice);
+
 /* ---- input and time ------------------------------------------------------------------- */
 
 /* One STUN datagram received from `from` on the engine socket. Requests for this agent are

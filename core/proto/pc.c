@@ -140,6 +140,7 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
     memcpy(pc->stun_servers, servers, n * sizeof *servers);
     pc->n_stun = n;
     pc->ice_lite = cfg ? cfg->ice_lite : false;
+    pc->require_sha256 = cfg ? cfg->require_sha256_fingerprint : false;
     pc->conn_state = ZDC_STATE_NEW;
     pc->gather_state = ZDC_GATHERING_NEW;
     pc->sig_state = ZDC_SIGNALING_STABLE;
@@ -271,6 +272,7 @@ static void after_input(zdc_pc *pc, uint64_t now_ns)
         if (pc->ice)
             zdc_ice_close(pc->ice);
     }
+    pc_channels_reap(pc); /* forgotten channels that closed meanwhile */
     pc_update_connection_state(pc);
 }
 

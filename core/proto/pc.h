@@ -109,6 +109,7 @@ enum zdc_pc_event_kind {
     ZDC_PC_EV_CHANNEL_CLOSE,   /* channel */
     ZDC_PC_EV_CHANNEL_MESSAGE, /* channel */
     ZDC_PC_EV_CHANNEL_LOW,     /* channel (buffered amount fell to the threshold) */
+    ZDC_PC_EV_NONE,            /* nothing: an event of a channel freed meanwhile */
 };
 
 typedef struct zdc_pc_event {
@@ -237,6 +238,12 @@ int zdc_pc_channel_max_retransmits(const zdc_pc_channel *ch);
  * queued each time it falls from above the threshold (default 0) to or below it. */
 size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *ch);
 void zdc_pc_channel_set_low_threshold(zdc_pc_channel *ch, size_t bytes);
+/* The owner is done with the channel (zdc_channel_release): it must not use `ch` again. It is
+ * freed — memory, slot, stream id — once CLOSED, at once if it already is; events still
+ * queued for it are dropped. */
+void zdc_pc_channel_forget(zdc_pc_channel *ch);
+/* Channels the peer holds (open, closing, or closed and not yet forgotten); at most 1024. */
+size_t zdc_pc_channel_count(const zdc_pc *pc);
 /* The public handle id the API layer stored for this channel (0 = none yet). */
 uint64_t zdc_pc_channel_handle(const zdc_pc_channel *ch);
 void zdc_pc_channel_set_handle(zdc_pc_channel *ch, uint64_t id);

@@ -88,6 +88,49 @@ static zdc_pc_channel *channel_alloc(zdc_pc *pc, const char *label, size_t label
     return c;
 }
 
+void pc_channels_reap(zdc_pc *pc)
+{
+    size_t i = 0;
+    bool freed = false;
+    while (i < pc->n_ch) {
+        zdc_pc_channel *c = pc->ch[i];
+        if (!c->forgotten || c->state != ZDC_CHANNEL_CLOSED) {
+            i++;
+            continue;
+        }
+        pc_events_forget_channel(pc, c);
+        pc_channel_free(c);
+        /* order kept: channels waiting to open get their streams in creation order */
+        memmove(&pc->ch[i], &pc->ch[i + 1], (pc->n_ch - i - 1) * sizeof *pc->ch);
+        pc->n_ch--;
+        freed = true;
+    }
+    if (freed && pc->rx_paused)
+        pc->rx_resume = true; /* its unread messages are gone: maybe below the limits now */
+}
+
+void zdc_pc_channel_forget(zdc_pc_channel *c)
+{
+    zdc_pc *pc = c->pc;
+    c->forgotten = true;
+    /* Nobody will read what it received, or what comes until it closes. */
+    pc->rx_bytes -= c->rx_bytes;
+    c->rx_bytes = 0;
+    c->rx_count = 0;
+    free_msgs(c->rx_head);
+    c->rx_head = c->rx_tail = NULL;
+    zdc_pc_channel_buffer_discard(c);
+    pc_events_forget_channel(pc, c);
+    if (pc->rx_paused)
+        pc->rx_resume = true;
+    pc_channels_reap(pc);
+}
+
+size_t zdc_pc_channel_count(const zdc_pc *pc)
+{
+    return pc->n_ch;
+}
+
 void pc_channel_free(zdc_pc_channel *c)
 {
     c->pc->rx_bytes -= c->rx_bytes;
@@ -577,8 +620,8 @@ void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uin
     /* RFC 8832 §6: user data before the ACK means the peer got our OPEN. */
     if (c->state == ZDC_CHANNEL_CONNECTING && c->local)
         pc_channel_set_state(c, ZDC_CHANNEL_OPEN);
-    if (c->state != ZDC_CHANNEL_OPEN)
-        return;
+    if (c->state != ZDC_CHANNEL_OPEN || c->forgotten)
+        return; /* a forgotten channel has no reader: its messages are discarded */
     bool text;
     switch (ppid) {
     case ZDC_PPID_STRING:

@@ -56,6 +56,7 @@ struct zdc_pc_channel {
     size_t tx_bytes;
     size_t low_threshold;
     bool reset_sent;
+    bool forgotten; /* zdc_pc_channel_forget: freed once CLOSED */
 };
 
 struct zdc_pc {
@@ -103,6 +104,7 @@ struct zdc_pc {
     zdc_addr stun_servers[8];
     size_t n_stun;
     bool ice_lite;
+    bool require_sha256; /* zdc_peer_config.require_sha256_fingerprint */
 
     /* Out of memory (pc_fail_nomem): allocations that failed, and the failure they caused. */
     uint64_t nomem_count;
@@ -141,6 +143,10 @@ void pc_update_connection_state(zdc_pc *pc);
 /* Moves a channel to `state`, queueing OPEN/CLOSE events. */
 void pc_channel_set_state(zdc_pc_channel *c, int state);
 void pc_channel_free(zdc_pc_channel *c);
+/* Frees the forgotten channels that are CLOSED (pc_channel_set_state calls it). */
+void pc_channels_reap(zdc_pc *pc);
+/* Forgets every queued event's reference to `c` (it is being freed). */
+void pc_events_forget_channel(zdc_pc *pc, const zdc_pc_channel *c);
 /* Resumes taking data from SCTP when the application read enough (rx_resume). */
 void pc_channels_resume_receive(zdc_pc *pc);
 /* Opens every channel waiting for the association (DCEP OPEN, or directly when negotiated). */
