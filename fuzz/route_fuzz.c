@@ -143,7 +143,8 @@ static void deliver(zdc_route *rt, rd *r)
     int rv = stun ? zdc_stun_parse(buf, len, &m) : 0;
     if (stun && rv != 0 && rv != ZDC_ERR_UNKNOWN_ATTRIBUTE)
         return; /* the engine drops it */
-    zdc_route_entry *e = stun ? zdc_route_stun_owner(rt, &m, NULL) : zdc_route_addr_owner(rt, &from, NULL);
+    zdc_route_entry *e =
+        stun ? zdc_route_stun_owner(rt, &m, NULL) : zdc_route_addr_owner(rt, &from, NULL);
     if (!e)
         return;
     peer *p = (peer *)e;

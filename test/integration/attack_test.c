@@ -135,9 +135,8 @@ static int udp_socket(uint16_t *port)
 
 static struct sockaddr_in lo(uint16_t port)
 {
-    return (struct sockaddr_in){.sin_family = AF_INET,
-                                .sin_port = htons(port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return (struct sockaddr_in){
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 }
 
 static void relay_pump(relay *r)
@@ -223,8 +222,8 @@ Test(security, replayed_check_and_dtls_from_an_attacker_on_loopback)
     cr_assert_eq(zdc_peer_create_offer(a.peer), 0);
     uint64_t end = now_ms() + 15000;
     bool attacked = false;
-    while (!(a.conn_state == ZDC_STATE_CONNECTED && b.conn_state == ZDC_STATE_CONNECTED && b.ch.id &&
-             zdc_channel_get_ready_state(a.ch) == ZDC_CHANNEL_OPEN) &&
+    while (!(a.conn_state == ZDC_STATE_CONNECTED && b.conn_state == ZDC_STATE_CONNECTED &&
+             b.ch.id && zdc_channel_get_ready_state(a.ch) == ZDC_CHANNEL_OPEN) &&
            now_ms() < end) {
         poll_all(&a, &b, &r);
         if (r.req_len && !attacked) {
