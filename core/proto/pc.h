@@ -37,6 +37,8 @@
  *
  * A channel that never opened reports CLOSE too. A refused remote OPEN (bad parameters, a
  * stream of our parity, out of memory) resets the stream and queues nothing (RFC 8832 §6).
+ * A CLOSED channel its owner forgot (zdc_pc_channel_forget) is freed: its slot among the 1024
+ * and its stream id can be used again.
  *
  * Typical use (what test/pc_test.c does for two peers in one process):
  *   zdc_pc_new, zdc_pc_initialize, zdc_pc_create_channel, zdc_pc_create_offer; then loop:
