@@ -1,6 +1,9 @@
 /* ICE agent tests: two (or more) agents on a fake clock, wired through an in-memory link with
  * seeded loss, duplication and reordering, plus a fake STUN server. Every datagram an agent
- * sends is re-parsed by the link, so the tests can assert on what went over the wire. */
+ * sends is re-parsed by the link, so the tests can assert on what went over the wire.
+ * The replay and reflection scenarios of docs/security.md run here on simulated time.
+ *
+ * ctest-labels: security */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

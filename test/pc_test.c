@@ -10,6 +10,9 @@
  * time would make both refuse to retransmit (see core/dtls.h, test/sctp_test.c). The loop
  * sleeps until the next deadline when nothing moves, and every wait has a wall-clock cap that
  * fails the test with a message. Criterion runs each test in its own process.
+ * The attack scenarios of docs/security.md (replay, flood, channel churn) run here too.
+ *
+ * ctest-labels: security
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
