@@ -343,3 +343,20 @@ int zdc_channel_close(zdc_channel c)
 {
     CHAN_CALL(c, ZDC_ERR_GONE, r->peer->impl->channel_close(r->obj));
 }
+
+void zdc_channel_release(zdc_channel c)
+{
+    chan_ref *r = zdc_api_take_channel(c);
+    if (!r)
+        return;
+    peer_ref *p = r->peer;
+    for (size_t i = 0; i < p->n_chans; i++)
+        if (p->chans[i] == c.id) {
+            p->chans[i] = p->chans[--p->n_chans];
+            break;
+        }
+    if (p->impl->channel_release)
+        p->impl->channel_release(r->obj);
+    free(r->buf);
+    free(r);
+}

@@ -409,6 +409,11 @@ static void c_set_low(void *c, size_t bytes)
     zdc_pc_channel_set_low_threshold(c, bytes);
 }
 
+static void c_release(void *obj)
+{
+    zdc_pc_channel_forget(obj);
+}
+
 static const zdc_peer_impl builtin = {
     .name = "zdc",
     .create = b_create,
@@ -443,6 +448,7 @@ static const zdc_peer_impl builtin = {
     .channel_buffer_acquire = c_buf_acquire,
     .channel_buffer_submit = c_buf_submit,
     .channel_buffer_discard = c_buf_discard,
+    .channel_release = c_release,
 };
 
 const zdc_peer_impl *zdc_peer_builtin_impl(void)

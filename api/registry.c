@@ -158,3 +158,16 @@ bool zdc_peer_api_alive(zdc_peer self)
 {
     return zdc_api_peer_ref(self) != NULL;
 }
+
+chan_ref *zdc_api_take_channel(zdc_channel c)
+{
+    pthread_mutex_lock(&lock);
+    chan_ref *r = zdc_handles_get(&table, c.id, T_CHANNEL);
+    if (!r || r->peer->free_pending) {
+        pthread_mutex_unlock(&lock);
+        return NULL;
+    }
+    zdc_handles_remove(&table, c.id);
+    pthread_mutex_unlock(&lock);
+    return r;
+}

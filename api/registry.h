@@ -38,6 +38,9 @@ peer_ref *zdc_api_peer_ref(zdc_peer p);
 chan_ref *zdc_api_chan_ref(zdc_channel c);
 /* Registers a channel object of peer r. Returns 0, ZDC_ERR_NOMEM or ZDC_ERR_QUEUE_FULL. */
 int zdc_api_add_channel(peer_ref *r, void *obj, zdc_channel *out);
+/* Removes a live channel handle from the table (it answers "gone" from now on) and returns
+ * its entry, still listed in its peer's chans[]; NULL when gone or its peer is being freed. */
+chan_ref *zdc_api_take_channel(zdc_channel c);
 /* Forgets the peer's channel handles (they answer "gone" from now on). */
 void zdc_api_drop_channels(peer_ref *r);
 /* Destroys the implementation's object, then the handles, then the entry. */

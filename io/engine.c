@@ -40,6 +40,8 @@ void zdc_engine_options_default(zdc_engine_options *o)
     o->ipv4 = true;
     o->ipv6 = true;
     o->max_message_size = 256u * 1024u;
+    o->max_receive_queue_channel = ZDC_PC_DEFAULT_RX_CHANNEL_LIMIT;
+    o->max_receive_queue_peer = ZDC_PC_DEFAULT_RX_PEER_LIMIT;
 }
 
 uint64_t zdc_engine_now_ns(void)
@@ -211,7 +213,9 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .cert = e->cert,
                       .local = e->local,
                       .n_local = e->n_local,
-                      .max_message_size = e->max_message_size};
+                      .max_message_size = e->max_message_size,
+                      .rx_channel_limit = e->rx_channel_limit,
+                      .rx_peer_limit = e->rx_peer_limit};
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
         zdc_timer_cancel(&e->timers, &m->timer);
@@ -489,6 +493,8 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     if (!e)
         return ZDC_ERR_NOMEM;
     e->max_message_size = o->max_message_size ? o->max_message_size : 256u * 1024u;
+    e->rx_channel_limit = o->max_receive_queue_channel; /* 0: the peer's default */
+    e->rx_peer_limit = o->max_receive_queue_peer;
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
     zdc_timers_init(&e->timers);

@@ -46,6 +46,7 @@ struct zdc_engine {
     zdc_addr local[ZDC_ENGINE_MAX_LOCAL];
     size_t n_local;
     size_t max_message_size;
+    size_t rx_channel_limit, rx_peer_limit; /* zdc_engine_options receive limits (0: default) */
 
     zdc_link all;   /* every member */
     zdc_link ready; /* members with events to dispatch */

@@ -7,8 +7,8 @@
  * by the transaction id of the request that peer sent (RFC 8489 §6.3: responses carry no
  * USERNAME and come from wherever the request went). Anything else (DTLS, carrying SCTP)
  * belongs to the peer whose selected pair has that remote address, or whose ICE agent
- * verified the address with an authenticated check — the controlling peer chooses the pair
- * (RFC 8445 §8.1.1), and a browser may send on another than ours.
+ * validated the address (it answered a check of ours, RFC 8445 §7.2.5.3) — the controlling peer
+ * chooses the pair (RFC 8445 §8.1.1), and a browser may send on another than ours.
  *
  * Lookups are hash maps (core/base/keymap.h, SipHash under seeds the engine draws at random,
  * so remotes cannot choose colliding keys); every candidate a map gives is confirmed by the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, then runs every check CI runs.
-#   1. AddressSanitizer + UBSan build: unit and integration tests, seed-corpus replay of every
-#      fuzz target (ctest labels unit, integration, fuzz).
+#   1. AddressSanitizer + UBSan build: unit and integration tests, the attack suite, seed-corpus
+#      replay of every fuzz target (ctest labels unit, integration, security, fuzz).
 #   2. ThreadSanitizer build: the ring/threading tests (ctest label "thread").
 #   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
 #   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.

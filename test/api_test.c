@@ -584,3 +584,52 @@ Test(api, existing_peers_keep_their_impl)
     zdc_peer_free(p);
     cr_assert_eq(n_destroyed, 1);
 }
+
+/* zdc_channel_release (issue 10, finding 4): the handle goes stale at once, the other channels
+ * stay, and the implementation hears of it once (when its table has channel_release). */
+static void *released_obj;
+static int n_released;
+
+static void c_forget(void *chan)
+{
+    released_obj = chan;
+    n_released++;
+}
+
+Test(api, channel_release_makes_the_handle_stale_and_tells_the_implementation)
+{
+    static zdc_peer_impl with_release;
+    with_release = mock;
+    with_release.channel_release = c_forget;
+    cr_assert_eq(zdc_peer_set_default_impl(&with_release, &impl_user_token), 0);
+    released_obj = NULL;
+    n_released = 0;
+    app a = {0};
+    zdc_peer p = new_app_peer(&a);
+    mock_peer *m = last_created;
+    zdc_channel c1, c2;
+    cr_assert_eq(zdc_peer_create_data_channel(p, "one", NULL, &c1), 0);
+    cr_assert_eq(zdc_peer_create_data_channel(p, "two", NULL, &c2), 0);
+    zdc_channel_release(c1);
+    cr_assert_eq(n_released, 1);
+    cr_assert_eq(released_obj, &m->chans[0]);
+    cr_assert_eq(zdc_channel_put_packet(c1, (const uint8_t *)"x", 1), ZDC_ERR_GONE);
+    cr_assert_eq(zdc_channel_get_ready_state(c1), ZDC_CHANNEL_CLOSED);
+    cr_assert_str_eq(zdc_channel_get_label(c1), "");
+    zdc_channel_release(c1); /* stale: ignored */
+    zdc_channel_release((zdc_channel){0});
+    cr_assert_eq(n_released, 1);
+    cr_assert_eq(zdc_channel_put_packet(c2, (const uint8_t *)"x", 1), 0, "the other stays");
+    zdc_peer_free(p);
+    cr_assert_eq(n_released, 1, "freeing the peer frees the rest without release calls");
+
+    /* a table without channel_release: the handle still goes stale */
+    cr_assert_eq(zdc_peer_set_default_impl(&mock, &impl_user_token), 0);
+    app b = {0};
+    zdc_peer q = new_app_peer(&b);
+    zdc_channel c3;
+    cr_assert_eq(zdc_peer_create_data_channel(q, "three", NULL, &c3), 0);
+    zdc_channel_release(c3);
+    cr_assert_eq(zdc_channel_put_packet(c3, (const uint8_t *)"x", 1), ZDC_ERR_GONE);
+    zdc_peer_free(q);
+}

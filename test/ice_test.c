@@ -1,6 +1,9 @@
 /* ICE agent tests: two (or more) agents on a fake clock, wired through an in-memory link with
  * seeded loss, duplication and reordering, plus a fake STUN server. Every datagram an agent
- * sends is re-parsed by the link, so the tests can assert on what went over the wire. */
+ * sends is re-parsed by the link, so the tests can assert on what went over the wire.
+ * The replay and reflection scenarios of docs/security.md run here on simulated time.
+ *
+ * ctest-labels: security */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -823,7 +826,9 @@ Test(ice, request_from_unknown_address_creates_prflx_and_triggered_check)
         build_check(buf, sizeof buf, user, zdc_ice_local_pwd(a.ice), txid, true, UINT64_MAX, true);
     cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), 0);
     cr_assert_eq(a.sent_responses, 1);
-    cr_assert(zdc_ice_remote_verified(a.ice, &from));
+    /* RFC 8445 §7.2.5.3: the request alone does not validate its address (it may be a
+     * replay); only the answer to our own check below does */
+    cr_assert_not(zdc_ice_remote_verified(a.ice, &from));
     zdc_addr other = ip("198.51.100.8", 40000);
     cr_assert_not(zdc_ice_remote_verified(a.ice, &other));
     /* the triggered check goes to the new peer-reflexive address, as "RFRAG:LFRAG" */
@@ -862,7 +867,9 @@ Test(ice, request_from_unknown_address_creates_prflx_and_triggered_check)
     zdc_stun_add_integrity(&b, (const uint8_t *)"remotepasswordremotepass", 24);
     zdc_stun_add_fingerprint(&b);
     rl = zdc_stun_build_end(&b);
+    cr_assert_not(zdc_ice_remote_verified(a.ice, &from));
     cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, rsp, (size_t)rl, n.now), 0);
+    cr_assert(zdc_ice_remote_verified(a.ice, &from));
     cr_assert_eq(zdc_ice_state(a.ice), ZDC_ICE_CONNECTED);
     zdc_addr r;
     cr_assert_eq(zdc_ice_selected_pair(a.ice, NULL, &r), 0);
@@ -1377,5 +1384,217 @@ Test(ice, nomination_leaves_as_soon_as_the_only_pair_is_valid)
     /* both sides selected the pair one round trip after that, well inside one Ta (50 ms) */
     cr_assert_lt(a.state_at[a.n_states - 1], t0 + 10 * MS);
     cr_assert_lt(b.state_at[b.n_states - 1], t0 + 10 * MS);
+    net_free(&n);
+}
+
+/* ---- hostile remotes (issue 10, findings 2 and 3; ctest label "security" via attack_test) -- */
+
+/* Bytes an agent sent to `to` (all of them when to is NULL), counted by the link. */
+static size_t bytes_to(const net *n, const zdc_addr *to)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < n->n; i++)
+        if (!to || zdc_addr_equal(&n->q[i].to, to))
+            b += n->q[i].len;
+    return b;
+}
+
+/* A connected pair, a (controlled) and b (controlling), and one authenticated check b sent to
+ * a, as an on-path attacker would have captured it. */
+static size_t connected_with_capture(net *n, peer *a, peer *b, uint8_t *req, size_t cap)
+{
+    net_init(n, 77);
+    peer_init(a, n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLED, false, 1);
+    peer_init(b, n, "10.0.0.2", 6000, ZDC_ICE_CONTROLLING, false, 2);
+    connect_pair(n, a, b, false, false);
+    /* step until b's first request is on the wire, and keep its bytes */
+    size_t len = 0;
+    for (int i = 0; i < 1000 && !len; i++) {
+        for (size_t k = 0; k < n->n; k++) {
+            zdc_stun_msg m;
+            if (zdc_addr_equal(&n->q[k].to, &a->addr) &&
+                zdc_stun_parse(n->q[k].data, n->q[k].len, &m) == 0 && m.cls == ZDC_STUN_REQUEST) {
+                cr_assert_leq(n->q[k].len, cap);
+                memcpy(req, n->q[k].data, n->q[k].len);
+                len = n->q[k].len;
+                break;
+            }
+        }
+        if (!len)
+            run_for(n, 1 * MS);
+    }
+    cr_assert_gt(len, 0, "b sent a check");
+    run_for(n, 3 * S);
+    cr_assert(is_up(a) && is_up(b));
+    assert_paired(a, b);
+    return len;
+}
+
+/* RFC 8445 §7.2.5.3 / §7.3.1.4: a replayed request from another address is neither answered
+ * nor learned, never validated, and the selected pair stays. */
+Test(ice, replayed_check_from_another_address_is_dropped_and_never_validated)
+{
+    net n;
+    peer a, b;
+    uint8_t req[1500];
+    size_t len = connected_with_capture(&n, &a, &b, req, sizeof req);
+    zdc_addr attacker = ip("203.0.113.66", 4444);
+    int sel_before = a.n_selected;
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(zdc_ice_handle_stun(a.ice, &attacker, req, len, n.now), 0);
+        cr_assert_eq(bytes_to(&n, &attacker), 0, "replay %d drew an answer", i);
+        run_for(&n, 10 * MS);
+    }
+    run_for(&n, 10 * S);
+    cr_assert_not(zdc_ice_remote_verified(a.ice, &attacker));
+    cr_assert_eq(a.n_selected, sel_before, "the selected pair did not move");
+    assert_paired(&a, &b);
+    for (int i = 0; i < a.sent_requests && i < 16; i++)
+        cr_assert_not(zdc_addr_equal(&a.req_to[i], &attacker), "no check went to the attacker");
+    cr_assert(is_up(&a) && is_up(&b));
+    net_free(&n);
+}
+
+/* An attacker that beats the real peer to it (a request from its own address first, even with
+ * USE-CANDIDATE): answered once, one check back that it cannot answer, never validated, never
+ * selected; the real peer connects as usual. */
+Test(ice, replay_racing_the_peer_gets_one_answer_and_no_validation)
+{
+    net n;
+    peer a, b;
+    net_init(&n, 78);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLED, false, 1);
+    peer_init(&b, &n, "10.0.0.2", 6000, ZDC_ICE_CONTROLLING, false, 2);
+    zdc_ice_gather(a.ice, n.now);
+    zdc_ice_gather(b.ice, n.now);
+    give_credentials(&a, &b, false);
+    char user[64];
+    snprintf(user, sizeof user, "%s:%s", zdc_ice_local_ufrag(a.ice), zdc_ice_local_ufrag(b.ice));
+    uint8_t txid[12] = {0xaa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    uint8_t req[512];
+    size_t len =
+        build_check(req, sizeof req, user, zdc_ice_local_pwd(a.ice), txid, true, UINT64_MAX, true);
+    zdc_addr attacker = ip("203.0.113.66", 4444);
+    cr_assert_eq(zdc_ice_handle_stun(a.ice, &attacker, req, len, n.now), 0);
+    cr_assert_eq(a.sent_responses, 1);
+    for (int i = 0; i < 100; i++) /* the replay again and again, from the same address */
+        zdc_ice_handle_stun(a.ice, &attacker, req, len, n.now);
+    cr_assert_leq(a.sent_responses, 7, "answers to one transaction are bounded (Rc)");
+    give_credentials(&b, &a, false);
+    give_candidates(&a, &b, true);
+    give_candidates(&b, &a, true);
+    run_for(&n, 15 * S);
+    cr_assert_not(zdc_ice_remote_verified(a.ice, &attacker));
+    cr_assert(is_up(&a) && is_up(&b));
+    assert_paired(&a, &b);
+    net_free(&n);
+}
+
+/* Finding 3: replaying one captured request many times from the peer's own (spoofed) address,
+ * to reflect traffic at it, draws fewer bytes than it costs: ratio out/in <= 1. */
+Test(ice, replayed_request_reflects_less_than_it_costs)
+{
+    net n;
+    peer a, b;
+    uint8_t req[1500];
+    size_t len = connected_with_capture(&n, &a, &b, req, sizeof req);
+    /* run the link dry, then count only what the replay causes */
+    n.blackhole = true;
+    size_t in = 0, out = 0;
+    for (int i = 0; i < 200; i++) {
+        size_t before = n.n;
+        n.blackhole = false;
+        cr_assert_eq(zdc_ice_handle_stun(a.ice, &b.src, req, len, n.now), 0);
+        in += len;
+        for (size_t k = before; k < n.n; k++)
+            out += n.q[k].len;
+        n.n = before; /* not delivered: b would answer our checks */
+        n.blackhole = true;
+        zdc_ice_handle_timeout(a.ice, n.now); /* a triggered check would go now */
+        n.now += 5 * MS;
+    }
+    cr_assert_gt(out, 0, "the first replays are answered: %zu", out);
+    cr_assert_leq(out, in, "bytes out %zu > bytes in %zu", out, in);
+    cr_assert_leq(out * 10, in, "and far less: out %zu in %zu", out, in);
+    net_free(&n);
+}
+
+/* Finding 3: requests arriving while our check on that pair is in flight queue at most one new
+ * check, sent at the Ta pace, never one per request at once. */
+Test(ice, requests_during_a_check_in_flight_trigger_at_most_one_paced_check)
+{
+    net n;
+    peer a;
+    net_init(&n, 19);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLED, false, 1);
+    zdc_ice_gather(a.ice, n.now);
+    cr_assert_eq(zdc_ice_set_remote_credentials(a.ice, "RMTE", "remotepasswordremotepass", false),
+                 0);
+    char user[64];
+    snprintf(user, sizeof user, "%s:RMTE", zdc_ice_local_ufrag(a.ice));
+    zdc_addr from = ip("198.51.100.7", 40000);
+    n.blackhole = true; /* nothing answers our checks */
+    uint8_t buf[512];
+    uint8_t txid[12] = {7};
+    size_t len =
+        build_check(buf, sizeof buf, user, zdc_ice_local_pwd(a.ice), txid, true, UINT64_MAX, false);
+    cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), 0);
+    zdc_ice_handle_timeout(a.ice, n.now);
+    cr_assert_eq(a.sent_requests, 1, "the triggered check");
+    /* 50 fresh requests (new transactions) within 10 ms while it is in flight */
+    for (int i = 0; i < 50; i++) {
+        txid[1] = (uint8_t)(i + 1);
+        len = build_check(buf, sizeof buf, user, zdc_ice_local_pwd(a.ice), txid, true, UINT64_MAX,
+                          false);
+        cr_assert_eq(zdc_ice_handle_stun(a.ice, &from, buf, len, n.now), 0);
+        cr_assert_eq(a.sent_requests, 1, "no check sent at once (request %d)", i);
+    }
+    n.now += 10 * MS;
+    zdc_ice_handle_timeout(a.ice, n.now);
+    cr_assert_eq(a.sent_requests, 1, "not before Ta");
+    run_for(&n, 60 * MS);
+    cr_assert_eq(a.sent_requests, 2, "one new check for all of them, after Ta");
+    net_free(&n);
+}
+
+/* Issue 10, finding 5: remote candidates no peer can have are ignored (counted), as browsers
+ * do — checks to them would reach other hosts or this one; loopback only when we offer it. */
+Test(ice, unspecified_multicast_broadcast_and_foreign_loopback_candidates_are_ignored)
+{
+    static const char *bad[] = {"0.0.0.0", "224.0.0.251", "239.1.2.3", "255.255.255.255",
+                                "::",      "ff02::1",     "127.0.0.1", "::1"};
+    enum { N_BAD = sizeof bad / sizeof bad[0] };
+    net n;
+    peer a;
+    net_init(&n, 20);
+    peer_init(&a, &n, "10.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    zdc_addr a6 = ip("fd00::1", 5000);
+    cr_assert_eq(zdc_ice_add_local_address(a.ice, &a6), 0);
+    zdc_ice_gather(a.ice, n.now);
+    cr_assert_eq(zdc_ice_set_remote_credentials(a.ice, "RMTE", "remotepasswordremotepass", false),
+                 0);
+    for (int i = 0; i < N_BAD; i++) {
+        zdc_candidate c = host_cand(bad[i], 9999, 2130706431u, "b");
+        cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &c), 0, "%s", bad[i]);
+    }
+    cr_assert_eq(zdc_ice_unusable_candidates(a.ice), N_BAD);
+    zdc_candidate good = host_cand("10.0.0.2", 6000, 2130706431u, "g");
+    cr_assert_eq(zdc_ice_add_remote_candidate(a.ice, &good), 0);
+    cr_assert_eq(zdc_ice_unusable_candidates(a.ice), N_BAD);
+    n.blackhole = true;
+    run_for(&n, 2 * S);
+    cr_assert_gt(a.sent_requests, 0);
+    for (int i = 0; i < a.sent_requests && i < 16; i++)
+        cr_assert_eq(zdc_addr_port(&a.req_to[i]), 6000, "checks go to the usable one only");
+    net_free(&n);
+
+    /* an agent that offers loopback itself takes loopback candidates */
+    peer l;
+    net_init(&n, 21);
+    peer_init(&l, &n, "127.0.0.1", 5000, ZDC_ICE_CONTROLLING, false, 1);
+    zdc_ice_gather(l.ice, n.now);
+    zdc_candidate lo = host_cand("127.0.0.1", 6000, 2130706431u, "l");
+    cr_assert_eq(zdc_ice_add_remote_candidate(l.ice, &lo), 0);
+    cr_assert_eq(zdc_ice_unusable_candidates(l.ice), 0);
     net_free(&n);
 }

@@ -28,6 +28,9 @@
  * also bounds the wall time; a failed wait names its condition. "Nothing arrives" is shown
  * by a marker sent after it on a reliable ordered channel where possible, not by waiting.
  * Criterion runs each test in its own process.
+ * The attack scenarios of docs/security.md (replay, flood, channel churn) run here too.
+ *
+ * ctest-labels: security
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -81,6 +84,7 @@ typedef struct side {
     zdc_pc_channel *incoming[64]; /* DATA_CHANNEL events */
     size_t n_incoming;
     size_t sent, stray;   /* datagrams sent; those not addressed to the peer */
+    size_t stray_dtls;    /* ... of them DTLS */
     zdc_addr last_stray;  /* where the last stray one went */
     int remote_rv;        /* result of the peer's set_remote_description with our sdp */
     char remote_err[192]; /* and its zdc_pc_last_error */
@@ -171,6 +175,8 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     if (!zdc_addr_equal(to, &s->peer->addr)) {
         s->stray++;
         s->last_stray = *to;
+        if (zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS)
+            s->stray_dtls++;
         return;
     }
     if (!s->stun_req_len && len <= sizeof s->stun_req &&
@@ -1160,7 +1166,7 @@ static size_t stun_attr(const uint8_t *p, size_t len, uint16_t type)
 
 /* A Binding request whose MESSAGE-INTEGRITY is wrong (FINGERPRINT recomputed so that only the
  * integrity check can catch it) gets no answer and creates nothing; the same request intact
- * does get one — so the test sees answers when there are any. */
+ * does get one from the peer's address — so the test sees answers when there are any. */
 Test(pc, stun_request_with_bad_integrity_is_ignored)
 {
     harness h;
@@ -1188,9 +1194,17 @@ Test(pc, stun_request_with_bad_integrity_is_ignored)
     step(&h);
     cr_assert_eq(h.b.stray, 0, "no answer to a forged check");
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    /* from A's own address: the forged one draws nothing, the intact one (a retransmission
+     * of A's first check, as far as B can tell) is answered at once */
+    size_t sent = h.b.sent;
+    zdc_pc_handle_datagram(h.b.pc, &h.a.addr, req, len, pc_now());
+    cr_assert_eq(h.b.sent, sent, "no answer to a forged check");
+    zdc_pc_handle_datagram(h.b.pc, &h.a.addr, h.a.stun_req, len, pc_now());
+    cr_assert_eq(h.b.sent, sent + 1, "an authentic check is answered");
+    /* the intact one from elsewhere is a replay (issue 10): no answer either */
     zdc_pc_handle_datagram(h.b.pc, &h.spoof_addr, h.a.stun_req, len, pc_now());
-    cr_assert_gt(h.b.stray, 0, "an authentic check from there is answered");
-    cr_assert(zdc_addr_equal(&h.b.last_stray, &h.spoof_addr));
+    run_for(&h, 50);
+    cr_assert_eq(h.b.stray, 0, "no answer to a replayed check");
     harness_free(&h);
 }
 
@@ -1213,6 +1227,113 @@ Test(pc, dtls_from_an_unselected_address_is_dropped)
     h.spoof_dtls = false;
     RUN_UNTIL(&h, both_connected(&h), 6000);
     await_remote(&h, &h.a, ca);
+    harness_free(&h);
+}
+
+/* A DTLS-looking datagram as an attacker would send it: a handshake record header with a
+ * ClientHello type and junk after it (len >= 13). */
+static void fake_client_hello(uint8_t *p, size_t len, uint32_t seed)
+{
+    fill(p, len, seed);
+    p[0] = 22;   /* handshake */
+    p[1] = 0xfe; /* DTLS 1.0/1.2 */
+    p[2] = 0xfd;
+    p[13] = 1; /* ClientHello */
+}
+
+/* Finding 2 of issue 10: an attacker replays A's captured check to B from its own address,
+ * then sends DTLS at B from there. B answers nothing to it, its handshake never sees those
+ * datagrams, where B sends does not move, and the connection completes as usual. */
+static void replay_then_dtls_attack(harness *h)
+{
+    uint8_t junk[200];
+    for (int i = 0; i < 5; i++) {
+        zdc_pc_handle_datagram(h->b.pc, &h->spoof_addr, h->a.stun_req, h->a.stun_req_len, pc_now());
+        fake_client_hello(junk, i == 0 ? 13 : sizeof junk, (uint32_t)i);
+        zdc_pc_handle_datagram(h->b.pc, &h->spoof_addr, junk, i == 0 ? 13 : sizeof junk, pc_now());
+    }
+}
+
+Test(pc, replayed_check_and_dtls_from_an_attacker_during_the_handshake_change_nothing)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, h.a.stun_req_len > 0, 2000);
+    replay_then_dtls_attack(&h);
+    cr_assert_not(zdc_pc_accepts_from(h.b.pc, &h.spoof_addr), "the replay validated nothing");
+    RUN_UNTIL(&h, both_connected(&h), 5000);
+    replay_then_dtls_attack(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    zdc_addr ra;
+    cr_assert_eq(zdc_pc_remote_address(h.b.pc, &ra), 0);
+    cr_assert(zdc_addr_equal(&ra, &h.a.addr), "B still sends to A");
+    /* Its replay may beat A's own check to B: then B answers it and checks back once (the
+     * check goes unanswered), but nothing of DTLS ever goes there. */
+    cr_assert_eq(h.b.stray_dtls, 0, "B sent no DTLS to the attacker");
+    cr_assert_leq(h.b.stray, 1 + 7 + 7, "an answer per replay (at most 7) and one check");
+    size_t stray = h.b.stray;
+    cr_assert_not(saw_state(&h.b, ZDC_STATE_FAILED));
+    /* after the handshake: more junk, then data both ways, none of it diverted */
+    replay_then_dtls_attack(&h);
+    for (uint32_t i = 0; i < 20; i++) {
+        cr_assert_eq(send_msg(ca, 100, false, i), 0);
+        cr_assert_eq(send_msg(cb, 100, false, i), 0);
+    }
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 20 && zdc_pc_channel_available(ca) == 20, 3000);
+    for (uint32_t i = 0; i < 20; i++) {
+        expect_msg(cb, 100, false, i);
+        expect_msg(ca, 100, false, i);
+    }
+    run_for(&h, 100);
+    cr_assert_eq(h.b.stray_dtls, 0, "nothing of B's data went to the attacker");
+    cr_assert_leq(h.b.stray, stray + 7, "at most the bounded check retransmissions");
+    cr_assert(both_connected(&h));
+    harness_free(&h);
+}
+
+/* Issue 10, finding 5: an SDP over 64 KiB is refused before it is copied, and a policy can
+ * require a SHA-256 (or stronger) fingerprint; SHA-1 alone stays accepted by default. */
+Test(pc, oversize_sdp_is_refused_and_sha1_only_fingerprint_follows_the_policy)
+{
+    harness h;
+    harness_init(&h, NULL);
+    h.a.hold_description = true;
+    make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, h.a.held_desc != NULL, 1000);
+    /* 1 MiB of SDP: refused at once, nothing changes */
+    size_t big = 1u << 20;
+    char *huge = malloc(big + 1);
+    cr_assert_not_null(huge);
+    memset(huge, 'a', big);
+    memcpy(huge, "v=0\r\n", 5);
+    huge[big] = '\0';
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", huge, pc_now()), ZDC_ERR_TOO_LARGE);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    free(huge);
+    /* the offer with its fingerprint line turned into a SHA-1 one */
+    const char *fl = strstr(h.a.held_desc, "a=fingerprint:sha-256 ");
+    cr_assert_not_null(fl);
+    const char *eol = strstr(fl, "\r\n");
+    char *sha1 = malloc(strlen(h.a.held_desc) + 1);
+    size_t pre = (size_t)(fl - h.a.held_desc);
+    memcpy(sha1, h.a.held_desc, pre);
+    strcpy(sha1 + pre, "a=fingerprint:sha-1 "
+                       "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01");
+    strcat(sha1, eol);
+    zdc_peer_config strict = {.require_sha256_fingerprint = true};
+    cr_assert_eq(zdc_pc_initialize(h.b.pc, &strict), 0);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", sha1, pc_now()),
+                 ZDC_ERR_NOT_SUPPORTED);
+    cr_assert_not_null(strstr(zdc_pc_last_error(h.b.pc), "sha-1"), "%s", zdc_pc_last_error(h.b.pc));
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", h.a.held_desc, pc_now()), 0,
+                 "SHA-256 passes the policy");
+    cr_assert_eq(zdc_pc_initialize(h.b.pc, NULL), 0);
+    cr_assert_eq(zdc_pc_set_remote_description(h.b.pc, "offer", sha1, pc_now()), 0,
+                 "SHA-1 is accepted by default (RFC 8122)");
+    free(sha1);
     harness_free(&h);
 }
 
@@ -1478,6 +1599,170 @@ Test(pc, unreliable_unordered_channel_neither_stalls_nor_corrupts_over_a_lossy_l
 #endif
 
 /* Every association is gone and usrsctp freed its endpoints; under ASan nothing leaked. */
+/* Finding 1 of issue 10: a peer that sends while the application does not read must not grow
+ * the receiver's memory. The queue of unread messages stays at its limit (plus at most one
+ * message), the receiver stops taking data from SCTP, its window closes and the data waits on
+ * the sender's side; once the application reads, every message arrives, intact and in order. */
+Test(pc, unread_messages_hold_the_sender_back_and_arrive_intact_when_read)
+{
+    enum { MSG = 16384, N = 400, CH_LIMIT = 256 * 1024, PEER_LIMIT = 512 * 1024 };
+    zdc_pc_env env = {.rx_channel_limit = CH_LIMIT, .rx_peer_limit = PEER_LIMIT};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "flood", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    uint8_t *buf = malloc(MSG);
+    for (uint32_t i = 0; i < N; i++) {
+        indexed_msg(buf, MSG, i);
+        cr_assert_eq(zdc_pc_channel_send(ca, buf, MSG, false), 0, "send %u", i);
+    }
+    /* B's application does not read for a while; the loop runs. */
+    size_t most = 0;
+    uint64_t end = pc_now() + 1500 * MS;
+    while (pc_now() < end) {
+        pump(&h);
+        size_t q = zdc_pc_received_bytes(h.b.pc);
+        most = q > most ? q : most;
+    }
+    size_t one = MSG + ZDC_PC_RX_MSG_COST;
+    cr_assert_gt(most, CH_LIMIT / 2, "data did arrive: %zu", most);
+    cr_assert_leq(most, CH_LIMIT + one, "queued %zu bytes, over the channel limit", most);
+    cr_assert_leq(zdc_pc_channel_received_bytes(cb), CH_LIMIT + one);
+    /* What B would not take waits at A: the sender is held back, not the receiver's memory. */
+    size_t waiting = zdc_pc_channel_buffered_amount(ca);
+    cr_assert_gt(waiting, (size_t)N * MSG / 2, "the sender still holds %zu bytes", waiting);
+    /* Reading resumes the flow: all N arrive, in order, intact. */
+    for (uint32_t i = 0; i < N; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 10000);
+        const uint8_t *p;
+        size_t len;
+        bool text;
+        cr_assert_eq(zdc_pc_channel_peek(cb, &p, &len, &text), 0);
+        uint32_t idx;
+        memcpy(&idx, p, 4);
+        cr_assert_eq(idx, i, "message %u arrived in place of %u", idx, i);
+        cr_assert_eq(len, MSG);
+        indexed_msg(buf, MSG, i);
+        cr_assert(memcmp(p, buf, MSG) == 0, "content of message %u", i);
+        zdc_pc_channel_release(cb);
+        cr_assert_leq(zdc_pc_received_bytes(h.b.pc), CH_LIMIT + one);
+    }
+    cr_assert_eq(zdc_pc_received_bytes(h.b.pc), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 5000);
+    free(buf);
+    harness_free(&h);
+}
+
+/* The per-peer limit holds across channels, and empty messages count too (a flood of them
+ * would otherwise be free). */
+Test(pc, unread_empty_messages_on_many_channels_stay_under_the_peer_limit)
+{
+    enum { CHS = 4, N = 6000, PEER_LIMIT = 64 * 1024 };
+    zdc_pc_env env = {.rx_channel_limit = 1u << 20, .rx_peer_limit = PEER_LIMIT};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca[CHS], *cb[CHS];
+    for (int k = 0; k < CHS; k++) {
+        char label[8];
+        snprintf(label, sizeof label, "e%d", k);
+        ca[k] = make_channel(&h.a, label, NULL);
+    }
+    connect_peers(&h);
+    for (int k = 0; k < CHS; k++)
+        cb[k] = await_remote(&h, &h.a, ca[k]);
+    for (uint32_t i = 0; i < N; i++)
+        cr_assert_eq(zdc_pc_channel_send(ca[i % CHS], NULL, 0, i & 1), 0);
+    size_t most = 0;
+    uint64_t end = pc_now() + 1000 * MS;
+    while (pc_now() < end) {
+        pump(&h);
+        size_t q = zdc_pc_received_bytes(h.b.pc);
+        most = q > most ? q : most;
+    }
+    cr_assert_gt(most, PEER_LIMIT / 2, "empty messages arrived and count: %zu", most);
+    cr_assert_leq(most, PEER_LIMIT + ZDC_PC_RX_MSG_COST, "queued %zu", most);
+    size_t got = 0;
+    uint64_t stop = pc_now() + 10000 * MS;
+    while (got < N && pc_now() < stop) {
+        pump(&h);
+        for (int k = 0; k < CHS; k++)
+            while (zdc_pc_channel_available(cb[k]) > 0) {
+                const uint8_t *p;
+                size_t len;
+                cr_assert_eq(zdc_pc_channel_peek(cb[k], &p, &len, NULL), 0);
+                cr_assert_eq(len, 0);
+                zdc_pc_channel_release(cb[k]);
+                got++;
+            }
+    }
+    cr_assert_eq(got, N, "every empty message arrived: %zu of %d", got, N);
+    harness_free(&h);
+}
+
+/* Finding 4 of issue 10: closed channels released by their owner give back their slot,
+ * memory and stream id. 10,000 channels opened and closed on one connection, 50 at a time
+ * (over 1024, the channel limit, many times over). */
+Test(pc, ten_thousand_channel_open_close_cycles_on_one_connection)
+{
+    enum { BATCH = 50, ROUNDS = 200 };
+    harness h;
+    harness_init(&h, NULL);
+    make_channel(&h.a, "first", NULL);
+    connect_peers(&h);
+    RUN_UNTIL(&h, h.b.n_incoming == 1, 3000);
+    for (int round = 0; round < ROUNDS; round++) {
+        h.a.n_ev = h.b.n_ev = 0; /* freed channels' addresses may come back */
+        h.b.n_incoming = 0;
+        zdc_pc_channel *mine[BATCH];
+        for (int k = 0; k < BATCH; k++)
+            mine[k] = make_channel(&h.a, "cycle", NULL);
+        RUN_UNTIL(&h, h.b.n_incoming == BATCH, 5000);
+        for (int k = 0; k < BATCH; k++) {
+            cr_assert_eq(zdc_pc_channel_state(mine[k]), ZDC_CHANNEL_OPEN, "round %d", round);
+            cr_assert_eq(zdc_pc_channel_close(mine[k]), 0);
+        }
+        RUN_UNTIL(&h,
+                  count_events(&h.a, ZDC_PC_EV_CHANNEL_CLOSE, NULL) == BATCH &&
+                      count_events(&h.b, ZDC_PC_EV_CHANNEL_CLOSE, NULL) == BATCH,
+                  5000);
+        for (int k = 0; k < BATCH; k++) {
+            zdc_pc_channel_forget(mine[k]);
+            zdc_pc_channel_forget(h.b.incoming[k]);
+        }
+        cr_assert_eq(zdc_pc_channel_count(h.a.pc), 1, "round %d: only the first is left", round);
+        cr_assert_eq(zdc_pc_channel_count(h.b.pc), 1, "round %d", round);
+    }
+    cr_assert(both_connected(&h));
+    harness_free(&h);
+}
+
+/* A channel released while open is not read any more: what arrives on it is dropped, not
+ * queued against the receive limits; once it closes it is freed. */
+Test(pc, a_released_open_channel_discards_its_messages_and_is_freed_when_closed)
+{
+    zdc_pc_env env = {.rx_channel_limit = 4096, .rx_peer_limit = 8192};
+    harness h;
+    harness_init(&h, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "x", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 1000, false, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 3000);
+    zdc_pc_channel_forget(cb);
+    cr_assert_eq(zdc_pc_received_bytes(h.b.pc), 0);
+    for (uint32_t i = 0; i < 100; i++)
+        cr_assert_eq(send_msg(ca, 1000, false, i), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_buffered_amount(ca) == 0, 3000);
+    run_for(&h, 100);
+    cr_assert_eq(zdc_pc_received_bytes(h.b.pc), 0, "nothing queued for nobody");
+    cr_assert_eq(zdc_pc_channel_count(h.b.pc), 1);
+    cr_assert_eq(zdc_pc_channel_close(ca), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_count(h.b.pc) == 0, 3000);
+    cr_assert_eq(zdc_pc_channel_state(ca), ZDC_CHANNEL_CLOSED);
+    harness_free(&h);
+}
+
 static void expect_nothing_left(void)
 {
     cr_assert_eq(zdc_sctp_global_refs(), 0);

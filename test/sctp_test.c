@@ -772,3 +772,44 @@ Test(sctp, init_before_local_connect_joins_without_retransmission)
     end_free(&a);
     end_free(&b);
 }
+
+/* zdc_sctp_pause_receive (issue 10, finding 1): while the receiver takes nothing, its window
+ * closes and the sender's buffer fills (send answers AGAIN) instead of the receiver's memory
+ * growing; resumed, everything arrives in order, intact. */
+Test(sctp, paused_receiver_closes_the_window_and_resumes_intact)
+{
+    enum { MSG = 16384 };
+    struct end a = {0}, b = {0};
+    connect_pair(&a, &b, 0);
+    zdc_sctp_pause_receive(b.s, true);
+    zdc_sctp_send_opts o = {0};
+    uint32_t sent = 0;
+    int rv = 0;
+    uint64_t end = mono_ns() + 3000ull * 1000000ull;
+    while (rv != ZDC_ERR_AGAIN && mono_ns() < end) {
+        uint8_t *p = tagged(sent, MSG);
+        rv = zdc_sctp_send(a.s, 1, 53, p, MSG, &o);
+        free(p);
+        if (rv == 0)
+            sent++;
+        else
+            cr_assert_eq(rv, ZDC_ERR_AGAIN);
+        pump(&a, &b);
+    }
+    cr_assert_eq(rv, ZDC_ERR_AGAIN, "the sender was held back");
+    for (int i = 0; i < 30; i++)
+        pump(&a, &b);
+    cr_assert_eq(b.nm, 0, "nothing taken while paused");
+    cr_assert_gt(zdc_sctp_buffered_amount(a.s), ZDC_SCTP_DEFAULT_SNDBUF / 2,
+                 "the data waits at the sender");
+    cr_assert_gt(sent, 0);
+    zdc_sctp_pause_receive(b.s, false);
+    PUMP_UNTIL(&a, &b, b.nm == sent, 5000);
+    for (uint32_t i = 0; i < sent; i++) {
+        uint32_t idx;
+        cr_assert(tagged_ok(&b.m[i], &idx), "message %u intact", i);
+        cr_assert_eq(idx, i, "in order");
+    }
+    end_free(&a);
+    end_free(&b);
+}

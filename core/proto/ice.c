@@ -18,6 +18,9 @@
 #define CHECK_RTO_NS     (500 * MS_NS) /* RFC 8445 §14.3: RTO at least 500 ms */
 #define CHECK_RTO_MAX_NS (1600 * MS_NS)
 #define CHECK_MAX_SENDS  7 /* RFC 8489 §6.2.1 Rc */
+/* Authenticated requests remembered by transaction id: a replay of one from another address is
+ * dropped, and a retransmission gets at most CHECK_MAX_SENDS answers. */
+#define SEEN_REQUESTS    64
 #define GATHER_RTO_NS    (500 * MS_NS)
 #define GATHER_RTO_MAX   (2000 * MS_NS)
 #define GATHER_SENDS     3
@@ -53,7 +56,7 @@ struct local_cand {
 struct remote_cand {
     zdc_addr addr;
     bool learned;  /* peer-reflexive, from a request: not paired with other locals */
-    bool verified; /* sent us an authenticated check or answered one of ours */
+    bool verified; /* answered a check of ours (ICE-lite: sent us an authenticated one) */
     uint8_t type;
     uint32_t priority;
     char foundation[33];
@@ -67,6 +70,7 @@ struct pair {
     bool nominate_pending; /* controlling: the next check carries USE-CANDIDATE */
     bool triggered;        /* in the triggered-check queue (FIFO by trig_seq) */
     bool tx_nominate;      /* the outstanding check carries USE-CANDIDATE */
+    bool retriggered;      /* a request queued a new check while this one is in flight */
     uint8_t tx_role;       /* role the outstanding check was sent with */
     uint32_t trig_seq;
     uint64_t priority;
@@ -78,6 +82,18 @@ struct server {
     struct tx tx;
     uint8_t base; /* local candidate the request leaves from */
     bool done;
+};
+
+/* An authenticated request answered: STUN short-term credentials have no replay protection
+ * (RFC 8489 §9.1), so whoever captured one could send it again from anywhere. */
+struct seen_req {
+    uint8_t txid[12];
+    zdc_addr from;  /* where it first came from */
+    zdc_addr other; /* the other address it came from (has_other): one of the two replayed */
+    bool has_other;
+    uint16_t error; /* the answer's error code, 0 = success */
+    uint8_t answers;
+    bool used;
 };
 
 struct zdc_ice {
@@ -96,6 +112,7 @@ struct zdc_ice {
     struct remote_cand remote[MAX_REMOTE];
     size_t n_remote;
     unsigned n_fqdn_ignored, prflx_seq;
+    unsigned n_unusable_dropped; /* remote candidates refused by usable_remote() */
     struct pair pairs[MAX_PAIRS];
     size_t n_pairs;
     uint32_t trig_seq;
@@ -108,6 +125,10 @@ struct zdc_ice {
     uint64_t first_valid_ns;
     int selected;   /* pair index or NO_PAIR */
     int nominating; /* controlling: pair whose USE-CANDIDATE check is pending */
+
+    struct seen_req seen[SEEN_REQUESTS];
+    size_t seen_next;
+    uint64_t replays_dropped, retransmits_unanswered;
 
     struct tx consent;
     uint8_t consent_prev_txid[12]; /* a late answer to the previous consent check counts */
@@ -564,6 +585,8 @@ static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint
 {
     struct pair *p = &ice->pairs[idx];
     p->state = PAIR_SUCCEEDED;
+    if (!p->nominate_pending)
+        p->triggered = false; /* valid now: a check queued meanwhile has nothing to find */
     /* RFC 8445 §7.2.5.3.3: unfreeze the pairs sharing its foundation */
     for (size_t i = 0; i < ice->n_pairs; i++)
         if (ice->pairs[i].state == PAIR_FROZEN && same_foundation(ice, &ice->pairs[i], p))
@@ -600,6 +623,11 @@ static void start_check(zdc_ice *ice, int idx, uint64_t now)
 {
     struct pair *p = &ice->pairs[idx];
     p->triggered = false;
+    if (p->state == PAIR_IN_PROGRESS && p->tx.active && !p->nominate_pending) {
+        send_check(ice, p, p->tx.txid, p->tx_nominate); /* queued by a request: see above */
+        return;
+    }
+    p->retriggered = false;
     p->state = PAIR_IN_PROGRESS;
     p->tx_role = (uint8_t)ice->role;
     p->tx_nominate =
@@ -907,6 +935,37 @@ static bool stale_generation(const zdc_ice *ice, const zdc_candidate *c)
     return false;
 }
 
+/* Whether a signaled remote address can be a peer's at all. As browsers do, nothing is sent to
+ * an unspecified (0.0.0.0, ::), multicast or broadcast address — checks there would reach
+ * other hosts, or this one — and to loopback only when we offer loopback ourselves (tests,
+ * same host): otherwise a remote could aim our checks at local services. */
+static bool usable_remote(const zdc_ice *ice, const zdc_addr *a)
+{
+    uint8_t ip[16];
+    zdc_addr_bytes(a, ip);
+    if (zdc_addr_family(a) == 4) {
+        uint32_t v = (uint32_t)ip[0] << 24 | (uint32_t)ip[1] << 16 | (uint32_t)ip[2] << 8 | ip[3];
+        if (v == 0 || v == 0xffffffffu || (ip[0] & 0xf0) == 0xe0) /* 224/4 multicast */
+            return false;
+    } else {
+        static const uint8_t zero[16];
+        if (memcmp(ip, zero, 16) == 0 || ip[0] == 0xff) /* :: or ff00::/8 multicast */
+            return false;
+    }
+    if (zdc_addr_is_loopback(a)) {
+        for (size_t i = 0; i < ice->n_local; i++)
+            if (zdc_addr_is_loopback(&ice->local[i].addr))
+                return true;
+        return false;
+    }
+    return true;
+}
+
+unsigned zdc_ice_unusable_candidates(const zdc_ice *ice)
+{
+    return ice ? ice->n_unusable_dropped : 0;
+}
+
 int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
 {
     if (!ice)
@@ -933,6 +992,10 @@ int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c)
     if (zdc_addr_from_ip(&a, c->address, strlen(c->address), c->port) != 0)
         return ZDC_ERR_INVALID_PARAMETER;
     zdc_addr_unmap_v4(&a);
+    if (!usable_remote(ice, &a)) {
+        ice->n_unusable_dropped++;
+        return 0;
+    }
     int r = find_remote(ice, &a);
     if (r >= 0) {
         struct remote_cand *rc = &ice->remote[r];
@@ -1038,9 +1101,16 @@ static void on_checked_pair(zdc_ice *ice, int idx, bool use_candidate, uint64_t 
     case PAIR_SUCCEEDED:
         break;
     case PAIR_IN_PROGRESS:
-        /* Simplification of "cancel and re-check": retransmit the outstanding check now. */
-        if (can_check(ice))
-            send_check(ice, p, p->tx.txid, p->tx_nominate);
+        /* RFC 8445 §7.3.1.4: "the agent MUST enqueue the pair in the triggered checklist".
+         * It waits its turn like every check, one per Ta (§6.1.4.2), and is queued once per
+         * check in flight, however many requests come meanwhile: requests cannot make the
+         * agent send more checks. It goes out as a retransmission of the check in flight
+         * (same transaction), so that a late answer to that one still counts — on a slow
+         * path a new transaction per peer request would never be answered in time. */
+        if (!p->retriggered) {
+            p->retriggered = true;
+            trigger(ice, p);
+        }
         break;
     default:
         p->state = PAIR_WAITING;
@@ -1053,6 +1123,33 @@ static void on_checked_pair(zdc_ice *ice, int idx, bool use_candidate, uint64_t 
         else
             p->use_cand_rx = true;
     }
+}
+
+static bool addr_validated(const zdc_ice *ice, const zdc_addr *a)
+{
+    int r = find_remote(ice, a);
+    return r >= 0 && ice->remote[r].verified;
+}
+
+static struct seen_req *seen_lookup(zdc_ice *ice, const uint8_t txid[12])
+{
+    for (size_t i = 0; i < SEEN_REQUESTS; i++)
+        if (ice->seen[i].used && txid_eq(ice->seen[i].txid, txid))
+            return &ice->seen[i];
+    return NULL;
+}
+
+static struct seen_req *seen_add(zdc_ice *ice, const uint8_t txid[12], const zdc_addr *from)
+{
+    struct seen_req *s = &ice->seen[ice->seen_next];
+    ice->seen_next = (ice->seen_next + 1) % SEEN_REQUESTS; /* the oldest is replaced */
+    memcpy(s->txid, txid, 12);
+    s->from = *from;
+    s->has_other = false;
+    s->error = 0;
+    s->answers = 1;
+    s->used = true;
+    return s;
 }
 
 static int handle_request(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, size_t len,
@@ -1072,14 +1169,62 @@ static int handle_request(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, 
         send_response(ice, from, msg, 400, "Bad Request"); /* RFC 8445 §7.1.1: PRIORITY */
         return 0;
     }
-    if (role_conflict(ice, from, msg))
+    struct seen_req *seen = seen_lookup(ice, msg->txid);
+    if (seen) {
+        /* The same transaction again. From two addresses, one of the two is a replay, since a
+         * retransmission comes from where the first one did. Once one of them is validated (it
+         * answered a check of ours) it was the peer: anything from the other is dropped,
+         * nothing answered or learned, however often it repeats. Before that, the replay may
+         * have won the race against the real request, so a second address is handled — but
+         * one transaction is answered at most Rc times in all, wherever it comes from
+         * (RFC 8489 §6.3.1: a retransmission is answered again, but no more often than a real
+         * client sends one), so a replaying source gets no stream of answers. */
+        bool first = zdc_addr_equal(&seen->from, from);
+        bool known = first || (seen->has_other && zdc_addr_equal(&seen->other, from));
+        bool peer_known = addr_validated(ice, &seen->from) ||
+                          (seen->has_other && addr_validated(ice, &seen->other));
+        /* Also once a pair is selected: the peer proved itself on some path, and its own
+         * retransmissions come from where its first request did, never from a new address. */
+        if ((peer_known && !addr_validated(ice, from)) ||
+            (!first && ice->selected != NO_PAIR && !addr_validated(ice, from))) {
+            ice->replays_dropped++;
+            return 0;
+        }
+        if (seen->answers >= CHECK_MAX_SENDS) {
+            if (known)
+                ice->retransmits_unanswered++;
+            else
+                ice->replays_dropped++;
+            return 0;
+        }
+        seen->answers++;
+        if (known) {
+            /* A retransmission: answered again; no new check is triggered (the first request
+             * did that). */
+            send_response(ice, from, msg, seen->error, seen->error ? "Role Conflict" : NULL);
+            return 0;
+        }
+        seen->other = *from;
+        seen->has_other = true;
+    } else {
+        seen = seen_add(ice, msg->txid, from);
+    }
+    if (role_conflict(ice, from, msg)) {
+        seen->error = 487;
         return 0;
+    }
     send_response(ice, from, msg, 0, NULL);
 
     int r = learn_remote(ice, from, msg->priority);
     if (r < 0)
         return 0;
-    ice->remote[r].verified = true;
+    /* RFC 8445 §7.3.1.4 / §7.2.5.3: an authenticated request proves nothing about its source
+     * address (it may be replayed); the address becomes usable — for DTLS, SCTP and as a
+     * destination — only when a check of ours to it is answered (check_succeeded). An ICE-lite
+     * agent sends no checks, so the full peer's request is all it has (RFC 8445 §7.3.1.5
+     * lite); replays from elsewhere are still dropped above. */
+    if (ice->cfg.lite)
+        ice->remote[r].verified = true;
     int idx = pair_for_remote(ice, r);
     if (idx == NO_PAIR) {
         int l = default_local(ice, zdc_addr_family(from));

@@ -139,11 +139,19 @@ int zdc_ice_set_remote_credentials(zdc_ice *ice, const char *ufrag, const char *
  * remote candidates; the candidate is dropped); ZDC_ERR_INVALID_STATE (closed). */
 int zdc_ice_add_remote_candidate(zdc_ice *ice, const zdc_candidate *c);
 
+/* Remote candidates ignored because their address cannot be a peer's: unspecified
+ * (0.0.0.0, ::), multicast, broadcast, or loopback while no local candidate is loopback.
+ * zdc_ice_add_remote_candidate returns 0 for them and pairs nothing. */
+unsigned zdc_ice_unusable_candidates(const zdc_ice *ice);
+
 /* ---- input and time ------------------------------------------------------------------- */
 
 /* One STUN datagram received from `from` on the engine socket. Requests for this agent are
- * answered (with XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT); responses are matched to
- * outstanding transactions. Invalid, unauthenticated or foreign messages are dropped.
+ * answered (with XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY, FINGERPRINT) and trigger a check back,
+ * paced by Ta; a request whose transaction id came before from another address that has since
+ * been validated is a replay and is dropped unanswered; one transaction is answered at most 7
+ * times (RFC 8489 Rc), wherever it comes from. Responses are matched
+ * to outstanding transactions. Invalid, unauthenticated or foreign messages are dropped.
  * Returns 0 (consumed), ZDC_ERR_NOT_FOUND (not for this agent: wrong USERNAME or unknown
  * transaction), ZDC_ERR_INTEGRITY (bad MESSAGE-INTEGRITY, dropped), a parse error, or
  * ZDC_ERR_CLOSED. The caller needs nothing but to keep going. */
@@ -165,10 +173,12 @@ void zdc_ice_handle_timeout(zdc_ice *ice, uint64_t now_ns);
 int zdc_ice_username_local_ufrag(const zdc_stun_msg *msg, const char **ufrag, size_t *len);
 /* Whether a parsed request is addressed to this agent (its USERNAME starts "LFRAG:"). */
 bool zdc_ice_username_matches(const zdc_ice *ice, const zdc_stun_msg *msg);
-/* Whether `addr` has proven it is the peer: it sent this agent an authenticated check or
- * answered one. The engine may accept non-STUN traffic (DTLS) from such an address before a
- * pair is selected — the controlling peer starts DTLS as soon as it has nominated, which can be
- * before our own check on that pair has succeeded. False once FAILED/CLOSED. */
+/* Whether `addr` has proven it is the peer: it answered a check of ours with the peer's
+ * credentials (RFC 8445 §7.2.5.3: the pair is valid). An authenticated request alone does not
+ * prove it — STUN has no replay protection, so anyone who saw one can send it again from
+ * another address — except to an ICE-lite agent, which sends no checks of its own. The engine
+ * accepts non-STUN traffic (DTLS) from such an address even when it is not the selected pair.
+ * False once FAILED/CLOSED. */
 bool zdc_ice_remote_verified(const zdc_ice *ice, const zdc_addr *addr);
 /* Whether a response's transaction id belongs to one of this agent's requests. */
 bool zdc_ice_has_transaction(const zdc_ice *ice, const uint8_t txid[12]);

@@ -26,6 +26,10 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
         pc->env.max_message_size = DEFAULT_MAX_MESSAGE;
     if (!pc->env.send_queue_limit)
         pc->env.send_queue_limit = DEFAULT_SEND_QUEUE;
+    if (!pc->env.rx_channel_limit)
+        pc->env.rx_channel_limit = ZDC_PC_DEFAULT_RX_CHANNEL_LIMIT;
+    if (!pc->env.rx_peer_limit)
+        pc->env.rx_peer_limit = ZDC_PC_DEFAULT_RX_PEER_LIMIT;
     if (env->n_local) {
         pc->local = malloc(env->n_local * sizeof *pc->local);
         if (!pc->local) {
@@ -62,7 +66,9 @@ static void reset_connection(zdc_pc *pc, bool channels)
         for (size_t i = 0; i < pc->n_ch; i++)
             pc_channel_free(pc->ch[i]);
         pc->n_ch = 0;
+        pc->rx_bytes = 0;
     }
+    pc->rx_paused = pc->rx_resume = false; /* a new association starts unpaused */
     free(pc->created_type);
     free(pc->created_sdp);
     free(pc->remote_text);
@@ -134,6 +140,7 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
     memcpy(pc->stun_servers, servers, n * sizeof *servers);
     pc->n_stun = n;
     pc->ice_lite = cfg ? cfg->ice_lite : false;
+    pc->require_sha256 = cfg ? cfg->require_sha256_fingerprint : false;
     pc->conn_state = ZDC_STATE_NEW;
     pc->gather_state = ZDC_GATHERING_NEW;
     pc->sig_state = ZDC_SIGNALING_STABLE;
@@ -265,6 +272,7 @@ static void after_input(zdc_pc *pc, uint64_t now_ns)
         if (pc->ice)
             zdc_ice_close(pc->ice);
     }
+    pc_channels_reap(pc); /* forgotten channels that closed meanwhile */
     pc_update_connection_state(pc);
 }
 
@@ -285,16 +293,15 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
          * cannot reach the handshake or inject data. */
         if (!pc->dtls || !zdc_pc_accepts_from(pc, from))
             return 0;
-        if (!pc->have_remote_addr || !zdc_addr_equal(from, &pc->remote_addr)) {
-            /* RFC 8445 §8.1.1: the controlling agent decides the pair. A browser may nominate
-             * a pair other than the one we selected, or move to another later, and sends its
-             * DTLS there; the controlled side follows the path the peer actually uses (the
-             * address proved itself with an authenticated check), so that our DTLS and SCTP
-             * reach it on the same pair. */
-            if (!pc->have_remote_addr || zdc_ice_role(pc->ice) == ZDC_ICE_CONTROLLED) {
-                pc->remote_addr = *from;
-                pc->have_remote_addr = true;
-            }
+        /* Where we send changes only through ICE (on_selected_pair: our nomination, or the
+         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1), never
+         * through a datagram: DTLS records are not authenticated before the handshake ends,
+         * and a source address is easily forged. Before any pair is selected, a validated
+         * pair the peer already speaks DTLS on is as good as any (RFC 8445 §12.1: data may be
+         * sent on a valid pair before nomination completes). */
+        if (!pc->have_remote_addr) {
+            pc->remote_addr = *from;
+            pc->have_remote_addr = true;
         }
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;
@@ -332,6 +339,8 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
     uint64_t x;
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&x) && x < t)
         t = x;
+    if (pc->rx_resume)
+        t = 0; /* the application made room: take what SCTP holds */
     return t;
 }
 
@@ -349,6 +358,7 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&tick) &&
         tick <= now_ns)
         zdc_pc_global_handle_timeout(now_ns);
+    pc_channels_resume_receive(pc);
     pc_channels_flush(pc);
     after_input(pc, now_ns);
 }

@@ -37,6 +37,8 @@
  *
  * A channel that never opened reports CLOSE too. A refused remote OPEN (bad parameters, a
  * stream of our parity, out of memory) resets the stream and queues nothing (RFC 8832 §6).
+ * A CLOSED channel its owner forgot (zdc_pc_channel_forget) is freed: its slot among the 1024
+ * and its stream id can be used again.
  *
  * Typical use (what test/pc_test.c does for two peers in one process):
  *   zdc_pc_new, zdc_pc_initialize, zdc_pc_create_channel, zdc_pc_create_offer; then loop:
@@ -58,6 +60,12 @@
 #include "zdc/peer.h"
 
 typedef struct zdc_pc zdc_pc;
+
+/* What one received message costs against the receive limits besides its length: its record
+ * in the queue, so that a flood of empty messages is bounded too. */
+#define ZDC_PC_RX_MSG_COST              64u
+#define ZDC_PC_DEFAULT_RX_CHANNEL_LIMIT (1024u * 1024u)
+#define ZDC_PC_DEFAULT_RX_PEER_LIMIT    (4u * 1024u * 1024u)
 typedef struct zdc_pc_channel zdc_pc_channel;
 
 typedef struct zdc_pc_env {
@@ -71,6 +79,12 @@ typedef struct zdc_pc_env {
     size_t n_local;          /* order */
     size_t max_message_size; /* local limit (a=max-message-size), default 256 KiB */
     size_t send_queue_limit; /* per channel, bytes waiting for SCTP; default 16 MiB */
+    /* Received messages waiting for the application, in bytes (each message counts its length
+     * plus ZDC_PC_RX_MSG_COST): per channel, default 1 MiB, and for all channels together,
+     * default 4 MiB. At either limit the peer stops taking data from SCTP, whose window then
+     * closes and holds the sender back; reading resumes it. The queue may exceed a limit by
+     * one message (at most max_message_size + ZDC_PC_RX_MSG_COST). */
+    size_t rx_channel_limit, rx_peer_limit;
     /* Optional: something happened to this peer that its owner should look at — an event was
      * queued, or a stage raised a callback for it (usually from the global timers, inside
      * another peer's call or the owner's own run of them). After it, the owner should call
@@ -97,6 +111,7 @@ enum zdc_pc_event_kind {
     ZDC_PC_EV_CHANNEL_CLOSE,   /* channel */
     ZDC_PC_EV_CHANNEL_MESSAGE, /* channel */
     ZDC_PC_EV_CHANNEL_LOW,     /* channel (buffered amount fell to the threshold) */
+    ZDC_PC_EV_NONE,            /* nothing: an event of a channel freed meanwhile */
 };
 
 typedef struct zdc_pc_event {
@@ -141,7 +156,9 @@ const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
 /* ---- I/O and time ---------------------------------------------------------------------- */
 
 /* One datagram received from `from` on a socket this peer uses. STUN goes to ICE; DTLS is
- * accepted only from the address ICE selected; anything else is dropped.
+ * accepted only from the selected pair or a pair a check of ours validated (so nothing from an
+ * unvalidated address reaches the handshake), and never moves where we send; anything else is
+ * dropped.
  * Returns 0 (consumed or dropped) or ZDC_ERR_NOT_FOUND (STUN not for this peer). */
 int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
                            uint64_t now_ns);
@@ -156,7 +173,7 @@ bool zdc_pc_owns_stun_msg(const zdc_pc *pc, const zdc_stun_msg *msg);
 /* The same for an unparsed datagram. */
 bool zdc_pc_owns_stun(const zdc_pc *pc, const uint8_t *p, size_t len);
 /* Whether non-STUN traffic (DTLS) from `from` is this peer's: the selected remote address, or
- * any address ICE has verified with an authenticated check (engine routing). */
+ * any address that answered a check of ours (zdc_ice_remote_verified; engine routing). */
 bool zdc_pc_accepts_from(const zdc_pc *pc, const zdc_addr *from);
 /* The next deadline (UINT64_MAX: none) and running what is due. */
 uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
@@ -207,6 +224,10 @@ void zdc_pc_channel_release(zdc_pc_channel *ch);
  * 53 binary, 56/57 empty text/binary), or 0 when none is waiting. For tests and diagnostics. */
 uint32_t zdc_pc_channel_peek_ppid(const zdc_pc_channel *ch);
 int zdc_pc_channel_available(const zdc_pc_channel *ch);
+/* Received bytes waiting to be read on the channel, and on the whole peer, as counted against
+ * env.rx_channel_limit / env.rx_peer_limit. */
+size_t zdc_pc_channel_received_bytes(const zdc_pc_channel *ch);
+size_t zdc_pc_received_bytes(const zdc_pc *pc);
 int zdc_pc_channel_close(zdc_pc_channel *ch);
 int zdc_pc_channel_state(const zdc_pc_channel *ch);
 const char *zdc_pc_channel_label(const zdc_pc_channel *ch);
@@ -220,6 +241,12 @@ int zdc_pc_channel_max_retransmits(const zdc_pc_channel *ch);
  * queued each time it falls from above the threshold (default 0) to or below it. */
 size_t zdc_pc_channel_buffered_amount(const zdc_pc_channel *ch);
 void zdc_pc_channel_set_low_threshold(zdc_pc_channel *ch, size_t bytes);
+/* The owner is done with the channel (zdc_channel_release): it must not use `ch` again. It is
+ * freed — memory, slot, stream id — once CLOSED, at once if it already is; events still
+ * queued for it are dropped. */
+void zdc_pc_channel_forget(zdc_pc_channel *ch);
+/* Channels the peer holds (open, closing, or closed and not yet forgotten); at most 1024. */
+size_t zdc_pc_channel_count(const zdc_pc *pc);
 /* The public handle id the API layer stored for this channel (0 = none yet). */
 uint64_t zdc_pc_channel_handle(const zdc_pc_channel *ch);
 void zdc_pc_channel_set_handle(zdc_pc_channel *ch, uint64_t id);

@@ -88,8 +88,52 @@ static zdc_pc_channel *channel_alloc(zdc_pc *pc, const char *label, size_t label
     return c;
 }
 
+void pc_channels_reap(zdc_pc *pc)
+{
+    size_t i = 0;
+    bool freed = false;
+    while (i < pc->n_ch) {
+        zdc_pc_channel *c = pc->ch[i];
+        if (!c->forgotten || c->state != ZDC_CHANNEL_CLOSED) {
+            i++;
+            continue;
+        }
+        pc_events_forget_channel(pc, c);
+        pc_channel_free(c);
+        /* order kept: channels waiting to open get their streams in creation order */
+        memmove(&pc->ch[i], &pc->ch[i + 1], (pc->n_ch - i - 1) * sizeof *pc->ch);
+        pc->n_ch--;
+        freed = true;
+    }
+    if (freed && pc->rx_paused)
+        pc->rx_resume = true; /* its unread messages are gone: maybe below the limits now */
+}
+
+void zdc_pc_channel_forget(zdc_pc_channel *c)
+{
+    zdc_pc *pc = c->pc;
+    c->forgotten = true;
+    /* Nobody will read what it received, or what comes until it closes. */
+    pc->rx_bytes -= c->rx_bytes;
+    c->rx_bytes = 0;
+    c->rx_count = 0;
+    free_msgs(c->rx_head);
+    c->rx_head = c->rx_tail = NULL;
+    zdc_pc_channel_buffer_discard(c);
+    pc_events_forget_channel(pc, c);
+    if (pc->rx_paused)
+        pc->rx_resume = true;
+    pc_channels_reap(pc);
+}
+
+size_t zdc_pc_channel_count(const zdc_pc *pc)
+{
+    return pc->n_ch;
+}
+
 void pc_channel_free(zdc_pc_channel *c)
 {
+    c->pc->rx_bytes -= c->rx_bytes;
     free_msgs(c->rx_head);
     free_msgs(c->tx_head);
     free(c->tx_buf);
@@ -373,6 +417,33 @@ int zdc_pc_channel_peek(zdc_pc_channel *c, const uint8_t **p, size_t *len, bool 
     return 0;
 }
 
+static size_t rx_cost(size_t len)
+{
+    return len + ZDC_PC_RX_MSG_COST;
+}
+
+static bool rx_over_limit(const zdc_pc *pc)
+{
+    if (pc->rx_bytes >= pc->env.rx_peer_limit)
+        return true;
+    for (size_t i = 0; i < pc->n_ch; i++)
+        if (pc->ch[i]->rx_bytes >= pc->env.rx_channel_limit)
+            return true;
+    return false;
+}
+
+void pc_channels_resume_receive(zdc_pc *pc)
+{
+    if (!pc->rx_resume)
+        return;
+    pc->rx_resume = false;
+    if (!pc->rx_paused || rx_over_limit(pc))
+        return;
+    pc->rx_paused = false;
+    if (pc->sctp)
+        zdc_sctp_pause_receive(pc->sctp, false); /* may pause again at once */
+}
+
 void zdc_pc_channel_release(zdc_pc_channel *c)
 {
     pc_msg *m = c->rx_head;
@@ -382,7 +453,25 @@ void zdc_pc_channel_release(zdc_pc_channel *c)
     if (!c->rx_head)
         c->rx_tail = NULL;
     c->rx_count--;
+    c->rx_bytes -= rx_cost(m->len);
+    c->pc->rx_bytes -= rx_cost(m->len);
     free(m);
+    if (c->pc->rx_paused && !c->pc->rx_resume && !rx_over_limit(c->pc)) {
+        /* Resumed from zdc_pc_handle_timeout, not here: reading SCTP raises callbacks that
+         * must not run inside the application's read. */
+        c->pc->rx_resume = true;
+        pc_notify(c->pc);
+    }
+}
+
+size_t zdc_pc_channel_received_bytes(const zdc_pc_channel *c)
+{
+    return c->rx_bytes;
+}
+
+size_t zdc_pc_received_bytes(const zdc_pc *pc)
+{
+    return pc->rx_bytes;
 }
 
 uint32_t zdc_pc_channel_peek_ppid(const zdc_pc_channel *c)
@@ -535,8 +624,8 @@ void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uin
     /* RFC 8832 §6: user data before the ACK means the peer got our OPEN. */
     if (c->state == ZDC_CHANNEL_CONNECTING && c->local)
         pc_channel_set_state(c, ZDC_CHANNEL_OPEN);
-    if (c->state != ZDC_CHANNEL_OPEN)
-        return;
+    if (c->state != ZDC_CHANNEL_OPEN || c->forgotten)
+        return; /* a forgotten channel has no reader: its messages are discarded */
     bool text;
     switch (ppid) {
     case ZDC_PPID_STRING:
@@ -574,7 +663,17 @@ void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uin
         c->rx_head = m;
     c->rx_tail = m;
     c->rx_count++;
+    c->rx_bytes += rx_cost(len);
+    pc->rx_bytes += rx_cost(len);
     pc_push_event(pc, ZDC_PC_EV_CHANNEL_MESSAGE, 0, c, NULL, NULL);
+    /* A full queue stops the reading of SCTP instead of growing: its receive window closes and
+     * the sender waits (RFC 9260 §6.2.1: data is sent only while the peer's rwnd allows).
+     * Nothing is dropped, so reliable channels keep their promise. */
+    if (!pc->rx_paused &&
+        (c->rx_bytes >= pc->env.rx_channel_limit || pc->rx_bytes >= pc->env.rx_peer_limit)) {
+        pc->rx_paused = true;
+        zdc_sctp_pause_receive(pc->sctp, true);
+    }
 }
 
 void pc_channel_on_too_large(void *user, uint16_t stream, uint32_t ppid)

@@ -114,6 +114,17 @@ nomem:
     return ZDC_ERR_NOMEM;
 }
 
+void pc_events_forget_channel(zdc_pc *pc, const zdc_pc_channel *c)
+{
+    for (size_t i = 0; i < pc->ev_n; i++) {
+        zdc_pc_event *e = &pc->ev[pc->ev_head + i];
+        if (e->channel == c) {
+            e->channel = NULL;
+            e->kind = ZDC_PC_EV_NONE; /* its owner let it go: nobody to tell */
+        }
+    }
+}
+
 void pc_drop_events(zdc_pc *pc)
 {
     for (size_t i = 0; i < pc->ev_n; i++)

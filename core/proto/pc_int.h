@@ -51,11 +51,13 @@ struct zdc_pc_channel {
     uint64_t handle;
     pc_msg *rx_head, *rx_tail;
     size_t rx_count; /* messages waiting to be read */
+    size_t rx_bytes; /* their cost against env.rx_channel_limit (pc_channel_on_message) */
     pc_msg *tx_head, *tx_tail;
     pc_msg *tx_buf; /* zero-copy send buffer handed to the app (len = its capacity) */
     size_t tx_bytes;
     size_t low_threshold;
     bool reset_sent;
+    bool forgotten; /* zdc_pc_channel_forget: freed once CLOSED */
 };
 
 struct zdc_pc {
@@ -78,6 +80,10 @@ struct zdc_pc {
 
     zdc_pc_channel **ch;
     size_t n_ch, cap_ch;
+    /* Receive flow control: queued bytes of every channel, whether SCTP is paused, and whether
+     * the application read enough for it to resume at the next zdc_pc_handle_timeout. */
+    size_t rx_bytes;
+    bool rx_paused, rx_resume;
 
     zdc_pc_event *ev;
     size_t ev_head, ev_n, ev_cap;
@@ -101,6 +107,7 @@ struct zdc_pc {
     zdc_addr stun_servers[8];
     size_t n_stun;
     bool ice_lite;
+    bool require_sha256; /* zdc_peer_config.require_sha256_fingerprint */
 
     /* Out of memory (pc_fail_nomem): allocations that failed, and the failure they caused. */
     uint64_t nomem_count;
@@ -140,6 +147,12 @@ void pc_update_connection_state(zdc_pc *pc);
 /* Moves a channel to `state`, queueing OPEN/CLOSE events. */
 void pc_channel_set_state(zdc_pc_channel *c, enum zdc_channel_state state);
 void pc_channel_free(zdc_pc_channel *c);
+/* Frees the forgotten channels that are CLOSED (pc_channel_set_state calls it). */
+void pc_channels_reap(zdc_pc *pc);
+/* Forgets every queued event's reference to `c` (it is being freed). */
+void pc_events_forget_channel(zdc_pc *pc, const zdc_pc_channel *c);
+/* Resumes taking data from SCTP when the application read enough (rx_resume). */
+void pc_channels_resume_receive(zdc_pc *pc);
 /* Opens every channel waiting for the association (DCEP OPEN, or directly when negotiated). */
 void pc_channels_open(zdc_pc *pc);
 /* Hands queued messages to SCTP while it takes them. */

@@ -130,7 +130,12 @@ static int add_candidate_text(zdc_pc *pc, const char *s, size_t len)
         pc_set_err(pc, "candidate '%.*s': %s", (int)(len > 80 ? 80 : len), s, zdc_strerror(rv));
         return rv;
     }
+    unsigned unusable = zdc_ice_unusable_candidates(pc->ice);
     rv = zdc_ice_add_remote_candidate(pc->ice, &c);
+    if (rv == 0 && zdc_ice_unusable_candidates(pc->ice) != unusable)
+        pc_set_err(pc, "candidate '%.*s' ignored: no peer has that address",
+                   (int)(len > 80 ? 80 : len),
+                   s); /* the log: zdc_peer_last_error(); counted by the ICE agent */
     return rv == ZDC_ERR_QUEUE_FULL ? 0 : rv;
 }
 
@@ -161,7 +166,13 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
         pc_set_err(pc, offer ? "an offer is already being negotiated" : "no local offer to answer");
         return ZDC_ERR_INVALID_STATE;
     }
-    size_t len = strlen(sdp);
+    /* Measured no further than the limit, and refused before anything is copied: a remote
+     * description of any size costs nothing beyond ZDC_SDP_MAX_INPUT. */
+    size_t len = strnlen(sdp, (size_t)ZDC_SDP_MAX_INPUT + 1);
+    if (len > ZDC_SDP_MAX_INPUT) {
+        pc_set_err(pc, "remote %s: larger than %u bytes", type, (unsigned)ZDC_SDP_MAX_INPUT);
+        return ZDC_ERR_TOO_LARGE;
+    }
     char *text = pc_strndup(sdp, len);
     zdc_sdp *parsed = malloc(sizeof *parsed);
     if (!text || !parsed) {
@@ -185,6 +196,12 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
     } else if (pc_remote_fingerprint(&parsed->media[mi], &fp) != 0) {
         pc_set_err(pc, "remote %s: line %u: no usable a=fingerprint (sha-256/384/512/1)", type,
                    parsed->media[mi].line);
+        rv = ZDC_ERR_NOT_SUPPORTED;
+    } else if (pc->require_sha256 && fp.hash == ZDC_DTLS_HASH_SHA1) {
+        pc_set_err(pc,
+                   "remote %s: line %u: only a sha-1 a=fingerprint, and the policy requires "
+                   "sha-256 or stronger",
+                   type, parsed->media[mi].line);
         rv = ZDC_ERR_NOT_SUPPORTED;
     } else if (!offer && parsed->media[mi].setup == ZDC_SDP_SETUP_ACTPASS) {
         pc_set_err(pc, "remote answer: line %u: a=setup:actpass is not allowed in an answer",

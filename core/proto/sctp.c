@@ -51,7 +51,8 @@ struct zdc_sctp {
     /* message reassembly (RFC 9260 §6.9 fragments arrive as partial reads) */
     uint8_t *rbuf;
     size_t rcap, rlen;
-    bool discard; /* skipping the rest of an oversize message */
+    bool discard;   /* skipping the rest of an oversize message */
+    bool rx_paused; /* zdc_sctp_pause_receive: leave data in usrsctp's receive buffer */
 
     size_t last_buffered;
     uint16_t *resets; /* outgoing stream resets waiting for the one in flight */
@@ -612,7 +613,7 @@ static void dispatch(zdc_sctp *s)
     if (s->in_dispatch)
         return;
     s->in_dispatch = true;
-    while (!gone(s) && s->sock != NULL) {
+    while (!gone(s) && s->sock != NULL && !s->rx_paused) {
         if (!grow_rbuf(s))
             break; /* retried at the next packet or tick */
         struct sctp_rcvinfo ri;
@@ -672,6 +673,20 @@ int zdc_sctp_handle_packet(zdc_sctp *s, const uint8_t *p, size_t len)
     dirty_add(s);
     drain_dirty();
     return 0;
+}
+
+void zdc_sctp_pause_receive(zdc_sctp *s, bool paused)
+{
+    if (s == NULL || s->rx_paused == paused)
+        return;
+    s->rx_paused = paused;
+    if (paused || gone(s))
+        return;
+    /* What waited in the receive buffer raised no new upcall: read it now. Reading it lets
+     * usrsctp open its window again (a window update SACK leaves through `send`). */
+    dirty_add(s);
+    if (!s->in_dispatch)
+        drain_dirty();
 }
 
 /* ---- send path ------------------------------------------------------------------------ */

@@ -160,6 +160,16 @@ int zdc_sctp_handle_packet(zdc_sctp *s, const uint8_t *p, size_t len);
 int zdc_sctp_send(zdc_sctp *s, uint16_t stream, uint32_t ppid, const uint8_t *data, size_t len,
                   const zdc_sctp_send_opts *opts);
 
+/* Stops (paused = true) or resumes taking data from the association. While paused nothing is
+ * read: received data stays in SCTP's receive buffer (cfg.rcvbuf), so the window SCTP
+ * advertises shrinks and closes and flow control slows the sender (RFC 9260 §6.2.1); nothing
+ * is dropped. The peer-connection layer pauses when its queue of received messages is full
+ * and resumes when the application reads. Notifications (stream resets, the association
+ * going down) queued behind the data wait with it. May be called from any callback; a resume
+ * reads what waits at once (raising callbacks, unless called from inside one: the running
+ * dispatch continues). Idempotent. */
+void zdc_sctp_pause_receive(zdc_sctp *s, bool paused);
+
 /* Bytes queued in the association's send buffer (not yet acknowledged); 0 when closed. */
 size_t zdc_sctp_buffered_amount(zdc_sctp *s);
 

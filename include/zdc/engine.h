@@ -44,10 +44,19 @@ typedef struct zdc_engine_options {
     uint16_t port_max;
     bool include_loopback;   /* offer 127.0.0.1/::1 as host candidates (tests, same host) */
     size_t max_message_size; /* largest message received (a=max-message-size), default 256 KiB */
+    /* Receive limits, in bytes, on messages received and not yet read by the application (each
+     * counts its length plus 64): per channel (default 1 MiB, 0 = default) and per peer, all
+     * its channels together (default 4 MiB, 0 = default). At a limit the peer stops taking
+     * data from SCTP: its receive window closes and the remote's buffered amount grows instead
+     * of this process's memory. Reading resumes it; nothing is dropped. A queue may exceed a
+     * limit by one message (up to max_message_size). While a peer is held, every channel of it
+     * waits (one SCTP association carries them all): read every channel you accept. */
+    size_t max_receive_queue_channel;
+    size_t max_receive_queue_peer;
 } zdc_engine_options;
 
 /* Defaults: auto backend, IPv4 and IPv6, all addresses, any port, no loopback candidates,
- * 256 KiB messages. */
+ * 256 KiB messages, receive limits 1 MiB per channel and 4 MiB per peer. */
 ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 
 /* Opens the sockets, generates the certificate. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad

@@ -102,6 +102,12 @@ typedef struct zdc_peer_config {
     const zdc_ice_server *ice_servers;
     size_t n_ice_servers;
     bool ice_lite; /* answer checks only (servers with a public address) */
+    /* Fingerprint policy. By default the remote a=fingerprint may use SHA-256, -384, -512 or
+     * SHA-1 (RFC 8122 §5 allows SHA-1 and older peers still send it; the strongest offered is
+     * checked). True refuses a remote description whose data section has only a SHA-1
+     * fingerprint (ZDC_ERR_NOT_SUPPORTED): SHA-1's collision attacks make a certificate that
+     * matches a forged fingerprint less far-fetched. */
+    bool require_sha256_fingerprint;
 } zdc_peer_config;
 
 /* Callbacks. All optional; all fire inside poll on the polling thread. `sdp`, `mid` and
@@ -114,7 +120,7 @@ typedef struct zdc_peer_callbacks {
     void (*on_ice_candidate_created)(void *user, zdc_peer peer, const char *mid, int index,
                                      const char *candidate);
     /* A channel the remote side opened (never for negotiated channels). The handle stays
-     * valid until the peer is freed; keep it to use the channel. */
+     * valid until the peer is freed or zdc_channel_release; keep it to use the channel. */
     void (*on_data_channel_received)(void *user, zdc_peer peer, zdc_channel channel);
     void (*on_connection_state_change)(void *user, zdc_peer peer, int state);
     void (*on_gathering_state_change)(void *user, zdc_peer peer, int state);
@@ -177,7 +183,9 @@ ZDC_API int zdc_peer_create_offer(zdc_peer peer);
  * ZDC_ERR_INVALID_STATE (an answer without a local offer, an offer while one is pending);
  * ZDC_ERR_MALFORMED (the SDP does not parse — zdc_peer_last_error() names the line);
  * ZDC_ERR_NOT_SUPPORTED (no data-channel section, no fingerprint, DTLS fingerprint hash we
- * cannot check). Nothing changes on error. */
+ * cannot check, or only SHA-1 with zdc_peer_config.require_sha256_fingerprint);
+ * ZDC_ERR_TOO_LARGE (over 64 KiB of SDP; refused before it is copied). Nothing changes on
+ * error. */
 ZDC_API int zdc_peer_set_remote_description(zdc_peer peer, const char *type, const char *sdp);
 
 /* Applies the local description created by this peer (pass back what
@@ -263,6 +271,14 @@ ZDC_API int zdc_channel_set_buffered_amount_low_threshold(zdc_channel ch, size_t
 /* Closes the channel: the remote side is told through an SCTP stream reset (RFC 8831 §6.7).
  * on_channel_close fires when the reset completes. Returns 0 or ZDC_ERR_GONE. */
 ZDC_API int zdc_channel_close(zdc_channel ch);
+
+/* The application is done with the channel: the handle is invalid from here on (calls with it
+ * answer ZDC_ERR_GONE, CLOSED, "" or 0, and no callback names it again), and the channel's
+ * memory, its slot among the peer's 1024 channels and its stream id are freed once it is
+ * closed — at once if it already is, else when its close completes (a channel still open is
+ * not closed by this: call zdc_channel_close first, or it is closed with its peer). A channel
+ * never released is freed with its peer. Stale or zero handles are ignored. */
+ZDC_API void zdc_channel_release(zdc_channel ch);
 
 #ifdef __cplusplus
 }

@@ -62,6 +62,11 @@ typedef struct zdc_peer_impl {
     int (*channel_buffer_acquire)(void *chan, size_t cap, uint8_t **data);
     int (*channel_buffer_submit)(void *chan, size_t len, bool text);
     void (*channel_buffer_discard)(void *chan);
+
+    /* Optional (NULL: channels live until the peer is freed): the application released the
+     * channel's handle (zdc_channel_release); `chan` is not used by the API layer afterwards.
+     * The implementation frees it once it is closed, and its stream id may be used again. */
+    void (*channel_release)(void *chan);
 } zdc_peer_impl;
 
 /* Makes `impl` the implementation zdc_peer_new uses from now on (existing peers keep theirs).
