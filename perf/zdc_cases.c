@@ -266,6 +266,17 @@ static void latency_1p(const perf_case *c, const perf_params *prm, perf_metrics 
     pair1_free(&p);
 }
 
+/* Median, fastest and slowest of n create-to-open times (seconds, sorted here). */
+static void connect_metrics(perf_metrics *out, double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    perf_metric_set(out, "median_ms", t[n / 2] * 1e3);
+    perf_metric_set(out, "min_ms", t[0] * 1e3);
+    perf_metric_set(out, "max_ms", t[n - 1] * 1e3);
+    perf_metric_set(out, "n", n);
+    out->ok = true;
+}
+
 static void connect_1p(const perf_case *c, const perf_params *prm, perf_metrics *out)
 {
     (void)c;
@@ -286,14 +297,8 @@ static void connect_1p(const perf_case *c, const perf_params *prm, perf_metrics 
         }
         t[n++] = took;
     }
-    if (n == prm->connects) {
-        qsort(t, (size_t)n, sizeof *t, cmp_double);
-        perf_metric_set(out, "median_ms", t[n / 2] * 1e3);
-        perf_metric_set(out, "min_ms", t[0] * 1e3);
-        perf_metric_set(out, "max_ms", t[n - 1] * 1e3);
-        perf_metric_set(out, "n", n);
-        out->ok = true;
-    }
+    if (n == prm->connects)
+        connect_metrics(out, t, n);
     free(t);
     pair1_free(&p);
 }
@@ -522,14 +527,8 @@ static void connect_2p(const perf_case *c, const perf_params *prm, perf_metrics 
         }
         t[n++] = took;
     }
-    if (n == prm->connects) {
-        qsort(t, (size_t)n, sizeof *t, cmp_double);
-        perf_metric_set(out, "median_ms", t[n / 2] * 1e3);
-        perf_metric_set(out, "min_ms", t[0] * 1e3);
-        perf_metric_set(out, "max_ms", t[n - 1] * 1e3);
-        perf_metric_set(out, "n", n);
-        out->ok = true;
-    }
+    if (n == prm->connects)
+        connect_metrics(out, t, n);
     free(t);
     pair2_end(&p);
 }
