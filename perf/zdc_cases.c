@@ -266,15 +266,44 @@ static void latency_1p(const perf_case *c, const perf_params *prm, perf_metrics 
     pair1_free(&p);
 }
 
-/* Median, fastest and slowest of n create-to-open times (seconds, sorted here). */
-static void connect_metrics(perf_metrics *out, double *t, int n)
+/* Connects `count` times one after the other (one(arg, i, &took): 0 when connection i opened,
+ * its create-to-open time in seconds) and reports the median, fastest and slowest; the first
+ * failure ends the series and fails the case. */
+static void connect_series(perf_metrics *out, int count, int (*one)(void *arg, int i, double *took),
+                           void *arg)
 {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    perf_metric_set(out, "median_ms", t[n / 2] * 1e3);
-    perf_metric_set(out, "min_ms", t[0] * 1e3);
-    perf_metric_set(out, "max_ms", t[n - 1] * 1e3);
-    perf_metric_set(out, "n", n);
-    out->ok = true;
+    double *t = calloc((size_t)count, sizeof *t);
+    if (!t) {
+        perf_fail(out, "out of memory");
+        return;
+    }
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        double took;
+        if (one(arg, i, &took) != 0) {
+            perf_fail(out, "connection %d did not open", i);
+            break;
+        }
+        t[n++] = took;
+    }
+    if (n == count && n > 0) {
+        qsort(t, (size_t)n, sizeof *t, cmp_double);
+        perf_metric_set(out, "median_ms", t[n / 2] * 1e3);
+        perf_metric_set(out, "min_ms", t[0] * 1e3);
+        perf_metric_set(out, "max_ms", t[n - 1] * 1e3);
+        perf_metric_set(out, "n", n);
+        out->ok = true;
+    }
+    free(t);
+}
+
+static int connect_one_1p(void *arg, int i, double *took)
+{
+    pair1 *p = arg;
+    (void)i;
+    int rv = pair1_connect(p, true, took);
+    pair1_free_sides(p);
+    return rv;
 }
 
 static void connect_1p(const perf_case *c, const perf_params *prm, perf_metrics *out)
@@ -285,21 +314,7 @@ static void connect_1p(const perf_case *c, const perf_params *prm, perf_metrics 
         perf_fail(out, "engine");
         return;
     }
-    double *t = calloc((size_t)prm->connects, sizeof *t);
-    int n = 0;
-    for (int i = 0; i < prm->connects; i++) {
-        double took;
-        int rv = pair1_connect(&p, true, &took);
-        pair1_free_sides(&p);
-        if (rv != 0) {
-            perf_fail(out, "connection %d did not open", i);
-            break;
-        }
-        t[n++] = took;
-    }
-    if (n == prm->connects)
-        connect_metrics(out, t, n);
-    free(t);
+    connect_series(out, prm->connects, connect_one_1p, &p);
     pair1_free(&p);
 }
 
@@ -506,6 +521,14 @@ static void latency_2p(const perf_case *c, const perf_params *prm, perf_metrics 
     pair2_end(&p);
 }
 
+static int connect_one_2p(void *arg, int i, double *took)
+{
+    pair2 *p = arg;
+    int rv = pair2_connect(p, i, true, took);
+    perf_side_free(&p->a);
+    return rv;
+}
+
 static void connect_2p(const perf_case *c, const perf_params *prm, perf_metrics *out)
 {
     (void)c;
@@ -515,21 +538,7 @@ static void connect_2p(const perf_case *c, const perf_params *prm, perf_metrics 
         pair2_end(&p);
         return;
     }
-    double *t = calloc((size_t)prm->connects, sizeof *t);
-    int n = 0;
-    for (int i = 0; i < prm->connects; i++) {
-        double took;
-        int rv = pair2_connect(&p, i, true, &took);
-        perf_side_free(&p.a);
-        if (rv != 0) {
-            perf_fail(out, "connection %d did not open", i);
-            break;
-        }
-        t[n++] = took;
-    }
-    if (n == prm->connects)
-        connect_metrics(out, t, n);
-    free(t);
+    connect_series(out, prm->connects, connect_one_2p, &p);
     pair2_end(&p);
 }
 
