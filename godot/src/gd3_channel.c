@@ -43,7 +43,7 @@ static godot_error put_packet(void *self, const uint8_t *buf, int len)
     if (len < 0 || (len > 0 && !buf))
         return GODOT_ERR_INVALID_PARAMETER;
     int rv = zdc_channel_put_packet(handle(self), buf, (size_t)len);
-    if (rv != 0)
+    if (rv != 0 && rv != ZDC_ERR_QUEUE_FULL) /* a full queue is flow control (ERR_BUSY) */
         zdc_gd3_error(__func__, "%s (%d bytes on channel \"%s\")", zdc_strerror(rv), len,
                       zdc_channel_get_label(handle(self)));
     return (godot_error)zdc_bridge_godot_error(rv);

@@ -27,8 +27,8 @@ func _init():
 	info = ns.new()
 	run()
 
-func finish():
-	print("%d passed, %d failed" % [passed, failed])
+func report():
+	print("godot: suite.gd: %d passed, %d failed" % [passed, failed])
 	OS.exit_code = 0 if failed == 0 and passed > 0 else 1
 	quit()
 
@@ -120,7 +120,7 @@ func run():
 		if ch.get_label() == "unrel": rub = ch
 	check(rb != null and rub != null, "received chat and unrel")
 	if rb == null or rub == null:
-		finish()
+		report()
 		return
 	check(rb.get_protocol() == "p1" and not rb.is_negotiated() and rb.get_id() == ca.get_id(), "received chat's options")
 	check(not rub.is_ordered() and rub.get_max_retransmits() == 0, "received unrel's options")
@@ -207,7 +207,7 @@ func run():
 	check(stats().engine_alive == 1 and pd.get_connection_state() == WebRTCPeerConnection.STATE_NEW, "a new engine for a new peer")
 	pd = null
 	check(stats().engine_alive == 0, "and freed again")
-	finish()
+	report()
 
 func _count_received():
 	return received.size()
