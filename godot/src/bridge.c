@@ -46,8 +46,7 @@ int zdc_bridge_godot_error(int e)
 
 /* ---- settings and the shared engine ---------------------------------------------------- */
 
-static bool setting(zdc_bridge_setting_fn get, void *user, const char *name, char *buf,
-                    size_t cap)
+static bool setting(zdc_bridge_setting_fn get, void *user, const char *name, char *buf, size_t cap)
 {
     char env[64] = "ZDC_GODOT_";
     size_t n = strlen(env);

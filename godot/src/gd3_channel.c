@@ -171,8 +171,8 @@ static void channel_dtor(godot_object *owner, void *method_data, void *user)
 
 godot_object *zdc_gd3_channel_wrap(zdc_channel ch)
 {
-    godot_class_constructor ctor = zdc_gd3_api->godot_get_class_constructor(
-        "WebRTCDataChannelGDNative");
+    godot_class_constructor ctor =
+        zdc_gd3_api->godot_get_class_constructor("WebRTCDataChannelGDNative");
     godot_object *obj = ctor ? ctor() : NULL;
     zdc_bridge_channel *bc = zdc_bridge_channel_new(ch);
     if (obj && bc && zdc_gd3_attach_script(obj, ZDC_GD3_CHANNEL_CLASS)) {
@@ -228,9 +228,7 @@ static void *info_ctor(godot_object *owner, void *method_data)
     return owner; /* no state; non-NULL */
 }
 
-static void info_dtor(godot_object *owner, void *method_data, void *user)
-{
-}
+static void info_dtor(godot_object *owner, void *method_data, void *user) {}
 
 void zdc_gd3_channel_register(void *handle)
 {
@@ -240,8 +238,7 @@ void zdc_gd3_channel_register(void *handle)
                                                   "WebRTCDataChannelGDNative", c, d);
     godot_instance_create_func ic = {.create_func = info_ctor};
     godot_instance_destroy_func id = {.destroy_func = info_dtor};
-    zdc_gd3_ns->godot_nativescript_register_class(handle, ZDC_GD3_INFO_CLASS, "Reference", ic,
-                                                  id);
+    zdc_gd3_ns->godot_nativescript_register_class(handle, ZDC_GD3_INFO_CLASS, "Reference", ic, id);
     godot_method_attributes attr = {.rpc_type = GODOT_METHOD_RPC_MODE_DISABLED};
     godot_instance_method m = {.method = info_get_stats};
     zdc_gd3_ns->godot_nativescript_register_method(handle, ZDC_GD3_INFO_CLASS, "get_stats", attr,

@@ -166,9 +166,7 @@ ZDC_GD3_EXPORT void godot_gdnative_init(godot_gdnative_init_options *o)
     }
 }
 
-ZDC_GD3_EXPORT void godot_gdnative_terminate(godot_gdnative_terminate_options *o)
-{
-}
+ZDC_GD3_EXPORT void godot_gdnative_terminate(godot_gdnative_terminate_options *o) {}
 
 ZDC_GD3_EXPORT void godot_gdnative_singleton(void)
 {

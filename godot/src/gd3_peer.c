@@ -82,7 +82,7 @@ static void sig_channel(void *user, zdc_channel ch)
 #define NEED_PEER(p, fail)                                                                         \
     do {                                                                                           \
         if (!(p)->bp) {                                                                            \
-            zdc_gd3_error(__func__, "peer was not created: %s", zdc_strerror((p)->create_err));   \
+            zdc_gd3_error(__func__, "peer was not created: %s", zdc_strerror((p)->create_err));    \
             return fail;                                                                           \
         }                                                                                          \
     } while (0)
@@ -174,8 +174,9 @@ static godot_error initialize(void *self, const godot_dictionary *cfg)
                     zdc_gd3_api->godot_variant_destroy(&v);
                 }
                 if (!s->urls) {
-                    zdc_gd3_error(__func__, "iceServers[%d].urls: a String or an Array of "
-                                            "Strings is required",
+                    zdc_gd3_error(__func__,
+                                  "iceServers[%d].urls: a String or an Array of "
+                                  "Strings is required",
                                   (int)i);
                     rv = ZDC_ERR_INVALID_PARAMETER;
                 }
@@ -214,8 +215,7 @@ static int opt_int(const godot_dictionary *d, const char *key, int64_t *out)
         return 0;
     godot_variant_type t = zdc_gd3_api->godot_variant_get_type(&v);
     int rv = 1;
-    if (t == GODOT_VARIANT_TYPE_INT || t == GODOT_VARIANT_TYPE_REAL ||
-        t == GODOT_VARIANT_TYPE_BOOL)
+    if (t == GODOT_VARIANT_TYPE_INT || t == GODOT_VARIANT_TYPE_REAL || t == GODOT_VARIANT_TYPE_BOOL)
         *out = zdc_gd3_api->godot_variant_as_int(&v);
     else
         rv = -1;
@@ -225,8 +225,7 @@ static int opt_int(const godot_dictionary *d, const char *key, int64_t *out)
     return rv;
 }
 
-static godot_object *create_data_channel(void *self, const char *label,
-                                         const godot_dictionary *d)
+static godot_object *create_data_channel(void *self, const char *label, const godot_dictionary *d)
 {
     gd3_peer *p = self;
     NEED_PEER(p, NULL);
@@ -303,17 +302,16 @@ static godot_error set_local_description(void *self, const char *type, const cha
 {
     gd3_peer *p = self;
     NEED_PEER(p, GODOT_ERR_UNCONFIGURED);
-    return gd_err(report(
-        p, __func__, zdc_peer_set_local_description(zdc_bridge_peer_handle(p->bp), type, sdp)));
+    return gd_err(report(p, __func__,
+                         zdc_peer_set_local_description(zdc_bridge_peer_handle(p->bp), type, sdp)));
 }
 
 static godot_error add_ice_candidate(void *self, const char *mid, int index, const char *cand)
 {
     gd3_peer *p = self;
     NEED_PEER(p, GODOT_ERR_UNCONFIGURED);
-    return gd_err(report(p, __func__,
-                         zdc_peer_add_ice_candidate(zdc_bridge_peer_handle(p->bp), mid, index,
-                                                    cand)));
+    return gd_err(report(
+        p, __func__, zdc_peer_add_ice_candidate(zdc_bridge_peer_handle(p->bp), mid, index, cand)));
 }
 
 static godot_error poll(void *self)
