@@ -28,8 +28,11 @@ ZDC_GD3_EXPORT void godot_gdnative_terminate(godot_gdnative_terminate_options *o
 ZDC_GD3_EXPORT void godot_gdnative_singleton(void);
 ZDC_GD3_EXPORT void godot_nativescript_init(void *handle);
 
-/* Prints through Godot's error list (shown like an engine error, with "zdc:" first). */
-void zdc_gd3_error(const char *fn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints through Godot's error list (shown like an engine error, with "zdc:" first), naming
+ * the caller's function, file and line. */
+void zdc_gd3_error_at(const char *file, int line, const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define zdc_gd3_error(...) zdc_gd3_error_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* Calls cls.method on obj with n variant arguments; the result is destroyed. Returns false if
  * the method does not exist or the call failed. */

@@ -11,7 +11,7 @@ const godot_gdnative_ext_nativescript_api_struct *zdc_gd3_ns;
 const godot_gdnative_ext_net_3_2_api_struct *zdc_gd3_net;
 static godot_object *g_library; /* the GDNativeLibrary resource that loaded us */
 
-void zdc_gd3_error(const char *fn, const char *fmt, ...)
+void zdc_gd3_error_at(const char *file, int line, const char *fn, const char *fmt, ...)
 {
     char msg[512] = "zdc: ";
     va_list ap;
@@ -19,7 +19,8 @@ void zdc_gd3_error(const char *fn, const char *fmt, ...)
     vsnprintf(msg + 5, sizeof msg - 5, fmt, ap);
     va_end(ap);
     if (zdc_gd3_api)
-        zdc_gd3_api->godot_print_error(msg, fn, __FILE__, __LINE__);
+        zdc_gd3_api->godot_print_error(msg, fn, strrchr(file, '/') ? strrchr(file, '/') + 1 : file,
+                                       line);
     else
         fprintf(stderr, "%s (%s)\n", msg, fn);
 }

@@ -95,12 +95,23 @@ static godot_int get_connection_state(const void *self)
     return zdc_peer_get_connection_state(zdc_bridge_peer_handle(p->bp));
 }
 
-static int report(const gd3_peer *p, const char *fn, int rv)
+/* zdc_peer_last_error() as it was before a call: the reason is printed only if the call
+ * changed it (a call that fails without a text of its own leaves the previous one). */
+static char *before(const gd3_peer *p)
+{
+    return strdup(zdc_peer_last_error(zdc_bridge_peer_handle(p->bp)));
+}
+
+static int report(const gd3_peer *p, const char *fn, char *old, int rv)
 {
     if (rv != 0) {
         const char *why = zdc_peer_last_error(zdc_bridge_peer_handle(p->bp));
-        zdc_gd3_error(fn, "%s%s%s", zdc_strerror(rv), why[0] ? ": " : "", why);
+        if (old && !strcmp(old, why))
+            why = "";
+        zdc_gd3_error_at(__FILE__, __LINE__, fn, "%s%s%s", zdc_strerror(rv), why[0] ? ": " : "",
+                         why);
     }
+    free(old);
     return rv;
 }
 
@@ -196,7 +207,8 @@ static godot_error initialize(void *self, const godot_dictionary *cfg)
     }
     if (rv == 0) {
         zdc_peer_config c = {.ice_servers = servers, .n_ice_servers = n};
-        rv = report(p, __func__, zdc_bridge_peer_initialize(p->bp, &c));
+        char *old = before(p);
+        rv = report(p, __func__, old, zdc_bridge_peer_initialize(p->bp, &c));
     }
     for (size_t i = 0; i < n; i++) {
         free((char *)servers[i].urls);
@@ -270,18 +282,27 @@ static godot_object *create_data_channel(void *self, const char *label, const go
         o.protocol = protocol;
     }
     zdc_channel ch;
+    char *old = before(p);
     int rv = zdc_peer_create_data_channel(zdc_bridge_peer_handle(p->bp), label, &o, &ch);
     free(protocol);
-    if (report(p, __func__, rv) != 0)
+    if (report(p, __func__, old, rv) != 0)
         return NULL;
     return zdc_gd3_channel_wrap(ch);
 }
 
+/* Runs one zdc call on the peer's handle, printing its reason on failure. */
+#define PEER_CALL(p, call)                                                                         \
+    do {                                                                                           \
+        NEED_PEER(p, GODOT_ERR_UNCONFIGURED);                                                      \
+        zdc_peer h = zdc_bridge_peer_handle((p)->bp);                                              \
+        char *old = before(p);                                                                     \
+        int rv = (call);                                                                           \
+        return gd_err(report(p, __func__, old, rv));                                               \
+    } while (0)
+
 static godot_error create_offer(void *self)
 {
-    gd3_peer *p = self;
-    NEED_PEER(p, GODOT_ERR_UNCONFIGURED);
-    return gd_err(report(p, __func__, zdc_peer_create_offer(zdc_bridge_peer_handle(p->bp))));
+    PEER_CALL(PEER(self), zdc_peer_create_offer(h));
 }
 
 static godot_error create_answer(void *self)
@@ -292,26 +313,17 @@ static godot_error create_answer(void *self)
 
 static godot_error set_remote_description(void *self, const char *type, const char *sdp)
 {
-    gd3_peer *p = self;
-    NEED_PEER(p, GODOT_ERR_UNCONFIGURED);
-    return gd_err(report(
-        p, __func__, zdc_peer_set_remote_description(zdc_bridge_peer_handle(p->bp), type, sdp)));
+    PEER_CALL(PEER(self), zdc_peer_set_remote_description(h, type, sdp));
 }
 
 static godot_error set_local_description(void *self, const char *type, const char *sdp)
 {
-    gd3_peer *p = self;
-    NEED_PEER(p, GODOT_ERR_UNCONFIGURED);
-    return gd_err(report(p, __func__,
-                         zdc_peer_set_local_description(zdc_bridge_peer_handle(p->bp), type, sdp)));
+    PEER_CALL(PEER(self), zdc_peer_set_local_description(h, type, sdp));
 }
 
 static godot_error add_ice_candidate(void *self, const char *mid, int index, const char *cand)
 {
-    gd3_peer *p = self;
-    NEED_PEER(p, GODOT_ERR_UNCONFIGURED);
-    return gd_err(report(
-        p, __func__, zdc_peer_add_ice_candidate(zdc_bridge_peer_handle(p->bp), mid, index, cand)));
+    PEER_CALL(PEER(self), zdc_peer_add_ice_candidate(h, mid, index, cand));
 }
 
 static godot_error poll(void *self)

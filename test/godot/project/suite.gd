@@ -39,9 +39,28 @@ func _on_desc(type, sdp, who):
 	check(me.set_local_description(type, sdp) == OK, "set_local_description(%s) on %s" % [type, who])
 	check(other.set_remote_description(type, sdp) == OK, "set_remote_description(%s) from %s" % [type, who])
 
+var reentered = false
+
 func _on_cand(mid, index, name, who):
 	var other = pb if who == "a" else pa
 	check(other.add_ice_candidate(mid, index, name) == OK, "add_ice_candidate from %s" % who)
+	if who == "b" and not reentered:
+		# poll() again from inside one of the peer's own signals
+		reentered = true
+		check(pb.poll() == OK, "poll re-entered from a signal handler")
+
+# A peer closed from inside its own signal handler. (Not dropped there: Godot 3.2 itself warns
+# that freeing an object while it emits a signal may crash Godot.)
+var pe
+var pe_desc = 0
+var pe_cands = 0
+
+func _on_desc_close(type, sdp):
+	pe_desc += 1
+	pe.close()
+
+func _on_cand_after_close(mid, index, name):
+	pe_cands += 1
 
 func _on_channel(ch):
 	received.append(ch)
@@ -182,6 +201,26 @@ func run():
 	ok = yield(wait_for(rb, "get_ready_state", [], WebRTCDataChannel.STATE_CLOSED, 5000), "completed")
 	check(ok, "remote sees the channel CLOSED")
 	check(ca.put_packet(pattern(10, 5)) != OK, "put_packet on a closed channel refused")
+	# --- close and free a peer from inside its own signal: no signal after close
+	pe = WebRTCPeerConnection.new()
+	var pe_ch = pe.create_data_channel("x", {})
+	pe.connect("session_description_created", self, "_on_desc_close")
+	pe.connect("ice_candidate_created", self, "_on_cand_after_close")
+	check(pe.create_offer() == OK, "create_offer (closed from its handler)")
+	var t0 = OS.get_ticks_msec()
+	while pe_desc == 0 and OS.get_ticks_msec() - t0 < 5000:
+		pe.poll()
+		yield(self, "idle_frame")
+	for i in range(5):
+		pe.poll()
+		yield(self, "idle_frame")
+	check(pe_desc == 1 and pe_cands == 0, "closed in its handler: no signal after close (%d, %d)" % [pe_desc, pe_cands])
+	check(pe.get_connection_state() == WebRTCPeerConnection.STATE_CLOSED, "closed in its handler: CLOSED")
+	check(pe_ch.get_ready_state() == WebRTCDataChannel.STATE_CLOSED, "its channel answers CLOSED")
+	var pe_ref = weakref(pe)
+	pe = null
+	check(pe_ref.get_ref() == null, "dropping the last reference frees it")
+	pe_ch = null
 	# --- objects freed by Godot release zdc's peers
 	var before = stats()
 	check(before.peers == 2 and before.channels == 6, "live before freeing: %s" % str(before))
