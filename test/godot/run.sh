@@ -39,7 +39,9 @@ cp "$lib" "$proj/addons/zdc/libzdc_godot.so"
 
 preload=""
 if nm -D "$lib" 2>/dev/null | grep -q '__asan_init'; then
-  preload=$(${CC:-cc} -print-file-name=libasan.so)
+  # The runtime the library was linked with (gcc's libasan), else the compiler's.
+  preload=$(ldd "$lib" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+  [ -n "$preload" ] || preload=$(${CC:-cc} -print-file-name=libasan.so)
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:alloc_dealloc_mismatch=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
