@@ -28,10 +28,10 @@ const timeout = Number(opt('--timeout', '60'));
 const godot = (script, ...a) => ['node', path.join(here, 'godot-peer.mjs'), '--lib', lib, '--script', script, ...a];
 const chromium = ['node', path.join(interop, 'peer-chromium.mjs')];
 const cases = [
-  { name: 'binary 1200 B', send: '--send 200 --size 1200' },
-  { name: 'binary 64 KiB', send: '--send 20 --size 65536' },
-  { name: 'text 1200 B', send: '--send 100 --size 1200 --text', shared: '--label txt --protocol chat' },
-  { name: 'text 64 KiB', send: '--send 20 --size 65536 --text' },
+  { name: 'binary 1200 B', send: '--send 100 --size 1200' },
+  { name: 'binary 64 KiB', send: '--send 10 --size 65536' },
+  { name: 'text 1200 B', send: '--send 50 --size 1200 --text', shared: '--label txt --protocol chat' },
+  { name: 'text 64 KiB', send: '--send 10 --size 65536 --text' },
 ];
 const split = (s) => (s || '').split(' ').filter(Boolean);
 
