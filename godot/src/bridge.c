@@ -148,6 +148,34 @@ int zdc_bridge_engine_options(zdc_engine_options *o, zdc_bridge_setting_fn get, 
 
 static zdc_engine *g_engine;
 static int g_engine_refs;
+static zdc_log_fn g_log_fn;
+static void *g_log_user;
+
+void zdc_bridge_set_log_sink(zdc_log_fn fn, void *user)
+{
+    g_log_fn = fn;
+    g_log_user = user;
+}
+
+/* Applies the "log" setting (default "warn") to a new engine. */
+static int engine_log(zdc_engine *e, zdc_bridge_setting_fn get, void *user)
+{
+    char spec[128];
+    bool have = setting(get, user, "log", spec, sizeof spec);
+    if (!have && getenv("ZDC_LOG"))
+        return 0; /* zdc_engine_new applied it (to stderr) */
+    int level = ZDC_LOG_WARN;
+    uint32_t components = ZDC_LOG_ALL_COMPONENTS;
+    if (have && zdc_log_parse(spec, &level, &components) != 0) {
+        fprintf(stderr, "zdc-godot: engine setting log has a bad value\n");
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (!g_log_fn)
+        return 0;
+    zdc_engine_set_log(e, level, g_log_fn, g_log_user);
+    zdc_engine_set_log_components(e, components);
+    return 0;
+}
 static int g_peers, g_channels;
 
 int zdc_bridge_engine_acquire(zdc_bridge_setting_fn get, void *user, zdc_engine **out)
@@ -163,6 +191,12 @@ int zdc_bridge_engine_acquire(zdc_bridge_setting_fn get, void *user, zdc_engine 
         rv = zdc_engine_new(&o, &g_engine);
         if (rv != 0) {
             fprintf(stderr, "zdc-godot: zdc_engine_new: %s\n", zdc_strerror(rv));
+            g_engine = NULL;
+            return rv;
+        }
+        rv = engine_log(g_engine, get, user);
+        if (rv != 0) {
+            zdc_engine_free(g_engine);
             g_engine = NULL;
             return rv;
         }

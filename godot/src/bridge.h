@@ -46,7 +46,7 @@ int zdc_bridge_godot_error(int zdc_err);
 /* ---- the shared engine ----------------------------------------------------------------- */
 
 /* Looks a setting up by its short name ("bind_address", "port_min", "port_max", "loopback",
- * "ipv4", "ipv6", "max_message_size", "backend"); writes its text into buf (NUL-terminated)
+ * "ipv4", "ipv6", "max_message_size", "backend", "log"); writes its text into buf (NUL-terminated)
  * and returns true if set. */
 typedef bool (*zdc_bridge_setting_fn)(void *user, const char *name, char *buf, size_t cap);
 
@@ -56,8 +56,15 @@ typedef bool (*zdc_bridge_setting_fn)(void *user, const char *name, char *buf, s
 int zdc_bridge_engine_options(zdc_engine_options *o, zdc_bridge_setting_fn get, void *user,
                               const char **bad);
 
-/* The process's engine: created at the first acquire (with the options above), shared, freed at
- * the release that drops the last reference. Returns 0 or zdc_engine_new's error. */
+/* Where the engine's log lines go (the front prints them in Godot's output). Setting "log"
+ * ("level[,component...]" as ZDC_LOG, zdc/log.h) chooses what; without it: "warn" (why a
+ * connection failed, input refused), unless the environment's ZDC_LOG already chose (then zdc
+ * writes to stderr as it does for any program). Call before the first acquire. */
+void zdc_bridge_set_log_sink(zdc_log_fn fn, void *user);
+
+/* The process's engine: created at the first acquire (with the options above, and the log
+ * setting), shared, freed at the release that drops the last reference. Returns 0,
+ * ZDC_ERR_INVALID_PARAMETER (a bad setting) or zdc_engine_new's error. */
 int zdc_bridge_engine_acquire(zdc_bridge_setting_fn get, void *user, zdc_engine **out);
 void zdc_bridge_engine_release(void);
 

@@ -130,6 +130,23 @@ bool zdc_gd3_setting(void *user, const char *name, char *buf, size_t cap)
     return found;
 }
 
+/* zdc's log lines in Godot's output: errors and warnings as Godot errors and warnings. */
+static void log_line(void *user, int level, int component, zdc_peer peer, const char *msg)
+{
+    char line[1024];
+    snprintf(line, sizeof line, "zdc %s %s%s: %s", zdc_log_level_name(level),
+             zdc_log_component_name(component), peer.id ? " (peer)" : "", msg);
+    if (level == ZDC_LOG_ERROR)
+        zdc_gd3_api->godot_print_error(line, "zdc", "zdc", 0);
+    else if (level == ZDC_LOG_WARN)
+        zdc_gd3_api->godot_print_warning(line, "zdc", "zdc", 0);
+    else {
+        godot_string s = zdc_gd3_api->godot_string_chars_to_utf8(line);
+        zdc_gd3_api->godot_print(&s);
+        zdc_gd3_api->godot_string_destroy(&s);
+    }
+}
+
 /* ---- the WebRTC library table ---------------------------------------------------------- */
 
 static void on_unregistered(void)
@@ -154,6 +171,7 @@ ZDC_GD3_EXPORT void godot_gdnative_init(godot_gdnative_init_options *o)
 {
     zdc_gd3_api = o->api_struct;
     g_library = o->gd_native_library;
+    zdc_bridge_set_log_sink(log_line, NULL);
     for (unsigned i = 0; i < zdc_gd3_api->num_extensions; i++) {
         const godot_gdnative_api_struct *ext = zdc_gd3_api->extensions[i];
         if (ext->type == GDNATIVE_EXT_NATIVESCRIPT) {

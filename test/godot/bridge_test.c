@@ -49,6 +49,13 @@ Test(bridge, options_from_settings_and_environment)
     cr_assert_eq(zdc_bridge_engine_options(&o, fake_settings, kv2, &bad),
                  ZDC_ERR_INVALID_PARAMETER);
     cr_assert_str_eq(bad, "ipv4");
+    /* The log setting is checked when the engine is made. */
+    const char *kv4[] = {"log", "chatty", NULL};
+    zdc_engine *e;
+    cr_assert_eq(zdc_bridge_engine_acquire(fake_settings, kv4, &e), ZDC_ERR_INVALID_PARAMETER);
+    zdc_bridge_stats st;
+    zdc_bridge_get_stats(&st);
+    cr_assert(!st.engine_alive);
     const char *kv3[] = {"backend", "kqueue", NULL};
     cr_assert_eq(zdc_bridge_engine_options(&o, fake_settings, kv3, &bad),
                  ZDC_ERR_INVALID_PARAMETER);
