@@ -13,7 +13,7 @@ typedef struct gd3_channel {
     zdc_bridge_channel *bc;              /* NULL until wrapped (or for a bare ZdcDataChannel) */
 } gd3_channel;
 
-#define CH(self) (((const gd3_channel *)(self))->bc ? ((const gd3_channel *)(self))->bc : NULL)
+#define CH(self) (((const gd3_channel *)(self))->bc)
 
 static zdc_channel handle(const void *self)
 {

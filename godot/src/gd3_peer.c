@@ -14,8 +14,6 @@ typedef struct gd3_peer {
     int create_err;      /* zdc error of that failure */
 } gd3_peer;
 
-static const godot_net_webrtc_peer_connection *g_iface_template;
-
 static godot_error gd_err(int zdc_err)
 {
     return (godot_error)zdc_bridge_godot_error(zdc_err);
@@ -361,7 +359,7 @@ static void *peer_ctor(godot_object *owner, void *method_data)
     gd3_peer *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->iface = *g_iface_template;
+    p->iface = g_iface;
     p->iface.data = (godot_object *)p;
     p->owner = owner;
     zdc_bridge_signals sig = {
@@ -390,7 +388,6 @@ static void peer_dtor(godot_object *owner, void *method_data, void *user)
 
 void zdc_gd3_peer_register(void *handle)
 {
-    g_iface_template = &g_iface;
     godot_instance_create_func c = {.create_func = peer_ctor};
     godot_instance_destroy_func d = {.destroy_func = peer_dtor};
     zdc_gd3_ns->godot_nativescript_register_class(handle, ZDC_GD3_PEER_CLASS,
