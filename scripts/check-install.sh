@@ -16,4 +16,11 @@ LD_LIBRARY_PATH=$prefix/lib "$user/app"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 cc test/install/app.c $(pkg-config --cflags --libs zdc) -o "$user/app_pc"
 LD_LIBRARY_PATH=$prefix/lib "$user/app_pc"
+# The Godot library (when built) exports Godot's entry points and nothing of zdc.
+godot_lib=$prefix/lib/zdc/godot/libzdc_godot.so
+if [ -f "$godot_lib" ]; then
+  extra=$(nm -D --defined-only "$godot_lib" | awk '{print $3}' | grep -v '^godot_' || true)
+  [ -z "$extra" ] || { echo "install check: libzdc_godot.so exports more than godot_*: $extra"; exit 1; }
+  echo "install check: libzdc_godot.so exports only its GDNative entry points"
+fi
 echo "install check: find_package(zdc) shared+static and pkg-config programs built and ran"
