@@ -546,6 +546,30 @@ static void connect_peers(harness *h)
     cr_assert_eq(h->b.remote_rv, 0, "A refused the answer: %s", h->b.remote_err);
 }
 
+/* Statistics of a side and of a channel (zdc_pc_get_stats). */
+static zdc_peer_stats peer_stats(const side *s)
+{
+    zdc_peer_stats st = {.size = sizeof st};
+    zdc_pc_get_stats(s->pc, pc_now(), &st);
+    cr_assert_eq(st.size, sizeof st, "size is kept");
+    return st;
+}
+
+static zdc_channel_stats channel_stats(const zdc_pc_channel *c)
+{
+    zdc_channel_stats st = {.size = sizeof st};
+    zdc_pc_channel_get_stats(c, &st);
+    return st;
+}
+
+/* Steps until no datagram or event moves (bounded): every datagram sent has been taken. */
+static void quiesce(harness *h)
+{
+    for (int i = 0; i < 1000 && step(h) != 0; i++)
+        ;
+    cr_assert(!h->a.in_head && !h->b.in_head, "inboxes drained");
+}
+
 /* ---- messages --------------------------------------------------------------------------- */
 
 static void fill(uint8_t *p, size_t len, uint32_t seed)
@@ -1508,6 +1532,10 @@ Test(pc, reliable_ordered_channel_is_intact_and_in_order_over_a_lossy_link)
     zdc_impair_stats st = zdc_impair_get_stats(h.link[0]);
     cr_assert_gt(st.lost, 0, "the link really lost datagrams");
     cr_assert_gt(st.duplicated + st.reordered, 0);
+    zdc_peer_stats ps = peer_stats(&h.a);
+    cr_assert_gt(ps.sctp_retransmissions, 0, "losses were repaired by retransmissions");
+    cr_assert_eq(ps.messages_sent, N);
+    cr_assert_eq(peer_stats(&h.b).messages_received, N);
     free(buf);
     harness_free(&h);
 }
@@ -1582,6 +1610,9 @@ Test(pc, unreliable_unordered_channel_neither_stalls_nor_corrupts_over_a_lossy_l
     size_t later = take_indexed(cb, seen, N + M, buf);
     cr_assert_gt(later, 0, "nothing arrived after the burst: the channel stalled");
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    zdc_channel_stats cs = channel_stats(cb);
+    cr_assert_eq(cs.messages_received, burst + later);
+    cr_assert_gt(peer_stats(&h.a).sctp_abandoned, 0, "rtx=0 messages were abandoned");
     free(buf);
     harness_free(&h);
 }
@@ -1922,6 +1953,151 @@ Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
     harness_free(&h);
 }
 
+/* ---- statistics (zdc_pc_get_stats, include/zdc/stats.h) -------------------------------- */
+
+Test(pc, stats_count_both_ways_and_describe_the_connection)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_peer_stats s0 = peer_stats(&h.a);
+    cr_assert_eq(s0.bytes_sent + s0.bytes_received + s0.messages_sent, 0);
+    cr_assert_eq(s0.has_selected_pair, 0);
+    cr_assert_eq(s0.consent_state, ZDC_CONSENT_NONE);
+    cr_assert_eq(s0.dtls_role, -1);
+    cr_assert_eq(s0.ice_role, -1);
+    cr_assert_str_eq(s0.dtls_version, "");
+
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "two", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    /* A sends 5 on one (1000 bytes each) and 3 on two (empty, then 7 and 70000); B 2 on one */
+    for (uint32_t i = 0; i < 5; i++)
+        cr_assert_eq(send_msg(a1, 1000, false, i), 0);
+    cr_assert_eq(send_msg(a2, 0, true, 0), 0);
+    cr_assert_eq(send_msg(a2, 7, true, 1), 0);
+    cr_assert_eq(send_msg(a2, 70000, false, 2), 0);
+    cr_assert_eq(send_msg(b1, 11, true, 3), 0);
+    cr_assert_eq(send_msg(b1, 12, true, 4), 0);
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(b1) == 5 && zdc_pc_channel_available(b2) == 3 &&
+                  zdc_pc_channel_available(a1) == 2,
+              3000);
+    quiesce(&h);
+    zdc_peer_stats sa = peer_stats(&h.a), sb = peer_stats(&h.b);
+
+    /* messages: what one side sent, the other received */
+    cr_assert_eq(sa.messages_sent, 8);
+    cr_assert_eq(sa.message_bytes_sent, 5 * 1000 + 0 + 7 + 70000);
+    cr_assert_eq(sb.messages_received, sa.messages_sent);
+    cr_assert_eq(sb.message_bytes_received, sa.message_bytes_sent);
+    cr_assert_eq(sb.messages_sent, 2);
+    cr_assert_eq(sa.messages_received, 2);
+    cr_assert_eq(sa.message_bytes_received, 23);
+    cr_assert_eq(sa.channels_opened, 2);
+    cr_assert_eq(sb.channels_opened, 2);
+    cr_assert_eq(sa.channels_closed, 0);
+    /* datagrams: a perfect link loses nothing and every one reached the peer it was for */
+    cr_assert_eq(h.a.stray + h.b.stray, 0);
+    cr_assert_eq(sa.packets_sent, sb.packets_received);
+    cr_assert_eq(sa.bytes_sent, sb.bytes_received);
+    cr_assert_eq(sb.packets_sent, sa.packets_received);
+    cr_assert_eq(sb.bytes_sent, sa.bytes_received);
+    cr_assert_gt(sa.bytes_sent, sa.message_bytes_sent, "framing: DTLS, SCTP, STUN on top");
+    cr_assert_eq(sa.packets_sent, h.a.sent, "every datagram the peer handed to env.send");
+
+    /* the selected pair, roles, DTLS, SCTP */
+    cr_assert_eq(sa.has_selected_pair, 1);
+    cr_assert_str_eq(sa.local_address, "127.0.0.1");
+    cr_assert_eq(sa.local_port, 10001);
+    cr_assert_str_eq(sa.remote_address, "127.0.0.1");
+    cr_assert_eq(sa.remote_port, 10002);
+    cr_assert_eq(sa.local_candidate_type, ZDC_STATS_CAND_HOST);
+    cr_assert_eq(sa.remote_candidate_type, ZDC_STATS_CAND_HOST);
+    cr_assert_str_eq(sa.protocol, "udp");
+    cr_assert_eq(sb.remote_port, 10001);
+    cr_assert_eq(sa.ice_role, 0, "the offerer controls");
+    cr_assert_eq(sb.ice_role, 1);
+    cr_assert_eq(sa.ice_state, ZDC_STATE_CONNECTED);
+    cr_assert_eq(sa.consent_state, ZDC_CONSENT_GRANTED);
+    cr_assert_lt(sa.consent_age_ms, 6000);
+    cr_assert_eq(sa.dtls_role, 1, "the answerer is the DTLS client (a=setup:active)");
+    cr_assert_eq(sb.dtls_role, 0);
+    cr_assert_str_eq(sa.dtls_version, "DTLSv1.2");
+    cr_assert_str_eq(sa.dtls_cipher, sb.dtls_cipher);
+    cr_assert_neq(sa.dtls_cipher[0], '\0');
+    cr_assert_eq(sa.sctp_up, 1);
+    cr_assert_gt(sa.sctp_cwnd, 0);
+    cr_assert_gt(sa.sctp_rwnd, 0);
+    cr_assert_gt(sa.sctp_mtu, 0);
+    cr_assert_eq(sa.sctp_unacked_chunks, 0, "quiet: everything acknowledged");
+    cr_assert_eq(sa.sctp_retransmissions, 0, "a perfect link needs none");
+    cr_assert_eq(sa.sctp_abandoned, 0);
+    cr_assert_lt(sa.ice_rtt_us, 1000000);
+
+    /* channels */
+    zdc_channel_stats c1 = channel_stats(a1), r1 = channel_stats(b1), c2 = channel_stats(a2);
+    cr_assert_str_eq(c1.label, "one");
+    cr_assert_str_eq(r1.label, "one");
+    cr_assert_str_eq(c1.protocol, "");
+    cr_assert_eq(c1.id, zdc_pc_channel_id(a1));
+    cr_assert_eq(r1.id, c1.id);
+    cr_assert_eq(c1.state, ZDC_CHANNEL_OPEN);
+    cr_assert_eq(c1.messages_sent, 5);
+    cr_assert_eq(c1.bytes_sent, 5000);
+    cr_assert_eq(r1.messages_received, 5);
+    cr_assert_eq(r1.bytes_received, 5000);
+    cr_assert_eq(r1.messages_waiting, 5, "not read yet");
+    cr_assert_eq(r1.bytes_waiting, 5000);
+    cr_assert_eq(c1.messages_received, 2);
+    cr_assert_eq(c1.bytes_received, 23);
+    cr_assert_eq(c2.messages_sent, 3);
+    cr_assert_eq(c2.bytes_sent, 70007);
+    cr_assert_eq(c1.buffered_amount, 0);
+    zdc_pc_channel_release(b1);
+    r1 = channel_stats(b1);
+    cr_assert_eq(r1.messages_waiting, 4);
+    cr_assert_eq(r1.bytes_waiting, 4000);
+    cr_assert_eq(r1.messages_received, 5, "reading does not change what was received");
+
+    /* closing a channel counts it closed on both sides */
+    close_one_side(&h, &h.a, a2, b2);
+    cr_assert_eq(peer_stats(&h.a).channels_closed, 1);
+    cr_assert_eq(peer_stats(&h.b).channels_closed, 1);
+    cr_assert_eq(channel_stats(a2).state, ZDC_CHANNEL_CLOSED);
+    harness_free(&h);
+}
+
+/* RTT from ICE (the first checks and consent) and from SCTP follow the link's delay: 25 ms
+ * each way. */
+Test(pc, stats_round_trip_times_follow_the_link)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_impair_config c = zdc_impair_config_default();
+    c.seed = 7;
+    c.delay_ns = 25 * MS;
+    harness_impair(&h, &c);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, both_connected(&h), 5000);
+    zdc_pc_channel *cb = await_remote_ms(&h, &h.a, ca, 3000);
+    for (uint32_t i = 0; i < 20; i++)
+        cr_assert_eq(send_msg(ca, 1000, false, i), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 20, 3000);
+    run_for(&h, 300); /* the SACKs come back */
+    zdc_peer_stats sa = peer_stats(&h.a), sb = peer_stats(&h.b);
+    for (int i = 0; i < 2; i++) {
+        const zdc_peer_stats *s = i ? &sb : &sa;
+        cr_assert(s->ice_rtt_us >= 50000 && s->ice_rtt_us < 80000, "%s: ICE RTT %u us",
+                  i ? "B" : "A", s->ice_rtt_us);
+    }
+    /* usrsctp measures on the real clock with ms granularity; the loop adds its naps */
+    cr_assert(sa.sctp_rtt_us >= 40000 && sa.sctp_rtt_us < 200000, "SCTP RTT %u us", sa.sctp_rtt_us);
+    harness_free(&h);
+}
+
 /* ---- logging: every failure that ends a connection says why ------------------------------ */
 
 /* Lines captured from the peers' log sink (env.log); A logs as peer 1, B as peer 2. */
@@ -2029,6 +2205,9 @@ Test(pc, log_names_lost_consent)
     cr_assert_eq(h.a.conn, ZDC_STATE_FAILED);
     EXPECT_LINE(1, ZDC_LOG_WARN, ZDC_LOG_ICE, "disconnected: no answer for");
     EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_ICE, "consent lost");
+    zdc_peer_stats st = peer_stats(&h.a);
+    cr_assert_eq(st.consent_state, ZDC_CONSENT_EXPIRED);
+    cr_assert_geq(st.consent_age_ms, 30000);
     EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_ICE, "ICE failed: consent expired");
     EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_PC, "connection failed: ICE failed");
     harness_free(&h);

@@ -42,6 +42,7 @@ struct tx {
     uint8_t sends;
     uint64_t rto_ns;
     uint64_t next_ns; /* next retransmission, or the timeout after the last one */
+    uint64_t sent_ns; /* the last transmission (RTT samples: only when sends == 1) */
 };
 
 struct local_cand {
@@ -75,6 +76,7 @@ struct pair {
     uint32_t trig_seq;
     uint64_t priority;
     struct tx tx;
+    uint64_t rtt_ns; /* last unambiguous round trip of a check or consent check, 0 = none */
 };
 
 struct server {
@@ -287,6 +289,7 @@ static void tx_start(zdc_ice *ice, struct tx *t, uint64_t now, uint64_t rto)
     t->sends = 1;
     t->rto_ns = rto;
     t->next_ns = now + rto;
+    t->sent_ns = now;
 }
 
 /* Returns 1 when a retransmission is due now, -1 when the transaction timed out, else 0. */
@@ -301,6 +304,7 @@ static int tx_due(struct tx *t, uint64_t now, unsigned max_sends, uint64_t rto_c
     t->sends++;
     t->rto_ns = min_u64(t->rto_ns * 2, rto_cap);
     t->next_ns = now + t->rto_ns;
+    t->sent_ns = now;
     return 1;
 }
 
@@ -1281,10 +1285,14 @@ static int handle_consent_response(zdc_ice *ice, const zdc_addr *from, const uin
         return ZDC_ERR_NOT_FOUND;
     if (!check_response_integrity(ice, p, len, msg))
         return ZDC_ERR_INTEGRITY;
-    if (txid_eq(msg->txid, ice->consent.txid))
+    if (txid_eq(msg->txid, ice->consent.txid)) {
+        /* Karn: a retransmitted check's answer cannot tell which copy it answers */
+        if (msg->cls == ZDC_STUN_SUCCESS && ice->consent.sends == 1 && now >= ice->consent.sent_ns)
+            ice->pairs[ice->selected].rtt_ns = now - ice->consent.sent_ns;
         ice->consent.active = false;
-    else
+    } else {
         ice->consent_prev_valid = false;
+    }
     if (msg->cls == ZDC_STUN_SUCCESS) {
         ice->last_alive_ns = now; /* RFC 7675 §5.1: consent refreshed */
         ice->disconnected = false;
@@ -1312,6 +1320,8 @@ static int handle_check_response(zdc_ice *ice, int idx, const zdc_addr *from, co
     } else if (msg->cls == ZDC_STUN_ERROR) {
         pr->state = PAIR_FAILED; /* RFC 8445 §7.2.5.2.4: unrecoverable error */
     } else {
+        if (pr->tx.sends == 1 && now >= pr->tx.sent_ns)
+            pr->rtt_ns = now - pr->tx.sent_ns;
         check_succeeded(ice, idx, msg, now);
     }
     if (ice->nominating == idx && ice->pairs[idx].state != PAIR_SUCCEEDED)
@@ -1557,4 +1567,24 @@ int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote)
     if (remote)
         *remote = ice->remote[p->remote].addr;
     return 0;
+}
+
+void zdc_ice_get_stats(const zdc_ice *ice, zdc_ice_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->consent = ZDC_CONSENT_NONE;
+    st->local_type = st->remote_type = -1;
+    if (!ice || ice->selected == NO_PAIR)
+        return;
+    const struct pair *p = &ice->pairs[ice->selected];
+    st->selected = true;
+    st->local = ice->local[p->local].addr;
+    st->remote = ice->remote[p->remote].addr;
+    st->local_type = ice->local[p->local].type;
+    st->remote_type = ice->remote[p->remote].type;
+    st->rtt_ns = p->rtt_ns;
+    st->last_alive_ns = ice->last_alive_ns;
+    st->consent = ice->failed         ? ZDC_CONSENT_EXPIRED
+                  : ice->disconnected ? ZDC_CONSENT_STALE
+                                      : ZDC_CONSENT_GRANTED;
 }

@@ -41,6 +41,7 @@
 #include "addr.h"
 #include "log.h"
 #include "zdc/candidate.h"
+#include "zdc/stats.h"
 #include "zdc/stun.h"
 
 /* ICE connection state (RFC 8445 / W3C RTCIceConnectionState). The peer connection derives its
@@ -197,5 +198,18 @@ const char *zdc_ice_local_ufrag(const zdc_ice *ice);
 const char *zdc_ice_local_pwd(const zdc_ice *ice);
 /* The selected pair's addresses. Returns 0 or ZDC_ERR_NOT_FOUND (none selected yet). */
 int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote);
+
+/* The selected pair and its health (zdc_peer_get_stats). */
+typedef struct zdc_ice_stats {
+    bool selected;               /* a pair is selected; the fields below describe it */
+    zdc_addr local, remote;      /* its addresses */
+    int local_type, remote_type; /* enum zdc_cand_type, -1 when none */
+    uint64_t rtt_ns;             /* last round trip of a check on it answered at the first
+                                    transmission (consent checks included), 0 = none yet */
+    uint64_t last_alive_ns;      /* when it last proved alive (consent, RFC 7675) */
+    int consent;                 /* enum zdc_consent_state (zdc/stats.h) */
+} zdc_ice_stats;
+/* Fills *st (a NULL agent: nothing selected). */
+void zdc_ice_get_stats(const zdc_ice *ice, zdc_ice_stats *st);
 
 #endif /* ZDC_CORE_ICE_H */

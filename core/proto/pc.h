@@ -59,6 +59,7 @@
 #include "log.h"
 #include "zdc/stun.h"
 #include "zdc/peer.h"
+#include "zdc/stats.h"
 
 typedef struct zdc_pc zdc_pc;
 
@@ -159,6 +160,10 @@ uint64_t zdc_pc_nomem_count(const zdc_pc *pc);
 void zdc_pc_set_log_peer(zdc_pc *pc, uint64_t id);
 /* The log context of this peer (for its owner's own lines). */
 const zdc_log_ctx *zdc_pc_log(const zdc_pc *pc);
+/* Statistics (pc_stats.c; include/zdc/stats.h documents the fields). Fill every field but
+ * `size`, which is kept; allocate nothing. now_ns: the clock of the other calls (consent age). */
+void zdc_pc_get_stats(const zdc_pc *pc, uint64_t now_ns, zdc_peer_stats *out);
+void zdc_pc_channel_get_stats(const zdc_pc_channel *ch, zdc_channel_stats *out);
 /* Negotiated DTLS cipher/version (NULL before the handshake). */
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
 
