@@ -1984,6 +1984,7 @@ Test(pc, stats_count_both_ways_and_describe_the_connection)
               zdc_pc_channel_available(b1) == 5 && zdc_pc_channel_available(b2) == 3 &&
                   zdc_pc_channel_available(a1) == 2,
               3000);
+    run_for(&h, 250); /* delayed SACKs (200 ms) come back */
     quiesce(&h);
     zdc_peer_stats sa = peer_stats(&h.a), sb = peer_stats(&h.b);
 
@@ -2004,6 +2005,10 @@ Test(pc, stats_count_both_ways_and_describe_the_connection)
     cr_assert_eq(sa.bytes_sent, sb.bytes_received);
     cr_assert_eq(sb.packets_sent, sa.packets_received);
     cr_assert_eq(sb.bytes_sent, sa.bytes_received);
+    cr_assert_eq(sa.stun_bytes_sent, sb.stun_bytes_received);
+    cr_assert_eq(sa.stun_packets_sent, sb.stun_packets_received);
+    cr_assert_gt(sa.stun_packets_sent, 0);
+    cr_assert_lt(sa.stun_packets_sent, sa.packets_sent, "and DTLS");
     cr_assert_gt(sa.bytes_sent, sa.message_bytes_sent, "framing: DTLS, SCTP, STUN on top");
     cr_assert_eq(sa.packets_sent, h.a.sent, "every datagram the peer handed to env.send");
 

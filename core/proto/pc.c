@@ -238,10 +238,14 @@ void zdc_pc_global_handle_timeout(uint64_t now_ns)
 static void after_input(zdc_pc *pc, uint64_t now_ns);
 
 /* A datagram this peer took (STUN for its agent, DTLS from a verified address). */
-static void count_rx(zdc_pc *pc, size_t len)
+static void count_rx(zdc_pc *pc, size_t len, bool stun)
 {
     pc->st.rx_packets++;
     pc->st.rx_bytes += len;
+    if (stun) {
+        pc->st.stun_rx_packets++;
+        pc->st.stun_rx_bytes += len;
+    }
 }
 
 int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
@@ -253,7 +257,7 @@ int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
         return ZDC_ERR_NOT_FOUND;
     if (zdc_ice_handle_stun_msg(pc->ice, from, p, len, msg, parse_rv, now_ns) == ZDC_ERR_NOT_FOUND)
         return ZDC_ERR_NOT_FOUND;
-    count_rx(pc, len);
+    count_rx(pc, len, true);
     after_input(pc, now_ns);
     return 0;
 }
@@ -306,7 +310,7 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
             return ZDC_ERR_NOT_FOUND;
         if (zdc_ice_handle_stun(pc->ice, from, p, len, now_ns) == ZDC_ERR_NOT_FOUND)
             return ZDC_ERR_NOT_FOUND;
-        count_rx(pc, len);
+        count_rx(pc, len, true);
         break;
     case ZDC_DEMUX_DTLS:
         /* Only an address ICE has verified may speak DTLS to us: a datagram from anywhere else
@@ -323,7 +327,7 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
             pc->remote_addr = *from;
             pc->have_remote_addr = true;
         }
-        count_rx(pc, len);
+        count_rx(pc, len, false);
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;
     default:

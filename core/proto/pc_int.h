@@ -119,6 +119,7 @@ struct zdc_pc {
      * data-channel messages summed over every channel, channels that opened and closed. */
     struct {
         uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+        uint64_t stun_tx_packets, stun_tx_bytes, stun_rx_packets, stun_rx_bytes;
         uint64_t msgs_out, msgs_in, msg_bytes_out, msg_bytes_in;
         uint32_t channels_opened, channels_closed;
     } st;

@@ -76,6 +76,8 @@ static void ice_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     zdc_pc *pc = user;
     pc->st.tx_packets++;
     pc->st.tx_bytes += len;
+    pc->st.stun_tx_packets++;
+    pc->st.stun_tx_bytes += len;
     pc->env.send(pc->env.user, to, p, len);
 }
 

@@ -52,6 +52,10 @@ void zdc_pc_get_stats(const zdc_pc *pc, uint64_t now_ns, zdc_peer_stats *out)
     out->bytes_received = pc->st.rx_bytes;
     out->packets_sent = pc->st.tx_packets;
     out->packets_received = pc->st.rx_packets;
+    out->stun_bytes_sent = pc->st.stun_tx_bytes;
+    out->stun_bytes_received = pc->st.stun_rx_bytes;
+    out->stun_packets_sent = pc->st.stun_tx_packets;
+    out->stun_packets_received = pc->st.stun_rx_packets;
     out->messages_sent = pc->st.msgs_out;
     out->messages_received = pc->st.msgs_in;
     out->message_bytes_sent = pc->st.msg_bytes_out;

@@ -102,6 +102,12 @@ typedef struct zdc_peer_stats {
     uint64_t sctp_retransmissions;   /* DATA chunks sent again (timeout or fast retransmit) */
     uint64_t sctp_abandoned;         /* messages given up by partial reliability (RFC 3758) */
     uint32_t sctp_mtu;               /* path MTU SCTP uses, bytes */
+
+    /* ---- the STUN part of the transport counters above (checks, consent, their answers);
+     * the rest is DTLS: bytes_sent - stun_bytes_sent is what browsers count as the candidate
+     * pair's bytesSent (W3C: "not including ... ICE connectivity checks") ---- */
+    uint64_t stun_bytes_sent, stun_bytes_received;
+    uint64_t stun_packets_sent, stun_packets_received;
 } zdc_peer_stats;
 
 /* Fills *out (see the top for `size`). Works in every state; counters keep their values after
