@@ -19,6 +19,9 @@
  *   --await-peer-close (echoer) exit 0 once the connection state leaves "connected" (to
  *                      disconnected, failed or closed); stdin's end does not end it
  *   --no-loopback      gather no loopback candidates (for machines with another interface)
+ *   {"stats":true}     (a line on stdin) print {"event":"stats",...} with zdc_peer_get_stats's
+ *                      and every channel's zdc_channel_get_stats's numbers; printed at exit
+ *                      too (reason "exit"), see stats.c
  *
  * The callbacks only record what happened (and print events); everything that calls back into
  * zdc — applying the local description, sending, echoing, closing — runs from the main loop
@@ -276,6 +279,10 @@ static void run(app *a)
             break;
         }
         bool busy = signaling_read_stdin(a);
+        if (a->stats_requested) {
+            a->stats_requested = false;
+            stats_print(a, "request");
+        }
         signaling_apply_local_description(a);
         busy |= traffic_pump_receive(a);
         busy |= traffic_pump_send(a);
@@ -322,6 +329,7 @@ int main(int argc, char **argv)
     }
     if (start(&a) == 0)
         run(&a);
+    stats_print(&a, "exit");
     cleanup(&a);
     return a.finished ? a.exit_code : EXIT_FAIL;
 }

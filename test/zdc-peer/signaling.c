@@ -274,6 +274,8 @@ static void handle_line(app *a, const char *p, size_t len)
         free(t);
     } else if (zdc_json_find(m, n, "candidate")) {
         handle_candidate(a, m, n);
+    } else if (zdc_json_find(m, n, "stats")) {
+        a->stats_requested = true; /* zdc extension: main.c answers with a stats event */
     } else {
         logf_(a, "ignoring a line: %.80s", p);
     }

@@ -7,6 +7,7 @@
  *                     and candidates, out and in
  *     -> traffic.c    the channels: opening, sending, echoing, checking echoes, closing
  *   report.c     log lines, error events and the result of failing; called by all three
+ *   stats.c      the stats event (zdc_peer_get_stats); called by main.c
  *   json.c       the JSON reader (built into zdc_test_support)
  * signaling.c and traffic.c do not call each other: what one does that matters to the other is
  * a field of `app` (say, how many channels closed when stdin ends).
@@ -92,7 +93,8 @@ typedef struct app {
     size_t line_len, line_cap;
     bool stdin_eof;
     bool line_too_long;
-    double eof_until; /* stdin ended: exit once every channel closed, or at this time */
+    bool stats_requested; /* {"stats":true} came in: main.c prints the stats event */
+    double eof_until;     /* stdin ended: exit once every channel closed, or at this time */
 
     /* the channels, in label order; a received one fills the slot its label names (traffic.c) */
     chan chs[MAX_CHANNELS];
@@ -175,5 +177,10 @@ void traffic_check_closed(app *a);
 void traffic_print_result(app *a, bool ok);
 /* Frees what traffic holds. */
 void traffic_clear(app *a);
+
+/* ---- stats.c ----------------------------------------------------------------------------- */
+
+/* {"event":"stats","reason":reason,"peer":{...},"channels":[...]} and a log line. */
+void stats_print(const app *a, const char *reason);
 
 #endif
