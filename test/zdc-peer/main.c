@@ -20,8 +20,13 @@
  *                      disconnected, failed or closed); stdin's end does not end it
  *   --no-loopback      gather no loopback candidates (for machines with another interface)
  *   {"stats":true}     (a line on stdin) print {"event":"stats",...} with zdc_peer_get_stats's
- *                      and every channel's zdc_channel_get_stats's numbers; printed at exit
- *                      too (reason "exit"), see stats.c
+ *                      and every channel's zdc_channel_get_stats's numbers, then the line
+ *                      {"statsDone":true} (relayed to the other peer); printed at exit too
+ *                      (reason "exit"), see stats.c
+ *   --stats-exchange   (sender) after the result, print our stats event (reason "result"),
+ *                      send {"stats":true} to the other side and wait (up to 3 s) for its
+ *                      {"statsDone":true} before closing: both snapshots are taken while the
+ *                      channels are open (run.mjs compares them with the browser's getStats)
  *
  * The callbacks only record what happened (and print events); everything that calls back into
  * zdc — applying the local description, sending, echoing, closing — runs from the main loop
@@ -39,6 +44,9 @@
 #include "json.h"
 #include "zdc_peer.h"
 
+/* How long --stats-exchange waits for the other side's statsDone. */
+#define STATS_WAIT_SECONDS 3.0
+
 /* ---- options ------------------------------------------------------------------------------- */
 
 static const char usage_text[] =
@@ -48,6 +56,7 @@ static const char usage_text[] =
     "                [--timeout S]\n"
     "zdc extensions: [--utf8] [--channels N] [--close-after N] [--await-close]\n"
     "                [--close-peer] [--await-peer-close] [--no-loopback]\n"
+    "                [--stats-exchange]\n"
     "JSON lines on stdin/stdout as in PEER_PROTOCOL.md (v1).\n";
 
 static bool parse_number(const char *s, uint64_t max, uint64_t *out)
@@ -129,6 +138,8 @@ static int parse_options(int argc, char **argv, options *o)
             o->await_close = true;
         } else if (strcmp(arg, "--close-peer") == 0) {
             o->close_peer = true;
+        } else if (strcmp(arg, "--stats-exchange") == 0) {
+            o->stats_exchange = true;
         } else if (strcmp(arg, "--await-peer-close") == 0) {
             o->await_peer_close = true;
         } else if (strcmp(arg, "--no-loopback") == 0) {
@@ -271,6 +282,23 @@ static void on_timeout(app *a)
     finish(a, EXIT_FAIL);
 }
 
+/* --stats-exchange: our snapshot, the other side's, then the end of the series. */
+static void run_stats_exchange(app *a)
+{
+    if (a->stats_exchange == 1) {
+        stats_print(a, "result");
+        puts("{\"stats\":true}");
+        fflush(stdout);
+        a->stats_exchange = 2;
+        a->stats_wait_until = now_seconds() + STATS_WAIT_SECONDS;
+    } else if (a->stats_exchange == 2 && (a->stats_done || now_seconds() >= a->stats_wait_until)) {
+        if (!a->stats_done)
+            logf_(a, "no statsDone from the other side within %.0f s", STATS_WAIT_SECONDS);
+        a->stats_exchange = 3;
+        traffic_end_series(a);
+    }
+}
+
 static void run(app *a)
 {
     while (!a->finished) {
@@ -282,7 +310,10 @@ static void run(app *a)
         if (a->stats_requested) {
             a->stats_requested = false;
             stats_print(a, "request");
+            puts("{\"statsDone\":true}");
+            fflush(stdout);
         }
+        run_stats_exchange(a);
         signaling_apply_local_description(a);
         busy |= traffic_pump_receive(a);
         busy |= traffic_pump_send(a);

@@ -276,6 +276,8 @@ static void handle_line(app *a, const char *p, size_t len)
         handle_candidate(a, m, n);
     } else if (zdc_json_find(m, n, "stats")) {
         a->stats_requested = true; /* zdc extension: main.c answers with a stats event */
+    } else if (zdc_json_find(m, n, "statsDone")) {
+        a->stats_done = true; /* the other side answered our {"stats":true} */
     } else {
         logf_(a, "ignoring a line: %.80s", p);
     }

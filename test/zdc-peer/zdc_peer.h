@@ -55,6 +55,7 @@ typedef struct options {
     bool close_peer;
     bool await_peer_close;
     bool no_loopback;
+    bool stats_exchange;
 } options;
 
 /* One data channel and, on the sender, where its echoes stand. */
@@ -93,8 +94,15 @@ typedef struct app {
     size_t line_len, line_cap;
     bool stdin_eof;
     bool line_too_long;
-    bool stats_requested; /* {"stats":true} came in: main.c prints the stats event */
-    double eof_until;     /* stdin ended: exit once every channel closed, or at this time */
+    bool stats_requested; /* {"stats":true} came in: main.c prints the stats event and
+                             answers {"statsDone":true} */
+    bool stats_done;      /* {"statsDone":true} came in */
+    /* --stats-exchange (sender): 1 = the result is out, main.c prints our stats and asks the
+     * other side for its own; 2 = waiting for its statsDone until stats_wait_until; then
+     * traffic_end_series. */
+    int stats_exchange;
+    double stats_wait_until;
+    double eof_until; /* stdin ended: exit once every channel closed, or at this time */
 
     /* the channels, in label order; a received one fills the slot its label names (traffic.c) */
     chan chs[MAX_CHANNELS];
@@ -175,6 +183,8 @@ void traffic_check_quiet(app *a);
 void traffic_check_closed(app *a);
 /* {"event":"result",...} */
 void traffic_print_result(app *a, bool ok);
+/* What the sender does after a good result: close, await the close, close the peer, or exit. */
+void traffic_end_series(app *a);
 /* Frees what traffic holds. */
 void traffic_clear(app *a);
 
