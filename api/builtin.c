@@ -415,6 +415,11 @@ static void c_release(void *obj)
     zdc_pc_channel_forget(obj);
 }
 
+static int b_restart_ice(void *obj)
+{
+    return changed(obj, zdc_pc_restart_ice(pc_of(obj), zdc_engine_now_ns()));
+}
+
 static int b_get_stats(void *obj, zdc_peer_stats *out)
 {
     zdc_pc *pc = pc_of(obj);
@@ -466,6 +471,7 @@ static const zdc_peer_impl builtin = {
     .channel_buffer_discard = c_buf_discard,
     .channel_release = c_release,
     .get_stats = b_get_stats,
+    .restart_ice = b_restart_ice,
     .channel_get_stats = c_get_stats,
 };
 

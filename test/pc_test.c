@@ -2287,6 +2287,128 @@ Test(pc, log_is_silent_at_none_and_quiet_at_error_when_all_is_well)
     harness_free(&h);
 }
 
+/* ---- ICE restart (RFC 8445 §9) ----------------------------------------------------------- */
+
+/* Restarts ICE from `who` while messages flow on a reliable channel: new credentials on both
+ * sides, a new pair selected, the same DTLS and SCTP (no second handshake, no channel event),
+ * every message — those sent before, during and after the restart — delivered once, in order. */
+static void restart_keeps_the_connection(side *(*who)(harness *))
+{
+    enum { N = 60 };
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *ca = make_channel(&h.a, "flow", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    side *r = who(&h), *o = r->peer;
+    char ufrag_r[64], ufrag_o[64];
+    snprintf(ufrag_r, sizeof ufrag_r, "%s", zdc_pc_local_ufrag(r->pc));
+    snprintf(ufrag_o, sizeof ufrag_o, "%s", zdc_pc_local_ufrag(o->pc));
+    size_t events_a = h.a.n_ev, events_b = h.b.n_ev;
+    uint32_t sent = 0;
+    for (; sent < 20; sent++) /* before */
+        cr_assert_eq(send_msg(ca, 500, false, sent), 0);
+    cr_assert_eq(zdc_pc_restart_ice(r->pc, pc_now()), 0, "%s", zdc_pc_last_error(r->pc));
+    cr_assert_eq(zdc_pc_restart_ice(r->pc, pc_now()), ZDC_ERR_INVALID_STATE, "one at a time");
+    for (; sent < 40; sent++) /* during: the offer is not even applied yet */
+        cr_assert_eq(send_msg(ca, 500, false, sent), 0);
+    RUN_UNTIL(&h, strcmp(zdc_pc_local_ufrag(o->pc), ufrag_o) != 0, 2000);
+    cr_assert_str_neq(zdc_pc_local_ufrag(r->pc), ufrag_r, "new credentials (RFC 8445 §9)");
+    RUN_UNTIL(&h,
+              find_line(r == &h.a ? 1 : 2, ZDC_LOG_INFO, ZDC_LOG_ICE, "ICE restart 1 complete") &&
+                  find_line(o == &h.a ? 1 : 2, ZDC_LOG_INFO, ZDC_LOG_ICE, "ICE restart 1 complete"),
+              3000);
+    for (; sent < N; sent++) /* after */
+        cr_assert_eq(send_msg(ca, 500, false, sent), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == N, 3000);
+    for (uint32_t i = 0; i < N; i++)
+        expect_msg(cb, 500, false, i);
+    /* and back, on the new pair */
+    cr_assert_eq(send_msg(cb, 9, true, 77), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(ca, 9, true, 77);
+    /* the connection never wavered: no connection state change, no channel event (only
+     * messages, signaling and gathering states), one DTLS handshake */
+    const side *sides[2] = {&h.a, &h.b};
+    const size_t from[2] = {events_a, events_b};
+    for (int k = 0; k < 2; k++) {
+        size_t sig = 0;
+        for (size_t i = from[k]; i < sides[k]->n_ev; i++) {
+            int kind = sides[k]->ev[i].kind;
+            cr_assert(kind == ZDC_PC_EV_CHANNEL_MESSAGE || kind == ZDC_PC_EV_SIGNALING ||
+                          kind == ZDC_PC_EV_GATHERING,
+                      "%s: event %d during the restart", sides[k]->name, kind);
+            sig += kind == ZDC_PC_EV_SIGNALING;
+        }
+        cr_assert_eq(sig, 2, "%s: to have-*-offer and back to stable", sides[k]->name);
+    }
+    for (int p = 1; p <= 2; p++) {
+        size_t handshakes = 0;
+        for (size_t i = 0; i < g_n_lines; i++)
+            handshakes +=
+                g_lines[i].peer == (uint64_t)p && strstr(g_lines[i].msg, "DTLS connected");
+        cr_assert_eq(handshakes, 1, "peer %d: one DTLS handshake", p);
+    }
+    cr_assert_eq(zdc_pc_signaling_state(h.a.pc), ZDC_SIGNALING_STABLE);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    zdc_peer_stats st = peer_stats(r);
+    cr_assert_eq(st.has_selected_pair, 1);
+    cr_assert_eq(st.consent_state, ZDC_CONSENT_GRANTED);
+    cr_assert_eq(st.ice_role, 0, "the side that restarted controls");
+    cr_assert_eq(peer_stats(o).ice_role, 1);
+    /* consent runs on the new credentials: 40 s later (past RFC 7675's 30 s) the connection
+     * is still up; the idle association needs no retransmission, so the clock jumps */
+    jump_for(&h, 40000);
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CONNECTED);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    cr_assert_lt(peer_stats(r).consent_age_ms, 8000, "consent answered on the new pair");
+    harness_free(&h);
+}
+
+Test(pc, ice_restart_by_the_offerer_keeps_dtls_sctp_and_every_message)
+{
+    restart_keeps_the_connection(side_a);
+}
+
+Test(pc, ice_restart_by_the_answerer_keeps_dtls_sctp_and_every_message)
+{
+    restart_keeps_the_connection(side_b);
+}
+
+/* A second restart, then a later offer with the same credentials (no restart), both accepted;
+ * a restart before the connection has both descriptions is refused. */
+Test(pc, ice_restart_twice_and_a_plain_reoffer)
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_restart_ice(h.a.pc, pc_now()), ZDC_ERR_INVALID_STATE, "nothing yet");
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    for (int k = 1; k <= 2; k++) {
+        char want[32];
+        snprintf(want, sizeof want, "ICE restart %d complete", k);
+        cr_assert_eq(zdc_pc_restart_ice(h.b.pc, pc_now()), 0, "%s", zdc_pc_last_error(h.b.pc));
+        RUN_UNTIL(&h,
+                  find_line(1, ZDC_LOG_INFO, ZDC_LOG_ICE, want) &&
+                      find_line(2, ZDC_LOG_INFO, ZDC_LOG_ICE, want),
+                  3000);
+    }
+    char ufrag[64];
+    snprintf(ufrag, sizeof ufrag, "%s", zdc_pc_local_ufrag(h.b.pc));
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0, "%s", zdc_pc_last_error(h.a.pc));
+    RUN_UNTIL(&h,
+              zdc_pc_signaling_state(h.a.pc) == ZDC_SIGNALING_STABLE &&
+                  zdc_pc_signaling_state(h.b.pc) == ZDC_SIGNALING_STABLE,
+              2000);
+    cr_assert_str_eq(zdc_pc_local_ufrag(h.b.pc), ufrag, "a plain offer restarts nothing");
+    cr_assert_eq(send_msg(ca, 100, false, 5), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    expect_msg(cb, 100, false, 5);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
+
 Test(pc, bad_candidates_are_refused_with_a_reason)
 {
     harness h;

@@ -137,6 +137,17 @@ struct zdc_ice {
     bool consent_prev_valid;
     uint64_t consent_next_ns;
     uint64_t last_alive_ns;
+
+    /* ICE restart (zdc_ice_restart): the pair selected before it, still used for data until
+     * the new checks select one (RFC 8445 §9: an agent keeps sending on the previously
+     * selected pair while the restart runs). */
+    struct {
+        bool active;
+        zdc_addr local, remote;
+        uint8_t local_type, remote_type;
+        uint64_t rtt_ns;
+    } kept;
+    unsigned restarts;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -246,6 +257,8 @@ static int compute_state(const zdc_ice *ice)
             return ZDC_ICE_COMPLETED;
         return ZDC_ICE_CONNECTED;
     }
+    if (ice->kept.active)
+        return ZDC_ICE_CONNECTED; /* restarting over the previous pair */
     return ice->remote_creds ? ZDC_ICE_CHECKING : ZDC_ICE_NEW;
 }
 
@@ -567,6 +580,10 @@ static void select_pair(zdc_ice *ice, int idx, uint64_t now)
         return;
     bool restart = ice->selected == NO_PAIR || ice->disconnected;
     ice->selected = idx;
+    if (ice->kept.active) {
+        ice->kept.active = false;
+        ZDC_LOG_I(ice->cfg.log, ZDC_LOG_ICE, "ICE restart %u complete", ice->restarts);
+    }
     if (restart) {
         ice->disconnected = false;
         ice->last_alive_ns = now;
@@ -1397,6 +1414,8 @@ bool zdc_ice_remote_verified(const zdc_ice *ice, const zdc_addr *addr)
         return false;
     zdc_addr a = *addr;
     zdc_addr_unmap_v4(&a);
+    if (ice->kept.active && zdc_addr_equal(&a, &ice->kept.remote))
+        return true; /* the pair in use while a restart runs */
     int r = find_remote(ice, &a);
     return r >= 0 && ice->remote[r].verified;
 }
@@ -1559,6 +1578,13 @@ const char *zdc_ice_local_pwd(const zdc_ice *ice)
 
 int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote)
 {
+    if (ice && ice->selected == NO_PAIR && ice->kept.active) {
+        if (local)
+            *local = ice->kept.local;
+        if (remote)
+            *remote = ice->kept.remote;
+        return 0;
+    }
     if (!ice || ice->selected == NO_PAIR)
         return ZDC_ERR_NOT_FOUND;
     const struct pair *p = &ice->pairs[ice->selected];
@@ -1574,6 +1600,17 @@ void zdc_ice_get_stats(const zdc_ice *ice, zdc_ice_stats *st)
     memset(st, 0, sizeof *st);
     st->consent = ZDC_CONSENT_NONE;
     st->local_type = st->remote_type = -1;
+    if (ice && ice->selected == NO_PAIR && ice->kept.active) {
+        st->selected = true;
+        st->local = ice->kept.local;
+        st->remote = ice->kept.remote;
+        st->local_type = ice->kept.local_type;
+        st->remote_type = ice->kept.remote_type;
+        st->rtt_ns = ice->kept.rtt_ns;
+        st->last_alive_ns = ice->last_alive_ns;
+        st->consent = ZDC_CONSENT_GRANTED;
+        return;
+    }
     if (!ice || ice->selected == NO_PAIR)
         return;
     const struct pair *p = &ice->pairs[ice->selected];
@@ -1587,4 +1624,58 @@ void zdc_ice_get_stats(const zdc_ice *ice, zdc_ice_stats *st)
     st->consent = ice->failed         ? ZDC_CONSENT_EXPIRED
                   : ice->disconnected ? ZDC_CONSENT_STALE
                                       : ZDC_CONSENT_GRANTED;
+}
+
+int zdc_ice_restart(zdc_ice *ice, int role)
+{
+    if (!ice || (role != ZDC_ICE_CONTROLLING && role != ZDC_ICE_CONTROLLED))
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (ended(ice))
+        return ZDC_ERR_INVALID_STATE;
+    if (ice->selected != NO_PAIR) { /* RFC 8445 §9: keep using it until the restart selects */
+        const struct pair *p = &ice->pairs[ice->selected];
+        ice->kept.active = true;
+        ice->kept.local = ice->local[p->local].addr;
+        ice->kept.remote = ice->remote[p->remote].addr;
+        ice->kept.local_type = ice->local[p->local].type;
+        ice->kept.remote_type = ice->remote[p->remote].type;
+        ice->kept.rtt_ns = p->rtt_ns;
+    }
+    ice->restarts++;
+    /* RFC 8445 §9: new credentials; every check, pair and remote candidate starts over */
+    char old[MAX_CRED + 1];
+    strcpy(old, ice->lufrag);
+    do
+        random_cred(ice, ice->lufrag, 8);
+    while (strcmp(old, ice->lufrag) == 0);
+    random_cred(ice, ice->lpwd, 24);
+    ice->rufrag[0] = ice->rpwd[0] = '\0';
+    ice->remote_creds = ice->remote_lite = ice->remote_eoc = false;
+    ice->need_arm = false;
+    ice->n_remote = 0;
+    ice->n_pairs = 0;
+    ice->n_fqdn_ignored = 0;
+    ice->selected = ice->nominating = NO_PAIR;
+    ice->have_valid = false;
+    ice->disconnected = false;
+    ice->consent.active = ice->consent_prev_valid = false;
+    /* host candidates are signaled again by the next zdc_ice_gather; reflexive ones are
+     * gathered again */
+    size_t n = 0;
+    for (size_t i = 0; i < ice->n_local; i++)
+        if (ice->local[i].type == ZDC_CAND_HOST)
+            ice->local[n++] = ice->local[i];
+    ice->n_local = n;
+    for (size_t i = 0; i < ice->n_servers; i++) {
+        ice->servers[i].tx.active = false;
+        ice->servers[i].done = false;
+    }
+    ice->gather_started = false;
+    ice->gathering = ZDC_ICE_GATHERING_NEW;
+    if (!ice->cfg.lite)
+        set_role(ice, role);
+    ZDC_LOG_I(ice->cfg.log, ZDC_LOG_ICE, "ICE restart %u: new credentials, %s", ice->restarts,
+              ice->kept.active ? "data stays on the selected pair meanwhile" : "no pair yet");
+    refresh_state(ice);
+    return 0;
 }

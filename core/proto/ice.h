@@ -199,6 +199,17 @@ const char *zdc_ice_local_pwd(const zdc_ice *ice);
 /* The selected pair's addresses. Returns 0 or ZDC_ERR_NOT_FOUND (none selected yet). */
 int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote);
 
+/* ICE restart (RFC 8445 §9): new local credentials; remote credentials, remote candidates,
+ * pairs and checks start over (the next zdc_ice_set_remote_credentials and remote candidates
+ * are the new generation's); host candidates are signaled again by the next zdc_ice_gather and
+ * reflexive ones gathered again. The pair selected so far stays in use — zdc_ice_selected_pair,
+ * zdc_ice_remote_verified and the state (CONNECTED) answer for it — until the new checks
+ * select one; consent is not checked meanwhile, and the checking deadline bounds the restart.
+ * `role` is the agent's role for the new generation (the side that offers the restart
+ * controls; an ICE-lite agent stays controlled).
+ * Returns 0, ZDC_ERR_INVALID_PARAMETER or ZDC_ERR_INVALID_STATE (closed or failed). */
+int zdc_ice_restart(zdc_ice *ice, int role);
+
 /* The selected pair and its health (zdc_peer_get_stats). */
 typedef struct zdc_ice_stats {
     bool selected;               /* a pair is selected; the fields below describe it */

@@ -145,6 +145,13 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg);
 int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
                           zdc_pc_channel **out);
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns);
+/* ICE restart (RFC 8445 §9, JSEP §5.2.1): new ICE credentials and an offer carrying them
+ * (DESCRIPTION event), candidates gathered again once it is applied; DTLS, SCTP and the
+ * channels carry on over the pair in use until the new checks select one. A later offer from
+ * the peer with new credentials restarts this side too (set_remote_description). Returns 0,
+ * ZDC_ERR_INVALID_STATE (not both descriptions applied, an offer pending, failed or closed) or
+ * ZDC_ERR_NOMEM. */
+int zdc_pc_restart_ice(zdc_pc *pc, uint64_t now_ns);
 int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
 int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
 int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char *cand);

@@ -98,6 +98,7 @@ struct zdc_pc {
     bool offerer;
     char *created_type, *created_sdp; /* what on_session_description_created handed out */
     bool local_set, remote_set;
+    bool renegotiating; /* a later round of offer/answer (ICE restart): no new DTLS/SCTP */
     char *remote_text;
     zdc_sdp *remote;
     int remote_media; /* index of the data-channel m-section */

@@ -74,6 +74,9 @@ typedef struct zdc_peer_impl {
      * `size` (include/zdc/stats.h); return 0 or a ZDC_ERR_* code. */
     int (*get_stats)(void *obj, zdc_peer_stats *out);
     int (*channel_get_stats)(void *chan, zdc_channel_stats *out);
+
+    /* Optional (NULL: zdc_peer_restart_ice answers ZDC_ERR_NOT_SUPPORTED). */
+    int (*restart_ice)(void *obj);
 } zdc_peer_impl;
 
 /* Makes `impl` the implementation zdc_peer_new uses from now on (existing peers keep theirs).
