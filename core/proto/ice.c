@@ -148,6 +148,12 @@ struct zdc_ice {
         uint64_t rtt_ns;
     } kept;
     unsigned restarts;
+    /* Once a restart selected its pair, the peer may still send on the old one until it sees
+     * the nomination: its remote address stays accepted (receiving only) for a consent
+     * interval, so nothing in flight is dropped. */
+    bool prev_active;
+    zdc_addr prev_remote;
+    uint64_t prev_until_ns;
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -582,6 +588,9 @@ static void select_pair(zdc_ice *ice, int idx, uint64_t now)
     ice->selected = idx;
     if (ice->kept.active) {
         ice->kept.active = false;
+        ice->prev_active = true;
+        ice->prev_remote = ice->kept.remote;
+        ice->prev_until_ns = now + ice->consent_interval_ns;
         ZDC_LOG_I(ice->cfg.log, ZDC_LOG_ICE, "ICE restart %u complete", ice->restarts);
     }
     if (restart) {
@@ -1416,6 +1425,8 @@ bool zdc_ice_remote_verified(const zdc_ice *ice, const zdc_addr *addr)
     zdc_addr_unmap_v4(&a);
     if (ice->kept.active && zdc_addr_equal(&a, &ice->kept.remote))
         return true; /* the pair in use while a restart runs */
+    if (ice->prev_active && zdc_addr_equal(&a, &ice->prev_remote))
+        return true; /* ... and shortly after it */
     int r = find_remote(ice, &a);
     return r >= 0 && ice->remote[r].verified;
 }
@@ -1451,6 +1462,8 @@ uint64_t zdc_ice_next_timeout(const zdc_ice *ice)
             t = min_u64(t, ice->pairs[i].tx.next_ns);
     if (can_check(ice) && has_check_work(ice))
         t = min_u64(t, ice->next_check_ns);
+    if (ice->prev_active)
+        t = min_u64(t, ice->prev_until_ns);
     if (ice->selected == NO_PAIR) {
         if (ice->remote_creds)
             t = min_u64(t, ice->checking_deadline_ns);
@@ -1537,6 +1550,8 @@ void zdc_ice_handle_timeout(zdc_ice *ice, uint64_t now_ns)
     if (!ice || ended(ice))
         return;
     arm(ice, now_ns);
+    if (ice->prev_active && now_ns >= ice->prev_until_ns)
+        ice->prev_active = false;
     run_gather_timers(ice, now_ns);
     run_check_timers(ice, now_ns);
     maybe_nominate(ice, now_ns);

@@ -8,7 +8,7 @@
 //
 // Besides PEER_PROTOCOL.md v1 it speaks zdc-peer's extensions (test/zdc-peer/main.c, listed
 // at the top of run.mjs): --utf8, --channels N, --close-after N, --await-close, --close-peer,
-// --await-peer-close, --stats-exchange and the {"stats":true} / {"statsDone":true} lines (its
+// --await-peer-close, --restart-ice-at K, later offers/answers (ICE restart), --stats-exchange and the {"stats":true} / {"statsDone":true} lines (its
 // stats event carries what getStats() says: transport, selected pair, data channels).
 
 export function parseArgs(argv) {
@@ -16,7 +16,8 @@ export function parseArgs(argv) {
               unordered: false, maxRetransmits: null, maxPacketLifeTime: null, negotiated: null,
               protocol: '', close: false, timeout: 30, sizeGiven: false,
               utf8: false, channels: 1, channelsGiven: false, closeAfter: null, awaitClose: false,
-              closePeer: false, awaitPeerClose: false, statsExchange: false };
+              closePeer: false, awaitPeerClose: false, statsExchange: false,
+              restartIceAt: null };
   const num = (v, name) => {
     if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${name} needs a non-negative integer`);
     return Number(v);
@@ -46,6 +47,7 @@ export function parseArgs(argv) {
       case '--close-peer': o.closePeer = true; break;
       case '--await-peer-close': o.awaitPeerClose = true; break;
       case '--stats-exchange': o.statsExchange = true; break;
+      case '--restart-ice-at': o.restartIceAt = num(argv[++i], a); break;
       default: throw new Error(`unknown option ${a}`);
     }
   }
@@ -298,6 +300,19 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     if (!reliable) armQuiet();
   }
 
+  // --restart-ice-at: restartIce(), then the offer it needs (the page handles no
+  // negotiationneeded), while the rest of the series flows.
+  function restartIce() {
+    log(`ICE restart after ${stats.received} echoes`);
+    pc.restartIce();
+    chain = chain.then(async () => {
+      const d = await pc.createOffer();
+      await pc.setLocalDescription(d);
+      emit({ type: pc.localDescription.type, sdp: pc.localDescription.sdp });
+      emit({ event: 'restart' });
+    }).catch((e) => fail(`restart: ${e.message}`));
+  }
+
   function armQuiet() {
     clearTimeout(quietTimer);
     quietTimer = setTimeout(done, 2000);
@@ -333,6 +348,7 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     stats.received++;
     stats.bytes += bytes.length;
     stats.t1 = now();
+    if (o.restartIceAt !== null && stats.received === o.restartIceAt) restartIce();
     if (!reliable) armQuiet();
     else if (stats.received === o.send) done();
   }
@@ -401,7 +417,18 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     if (m.statsDone) { if (statsDone) statsDone(); return; }
     chain = chain.then(async () => {
       if (finished) return;
-      if (m.type === 'offer' && o.role === 'answer') {
+      const later = remoteSet && ((m.type === 'offer' && pc.signalingState === 'stable') ||
+                                  (m.type === 'answer' && pc.signalingState === 'have-local-offer'));
+      if (later && m.type === 'offer') {
+        await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        const ans = await pc.createAnswer();
+        await pc.setLocalDescription(ans);
+        emit({ type: pc.localDescription.type, sdp: pc.localDescription.sdp });
+        emit({ event: 'renegotiated', type: 'offer' });
+      } else if (later) {
+        await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        emit({ event: 'renegotiated', type: 'answer' });
+      } else if (m.type === 'offer' && o.role === 'answer') {
         await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
         remoteSet = true;
         const ans = await pc.createAnswer();

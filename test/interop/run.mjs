@@ -32,6 +32,10 @@
 //   --await-peer-close (echoer) exit 0 once the connection state leaves "connected"
 //                      (disconnected, failed or closed); stdin's end does not end it.
 //   --no-loopback      (zdc-peer only) gather no loopback candidates.
+//   --restart-ice-at K (sender) after K echoes, restart ICE (zdc_peer_restart_ice; in the page
+//                      pc.restartIce() and a new offer) while the series flows; prints
+//                      {"event":"restart"}. Either peer answers a later offer and applies the
+//                      answer to its own, printing {"event":"renegotiated","type":T}.
 //   --stats-exchange   (sender) after the result print a stats event, send {"stats":true} to
 //                      the other side (which prints its own stats event and answers
 //                      {"statsDone":true}), and only then close. The "stats" case compares
@@ -90,6 +94,10 @@ const cases = [
   // The other cases print each side's states; this one requires them to be right.
   { name: 'connection states', send: '--send 20 --size 1200', states: true },
   { name: '50 MiB throughput', send: '--send 3200 --size 16384' },
+  // The sender restarts ICE with two thirds of the series still to come back: zdc restarts
+  // when it offers, Chromium (restartIce) when zdc answers; every echo must arrive, in order.
+  { name: 'ICE restart by the sender', send: '--send 300 --size 1200 --restart-ice-at 100', restart: true,
+    peers: ['chromium'] },
   // zdc's counts against the browser's getStats() on the other end (see statsProblems).
   { name: 'stats agree with getStats', send: '--send 100 --size 1200 --stats-exchange', stats: true,
     peers: ['chromium'] },
@@ -212,6 +220,12 @@ async function runOne(peer, def, zdcOffers, c) {
       problems.push(`echoer saw ${count(r.b, 'closed')} of ${channels} channel closes`);
     if (end === '--await-close' && r.ok && count(r.a, 'closed') < channels)
       problems.push(`sender saw ${count(r.a, 'closed')} of ${channels} channel closes`);
+    if (c.restart) {
+      const ev = (side, name, type) => side.events.some((e) => e.event === name && (!type || e.type === type));
+      if (!ev(r.a, 'restart')) problems.push('the sender never restarted ICE');
+      if (!ev(r.b, 'renegotiated', 'offer')) problems.push('the echoer never answered the restart offer');
+      if (!ev(r.a, 'renegotiated', 'answer')) problems.push('the sender never applied the restart answer');
+    }
     let statsLines = [];
     if (c.stats && !self) {
       const [sp, sl] = statsProblems(zdcR, peerR, Number(c.send.match(/--send (\d+)/)[1]),

@@ -23,6 +23,10 @@
  *                      and every channel's zdc_channel_get_stats's numbers, then the line
  *                      {"statsDone":true} (relayed to the other peer); printed at exit too
  *                      (reason "exit"), see stats.c
+ *   --restart-ice-at K (sender) after K echoes, restart ICE (zdc_peer_restart_ice: a new offer
+ *                      with new credentials) while the rest of the series flows; prints
+ *                      {"event":"restart"}. Either peer accepts a later offer (answering it)
+ *                      or the answer to its own, and prints {"event":"renegotiated","type":T}
  *   --stats-exchange   (sender) after the result, print our stats event (reason "result"),
  *                      send {"stats":true} to the other side and wait (up to 3 s) for its
  *                      {"statsDone":true} before closing: both snapshots are taken while the
@@ -56,7 +60,7 @@ static const char usage_text[] =
     "                [--timeout S]\n"
     "zdc extensions: [--utf8] [--channels N] [--close-after N] [--await-close]\n"
     "                [--close-peer] [--await-peer-close] [--no-loopback]\n"
-    "                [--stats-exchange]\n"
+    "                [--stats-exchange] [--restart-ice-at K]\n"
     "JSON lines on stdin/stdout as in PEER_PROTOCOL.md (v1).\n";
 
 static bool parse_number(const char *s, uint64_t max, uint64_t *out)
@@ -76,7 +80,8 @@ static int parse_options(int argc, char **argv, options *o)
                    .negotiated = -1,
                    .timeout = 30,
                    .channels = 1,
-                   .close_after = -1};
+                   .close_after = -1,
+                   .restart_ice_at = -1};
     int roles = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -140,6 +145,9 @@ static int parse_options(int argc, char **argv, options *o)
             o->close_peer = true;
         } else if (strcmp(arg, "--stats-exchange") == 0) {
             o->stats_exchange = true;
+        } else if (strcmp(arg, "--restart-ice-at") == 0) {
+            NUMBER(UINT32_MAX);
+            o->restart_ice_at = (long long)v;
         } else if (strcmp(arg, "--await-peer-close") == 0) {
             o->await_peer_close = true;
         } else if (strcmp(arg, "--no-loopback") == 0) {
@@ -314,6 +322,18 @@ static void run(app *a)
             fflush(stdout);
         }
         run_stats_exchange(a);
+        if (a->o.restart_ice_at >= 0 && !a->restarted &&
+            a->received >= (uint64_t)a->o.restart_ice_at) {
+            a->restarted = true;
+            int rv = zdc_peer_restart_ice(a->peer);
+            if (rv < 0) {
+                fail_api(a, "restart_ice", rv);
+            } else {
+                logf_(a, "ICE restart after %" PRIu64 " echoes", a->received);
+                puts("{\"event\":\"restart\"}");
+                fflush(stdout);
+            }
+        }
         signaling_apply_local_description(a);
         busy |= traffic_pump_receive(a);
         busy |= traffic_pump_send(a);

@@ -56,6 +56,7 @@ typedef struct options {
     bool await_peer_close;
     bool no_loopback;
     bool stats_exchange;
+    long long restart_ice_at; /* -1 = off; else restart ICE after this many echoes */
 } options;
 
 /* One data channel and, on the sender, where its echoes stand. */
@@ -101,6 +102,7 @@ typedef struct app {
      * other side for its own; 2 = waiting for its statsDone until stats_wait_until; then
      * traffic_end_series. */
     int stats_exchange;
+    bool restarted; /* --restart-ice-at done */
     double stats_wait_until;
     double eof_until; /* stdin ended: exit once every channel closed, or at this time */
 
