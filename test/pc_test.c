@@ -100,6 +100,8 @@ typedef struct side {
     bool fail_alloc;     /* env.fail_alloc answers this: allocations fail (out of memory) */
     size_t alloc_checks; /* env.fail_alloc calls: allocations the connection attempted */
     bool hold_events;    /* relay() leaves the events queued */
+    bool nat;            /* a NAT rebound this side: it is seen (and reached) at nat_addr */
+    zdc_addr nat_addr;
 } side;
 
 typedef char *(*munge_fn)(const side *from, const char *type, const char *sdp);
@@ -173,7 +175,8 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
         h->dtls_seen = true;
     if (h->blackhole)
         return;
-    if (!zdc_addr_equal(to, &s->peer->addr)) {
+    const zdc_addr *peer_at = s->peer->nat ? &s->peer->nat_addr : &s->peer->addr;
+    if (!zdc_addr_equal(to, peer_at)) {
         s->stray++;
         s->last_stray = *to;
         if (zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS)
@@ -191,7 +194,7 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
         cr_assert_eq(zdc_impair_push(h->link[s->dir], p, len, spoof, pc_now()), 0);
         return;
     }
-    inbox_push(s->peer, spoof ? &h->spoof_addr : &s->addr, p, len);
+    inbox_push(s->peer, spoof ? &h->spoof_addr : s->nat ? &s->nat_addr : &s->addr, p, len);
 }
 
 static bool env_fail_alloc(void *user)
@@ -2406,6 +2409,94 @@ Test(pc, ice_restart_twice_and_a_plain_reoffer)
     RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
     expect_msg(cb, 100, false, 5);
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
+
+/* ---- NAT rebinding: the peer moves, ICE verifies the new address, data follows ----------- */
+
+/* B's NAT rebinds: B is seen from (and reachable at) port 10004 only; what A sends to 10002 is
+ * lost. B's consent checks reach A from 10004 and A's triggered check there is answered, so
+ * 10004 is verified; once A's consent on the old pair goes unanswered, A follows. An attacker
+ * replaying B's check from a third address gets nothing: its address never answers a check. */
+static void rebinding_is_followed(side *(*who)(harness *))
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    side *moved = who(&h), *stays = moved->peer;
+    zdc_pc_channel *cm = moved == &h.a ? ca : cb, *cs = moved == &h.a ? cb : ca;
+    uint64_t moved_id = moved == &h.a ? 1 : 2, stays_id = 3 - moved_id;
+    run_for(&h, 300); /* idle: nothing in flight */
+    moved->nat = true;
+    cr_assert_eq(zdc_addr_from_ip(&moved->nat_addr, "127.0.0.1", 9, 10004), 0);
+    /* an attacker replays the moved side's first check from 10003 meanwhile */
+    cr_assert_gt(moved->stun_req_len, 0);
+    inbox_push(stays, &h.spoof_addr, moved->stun_req, moved->stun_req_len);
+    /* ICE alone runs until the stayer follows: consent every 5 s, so the clock jumps */
+    h.ice_only = true;
+    for (int i = 0; i < 400 && !find_line(stays_id, ZDC_LOG_INFO, ZDC_LOG_ICE, "the peer moved");
+         i++) {
+        zdc_fakeclock_advance(clk(), 50 * MS);
+        step(&h);
+    }
+    h.ice_only = false;
+    EXPECT_LINE(stays_id, ZDC_LOG_INFO, ZDC_LOG_ICE, "to 127.0.0.1:10004");
+    zdc_peer_stats st = peer_stats(stays);
+    cr_assert_eq(st.remote_port, 10004, "data goes to the new address");
+    cr_assert_eq(zdc_pc_connection_state(stays->pc), ZDC_STATE_CONNECTED);
+    cr_assert_eq(zdc_pc_connection_state(moved->pc), ZDC_STATE_CONNECTED);
+    /* the replayed check's address never proved itself: no DTLS from it is taken */
+    cr_assert_not(zdc_pc_accepts_from(stays->pc, &h.spoof_addr));
+    cr_assert_not(find_line(stays_id, ZDC_LOG_INFO, ZDC_LOG_ICE, "10003"));
+    /* messages both ways over the new path */
+    cr_assert_eq(send_msg(cs, 1000, false, 1), 0);
+    cr_assert_eq(send_msg(cm, 1000, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cm) == 1 && zdc_pc_channel_available(cs) == 1, 3000);
+    expect_msg(cm, 1000, false, 1);
+    expect_msg(cs, 1000, false, 2);
+    (void)moved_id;
+    harness_free(&h);
+}
+
+Test(pc, nat_rebinding_of_the_answerer_is_followed_once_verified)
+{
+    rebinding_is_followed(side_b);
+}
+
+Test(pc, nat_rebinding_of_the_offerer_is_followed_once_verified)
+{
+    rebinding_is_followed(side_a);
+}
+
+/* A forged source cannot move a connection: DTLS and checks from an address that never answered
+ * a check of ours are dropped or answered without effect, even while the selected pair is
+ * silent (the link to the real peer is a black hole). */
+Test(pc, unverified_address_cannot_take_over_a_silent_connection)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 10, false, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    h.blackhole = true;
+    /* 8 s: A's consent to B fails, A is DISCONNECTED; meanwhile B's captured check and a copy
+     * of a DTLS record arrive from the attacker's address every 250 ms */
+    uint8_t forged[64];
+    fake_client_hello(forged, sizeof forged, 5);
+    for (int i = 0; i < 32; i++) {
+        zdc_fakeclock_advance(clk(), 250 * MS);
+        inbox_push(&h.a, &h.spoof_addr, h.b.stun_req, h.b.stun_req_len);
+        inbox_push(&h.a, &h.spoof_addr, forged, sizeof forged);
+        step(&h);
+    }
+    cr_assert_eq(h.a.conn, ZDC_STATE_DISCONNECTED);
+    zdc_peer_stats st = peer_stats(&h.a);
+    cr_assert_eq(st.remote_port, 10002, "still B's address");
+    cr_assert_not(zdc_pc_accepts_from(h.a.pc, &h.spoof_addr));
     harness_free(&h);
 }
 

@@ -154,6 +154,7 @@ struct zdc_ice {
     bool prev_active;
     zdc_addr prev_remote;
     uint64_t prev_until_ns;
+    unsigned follows; /* times the peer moved and we followed (NAT rebinding) */
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -618,6 +619,44 @@ static void nominate(zdc_ice *ice, int idx, uint64_t now)
     select_pair(ice, idx, now);
 }
 
+/* The peer moved (its NAT rebound: same credentials, a new source address): `idx` is a pair
+ * to an address that answered a check of ours — only the peer, who knows the password, can —
+ * while the selected pair stopped answering consent (a check retransmitted, or DISCONNECTED).
+ * Data goes to the new address from here on; an address that never answered a check cannot
+ * get here, so a replayed request or a forged source cannot move us (docs/security.md).
+ * Returns true when it switched. */
+static bool follow_peer(zdc_ice *ice, int idx, uint64_t now)
+{
+    if (ice->cfg.lite || ended(ice) || ice->selected == NO_PAIR || idx == ice->selected ||
+        idx < 0 || (size_t)idx >= ice->n_pairs)
+        return false;
+    const struct pair *p = &ice->pairs[idx];
+    const struct pair *sel = &ice->pairs[ice->selected];
+    if (p->state != PAIR_SUCCEEDED || !ice->remote[p->remote].verified || p->local != sel->local)
+        return false;
+    if (!ice->disconnected && !(ice->consent.active && ice->consent.sends >= 2))
+        return false; /* the selected pair is fine: a second path is no reason to move */
+    if (zdc_log_enabled(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE)) {
+        char from[ZDC_ADDR_STRLEN], to[ZDC_ADDR_STRLEN];
+        zdc_log_emit(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE,
+                     "the peer moved from %s to %s (its checks and ours succeed there; the "
+                     "selected pair stopped answering): following",
+                     zdc_addr_format(&ice->remote[sel->remote].addr, true, from, sizeof from),
+                     zdc_addr_format(&ice->remote[p->remote].addr, true, to, sizeof to));
+    }
+    ice->selected = idx;
+    ice->disconnected = false;
+    ice->last_alive_ns = now;
+    ice->consent.active = ice->consent_prev_valid = false;
+    ice->consent_next_ns = now + jitter(ice, ice->consent_interval_ns);
+    ice->follows++;
+    if (ice->cfg.on_selected_pair)
+        ice->cfg.on_selected_pair(ice->cfg.user, &ice->local[p->local].addr,
+                                  &ice->remote[p->remote].addr);
+    refresh_state(ice);
+    return true;
+}
+
 static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint64_t now)
 {
     struct pair *p = &ice->pairs[idx];
@@ -654,6 +693,7 @@ static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint
         nominate(ice, idx, now); /* RFC 8445 §7.3.1.5 */
     if (ice->nominating == idx && !p->nominated)
         ice->nominating = NO_PAIR;
+    follow_peer(ice, idx, now);
 }
 
 static void start_check(zdc_ice *ice, int idx, uint64_t now)
@@ -1270,6 +1310,7 @@ static int handle_request(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, 
             return 0;
     }
     on_checked_pair(ice, idx, msg->use_candidate, now);
+    follow_peer(ice, idx, now);
     refresh_state(ice);
     return 0;
 }
@@ -1693,4 +1734,16 @@ int zdc_ice_restart(zdc_ice *ice, int role)
               ice->kept.active ? "data stays on the selected pair meanwhile" : "no pair yet");
     refresh_state(ice);
     return 0;
+}
+
+bool zdc_ice_follow(zdc_ice *ice, const zdc_addr *from, uint64_t now_ns)
+{
+    if (!ice || !from || ended(ice))
+        return false;
+    zdc_addr a = *from;
+    zdc_addr_unmap_v4(&a);
+    int r = find_remote(ice, &a);
+    if (r < 0 || !ice->remote[r].verified)
+        return false;
+    return follow_peer(ice, pair_for_remote(ice, r), now_ns);
 }

@@ -199,6 +199,13 @@ const char *zdc_ice_local_pwd(const zdc_ice *ice);
 /* The selected pair's addresses. Returns 0 or ZDC_ERR_NOT_FOUND (none selected yet). */
 int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote);
 
+/* Non-STUN traffic (DTLS) of the peer arrived from `from`, which is not the selected remote
+ * address. When `from` answered a check of ours and the selected pair stopped answering
+ * consent (a consent check retransmitted, or DISCONNECTED), the peer moved — its NAT rebound —
+ * and the agent selects the pair to `from` (on_selected_pair). Requests and check answers from
+ * such an address do the same inside the agent. Returns true when it switched. */
+bool zdc_ice_follow(zdc_ice *ice, const zdc_addr *from, uint64_t now_ns);
+
 /* ICE restart (RFC 8445 §9): new local credentials; remote credentials, remote candidates,
  * pairs and checks start over (the next zdc_ice_set_remote_credentials and remote candidates
  * are the new generation's); host candidates are signaled again by the next zdc_ice_gather and

@@ -317,15 +317,19 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
          * cannot reach the handshake or inject data. */
         if (!pc->dtls || !zdc_pc_accepts_from(pc, from))
             return 0;
-        /* Where we send changes only through ICE (on_selected_pair: our nomination, or the
-         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1), never
-         * through a datagram: DTLS records are not authenticated before the handshake ends,
-         * and a source address is easily forged. Before any pair is selected, a validated
+        /* Where we send changes only through ICE (on_selected_pair: our nomination, the
+         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1, or the peer
+         * moving to an address our check validated while the selected pair stopped answering
+         * consent: zdc_ice_follow), never through a datagram alone: DTLS records are not
+         * authenticated before the handshake ends, and a source address is easily forged. Before any pair is selected, a validated
          * pair the peer already speaks DTLS on is as good as any (RFC 8445 §12.1: data may be
          * sent on a valid pair before nomination completes). */
         if (!pc->have_remote_addr) {
             pc->remote_addr = *from;
             pc->have_remote_addr = true;
+        } else if (!zdc_addr_equal(from, &pc->remote_addr) && pc->ice) {
+            /* the peer's NAT may have rebound: ICE decides (zdc_ice_follow), not the datagram */
+            zdc_ice_follow(pc->ice, from, now_ns);
         }
         count_rx(pc, len, false);
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
