@@ -14,6 +14,7 @@
 #include "zdc/log.h"
 #include "zdc/peer.h"
 #include "zdc/peer_impl.h"
+#include "zdc/stats.h"
 
 /* Wire-format codecs (sans-IO). */
 #include "zdc/candidate.h"
