@@ -324,6 +324,11 @@ static int b_signaling_state(void *obj)
 {
     return zdc_pc_signaling_state(pc_of(obj));
 }
+static const char *b_local_description(void *obj, bool with_candidates)
+{
+    return zdc_pc_local_description(pc_of(obj), with_candidates);
+}
+
 static const char *b_last_error(void *obj)
 {
     const bpeer *b = obj;
@@ -449,6 +454,7 @@ static const zdc_peer_impl builtin = {
     .channel_buffer_submit = c_buf_submit,
     .channel_buffer_discard = c_buf_discard,
     .channel_release = c_release,
+    .local_description = b_local_description,
 };
 
 const zdc_peer_impl *zdc_peer_builtin_impl(void)

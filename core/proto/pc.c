@@ -78,6 +78,12 @@ static void reset_connection(zdc_pc *pc, bool channels)
     for (size_t i = 0; i < pc->n_pending; i++)
         free(pc->pending[i]);
     pc->n_pending = 0;
+    for (size_t i = 0; i < pc->n_local_cand; i++)
+        free(pc->local_cand[i]);
+    pc->n_local_cand = 0;
+    pc->local_cand_end = false;
+    free(pc->full_sdp);
+    pc->full_sdp = NULL;
     pc->pending_end = false;
     pc->local_set = pc->remote_set = pc->offerer = false;
     pc->remote_media = -1;

@@ -147,6 +147,15 @@ int zdc_pc_connection_state(const zdc_pc *pc);
 int zdc_pc_gathering_state(const zdc_pc *pc);
 int zdc_pc_signaling_state(const zdc_pc *pc);
 const char *zdc_pc_last_error(const zdc_pc *pc);
+/* The description this peer created last (offer or answer; NULL before one), and with
+ * with_candidates the same text with every local candidate gathered so far, plus
+ * a=end-of-candidates once gathering is complete (a browser's localDescription). The text is
+ * valid until the next call on the peer. */
+const char *zdc_pc_local_description(zdc_pc *pc, bool with_candidates);
+/* Remote candidates ignored because the description or the ICE agent already held
+ * ZDC_PC_MAX_REMOTE_CANDIDATES of them. */
+#define ZDC_PC_MAX_REMOTE_CANDIDATES 32
+uint64_t zdc_pc_remote_candidates_ignored(const zdc_pc *pc);
 /* Allocations that failed and lost state (each one fails the connection: ZDC_STATE_FAILED,
  * zdc_pc_last_error says what was lost). */
 uint64_t zdc_pc_nomem_count(const zdc_pc *pc);

@@ -94,11 +94,20 @@ static void ice_candidate(void *user, const zdc_candidate *c)
         snprintf(midbuf, sizeof midbuf, "%.*s", (int)m.len, m.p);
     }
     if (!c) {
+        pc->local_cand_end = true;
         pc_push_event(pc, ZDC_PC_EV_CANDIDATE, 0, NULL, midbuf, "");
         return;
     }
     if (zdc_candidate_format(c, line, sizeof line) < 0)
         return;
+    /* Kept for the complete description (zdc_pc_local_description); one that cannot be kept
+     * is still trickled. */
+    const char *body = strncmp(line, "a=", 2) == 0 ? line + 2 : line;
+    if (pc->n_local_cand < ZDC_SDP_MAX_CANDIDATES) {
+        char *copy = pc_strdup(body);
+        if (copy)
+            pc->local_cand[pc->n_local_cand++] = copy;
+    }
     pc_push_event(pc, ZDC_PC_EV_CANDIDATE, 0, NULL, midbuf, line);
 }
 

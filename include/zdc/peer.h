@@ -214,6 +214,28 @@ zdc_peer_get_connection_state(zdc_peer peer); /* ZDC_STATE_*, CLOSED for a stale
 ZDC_API int zdc_peer_get_gathering_state(zdc_peer peer); /* ZDC_GATHERING_* */
 ZDC_API int zdc_peer_get_signaling_state(zdc_peer peer); /* ZDC_SIGNALING_* */
 
+/* The description this peer created last — its offer, or its answer — as
+ * on_session_description_created delivered it (with_candidates false), or the same with every
+ * local candidate gathered so far and, once gathering is complete, a=end-of-candidates (true):
+ * what a browser's localDescription holds. For non-trickle signaling (WHIP-style HTTP, most
+ * game servers), wait for on_gathering_state_change(ZDC_GATHERING_COMPLETE), or poll until
+ * zdc_peer_get_gathering_state() says so, then send zdc_peer_get_local_description(p, true)
+ * as the one message; a remote description carrying its candidates needs no
+ * zdc_peer_add_ice_candidate. zdc gathers host candidates at once and server-reflexive ones
+ * within a STUN round trip (at most a few seconds when a server does not answer).
+ * Returns the SDP text, valid until the next call on this peer; NULL for a stale handle,
+ * before any description was created, or for an implementation that does not offer it. */
+ZDC_API const char *zdc_peer_get_local_description(zdc_peer peer, bool with_candidates);
+
+/* User data: one pointer kept with the peer (or channel) for the application (a player
+ * struct), NULL until set. Getters answer NULL for a stale handle. Setters return 0 or
+ * ZDC_ERR_GONE. zdc never reads it; free what it points to yourself (before or after
+ * zdc_peer_free). */
+ZDC_API int zdc_peer_set_user_data(zdc_peer peer, void *data);
+ZDC_API void *zdc_peer_get_user_data(zdc_peer peer);
+ZDC_API int zdc_channel_set_user_data(zdc_channel ch, void *data);
+ZDC_API void *zdc_channel_get_user_data(zdc_channel ch);
+
 /* A text describing the last error of this peer (e.g. "line 7: a=fingerprint: bad hex"), or
  * "" if none. Valid until the next call on the peer. */
 ZDC_API const char *zdc_peer_last_error(zdc_peer peer);

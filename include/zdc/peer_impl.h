@@ -67,6 +67,11 @@ typedef struct zdc_peer_impl {
      * channel's handle (zdc_channel_release); `chan` is not used by the API layer afterwards.
      * The implementation frees it once it is closed, and its stream id may be used again. */
     void (*channel_release)(void *chan);
+
+    /* Optional (NULL: zdc_peer_get_local_description answers NULL): the description the peer
+     * created last, with the local candidates gathered so far when with_candidates (see
+     * zdc_peer_get_local_description). Valid until the next call on the peer. */
+    const char *(*local_description)(void *obj, bool with_candidates);
 } zdc_peer_impl;
 
 /* Makes `impl` the implementation zdc_peer_new uses from now on (existing peers keep theirs).
