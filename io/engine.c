@@ -220,7 +220,10 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .n_local = e->n_local,
                       .max_message_size = e->max_message_size,
                       .rx_channel_limit = e->rx_channel_limit,
-                      .rx_peer_limit = e->rx_peer_limit};
+                      .rx_peer_limit = e->rx_peer_limit,
+                      .tuning = e->tuning,
+                      .public4 = e->public4,
+                      .public6 = e->public6};
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
         zdc_timer_cancel(&e->timers, &m->timer);
@@ -464,6 +467,13 @@ static int parse_options(const zdc_engine_options *o, zdc_loop_config *lc, zdc_a
         else
             lc->bind6 = *bind_ip;
     }
+    if (o->public_address) {
+        zdc_addr pa;
+        if (zdc_addr_from_ip(&pa, o->public_address, strlen(o->public_address), 0) != 0)
+            return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (o->tuning.max_channels > 1024)
+        return ZDC_ERR_INVALID_PARAMETER;
     lc->port_min = o->port_min;
     lc->port_max = o->port_max;
     lc->max_datagram = MAX_DATAGRAM;
@@ -527,6 +537,16 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     e->max_message_size = o->max_message_size ? o->max_message_size : 256u * 1024u;
     e->rx_channel_limit = o->max_receive_queue_channel; /* 0: the peer's default */
     e->rx_peer_limit = o->max_receive_queue_peer;
+    e->tuning = o->tuning;
+    if (o->public_address) {
+        zdc_addr pa;
+        /* parse_options checked it */
+        zdc_addr_from_ip(&pa, o->public_address, strlen(o->public_address), 0);
+        if (zdc_addr_family(&pa) == 4)
+            e->public4 = pa;
+        else
+            e->public6 = pa;
+    }
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
     zdc_timers_init(&e->timers);

@@ -48,6 +48,8 @@ struct zdc_engine {
     size_t n_local;
     size_t max_message_size;
     size_t rx_channel_limit, rx_peer_limit; /* zdc_engine_options receive limits (0: default) */
+    zdc_peer_tuning tuning;                 /* zdc_engine_options.tuning */
+    zdc_addr public4, public6;              /* zdc_engine_options.public_address (NAT 1:1) */
 
     zdc_link all;   /* every member */
     zdc_link ready; /* members with events to dispatch */

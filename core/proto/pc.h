@@ -85,6 +85,12 @@ typedef struct zdc_pc_env {
      * closes and holds the sender back; reading resumes it. The queue may exceed a limit by
      * one message (at most max_message_size + ZDC_PC_RX_MSG_COST). */
     size_t rx_channel_limit, rx_peer_limit;
+    /* Timeouts and limits for every peer (0 fields: defaults); its receive and send limits,
+     * when set, take precedence over the fields above. zdc_peer_config.tuning overrides it
+     * per peer. */
+    zdc_peer_tuning tuning;
+    /* NAT 1:1: host candidates announce this address (family 0: the socket's) instead. */
+    zdc_addr public4, public6;
     /* Optional: something happened to this peer that its owner should look at — an event was
      * queued, or a stage raised a callback for it (usually from the global timers, inside
      * another peer's call or the owner's own run of them). After it, the owner should call

@@ -111,6 +111,8 @@ struct zdc_pc {
     /* Remote candidates not used: beyond the SDP parser's or the ICE agent's cap. */
     uint64_t remote_cand_ignored;
 
+    zdc_peer_tuning base; /* the owner's tuning, defaults filled in (zdc_pc_new) */
+    zdc_peer_tuning tun;  /* in effect: base with zdc_peer_config.tuning over it */
     zdc_addr stun_servers[8];
     size_t n_stun;
     bool ice_lite;

@@ -98,6 +98,16 @@ static void ice_candidate(void *user, const zdc_candidate *c)
         pc_push_event(pc, ZDC_PC_EV_CANDIDATE, 0, NULL, midbuf, "");
         return;
     }
+    zdc_candidate pub;
+    if (c->type == ZDC_CAND_HOST) {
+        /* NAT 1:1: announce the public address for this family's host candidates. */
+        const zdc_addr *p = c->address_kind == 4 ? &pc->env.public4 : &pc->env.public6;
+        if (zdc_addr_family(p) != 0) {
+            pub = *c;
+            zdc_addr_format(p, false, pub.address, sizeof pub.address);
+            c = &pub;
+        }
+    }
     if (zdc_candidate_format(c, line, sizeof line) < 0)
         return;
     /* Kept for the complete description (zdc_pc_local_description); one that cannot be kept
@@ -149,7 +159,11 @@ int pc_make_ice(zdc_pc *pc, int role)
                          .on_candidate = ice_candidate,
                          .on_state = ice_state,
                          .on_gathering_state = ice_gathering,
-                         .on_selected_pair = ice_selected};
+                         .on_selected_pair = ice_selected,
+                         .checking_timeout_ms = pc->tun.connect_timeout_ms,
+                         .consent_interval_ms = pc->tun.consent_interval_ms,
+                         .disconnected_timeout_ms = pc->tun.disconnected_timeout_ms,
+                         .consent_timeout_ms = pc->tun.failed_timeout_ms};
     int rv = zdc_ice_new(&ic, &pc->ice);
     if (rv != 0)
         return rv;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "zdc/error.h"
+#include "zdc/tuning.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,14 @@ typedef struct zdc_engine_options {
      * waits (one SCTP association carries them all): read every channel you accept. */
     size_t max_receive_queue_channel;
     size_t max_receive_queue_peer;
+    /* Timeouts and per-peer memory for every peer of this engine (zdc/tuning.h; 0 = the
+     * default). Its max_receive_queue_* fields, when set, take precedence over the two above. */
+    zdc_peer_tuning tuning;
+    /* NAT 1:1 (a cloud server whose public address is on no interface): an IP literal that
+     * host candidates announce instead of the interface addresses of its family, with the
+     * engine's port (NULL: the interface addresses). Traffic to it must reach the engine's
+     * socket (the provider's 1:1 mapping). */
+    const char *public_address;
 } zdc_engine_options;
 
 /* Defaults: auto backend, IPv4 and IPv6, all addresses, any port, no loopback candidates,
@@ -60,7 +69,8 @@ typedef struct zdc_engine_options {
 ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 
 /* Opens the sockets, generates the certificate. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
- * range, a bind_address that is not an IP literal); ZDC_ERR_ADDR_IN_USE (no free port in the
+ * range, a bind_address or public_address that is not an IP literal, tuning.max_channels over
+ * 1024); ZDC_ERR_ADDR_IN_USE (no free port in the
  * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
  * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
  * ZDC_ERR_IO. */

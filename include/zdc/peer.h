@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "zdc/error.h"
+#include "zdc/tuning.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +109,9 @@ typedef struct zdc_peer_config {
      * fingerprint (ZDC_ERR_NOT_SUPPORTED): SHA-1's collision attacks make a certificate that
      * matches a forged fingerprint less far-fetched. */
     bool require_sha256_fingerprint;
+    /* This peer's timeouts and memory (zdc/tuning.h); each 0 field takes the engine's
+     * (zdc_engine_options.tuning). */
+    zdc_peer_tuning tuning;
 } zdc_peer_config;
 
 /* Callbacks. All optional; all fire inside poll on the polling thread. `sdp`, `mid` and
@@ -158,7 +162,8 @@ ZDC_API void zdc_peer_free(zdc_peer peer);
 /* (Re)initializes with a configuration: discards any previous connection, channel and queued
  * event, and returns to state NEW. stun: URLs are resolved now (numeric addresses or names
  * through the system resolver).
- * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL);
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, tuning.max_channels
+ * over 1024);
  * ZDC_ERR_NOT_SUPPORTED (turn:/turns: URLs — relaying is not implemented yet); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
 ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);

@@ -12,6 +12,7 @@
 
 #include "zdc/engine.h"
 #include "zdc/peer.h"
+#include "zdc/tuning.h"
 #include "zdc/peer_impl.h"
 
 /* Wire-format codecs (sans-IO). */

@@ -22,9 +22,15 @@ typedef struct side {
     bool echo_from_view; /* send each message back straight from the received view */
     bool close_on_message;
     void *seen_user_data; /* zdc_peer_get_user_data inside a callback */
+    bool keep_messages;   /* leave received messages queued */
+    int state;            /* last on_connection_state_change */
+    uint64_t disconnected_at, failed_at;
+    zdc_engine *eng;            /* NULL: the shared engine */
+    const zdc_peer_config *cfg; /* given to zdc_peer_initialize when set */
 } side;
 
-static zdc_engine *engine;
+static zdc_engine *engine, *engine2;
+static bool engine2_silent; /* not polled: its peers answer nothing */
 
 static uint64_t now_ms(void)
 {
@@ -76,10 +82,23 @@ static void on_close(void *user, zdc_peer p, zdc_channel ch)
     s->closed++;
 }
 
+static void on_state(void *user, zdc_peer p, int state)
+{
+    side *s = user;
+    (void)p;
+    s->state = state;
+    if (state == ZDC_STATE_DISCONNECTED && !s->disconnected_at)
+        s->disconnected_at = now_ms();
+    if (state == ZDC_STATE_FAILED && !s->failed_at)
+        s->failed_at = now_ms();
+}
+
 static void on_message(void *user, zdc_peer p, zdc_channel ch)
 {
     side *s = user;
     (void)p;
+    if (s->keep_messages)
+        return;
     const uint8_t *d;
     size_t len;
     bool text;
@@ -105,32 +124,52 @@ static zdc_peer new_peer(side *s)
                              .on_data_channel_received = on_dc,
                              .on_channel_open = on_open,
                              .on_channel_close = on_close,
-                             .on_channel_message = on_message};
-    cr_assert_eq(zdc_peer_new(engine, &cb, &s->peer), 0);
+                             .on_channel_message = on_message,
+                             .on_connection_state_change = on_state};
+    cr_assert_eq(zdc_peer_new(s->eng ? s->eng : engine, &cb, &s->peer), 0);
+    if (s->cfg)
+        cr_assert_eq(zdc_peer_initialize(s->peer, s->cfg), 0, "%s", zdc_peer_last_error(s->peer));
     return s->peer;
 }
 
-static void setup(void)
+static zdc_engine *loopback_engine(const zdc_peer_tuning *t, const char *public_address)
 {
     zdc_engine_options o;
     zdc_engine_options_default(&o);
     o.ipv6 = false;
     o.bind_address = "127.0.0.1";
     o.include_loopback = true;
-    cr_assert_eq(zdc_engine_new(&o, &engine), 0);
+    if (t)
+        o.tuning = *t;
+    o.public_address = public_address;
+    zdc_engine *e = NULL;
+    int rv = zdc_engine_new(&o, &e);
+    cr_assert_eq(rv, 0, "engine: %s", zdc_strerror(rv));
+    return e;
+}
+
+static void setup(void)
+{
+    engine = loopback_engine(NULL, NULL);
+    engine2 = NULL;
+    engine2_silent = false;
 }
 
 static void teardown(void)
 {
     zdc_engine_free(engine);
-    engine = NULL;
+    zdc_engine_free(engine2);
+    engine = engine2 = NULL;
 }
 
 static bool run_until(bool (*cond)(side *, side *), side *a, side *b, uint64_t ms)
 {
     uint64_t end = now_ms() + ms;
-    while (!cond(a, b) && now_ms() < end)
-        zdc_engine_poll(engine, 5);
+    while (!cond(a, b) && now_ms() < end) {
+        zdc_engine_poll(engine, engine2 && !engine2_silent ? 2 : 5);
+        if (engine2 && !engine2_silent)
+            zdc_engine_poll(engine2, 2);
+    }
     return cond(a, b);
 }
 
@@ -335,4 +374,182 @@ Test(game, close_a_channel_from_its_message_callback)
                  "closing a channel leaves the peer connected");
     zdc_peer_free(a.peer);
     zdc_peer_free(b.peer);
+}
+
+/* ---- knobs (zdc/tuning.h) ----------------------------------------------------------------- */
+
+static bool a_failed(side *a, side *b)
+{
+    (void)b;
+    return a->failed_at != 0;
+}
+
+static const char *dead_candidate = "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host";
+
+/* An offer whose only candidate nobody answers: FAILED after the connect timeout. */
+static uint64_t time_to_fail_connecting(side *a)
+{
+    side b = {0};
+    b.eng = engine2 = loopback_engine(NULL, NULL);
+    engine2_silent = true;
+    new_peer(&b);
+    new_peer(a);
+    zdc_channel_options co = zdc_channel_options_default();
+    cr_assert_eq(zdc_peer_create_data_channel(b.peer, "x", &co, &b.ch), 0);
+    cr_assert_eq(zdc_peer_create_offer(b.peer), 0);
+    zdc_engine_poll(engine2, 0); /* b's description */
+    const char *offer = zdc_peer_get_local_description(b.peer, false);
+    cr_assert_not_null(offer);
+    uint64_t t0 = now_ms();
+    cr_assert_eq(zdc_peer_set_remote_description(a->peer, "offer", offer), 0);
+    cr_assert_eq(zdc_peer_add_ice_candidate(a->peer, "0", 0, dead_candidate), 0);
+    cr_assert(run_until(a_failed, a, &b, 8000), "not FAILED after 8 s (state %d)", a->state);
+    zdc_peer_free(b.peer);
+    zdc_peer_free(a->peer);
+    return a->failed_at - t0;
+}
+
+Test(game, connect_timeout_engine_option)
+{
+    zdc_engine_free(engine);
+    engine = loopback_engine(&(zdc_peer_tuning){.connect_timeout_ms = 1000}, NULL);
+    side a = {0};
+    uint64_t t = time_to_fail_connecting(&a);
+    cr_assert(t >= 900 && t < 3000, "FAILED after %llu ms, the timeout is 1000",
+              (unsigned long long)t);
+}
+
+Test(game, connect_timeout_peer_option)
+{
+    /* The engine's default (20 s) overridden for one peer. */
+    zdc_peer_config cfg = {.tuning = {.connect_timeout_ms = 1500}};
+    side a = {.cfg = &cfg};
+    uint64_t t = time_to_fail_connecting(&a);
+    cr_assert(t >= 1400 && t < 3500, "FAILED after %llu ms, the timeout is 1500",
+              (unsigned long long)t);
+}
+
+Test(game, vanished_client_disconnected_then_failed)
+{
+    /* b's engine stops being polled after the connection is up: it answers no consent check,
+     * like a client that vanished. */
+    zdc_peer_config cfg = {.tuning = {.consent_interval_ms = 200,
+                                      .disconnected_timeout_ms = 600,
+                                      .failed_timeout_ms = 1500}};
+    side a = {.cfg = &cfg}, b = {0};
+    b.eng = engine2 = loopback_engine(NULL, NULL);
+    connect_non_trickle(&a, &b, NULL);
+    cr_assert_eq(a.state, ZDC_STATE_CONNECTED);
+    engine2_silent = true;
+    uint64_t t0 = now_ms();
+    cr_assert(run_until(a_failed, &a, &b, 8000), "not FAILED (state %d)", a.state);
+    cr_assert_neq(a.disconnected_at, 0, "DISCONNECTED came first");
+    uint64_t d = a.disconnected_at - t0, f = a.failed_at - t0;
+    /* The last answer came up to one interval (x1.2) before t0. */
+    cr_assert(d >= 300 && d < 1500, "DISCONNECTED after %llu ms (timeout 600)",
+              (unsigned long long)d);
+    cr_assert(f >= 1200 && f < 3000, "FAILED after %llu ms (timeout 1500)", (unsigned long long)f);
+    zdc_peer_free(a.peer);
+    zdc_peer_free(b.peer);
+}
+
+Test(game, channel_cap_option)
+{
+    zdc_peer_config cfg = {.tuning = {.max_channels = 2}};
+    side a = {.cfg = &cfg};
+    new_peer(&a);
+    zdc_channel_options co = zdc_channel_options_default();
+    zdc_channel c;
+    cr_assert_eq(zdc_peer_create_data_channel(a.peer, "1", &co, &c), 0);
+    cr_assert_eq(zdc_peer_create_data_channel(a.peer, "2", &co, &c), 0);
+    cr_assert_eq(zdc_peer_create_data_channel(a.peer, "3", &co, &c), ZDC_ERR_QUEUE_FULL);
+    cfg.tuning.max_channels = 1025;
+    cr_assert_eq(zdc_peer_initialize(a.peer, &cfg), ZDC_ERR_INVALID_PARAMETER);
+    zdc_peer_free(a.peer);
+    zdc_engine_options o;
+    zdc_engine_options_default(&o);
+    o.tuning.max_channels = 1025;
+    zdc_engine *e = NULL;
+    cr_assert_eq(zdc_engine_new(&o, &e), ZDC_ERR_INVALID_PARAMETER);
+    o.tuning.max_channels = 0;
+    o.public_address = "not-an-ip";
+    cr_assert_eq(zdc_engine_new(&o, &e), ZDC_ERR_INVALID_PARAMETER);
+}
+
+Test(game, send_queue_option)
+{
+    zdc_peer_config cfg = {.tuning = {.max_send_queue_channel = 8192}};
+    side a = {.cfg = &cfg}, b = {0};
+    connect_non_trickle(&a, &b, NULL);
+    uint8_t msg[1000] = {0};
+    size_t sent = 0;
+    int rv = 0;
+    while (sent < 4u << 20 && (rv = zdc_channel_put_packet(a.ch, msg, sizeof msg)) == 0)
+        sent += sizeof msg;
+    cr_assert_eq(rv, ZDC_ERR_QUEUE_FULL, "no limit after %zu bytes", sent);
+    /* SCTP's own send buffer (1 MiB) takes its part first; the default limit (16 MiB) would
+     * take every one of the 4 MiB offered. */
+    cr_assert_lt(sent, 2u << 20, "the 8 KiB queue limit took %zu bytes", sent);
+    cr_assert_leq(zdc_channel_get_buffered_amount(a.ch), 8192 + sizeof msg);
+    zdc_peer_free(a.peer);
+    zdc_peer_free(b.peer);
+}
+
+static bool b_holds_some(side *a, side *b)
+{
+    (void)a;
+    return zdc_channel_get_available_packet_count(b->ch) > 0;
+}
+
+Test(game, receive_queue_option)
+{
+    zdc_peer_config cfg = {.tuning = {.max_receive_queue_channel = 8192}};
+    side a = {0}, b = {.cfg = &cfg};
+    connect_non_trickle(&a, &b, NULL);
+    b.keep_messages = true;
+    uint8_t msg[1000] = {0};
+    for (int i = 0; i < 200; i++)
+        cr_assert_eq(zdc_channel_put_packet(a.ch, msg, sizeof msg), 0);
+    cr_assert(run_until(b_holds_some, &a, &b, 5000));
+    /* Give SCTP time to deliver everything it would; the limit holds the rest at a. */
+    uint64_t end = now_ms() + 500;
+    while (now_ms() < end)
+        zdc_engine_poll(engine, 5);
+    int held = zdc_channel_get_available_packet_count(b.ch);
+    cr_assert_leq(held, 8192 / (1000 + 64) + 2, "b holds %d messages over its 8 KiB limit", held);
+    /* Reading resumes it: every message arrives. */
+    b.keep_messages = false;
+    int got = 0;
+    end = now_ms() + 5000;
+    while (got < 200 && now_ms() < end) {
+        const uint8_t *d;
+        size_t len;
+        bool text;
+        while (zdc_channel_get_packet(b.ch, &d, &len, &text) == 0) {
+            zdc_channel_release_packet(b.ch);
+            got++;
+        }
+        zdc_engine_poll(engine, 5);
+    }
+    cr_assert_eq(got + b.received, 200);
+    zdc_peer_free(a.peer);
+    zdc_peer_free(b.peer);
+}
+
+Test(game, public_address_for_host_candidates)
+{
+    zdc_engine_free(engine);
+    engine = loopback_engine(NULL, "203.0.113.7");
+    side a = {0}, b = {0};
+    new_peer(&a);
+    zdc_channel_options co = zdc_channel_options_default();
+    cr_assert_eq(zdc_peer_create_data_channel(a.peer, "x", &co, &a.ch), 0);
+    cr_assert_eq(zdc_peer_create_offer(a.peer), 0);
+    cr_assert(run_until(a_gathered, &a, &b, 5000));
+    const char *sdp = zdc_peer_get_local_description(a.peer, true);
+    char want[64];
+    snprintf(want, sizeof want, "203.0.113.7 %d typ host", zdc_engine_port(engine, 4));
+    cr_assert(strstr(sdp, want), "no '%s' in\n%s", want, sdp);
+    cr_assert_null(strstr(sdp, "127.0.0.1 "), "the interface address leaked:\n%s", sdp);
+    zdc_peer_free(a.peer);
 }
