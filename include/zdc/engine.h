@@ -102,7 +102,7 @@ ZDC_API int zdc_engine_poll(zdc_engine *e, int timeout_ms);
  *
  * The rules: only the thread that polls the engine calls zdc_engine_poll and the peer and
  * channel functions of its peers; zdc_engine_wake() is the one call any thread may make.
- * docs/event-loop.md has a complete program (docs/event_loop.c, built and run as a test). */
+ * docs/event-loop.md explains it; docs/event_loop.c is a complete program (run by ctest). */
 
 /* A descriptor (Linux epoll set, level-triggered) that polls readable while
  * zdc_engine_poll(e, 0) has work: a datagram received, a send completed or queued, a timer
