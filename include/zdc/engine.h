@@ -118,7 +118,7 @@ ZDC_API int zdc_engine_fd(zdc_engine *e);
 ZDC_API int zdc_engine_next_timeout_ms(zdc_engine *e);
 
 /* Thread-safe: makes a zdc_engine_poll() blocked on another thread return, and the descriptor
- * of zdc_engine_fd() poll readable (once; the next zdc_engine_poll clears it). For a game
+ * of zdc_engine_fd() poll readable (until the zdc_engine_poll calls it causes clear it). For a game
  * thread that wants the network thread to look at its queues. NULL is a no-op. Do not call it
  * while or after zdc_engine_free runs. */
 ZDC_API void zdc_engine_wake(zdc_engine *e);
