@@ -223,7 +223,8 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .rx_peer_limit = e->rx_peer_limit,
                       .tuning = e->tuning,
                       .public4 = e->public4,
-                      .public6 = e->public6};
+                      .public6 = e->public6,
+                      .log = &e->log};
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
         zdc_timer_cancel(&e->timers, &m->timer);
@@ -547,6 +548,7 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
         else
             e->public6 = pa;
     }
+    zdc_engine_log_init(e);
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
     zdc_timers_init(&e->timers);

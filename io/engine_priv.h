@@ -10,6 +10,7 @@
 #include "engine_member.h"
 #include "keymap.h"
 #include "list.h"
+#include "log.h"
 #include "loop.h"
 #include "route.h"
 #include "timer.h"
@@ -77,6 +78,11 @@ struct zdc_engine {
     uint64_t timer_at;    /* timer_fd's deadline (UINT64_MAX: disarmed) */
     bool in_poll;         /* inside zdc_engine_poll/step: no signal needed */
     bool signalled;       /* wake_fd written by this thread since the last drain */
+
+    /* The log sink every member's peer connection points to (engine_log.c), and the context
+     * of the engine's own lines (peer 0). */
+    zdc_logger log;
+    zdc_log_ctx log_ctx;
 };
 
 /* engine_fd.c: the owner thread queued work outside poll (a send, an event, an earlier
@@ -90,6 +96,11 @@ int zdc_engine_ext_init(zdc_engine *e);
 /* The earliest deadline of every member and of the process-wide timers (UINT64_MAX: none). */
 uint64_t zdc_engine_next_deadline(const zdc_engine *e);
 void zdc_engine_ext_clear(zdc_engine *e);
+
+/* ---- engine_log.c: the log sink ------------------------------------------------------- */
+
+/* The process default: silent, or what the environment's ZDC_LOG asks for. */
+void zdc_engine_log_init(zdc_engine *e);
 
 /* ---- engine_self.c: two members of one engine talking through its own socket ----------- */
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "zdc/log.h"
 #include "zdc/zdc.h"
 
 typedef struct side {
@@ -258,6 +259,16 @@ Test(game, non_trickle_signaling)
     zdc_peer_free(b.peer);
 }
 
+static int ignored_lines;
+
+static void count_ignored_lines(void *user, int level, int component, zdc_peer peer,
+                                const char *msg)
+{
+    (void)user, (void)peer;
+    if (level == ZDC_LOG_WARN && component == ZDC_LOG_ICE && strstr(msg, "candidates ignored"))
+        ignored_lines++;
+}
+
 Test(game, offer_with_more_candidates_than_the_cap)
 {
     /* 40 more candidates (TEST-NET addresses nobody answers) after the real ones: the offer
@@ -270,9 +281,11 @@ Test(game, offer_with_more_candidates_than_the_cap)
         strcat(extra, line);
     }
     side a = {0}, b = {0};
+    cr_assert_eq(zdc_engine_set_log(engine, ZDC_LOG_WARN, count_ignored_lines, NULL), 0);
     connect_non_trickle(&a, &b, extra);
     cr_assert(strstr(zdc_peer_last_error(b.peer), "remote candidates ignored"), "last error: %s",
               zdc_peer_last_error(b.peer));
+    cr_assert_geq(ignored_lines, 1, "the extras were logged (WARN, ice)");
     cr_assert_eq(zdc_channel_put_packet(a.ch, (const uint8_t *)"x", 1), 0);
     cr_assert(run_until(b_got_one, &a, &b, 5000));
     zdc_peer_free(a.peer);
