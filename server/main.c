@@ -180,10 +180,14 @@ int main(int argc, char **argv)
                 next = now_ms() + period; /* fell behind: skip, don't burst */
         }
     }
-    printf("summary players=%llu left=%llu in=%llu results=%llu ticks=%llu\n",
+    zdc_engine_stats st;
+    zdc_engine_get_stats(zdc_server_engine(s), &st);
+    printf("summary players=%llu left=%llu in=%llu results=%llu ticks=%llu rx_dropped=%llu "
+           "tx_dropped=%llu\n",
            (unsigned long long)g.joins, (unsigned long long)g.leaves,
            (unsigned long long)g.in_total, (unsigned long long)g.results,
-           (unsigned long long)g.tick);
+           (unsigned long long)g.tick, (unsigned long long)st.rx_no_buffer,
+           (unsigned long long)(st.tx_no_buffer + st.tx_queue_full + st.tx_refused));
     fflush(stdout);
     zdc_server_free(s);
     free(g.in);
