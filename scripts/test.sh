@@ -63,6 +63,8 @@ section "Interop: zdc-peer against libdatachannel and Chromium (label interop)"
 run_ctest build/asan -L interop
 # Each case's line, the connection states both sides reported, and Chromium's getStats().
 grep -hE '^[0-9]+: (PASS|FAIL|flaky|  |     )' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
+# zdc-server with 20 Chromium tabs (interop_game_server): its per-tab failures and summary.
+grep -hE '^[0-9]+: (\[game-server\]|game-server:)' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
 
 section "ThreadSanitizer build and tests (label thread)"
 cmake --preset tsan >/dev/null
