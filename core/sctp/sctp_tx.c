@@ -1,0 +1,375 @@
+/* Sending side of the native association: per-stream message queues scheduled round robin by
+ * message, fragmentation into DATA chunks that fill the MTU, bundling, the outstanding-TSN
+ * ring, SACK processing, retransmission (T3-rtx, fast retransmit) and congestion control
+ * (RFC 9260 §6.1, §6.3, §7).
+ *
+ * A message is copied once into a tx_msg when queued; its fragments reference it until
+ * acknowledged. The outstanding ring grows by doubling and is reused, so the steady state
+ * allocates one block per message and nothing per packet. */
+#include "sctp_assoc_int.h"
+
+#include <stdlib.h>
+
+#define MAX_BURST 4 /* RFC 9260 §16 Max.Burst */
+#define MS        1000000ull
+
+int zdc_sctp_tx_init(zdc_sctp_assoc *a)
+{
+    a->frag_cap = 0;
+    a->frags = NULL;
+    /* §7.2.1: initial cwnd = min(4 * MTU, max(2 * MTU, 4380 bytes)). */
+    uint32_t mtu = a->cfg.mtu;
+    a->cwnd =
+        4 * mtu < (2 * mtu > 4380 ? 2 * mtu : 4380) ? 4 * mtu : (2 * mtu > 4380 ? 2 * mtu : 4380);
+    a->rto = (uint64_t)a->cfg.rto_initial_ms * MS;
+    return 0;
+}
+
+static void msg_unref(zdc_sctp_assoc *a, tx_msg *m)
+{
+    if (--m->refs == 0)
+        free(m);
+}
+
+static tx_frag *frag_of(const zdc_sctp_assoc *a, uint32_t tsn)
+{
+    return &a->frags[tsn & (a->frag_cap - 1)];
+}
+
+void zdc_sctp_tx_clear(zdc_sctp_assoc *a)
+{
+    for (uint32_t t = a->peer_cum + 1; a->frags && zdc_tsn_lt(t, a->next_tsn); t++)
+        msg_unref(a, frag_of(a, t)->msg);
+    free(a->frags);
+    a->frags = NULL;
+    for (size_t i = 0; i < a->n_txs; i++) {
+        tx_msg *m = a->txs[i].head;
+        while (m) {
+            tx_msg *n = m->next;
+            msg_unref(a, m);
+            m = n;
+        }
+    }
+    free(a->txs);
+    a->txs = NULL;
+    a->n_txs = 0;
+}
+
+static tx_stream *tx_stream_get(zdc_sctp_assoc *a, uint16_t id)
+{
+    for (size_t i = 0; i < a->n_txs; i++)
+        if (a->txs[i].id == id)
+            return &a->txs[i];
+    tx_stream *n = realloc(a->txs, (a->n_txs + 1) * sizeof *n);
+    if (n == NULL)
+        return NULL;
+    a->txs = n;
+    a->txs[a->n_txs] = (tx_stream){.id = id};
+    return &a->txs[a->n_txs++];
+}
+
+int zdc_sctp_tx_queue(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
+                      size_t len, bool unordered)
+{
+    tx_stream *s = tx_stream_get(a, stream);
+    if (s == NULL)
+        return ZDC_ERR_NOMEM;
+    tx_msg *m = malloc(sizeof *m + len);
+    if (m == NULL)
+        return ZDC_ERR_NOMEM;
+    *m = (tx_msg){.stream = stream, .ppid = ppid, .unordered = unordered, .len = len, .refs = 1};
+    memcpy(m->data, data, len);
+    if (!unordered)
+        m->ssn = s->next_ssn++;
+    if (s->tail)
+        s->tail->next = m;
+    else
+        s->head = m;
+    s->tail = m;
+    a->queued_bytes += len;
+    a->st.messages_out++;
+    return 0;
+}
+
+bool zdc_sctp_tx_idle(const zdc_sctp_assoc *a)
+{
+    return a->queued_bytes == 0;
+}
+
+static int ring_grow(zdc_sctp_assoc *a)
+{
+    uint32_t cap = a->frag_cap ? a->frag_cap * 2 : 64;
+    tx_frag *n = calloc(cap, sizeof *n);
+    if (n == NULL)
+        return ZDC_ERR_NOMEM;
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++)
+        n[t & (cap - 1)] = *frag_of(a, t);
+    free(a->frags);
+    a->frags = n;
+    a->frag_cap = cap;
+    return 0;
+}
+
+/* The next fragment of at most `room` payload bytes from the round-robin scheduler, assigned
+ * the next TSN; NULL when nothing is queued (or no memory to track it). */
+static tx_frag *next_fragment(zdc_sctp_assoc *a, size_t room)
+{
+    if (a->n_txs == 0 || room == 0)
+        return NULL;
+    size_t i;
+    for (i = 0; i < a->n_txs; i++)
+        if (a->txs[(a->rr + i) % a->n_txs].head)
+            break;
+    if (i == a->n_txs)
+        return NULL;
+    if (a->next_tsn - a->peer_cum - 1 >= a->frag_cap && ring_grow(a) != 0)
+        return NULL;
+    size_t si = (a->rr + i) % a->n_txs;
+    tx_stream *s = &a->txs[si];
+    tx_msg *m = s->head;
+    size_t n = m->len - m->sent < room ? m->len - m->sent : room;
+    tx_frag *f = frag_of(a, a->next_tsn);
+    *f = (tx_frag){.msg = m, .off = (uint32_t)m->sent, .len = (uint32_t)n, .tsn = a->next_tsn++};
+    if (m->sent == 0)
+        f->flags |= ZDC_SCTP_DATA_B;
+    if (m->unordered)
+        f->flags |= ZDC_SCTP_DATA_U;
+    m->sent += n;
+    m->refs++;
+    if (m->sent == m->len) {
+        f->flags |= ZDC_SCTP_DATA_E;
+        s->head = m->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        msg_unref(a, m);             /* the queue's reference */
+        a->rr = (si + 1) % a->n_txs; /* round robin by message */
+    } else {
+        a->rr = si;
+    }
+    return f;
+}
+
+static void write_frag(zdc_sctp_assoc *a, zdc_wr *w, tx_frag *f, uint64_t now)
+{
+    zdc_sctp_chunk c = {.type = ZDC_SCTP_DATA, .flags = f->flags};
+    c.u.data = (zdc_sctp_data_chunk){.flags = f->flags,
+                                     .tsn = f->tsn,
+                                     .stream = f->msg->stream,
+                                     .ssn = f->msg->ssn,
+                                     .ppid = f->msg->ppid,
+                                     .payload = f->msg->data + f->off,
+                                     .len = f->len};
+    zdc_sctp_chunk_build(w, &c);
+    if (f->tx_count > 0)
+        a->st.retransmits++;
+    f->tx_count++;
+    f->sent_at = now;
+    f->rtx = false;
+    f->in_flight = true;
+    a->flight_size += f->len;
+    a->peer_rwnd = a->peer_rwnd > f->len ? a->peer_rwnd - f->len : 0;
+}
+
+static size_t data_room(const zdc_wr *w, uint32_t mtu)
+{
+    size_t used = w->len + ZDC_SCTP_DATA_HEADER_LEN;
+    return mtu > used ? mtu - used : 0;
+}
+
+static bool data_allowed(const zdc_sctp_assoc *a)
+{
+    return a->state == ST_ESTABLISHED || a->state == ST_SHUTDOWN_PENDING ||
+           a->state == ST_SHUTDOWN_RECEIVED;
+}
+
+void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
+{
+    bool data_ok = data_allowed(a);
+    for (int burst = 0; burst < MAX_BURST; burst++) {
+        zdc_wr w;
+        zdc_sctp_assoc_begin(a, &w, a->peer_tag);
+        bool any = zdc_sctp_rx_write_sack(a, &w, false);
+        bool first = true;
+        /* Retransmissions first (§6.1 C), within cwnd except the first packet. */
+        for (uint32_t t = a->peer_cum + 1; data_ok && zdc_tsn_lt(t, a->next_tsn); t++) {
+            tx_frag *f = frag_of(a, t);
+            if (!f->rtx)
+                continue;
+            if (!(first && burst == 0) && a->flight_size >= a->cwnd)
+                break;
+            if (data_room(&w, a->cfg.mtu) < f->len)
+                break;
+            write_frag(a, &w, f, now);
+            any = true;
+        }
+        first = false;
+        /* New data while cwnd and the peer's window allow (§6.1 A, B; a zero window still
+         * lets one probe through when nothing is in flight). */
+        while (data_ok && a->flight_size < a->cwnd && (a->peer_rwnd > 0 || a->flight_size == 0)) {
+            size_t room = data_room(&w, a->cfg.mtu);
+            if (room == 0)
+                break;
+            if (a->peer_rwnd > 0 && room > a->peer_rwnd && a->flight_size > 0)
+                room = a->peer_rwnd;
+            tx_frag *f = next_fragment(a, room);
+            if (f == NULL)
+                break;
+            write_frag(a, &w, f, now);
+            any = true;
+            if (a->peer_rwnd == 0)
+                break;
+        }
+        if (!any)
+            break;
+        zdc_sctp_assoc_emit(a, &w);
+    }
+    if (a->t3_at == 0 && a->flight_size > 0)
+        a->t3_at = now + a->rto;
+}
+
+static void rtt_sample(zdc_sctp_assoc *a, uint64_t r)
+{
+    /* RFC 6298 §2 (RFC 9260 §6.3.1): alpha 1/8, beta 1/4, RTO = SRTT + 4 RTTVAR. */
+    if (!a->have_rtt) {
+        a->srtt = r;
+        a->rttvar = r / 2;
+        a->have_rtt = true;
+    } else {
+        uint64_t d = a->srtt > r ? a->srtt - r : r - a->srtt;
+        a->rttvar = (3 * a->rttvar + d) / 4;
+        a->srtt = (7 * a->srtt + r) / 8;
+    }
+    uint64_t rto = a->srtt + 4 * a->rttvar;
+    uint64_t lo = (uint64_t)a->cfg.rto_min_ms * MS, hi = (uint64_t)a->cfg.rto_max_ms * MS;
+    a->rto = rto < lo ? lo : rto > hi ? hi : rto;
+}
+
+void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, uint64_t now)
+{
+    uint32_t cum = s->cum_tsn;
+    /* §6.2.1 D: a SACK whose cumulative ack is behind ours is out of date; one beyond what we
+     * sent is bogus. */
+    if (zdc_tsn_lt(cum, a->peer_cum) || !zdc_tsn_lt(cum, a->next_tsn))
+        return;
+    uint32_t flight_before = (uint32_t)a->flight_size;
+    size_t acked = 0;
+    bool advanced = cum != a->peer_cum;
+    uint64_t sample = 0;
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_le(t, cum); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (f->in_flight)
+            a->flight_size -= f->len;
+        if (!f->acked) {
+            acked += f->len;
+            /* Karn's rule: only chunks sent once give an RTT sample. */
+            if (f->tx_count == 1)
+                sample = now - f->sent_at;
+        }
+        a->queued_bytes -= f->len;
+        msg_unref(a, f->msg);
+        f->msg = NULL;
+    }
+    a->peer_cum = cum;
+    if (sample)
+        rtt_sample(a, sample);
+    uint32_t highest_new = cum;
+    for (unsigned i = 0; i < s->n_gaps; i++) {
+        zdc_sctp_gap g = zdc_sctp_sack_gap(s, i);
+        if (g.start == 0 || g.end < g.start)
+            continue;
+        for (uint32_t t = cum + g.start; zdc_tsn_le(t, cum + g.end); t++) {
+            if (!zdc_tsn_lt(t, a->next_tsn))
+                break;
+            tx_frag *f = frag_of(a, t);
+            if (f->acked)
+                continue;
+            f->acked = true;
+            f->rtx = false;
+            if (f->in_flight) {
+                a->flight_size -= f->len;
+                f->in_flight = false;
+            }
+            acked += f->len;
+            if (zdc_tsn_lt(highest_new, t))
+                highest_new = t;
+        }
+    }
+    if (a->fast_recovery && zdc_tsn_le(a->recover_tsn, cum))
+        a->fast_recovery = false;
+    /* §7.2.4: three miss indications mark a chunk for fast retransmission. */
+    bool marked = false;
+    for (uint32_t t = cum + 1; zdc_tsn_lt(t, highest_new); t++) {
+        tx_frag *f = frag_of(a, t);
+        /* §7.2.4: a chunk is fast-retransmitted once; later losses are T3's. */
+        if (f->acked || f->rtx || !f->in_flight || f->tx_count > 1)
+            continue;
+        if (++f->miss >= 3) {
+            f->miss = 0;
+            f->rtx = true;
+            f->in_flight = false;
+            a->flight_size -= f->len;
+            marked = true;
+            a->st.fast_retransmits++;
+        }
+    }
+    if (marked && !a->fast_recovery) {
+        a->ssthresh = a->cwnd / 2 > 4 * a->cfg.mtu ? a->cwnd / 2 : 4 * a->cfg.mtu;
+        a->cwnd = a->ssthresh;
+        a->pba = 0;
+        a->fast_recovery = true;
+        a->recover_tsn = a->next_tsn - 1;
+    }
+    /* §7.2.1, §7.2.2: slow start and congestion avoidance, on a cumulative advance while the
+     * window was in use. */
+    if (advanced && !a->fast_recovery && flight_before + a->cfg.mtu >= a->cwnd) {
+        if (a->cwnd <= a->ssthresh) {
+            a->cwnd += acked < a->cfg.mtu ? (uint32_t)acked : a->cfg.mtu;
+        } else {
+            a->pba += (uint32_t)acked;
+            if (a->pba >= a->cwnd) {
+                a->pba -= a->cwnd;
+                a->cwnd += a->cfg.mtu;
+            }
+        }
+    }
+    a->peer_rwnd = s->a_rwnd > a->flight_size ? s->a_rwnd - (uint32_t)a->flight_size : 0;
+    if (advanced) {
+        a->error_count = 0;
+        a->t3_at = 0;
+    }
+    if (a->flight_size > 0 && a->t3_at == 0)
+        a->t3_at = now + a->rto;
+    if (a->flight_size == 0 && a->peer_cum + 1 == a->next_tsn)
+        a->t3_at = 0;
+}
+
+void zdc_sctp_tx_handle_t3(zdc_sctp_assoc *a, uint64_t now)
+{
+    a->t3_at = 0;
+    a->st.t3_expiries++;
+    if (++a->error_count > a->cfg.max_retransmits) {
+        zdc_sctp_assoc_fail(a, ZDC_SCTP_ASSOC_ABORTED);
+        return;
+    }
+    /* §6.3.3 E1-E3 and §7.2.3: back off, collapse cwnd, retransmit everything unacked. */
+    a->ssthresh = a->cwnd / 2 > 4 * a->cfg.mtu ? a->cwnd / 2 : 4 * a->cfg.mtu;
+    a->cwnd = a->cfg.mtu;
+    a->pba = 0;
+    a->fast_recovery = false;
+    uint64_t hi = (uint64_t)a->cfg.rto_max_ms * MS;
+    a->rto = a->rto * 2 > hi ? hi : a->rto * 2;
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (f->acked)
+            continue;
+        f->rtx = true;
+        f->miss = 0;
+        if (f->in_flight) {
+            f->in_flight = false;
+            a->flight_size -= f->len;
+        }
+    }
+    zdc_sctp_tx_flush(a, now);
+    if (a->t3_at == 0 && a->peer_cum + 1 != a->next_tsn)
+        a->t3_at = now + a->rto;
+}
