@@ -564,8 +564,17 @@ int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const
     int rv = zdc_sctp_tx_queue(a, stream, ppid, data, len, unordered);
     if (rv != 0)
         return rv;
-    zdc_sctp_tx_flush(a, now);
+    if (!a->corked)
+        zdc_sctp_tx_flush(a, now);
     return 0;
+}
+
+void zdc_sctp_assoc_cork(zdc_sctp_assoc *a, bool corked, uint64_t now)
+{
+    bool was = a->corked;
+    a->corked = corked;
+    if (was && !corked)
+        zdc_sctp_tx_flush(a, now);
 }
 
 bool zdc_sctp_assoc_is_up(const zdc_sctp_assoc *a)

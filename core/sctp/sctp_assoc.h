@@ -101,6 +101,10 @@ uint64_t zdc_sctp_assoc_next_timeout(const zdc_sctp_assoc *a);
 int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
                         size_t len, bool unordered, uint64_t now);
 
+/* While corked, _send only queues; uncorking sends what fits at once, bundling small messages
+ * into full packets (an engine corks around one poll's worth of application sends). */
+void zdc_sctp_assoc_cork(zdc_sctp_assoc *a, bool corked, uint64_t now);
+
 /* Graceful shutdown once queued data is acknowledged (RFC 9260 §9.2). */
 int zdc_sctp_assoc_shutdown(zdc_sctp_assoc *a, uint64_t now);
 

@@ -81,6 +81,7 @@ typedef struct rx_stream {
 struct zdc_sctp_assoc {
     zdc_sctp_assoc_config cfg;
     int state;
+    bool corked;
     uint64_t rng;
 
     /* handshake */
@@ -104,6 +105,7 @@ struct zdc_sctp_assoc {
     size_t n_txs;
     size_t rr; /* round-robin cursor into txs */
     size_t queued_bytes, flight_size;
+    uint32_t n_rtx;               /* fragments marked for retransmission */
     uint32_t cwnd, ssthresh, pba; /* partial bytes acked */
     uint32_t peer_rwnd;
     bool fast_recovery;

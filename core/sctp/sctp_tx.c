@@ -36,6 +36,14 @@ static tx_frag *frag_of(const zdc_sctp_assoc *a, uint32_t tsn)
     return &a->frags[tsn & (a->frag_cap - 1)];
 }
 
+/* Marks or unmarks f for retransmission, keeping the count that lets flush skip the scan. */
+static void set_rtx(zdc_sctp_assoc *a, tx_frag *f, bool v)
+{
+    if (f->rtx != v)
+        a->n_rtx += v ? 1 : -1;
+    f->rtx = v;
+}
+
 void zdc_sctp_tx_clear(zdc_sctp_assoc *a)
 {
     for (uint32_t t = a->peer_cum + 1; a->frags && zdc_tsn_lt(t, a->next_tsn); t++)
@@ -164,7 +172,7 @@ static void write_frag(zdc_sctp_assoc *a, zdc_wr *w, tx_frag *f, uint64_t now)
         a->st.retransmits++;
     f->tx_count++;
     f->sent_at = now;
-    f->rtx = false;
+    set_rtx(a, f, false);
     f->in_flight = true;
     a->flight_size += f->len;
     a->peer_rwnd = a->peer_rwnd > f->len ? a->peer_rwnd - f->len : 0;
@@ -191,7 +199,7 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
         bool any = zdc_sctp_rx_write_sack(a, &w, false);
         bool first = true;
         /* Retransmissions first (§6.1 C), within cwnd except the first packet. */
-        for (uint32_t t = a->peer_cum + 1; data_ok && zdc_tsn_lt(t, a->next_tsn); t++) {
+        for (uint32_t t = a->peer_cum + 1; data_ok && a->n_rtx && zdc_tsn_lt(t, a->next_tsn); t++) {
             tx_frag *f = frag_of(a, t);
             if (!f->rtx)
                 continue;
@@ -259,6 +267,7 @@ void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, ui
         tx_frag *f = frag_of(a, t);
         if (f->in_flight)
             a->flight_size -= f->len;
+        set_rtx(a, f, false);
         if (!f->acked) {
             acked += f->len;
             /* Karn's rule: only chunks sent once give an RTT sample. */
@@ -284,7 +293,7 @@ void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, ui
             if (f->acked)
                 continue;
             f->acked = true;
-            f->rtx = false;
+            set_rtx(a, f, false);
             if (f->in_flight) {
                 a->flight_size -= f->len;
                 f->in_flight = false;
@@ -298,14 +307,14 @@ void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, ui
         a->fast_recovery = false;
     /* §7.2.4: three miss indications mark a chunk for fast retransmission. */
     bool marked = false;
-    for (uint32_t t = cum + 1; zdc_tsn_lt(t, highest_new); t++) {
+    for (uint32_t t = cum + 1; s->n_gaps && zdc_tsn_lt(t, highest_new); t++) {
         tx_frag *f = frag_of(a, t);
         /* §7.2.4: a chunk is fast-retransmitted once; later losses are T3's. */
         if (f->acked || f->rtx || !f->in_flight || f->tx_count > 1)
             continue;
         if (++f->miss >= 3) {
             f->miss = 0;
-            f->rtx = true;
+            set_rtx(a, f, true);
             f->in_flight = false;
             a->flight_size -= f->len;
             marked = true;
@@ -362,7 +371,7 @@ void zdc_sctp_tx_handle_t3(zdc_sctp_assoc *a, uint64_t now)
         tx_frag *f = frag_of(a, t);
         if (f->acked)
             continue;
-        f->rtx = true;
+        set_rtx(a, f, true);
         f->miss = 0;
         if (f->in_flight) {
             f->in_flight = false;
