@@ -34,6 +34,9 @@ struct ep {
     uint64_t now; /* time of the current call, for the send callback */
     unsigned zero_csum_seen, packets_sent;
     bool abort_zero_checksum_init; /* behave like Pion 1.8.6: ABORT an INIT carrying ZCA */
+    uint16_t resets[128], done[128];
+    size_t nresets, ndone;
+    size_t msgs_at_reset; /* messages received when the first reset arrived */
     struct ep *peer;
 };
 
@@ -79,6 +82,22 @@ static void ep_msg(void *user, uint16_t stream, uint32_t ppid, const uint8_t *p,
     e->m[e->nm++] = (struct rmsg){stream, ppid, c, len, flags};
 }
 
+static void ep_reset(void *user, uint16_t stream)
+{
+    struct ep *e = user;
+    if (e->nresets == 0)
+        e->msgs_at_reset = e->nm;
+    if (e->nresets < 128)
+        e->resets[e->nresets++] = stream;
+}
+
+static void ep_done(void *user, uint16_t stream)
+{
+    struct ep *e = user;
+    if (e->ndone < 128)
+        e->done[e->ndone++] = stream;
+}
+
 static void ep_init(struct ep *e, struct ep *peer, const zdc_impair_config *ic, uint64_t seed,
                     bool zero_checksum)
 {
@@ -91,8 +110,12 @@ static void ep_init(struct ep *e, struct ep *peer, const zdc_impair_config *ic, 
     for (int i = 0; i < 32; i++)
         c.cookie_key[i] = (uint8_t)(seed * 31 + (uint64_t)i);
     c.zero_checksum = zero_checksum;
-    c.cb = (zdc_sctp_assoc_callbacks){
-        .send = ep_send, .on_up = ep_up, .on_down = ep_down, .on_message = ep_msg};
+    c.cb = (zdc_sctp_assoc_callbacks){.send = ep_send,
+                                      .on_up = ep_up,
+                                      .on_down = ep_down,
+                                      .on_message = ep_msg,
+                                      .on_stream_reset = ep_reset,
+                                      .on_reset_done = ep_done};
     c.user = e;
     cr_assert_eq(zdc_sctp_assoc_new(&c, &e->a), 0);
 }
@@ -574,6 +597,99 @@ Test(sctp_assoc, garbage_and_forged_packets_are_dropped_and_counted)
     zdc_sctp_assoc_get_stats(b.a, &after);
     cr_assert_gt(after.dropped, before.dropped + 900);
     cr_assert_leq(b.a->rx_held, (size_t)1024 * 1024 + 256 * 1024, "bounded memory");
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+/* ---- stream reset (RFC 6525) --------------------------------------------------------------- */
+
+Test(sctp_assoc, reset_after_data_in_flight_then_the_stream_id_is_reused)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.seed = 21;
+    ic.loss = 0.10;
+    ic.delay_ns = 20 * MSEC;
+    pair(&a, &b, &ic, true, true);
+    connect_both(&a, &b);
+    for (uint32_t i = 0; i < 30; i++) {
+        uint8_t *p = make_msg(i, 3000);
+        cr_assert_eq(zdc_sctp_assoc_send(a.a, 3, 51, p, 3000, false, zdc_fakeclock_now(&clk)), 0);
+        free(p);
+    }
+    cr_assert_eq(zdc_sctp_assoc_reset_stream(a.a, 3, zdc_fakeclock_now(&clk)), 0);
+    uint8_t x[8] = {0};
+    cr_assert_eq(zdc_sctp_assoc_send(a.a, 3, 51, x, 8, false, zdc_fakeclock_now(&clk)),
+                 ZDC_ERR_INVALID_STATE, "closing stream refuses data");
+    RUN_UNTIL(&a, &b, a.ndone == 1 && b.nresets == 1, 120 * SEC);
+    cr_assert_eq(b.nresets, 1);
+    cr_assert_eq(b.resets[0], 3);
+    cr_assert_eq(b.msgs_at_reset, 30, "every message sent before the reset arrived first");
+    cr_assert_eq(a.ndone, 1);
+    cr_assert_eq(a.done[0], 3);
+    /* The id again, from SSN 0: delivered, in order. */
+    for (uint32_t i = 100; i < 110; i++) {
+        uint8_t *p = make_msg(i, 500);
+        cr_assert_eq(zdc_sctp_assoc_send(a.a, 3, 51, p, 500, false, zdc_fakeclock_now(&clk)), 0);
+        free(p);
+    }
+    RUN_UNTIL(&a, &b, b.nm == 40, 120 * SEC);
+    cr_assert_eq(b.nm, 40);
+    for (size_t k = 0; k < 40; k++) {
+        uint32_t idx;
+        cr_assert(msg_ok(&b.m[k], &idx));
+        cr_assert_eq(idx, k < 30 ? k : 100 + (k - 30));
+    }
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+Test(sctp_assoc, reset_collision_both_sides_close_the_same_stream)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.delay_ns = 30 * MSEC;
+    pair(&a, &b, &ic, true, true);
+    connect_both(&a, &b);
+    uint64_t now = zdc_fakeclock_now(&clk);
+    cr_assert_eq(zdc_sctp_assoc_send(a.a, 5, 51, "ab", 2, false, now), 0);
+    cr_assert_eq(zdc_sctp_assoc_send(b.a, 5, 51, "cd", 2, false, now), 0);
+    cr_assert_eq(zdc_sctp_assoc_reset_stream(a.a, 5, now), 0);
+    cr_assert_eq(zdc_sctp_assoc_reset_stream(b.a, 5, now), 0);
+    cr_assert_eq(zdc_sctp_assoc_reset_stream(a.a, 6, now), 0, "a second stream joins later");
+    RUN_UNTIL(&a, &b, a.ndone == 2 && b.ndone == 1 && a.nresets == 1 && b.nresets == 2, 60 * SEC);
+    cr_assert_eq(a.ndone, 2);
+    cr_assert_eq(b.ndone, 1);
+    cr_assert_eq(a.nresets, 1);
+    cr_assert_eq(a.resets[0], 5);
+    cr_assert_eq(b.nresets, 2);
+    cr_assert_eq(a.nm, 1);
+    cr_assert_eq(b.nm, 1);
+    cr_assert(zdc_sctp_assoc_is_up(a.a) && zdc_sctp_assoc_is_up(b.a));
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+Test(sctp_assoc, pending_resets_are_bounded)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.delay_ns = 30 * MSEC;
+    pair(&a, &b, &ic, true, true);
+    connect_both(&a, &b);
+    uint64_t now = zdc_fakeclock_now(&clk);
+    int rv = 0;
+    unsigned ok = 0;
+    for (uint16_t s = 0; s < 200 && rv == 0; s++)
+        if ((rv = zdc_sctp_assoc_reset_stream(a.a, s, now)) == 0)
+            ok++;
+    cr_assert_eq(rv, ZDC_ERR_QUEUE_FULL);
+    cr_assert_geq(ok, ZDC_SCTP_MAX_PENDING_RESETS);
+    cr_assert_leq(ok, 2 * ZDC_SCTP_MAX_PENDING_RESETS);
+    cr_assert_eq(zdc_sctp_assoc_reset_stream(a.a, 2000, now), ZDC_ERR_INVALID_PARAMETER);
+    RUN_UNTIL(&a, &b, a.ndone == ok, 60 * SEC);
+    cr_assert_eq(a.ndone, ok, "every accepted reset completes");
+    cr_assert_eq(b.nresets, ok);
     ep_clear(&a);
     ep_clear(&b);
 }

@@ -102,7 +102,7 @@ void zdc_sctp_assoc_emit(zdc_sctp_assoc *a, zdc_wr *w)
     a->cfg.cb.send(a->cfg.user, a->out, (size_t)n);
 }
 
-static void send_chunk(zdc_sctp_assoc *a, uint32_t vtag, const zdc_sctp_chunk *c)
+void zdc_sctp_assoc_send_chunk(zdc_sctp_assoc *a, uint32_t vtag, const zdc_sctp_chunk *c)
 {
     zdc_wr w;
     zdc_sctp_assoc_begin(a, &w, vtag);
@@ -117,14 +117,14 @@ static void send_abort(zdc_sctp_assoc *a, uint16_t cause)
     zdc_wr_init(&cw, causes, sizeof causes);
     zdc_sctp_cause_build(&cw, cause, NULL, 0);
     zdc_sctp_chunk c = {.type = ZDC_SCTP_ABORT, .u.opaque = {causes, cw.len}};
-    send_chunk(a, a->peer_tag, &c);
+    zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
 }
 
 void zdc_sctp_assoc_fail(zdc_sctp_assoc *a, int reason)
 {
     bool was_open = a->state != ST_CLOSED;
     a->state = ST_CLOSED;
-    a->t1_at = a->t2_at = a->t3_at = a->sack_at = 0;
+    a->t1_at = a->t2_at = a->t3_at = a->sack_at = a->reconf_at = 0;
     if (was_open && a->cfg.cb.on_down)
         a->cfg.cb.on_down(a->cfg.user, reason);
 }
@@ -139,7 +139,10 @@ static void fill_init(zdc_sctp_assoc *a, zdc_sctp_init_chunk *i, uint32_t tag, u
     i->os = a->cfg.streams;
     i->mis = a->cfg.streams;
     i->initial_tsn = tsn;
-    /* No Supported Extensions yet: PR-SCTP and RE-CONFIG are not implemented. */
+    /* RE-CONFIG (RFC 6525 §3.1: listed in Supported Extensions); PR-SCTP not yet. */
+    static const uint8_t ext[] = {ZDC_SCTP_RE_CONFIG};
+    i->ext = ext;
+    i->ext_len = sizeof ext;
     if (a->advertise_zero_checksum) {
         i->zero_checksum = true;
         i->edmid = ZDC_SCTP_EDMID_DTLS;
@@ -150,7 +153,7 @@ static void send_init(zdc_sctp_assoc *a)
 {
     zdc_sctp_chunk c = {.type = ZDC_SCTP_INIT};
     fill_init(a, &c.u.init, a->local_tag, a->init_tsn);
-    send_chunk(a, 0, &c); /* §8.5.1 A: an INIT carries tag 0 */
+    zdc_sctp_assoc_send_chunk(a, 0, &c); /* §8.5.1 A: an INIT carries tag 0 */
 }
 
 static uint64_t t1_interval(const zdc_sctp_assoc *a)
@@ -169,6 +172,14 @@ int zdc_sctp_assoc_connect(zdc_sctp_assoc *a, uint64_t now)
     send_init(a);
     a->t1_at = now + t1_interval(a);
     return 0;
+}
+
+bool zdc_sctp_init_supports(const zdc_sctp_init_chunk *i, uint8_t t)
+{
+    for (size_t k = 0; k < i->ext_len; k++)
+        if (i->ext[k] == t)
+            return true;
+    return false;
 }
 
 static bool peer_accepts_zero(const zdc_sctp_assoc *a, const zdc_sctp_init_chunk *i)
@@ -191,8 +202,10 @@ static void handle_init(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64
         .peer_rwnd = in->a_rwnd,
         .os = a->cfg.streams < in->mis ? a->cfg.streams : in->mis,
         .mis = a->cfg.streams < in->os ? a->cfg.streams : in->os,
-        .flags = (uint8_t)((in->forward_tsn ? COOKIE_F_FWD_TSN : 0) |
-                           (peer_accepts_zero(a, in) ? COOKIE_F_ZERO_CSUM : 0)),
+        .flags =
+            (uint8_t)((in->forward_tsn ? COOKIE_F_FWD_TSN : 0) |
+                      (peer_accepts_zero(a, in) ? COOKIE_F_ZERO_CSUM : 0) |
+                      (zdc_sctp_init_supports(in, ZDC_SCTP_RE_CONFIG) ? COOKIE_F_RECONFIG : 0)),
         .created = now,
     };
     uint8_t cookie[ZDC_SCTP_COOKIE_LEN];
@@ -202,7 +215,7 @@ static void handle_init(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64
     fill_init(a, &c.u.init, tag, tsn);
     c.u.init.cookie = cookie;
     c.u.init.cookie_len = sizeof cookie;
-    send_chunk(a, in->init_tag, &c);
+    zdc_sctp_assoc_send_chunk(a, in->init_tag, &c);
 }
 
 static void established(zdc_sctp_assoc *a, uint64_t now)
@@ -226,6 +239,10 @@ static void adopt_peer(zdc_sctp_assoc *a, uint32_t peer_tag, uint32_t peer_tsn, 
     a->os = os;
     a->mis = mis;
     a->peer_zero_checksum = zero;
+    /* RFC 6525 §5.1.1: request sequence numbers start at each side's initial TSN. */
+    a->peer_reconf_seq = peer_tsn;
+    a->peer_last_result = ZDC_SCTP_RECONF_PERFORMED;
+    a->reconf_seq = a->init_tsn;
 }
 
 static void handle_init_ack(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64_t now)
@@ -235,6 +252,7 @@ static void handle_init_ack(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, ui
     adopt_peer(a, in->init_tag, in->initial_tsn, in->a_rwnd,
                a->cfg.streams < in->mis ? a->cfg.streams : in->mis,
                a->cfg.streams < in->os ? a->cfg.streams : in->os, peer_accepts_zero(a, in));
+    a->peer_reconfig = zdc_sctp_init_supports(in, ZDC_SCTP_RE_CONFIG);
     a->cookie = malloc(in->cookie_len);
     if (a->cookie == NULL)
         return;
@@ -243,7 +261,7 @@ static void handle_init_ack(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, ui
     a->state = ST_COOKIE_ECHOED;
     a->t1_count = 0;
     zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ECHO, .u.opaque = {a->cookie, a->cookie_len}};
-    send_chunk(a, a->peer_tag, &c);
+    zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
     a->t1_at = now + t1_interval(a);
 }
 
@@ -261,14 +279,15 @@ static int handle_cookie_echo(zdc_sctp_assoc *a, uint32_t vtag, const uint8_t *p
         if (a->state == ST_CLOSED && (a->t1_at || a->peer_tag))
             return ZDC_ERR_PROTOCOL; /* closed after having been open */
         adopt_peer(a, ck.peer_tag, ck.peer_tsn, ck.peer_rwnd, ck.os, ck.mis, zero);
+        a->peer_reconfig = ck.flags & COOKIE_F_RECONFIG;
         zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ACK};
-        send_chunk(a, a->peer_tag, &c);
+        zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
         established(a, now);
         return 0;
     }
     if (ck.peer_tag == a->peer_tag) { /* §5.2.4 D, already established: ack again */
         zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ACK};
-        send_chunk(a, a->peer_tag, &c);
+        zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
     }
     return 0;
 }
@@ -282,13 +301,13 @@ static void shutdown_progress(zdc_sctp_assoc *a, uint64_t now)
     if (a->state == ST_SHUTDOWN_PENDING) {
         a->state = ST_SHUTDOWN_SENT;
         zdc_sctp_chunk c = {.type = ZDC_SCTP_SHUTDOWN, .u.cum_tsn = a->cum_tsn};
-        send_chunk(a, a->peer_tag, &c);
+        zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
         a->t2_count = 0;
         a->t2_at = now + a->rto;
     } else if (a->state == ST_SHUTDOWN_RECEIVED) {
         a->state = ST_SHUTDOWN_ACK_SENT;
         zdc_sctp_chunk c = {.type = ZDC_SCTP_SHUTDOWN_ACK};
-        send_chunk(a, a->peer_tag, &c);
+        zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
         a->t2_count = 0;
         a->t2_at = now + a->rto;
     }
@@ -310,7 +329,7 @@ void zdc_sctp_assoc_abort(zdc_sctp_assoc *a, uint64_t now)
     if (a->peer_tag)
         send_abort(a, ZDC_SCTP_CAUSE_USER_ABORT);
     a->state = ST_CLOSED;
-    a->t1_at = a->t2_at = a->t3_at = a->sack_at = 0;
+    a->t1_at = a->t2_at = a->t3_at = a->sack_at = a->reconf_at = 0;
 }
 
 static void handle_shutdown(zdc_sctp_assoc *a, uint32_t cum, uint64_t now)
@@ -325,7 +344,7 @@ static void handle_shutdown(zdc_sctp_assoc *a, uint32_t cum, uint64_t now)
         /* §9.2: both sides shut down at once. */
         a->state = ST_SHUTDOWN_ACK_SENT;
         zdc_sctp_chunk c = {.type = ZDC_SCTP_SHUTDOWN_ACK};
-        send_chunk(a, a->peer_tag, &c);
+        zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
         a->t2_at = now + a->rto;
     }
 }
@@ -341,7 +360,7 @@ static void report_unknown_chunk(zdc_sctp_assoc *a, const zdc_sctp_raw_chunk *ra
     size_t n = raw->wire_len < sizeof causes - 8 ? raw->wire_len : sizeof causes - 8;
     zdc_sctp_cause_build(&cw, ZDC_SCTP_CAUSE_UNRECOGNIZED_CHUNK, raw->wire, n);
     zdc_sctp_chunk c = {.type = ZDC_SCTP_ERROR, .u.opaque = {causes, cw.len}};
-    send_chunk(a, a->peer_tag, &c);
+    zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
 }
 
 static bool receiving_data(const zdc_sctp_assoc *a)
@@ -442,7 +461,7 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
         case ZDC_SCTP_HEARTBEAT: {
             zdc_sctp_chunk r = {.type = ZDC_SCTP_HEARTBEAT_ACK, .u.opaque = c.u.opaque};
             if (a->peer_tag)
-                send_chunk(a, a->peer_tag, &r);
+                zdc_sctp_assoc_send_chunk(a, a->peer_tag, &r);
             break;
         }
         case ZDC_SCTP_ABORT:
@@ -470,7 +489,7 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
         case ZDC_SCTP_SHUTDOWN_ACK:
             if (a->state == ST_SHUTDOWN_SENT || a->state == ST_SHUTDOWN_ACK_SENT) {
                 zdc_sctp_chunk r = {.type = ZDC_SCTP_SHUTDOWN_COMPLETE};
-                send_chunk(a, a->peer_tag, &r);
+                zdc_sctp_assoc_send_chunk(a, a->peer_tag, &r);
                 zdc_sctp_assoc_fail(a, ZDC_SCTP_ASSOC_SHUTDOWN);
                 return 0;
             }
@@ -481,7 +500,12 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
                 return 0;
             }
             break;
-        default: /* ERROR, HEARTBEAT ACK; FORWARD-TSN and RE-CONFIG are not negotiated */
+        case ZDC_SCTP_RE_CONFIG:
+            zdc_sctp_reset_handle(a, &c.u.reconfig, now);
+            if (a->state == ST_CLOSED)
+                return 0;
+            break;
+        default: /* ERROR, HEARTBEAT ACK; FORWARD-TSN is not negotiated */
             break;
         }
     }
@@ -489,6 +513,7 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
         a->st.dropped++;
     zdc_sctp_rx_packet_done(a, now);
     zdc_sctp_tx_flush(a, now);
+    zdc_sctp_reset_flush(a, now);
     shutdown_progress(a, now);
     return 0;
 }
@@ -499,8 +524,8 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
 uint64_t zdc_sctp_assoc_next_timeout(const zdc_sctp_assoc *a)
 {
     uint64_t t = UINT64_MAX;
-    uint64_t c[4] = {a->t1_at, a->t2_at, a->t3_at, a->sack_at};
-    for (int i = 0; i < 4; i++)
+    uint64_t c[5] = {a->t1_at, a->t2_at, a->t3_at, a->sack_at, a->reconf_at};
+    for (int i = 0; i < 5; i++)
         if (c[i] && c[i] < t)
             t = c[i];
     return t;
@@ -519,7 +544,7 @@ void zdc_sctp_assoc_handle_timeout(zdc_sctp_assoc *a, uint64_t now)
         } else if (a->state == ST_COOKIE_ECHOED) {
             zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ECHO,
                                 .u.opaque = {a->cookie, a->cookie_len}};
-            send_chunk(a, a->peer_tag, &c);
+            zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
         }
         a->t1_at = now + t1_interval(a);
     }
@@ -532,7 +557,7 @@ void zdc_sctp_assoc_handle_timeout(zdc_sctp_assoc *a, uint64_t now)
         zdc_sctp_chunk c = {.type = a->state == ST_SHUTDOWN_SENT ? ZDC_SCTP_SHUTDOWN
                                                                  : ZDC_SCTP_SHUTDOWN_ACK,
                             .u.cum_tsn = a->cum_tsn};
-        send_chunk(a, a->peer_tag, &c);
+        zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
         uint64_t hi = (uint64_t)a->cfg.rto_max_ms * MS;
         a->rto = a->rto * 2 > hi ? hi : a->rto * 2;
         a->t2_at = now + a->rto;
@@ -546,7 +571,11 @@ void zdc_sctp_assoc_handle_timeout(zdc_sctp_assoc *a, uint64_t now)
         a->sack_at = 0;
         a->sack_now = true;
     }
+    zdc_sctp_reset_timeout(a, now);
+    if (a->state == ST_CLOSED)
+        return;
     zdc_sctp_tx_flush(a, now);
+    zdc_sctp_reset_flush(a, now);
     shutdown_progress(a, now);
 }
 
@@ -561,6 +590,8 @@ int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const
         return ZDC_ERR_INVALID_STATE;
     if (stream >= a->os)
         return ZDC_ERR_INVALID_PARAMETER;
+    if (zdc_sctp_reset_blocks(a, stream))
+        return ZDC_ERR_INVALID_STATE; /* closing: usable again after on_reset_done */
     int rv = zdc_sctp_tx_queue(a, stream, ppid, data, len, unordered);
     if (rv != 0)
         return rv;

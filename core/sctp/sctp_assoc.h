@@ -19,8 +19,9 @@
  * unordered reassembly, SACK with gap blocks and duplicate TSNs, delayed SACK (every second
  * packet or 200 ms), T3-rtx with RFC 6298 RTO, Karn's rule and backoff, fast retransmit, cwnd
  * and ssthresh (§7), peer rwnd, max-burst, graceful SHUTDOWN, ABORT, zero checksum (RFC 9653)
- * with a retry without it when the peer aborts the handshake. Not yet: PR-SCTP, stream reset
- * (RFC 6525), heartbeats, restart (docs/sctp.md). */
+ * with a retry without it when the peer aborts the handshake, stream reset for closing channels
+ * (RFC 6525 outgoing requests and responses). Not yet: PR-SCTP, heartbeats, restart
+ * (docs/sctp.md). */
 #ifndef ZDC_CORE_SCTP_ASSOC_H
 #define ZDC_CORE_SCTP_ASSOC_H
 
@@ -48,6 +49,10 @@ typedef struct zdc_sctp_assoc_callbacks {
     /* One complete message, valid during the call. */
     void (*on_message)(void *user, uint16_t stream, uint32_t ppid, const uint8_t *p, size_t len,
                        unsigned flags);
+    /* The peer reset its outgoing `stream` (RFC 6525 §5.2.2): the remote closed a channel. */
+    void (*on_stream_reset)(void *user, uint16_t stream);
+    /* Our reset of outgoing `stream` was performed by the peer: the id may be used again. */
+    void (*on_reset_done)(void *user, uint16_t stream);
 } zdc_sctp_assoc_callbacks;
 
 typedef struct zdc_sctp_assoc_config {
@@ -100,6 +105,15 @@ uint64_t zdc_sctp_assoc_next_timeout(const zdc_sctp_assoc *a);
  * negotiated outbound streams), ZDC_ERR_INVALID_STATE (not established), ZDC_ERR_NOMEM. */
 int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
                         size_t len, bool unordered, uint64_t now);
+
+/* Resets our outgoing `stream` (RFC 6525 §5.1.2 Outgoing SSN Reset Request), after the
+ * messages already queued on it. One request is in flight at a time; streams asked for
+ * meanwhile go together in the next one. Until on_reset_done, _send on the stream answers
+ * ZDC_ERR_INVALID_STATE. Returns 0, ZDC_ERR_INVALID_PARAMETER (stream >= outbound streams),
+ * ZDC_ERR_NOT_SUPPORTED (the peer did not offer RE-CONFIG), ZDC_ERR_INVALID_STATE (not
+ * established), ZDC_ERR_QUEUE_FULL (ZDC_SCTP_MAX_PENDING_RESETS streams already waiting). */
+#define ZDC_SCTP_MAX_PENDING_RESETS 64
+int zdc_sctp_assoc_reset_stream(zdc_sctp_assoc *a, uint16_t stream, uint64_t now);
 
 /* While corked, _send only queues; uncorking sends what fits at once, bundling small messages
  * into full packets (an engine corks around one poll's worth of application sends). */

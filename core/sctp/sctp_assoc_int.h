@@ -96,6 +96,18 @@ struct zdc_sctp_assoc {
     uint64_t t2_at; /* T2-shutdown */
     unsigned t2_count;
 
+    /* stream reset (sctp_reset.c) */
+    uint16_t reset_pending[ZDC_SCTP_MAX_PENDING_RESETS]; /* waiting for the next request */
+    unsigned n_reset_pending;
+    uint16_t reset_inflight[ZDC_SCTP_MAX_PENDING_RESETS]; /* in the outstanding request */
+    unsigned n_reset_inflight;
+    uint32_t reconf_seq;      /* our next Re-configuration Request Sequence Number */
+    uint32_t reconf_last_tsn; /* Sender's Last Assigned TSN of the request in flight */
+    uint64_t reconf_at;       /* its retransmission deadline, 0 = no request in flight */
+    unsigned reconf_count;
+    uint32_t peer_reconf_seq;  /* the peer's next expected request sequence number */
+    uint32_t peer_last_result; /* our answer to the peer's previous request */
+
     /* sending */
     uint32_t next_tsn; /* next TSN to assign */
     uint32_t peer_cum; /* highest TSN the peer acknowledged cumulatively */
@@ -147,6 +159,8 @@ typedef struct zdc_sctp_cookie {
 #define COOKIE_F_FWD_TSN   0x1u
 #define COOKIE_F_RECONFIG  0x2u
 #define COOKIE_F_ZERO_CSUM 0x4u
+/* whether an INIT / INIT ACK lists chunk type t in Supported Extensions */
+bool zdc_sctp_init_supports(const zdc_sctp_init_chunk *i, uint8_t t);
 int zdc_sctp_cookie_make(const uint8_t key[32], const zdc_sctp_cookie *c,
                          uint8_t out[ZDC_SCTP_COOKIE_LEN]);
 /* Returns 0, ZDC_ERR_INTEGRITY (bad MAC or length), ZDC_ERR_TIMEOUT (older than 60 s). */
@@ -167,6 +181,16 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now);
 void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, uint64_t now);
 void zdc_sctp_tx_handle_t3(zdc_sctp_assoc *a, uint64_t now);
 bool zdc_sctp_tx_idle(const zdc_sctp_assoc *a);
+
+/* sctp_reset.c */
+bool zdc_sctp_reset_blocks(const zdc_sctp_assoc *a, uint16_t stream);
+void zdc_sctp_reset_handle(zdc_sctp_assoc *a, const zdc_sctp_reconfig_chunk *c, uint64_t now);
+void zdc_sctp_reset_flush(zdc_sctp_assoc *a, uint64_t now);
+void zdc_sctp_reset_timeout(zdc_sctp_assoc *a, uint64_t now);
+void zdc_sctp_assoc_send_chunk(zdc_sctp_assoc *a, uint32_t vtag, const zdc_sctp_chunk *c);
+void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
+bool zdc_sctp_tx_stream_idle(const zdc_sctp_assoc *a, uint16_t stream);
+void zdc_sctp_rx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
 
 /* sctp_rx.c */
 int zdc_sctp_rx_init(zdc_sctp_assoc *a);

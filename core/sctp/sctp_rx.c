@@ -77,6 +77,13 @@ static rx_stream *rx_stream_get(zdc_sctp_assoc *a, uint16_t id)
     return &a->rxs[a->n_rxs++];
 }
 
+void zdc_sctp_rx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream)
+{
+    for (size_t i = 0; i < a->n_rxs; i++)
+        if (a->rxs[i].id == stream)
+            a->rxs[i].next_ssn = 0;
+}
+
 static void deliver(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const uint8_t *p, size_t len,
                     bool unordered)
 {

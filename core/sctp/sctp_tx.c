@@ -99,6 +99,21 @@ int zdc_sctp_tx_queue(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const v
     return 0;
 }
 
+bool zdc_sctp_tx_stream_idle(const zdc_sctp_assoc *a, uint16_t stream)
+{
+    for (size_t i = 0; i < a->n_txs; i++)
+        if (a->txs[i].id == stream)
+            return a->txs[i].head == NULL;
+    return true;
+}
+
+void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream)
+{
+    for (size_t i = 0; i < a->n_txs; i++)
+        if (a->txs[i].id == stream)
+            a->txs[i].next_ssn = 0;
+}
+
 bool zdc_sctp_tx_idle(const zdc_sctp_assoc *a)
 {
     return a->queued_bytes == 0;
