@@ -693,3 +693,113 @@ Test(sctp_assoc, pending_resets_are_bounded)
     ep_clear(&a);
     ep_clear(&b);
 }
+
+/* ---- partial reliability (RFC 3758) ------------------------------------------------------------
+ */
+
+Test(sctp_assoc, partially_reliable_streams_never_stall_nor_corrupt_under_loss)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.seed = 31;
+    ic.loss = 0.10;
+    ic.reorder = 0.05;
+    ic.delay_ns = 30 * MSEC;
+    pair(&a, &b, &ic, true, true);
+    connect_both(&a, &b);
+    rng_state = 31;
+    enum { N = 400 };
+    for (uint32_t i = 0; i < N; i++) {
+        size_t len = 8 + rnd() % 3000;
+        uint8_t *p = make_msg(i, len);
+        zdc_sctp_assoc_send_opts o;
+        uint16_t stream;
+        if (i % 2) {
+            o = (zdc_sctp_assoc_send_opts){
+                .unordered = true, .pr_policy = ZDC_SCTP_ASSOC_PR_RTX, .pr_value = 0};
+            stream = 10;
+        } else {
+            o = (zdc_sctp_assoc_send_opts){.pr_policy = ZDC_SCTP_ASSOC_PR_TTL, .pr_value = 1500};
+            stream = 11;
+        }
+        cr_assert_eq(zdc_sctp_assoc_send_ex(a.a, stream, 53, p, len, &o, zdc_fakeclock_now(&clk)),
+                     0);
+        free(p);
+        if (i % 8 == 0)
+            RUN_UNTIL(&a, &b, false, 2 * MSEC);
+    }
+    uint8_t *last = make_msg(N, 100);
+    cr_assert_eq(zdc_sctp_assoc_send(a.a, 12, 53, last, 100, false, zdc_fakeclock_now(&clk)), 0);
+    free(last);
+    bool got_last = false;
+    RUN_UNTIL(&a, &b,
+              (got_last = b.nm && b.m[b.nm - 1].stream == 12) &&
+                  zdc_sctp_assoc_buffered_amount(a.a) == 0,
+              120 * SEC);
+    cr_assert_eq(zdc_sctp_assoc_buffered_amount(a.a), 0, "nothing stalls");
+    bool *seen = calloc(N + 1, 1);
+    int64_t last_ttl = -1;
+    size_t got12 = 0, got10 = 0, got11 = 0;
+    for (size_t k = 0; k < b.nm; k++) {
+        uint32_t idx;
+        cr_assert(msg_ok(&b.m[k], &idx), "message intact");
+        cr_assert_leq(idx, N);
+        cr_assert_not(seen[idx], "duplicate %u", idx);
+        seen[idx] = true;
+        if (b.m[k].stream == 11) {
+            cr_assert_gt((int64_t)idx, last_ttl, "ordered TTL stream keeps its order");
+            last_ttl = idx;
+            got11++;
+        }
+        got10 += b.m[k].stream == 10;
+        got12 += b.m[k].stream == 12;
+    }
+    cr_log_info("PR: %zu/%d rtx-0 and %zu/%d ttl-1.5s messages delivered", got10, N / 2, got11,
+                N / 2);
+    {
+        zdc_sctp_assoc_stats st;
+        zdc_sctp_assoc_get_stats(a.a, &st);
+        cr_log_info("t=%.2f s, pkts %llu, rtx %llu fast %llu t3 %llu cwnd %u",
+                    (double)(zdc_fakeclock_now(&clk) - SEC) / 1e9,
+                    (unsigned long long)st.packets_out, (unsigned long long)st.retransmits,
+                    (unsigned long long)st.fast_retransmits, (unsigned long long)st.t3_expiries,
+                    st.cwnd);
+    }
+    cr_assert_eq(got12, 1, "the reliable message after them arrived");
+    cr_assert_lt(got10, N / 2, "some unreliable messages were given up (10 %% loss)");
+    cr_assert_gt(got10, N / 4, "most unreliable messages still arrived");
+    cr_assert_gt(got11, 0, "lifetime-limited messages arrive while they live");
+    free(seen);
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+Test(sctp_assoc, expired_messages_never_sent_leave_no_hole_in_the_stream)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.delay_ns = 100 * MSEC;
+    pair(&a, &b, &ic, true, true);
+    connect_both(&a, &b);
+    zdc_sctp_assoc_send_opts o = {.pr_policy = ZDC_SCTP_ASSOC_PR_TTL, .pr_value = 10};
+    for (uint32_t i = 0; i < 100; i++) {
+        uint8_t *p = make_msg(i, 3000);
+        cr_assert_eq(zdc_sctp_assoc_send_ex(a.a, 1, 53, p, 3000, &o, zdc_fakeclock_now(&clk)), 0);
+        free(p);
+    }
+    uint8_t *r = make_msg(1000, 50);
+    cr_assert_eq(zdc_sctp_assoc_send(a.a, 1, 53, r, 50, false, zdc_fakeclock_now(&clk)), 0);
+    free(r);
+    RUN_UNTIL(&a, &b, b.nm && b.m[b.nm - 1].len == 50, 30 * SEC);
+    cr_assert(b.nm > 0 && b.m[b.nm - 1].len == 50, "the reliable message arrived");
+    cr_assert_lt(b.nm, 101, "expired messages were dropped");
+    int64_t prev = -1;
+    for (size_t k = 0; k < b.nm; k++) {
+        uint32_t idx;
+        cr_assert(msg_ok(&b.m[k], &idx));
+        cr_assert_gt((int64_t)idx, prev);
+        prev = idx;
+    }
+    ep_clear(&a);
+    ep_clear(&b);
+}

@@ -63,6 +63,7 @@ int zdc_sctp_assoc_new(const zdc_sctp_assoc_config *c, zdc_sctp_assoc **out)
     a->init_tsn = rnd32(a);
     a->next_tsn = a->init_tsn;
     a->peer_cum = a->init_tsn - 1;
+    a->adv_ack = a->peer_cum;
     zdc_sctp_tx_init(a);
     zdc_sctp_rx_init(a);
     a->ssthresh = c->rwnd; /* until the peer's a_rwnd is known */
@@ -139,10 +140,11 @@ static void fill_init(zdc_sctp_assoc *a, zdc_sctp_init_chunk *i, uint32_t tag, u
     i->os = a->cfg.streams;
     i->mis = a->cfg.streams;
     i->initial_tsn = tsn;
-    /* RE-CONFIG (RFC 6525 §3.1: listed in Supported Extensions); PR-SCTP not yet. */
-    static const uint8_t ext[] = {ZDC_SCTP_RE_CONFIG};
+    /* PR-SCTP and RE-CONFIG (RFC 3758 §3.1, RFC 6525 §3.1). */
+    static const uint8_t ext[] = {ZDC_SCTP_FORWARD_TSN, ZDC_SCTP_RE_CONFIG};
     i->ext = ext;
     i->ext_len = sizeof ext;
+    i->forward_tsn = true; /* RFC 3758 §3.1 */
     if (a->advertise_zero_checksum) {
         i->zero_checksum = true;
         i->edmid = ZDC_SCTP_EDMID_DTLS;
@@ -253,6 +255,7 @@ static void handle_init_ack(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, ui
                a->cfg.streams < in->mis ? a->cfg.streams : in->mis,
                a->cfg.streams < in->os ? a->cfg.streams : in->os, peer_accepts_zero(a, in));
     a->peer_reconfig = zdc_sctp_init_supports(in, ZDC_SCTP_RE_CONFIG);
+    a->peer_fwd_tsn = in->forward_tsn || zdc_sctp_init_supports(in, ZDC_SCTP_FORWARD_TSN);
     a->cookie = malloc(in->cookie_len);
     if (a->cookie == NULL)
         return;
@@ -280,6 +283,7 @@ static int handle_cookie_echo(zdc_sctp_assoc *a, uint32_t vtag, const uint8_t *p
             return ZDC_ERR_PROTOCOL; /* closed after having been open */
         adopt_peer(a, ck.peer_tag, ck.peer_tsn, ck.peer_rwnd, ck.os, ck.mis, zero);
         a->peer_reconfig = ck.flags & COOKIE_F_RECONFIG;
+        a->peer_fwd_tsn = ck.flags & COOKIE_F_FWD_TSN;
         zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ACK};
         zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
         established(a, now);
@@ -505,7 +509,14 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
             if (a->state == ST_CLOSED)
                 return 0;
             break;
-        default: /* ERROR, HEARTBEAT ACK; FORWARD-TSN is not negotiated */
+        case ZDC_SCTP_FORWARD_TSN:
+            if (receiving_data(a)) {
+                zdc_sctp_rx_forward_tsn(a, &c.u.fwd_tsn);
+                a->unacked_data = true;
+                a->sack_now = true; /* RFC 3758 §3.6: SACK at once */
+            }
+            break;
+        default: /* ERROR, HEARTBEAT ACK */
             break;
         }
     }
@@ -581,10 +592,14 @@ void zdc_sctp_assoc_handle_timeout(zdc_sctp_assoc *a, uint64_t now)
 
 /* ---- application ----------------------------------------------------------------------------- */
 
-int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
-                        size_t len, bool unordered, uint64_t now)
+int zdc_sctp_assoc_send_ex(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
+                           size_t len, const zdc_sctp_assoc_send_opts *o, uint64_t now)
 {
-    if (a == NULL || len == 0 || data == NULL)
+    zdc_sctp_assoc_send_opts def = {0};
+    if (o == NULL)
+        o = &def;
+    if (a == NULL || len == 0 || data == NULL || o->pr_policy < ZDC_SCTP_ASSOC_PR_NONE ||
+        o->pr_policy > ZDC_SCTP_ASSOC_PR_TTL)
         return ZDC_ERR_INVALID_PARAMETER;
     if (a->state != ST_ESTABLISHED)
         return ZDC_ERR_INVALID_STATE;
@@ -592,12 +607,22 @@ int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const
         return ZDC_ERR_INVALID_PARAMETER;
     if (zdc_sctp_reset_blocks(a, stream))
         return ZDC_ERR_INVALID_STATE; /* closing: usable again after on_reset_done */
-    int rv = zdc_sctp_tx_queue(a, stream, ppid, data, len, unordered);
+    zdc_sctp_assoc_send_opts eff = *o;
+    if (!a->peer_fwd_tsn)
+        eff.pr_policy = ZDC_SCTP_ASSOC_PR_NONE; /* the peer cannot skip: reliable */
+    int rv = zdc_sctp_tx_queue(a, stream, ppid, data, len, &eff, now);
     if (rv != 0)
         return rv;
     if (!a->corked)
         zdc_sctp_tx_flush(a, now);
     return 0;
+}
+
+int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
+                        size_t len, bool unordered, uint64_t now)
+{
+    zdc_sctp_assoc_send_opts o = {.unordered = unordered};
+    return zdc_sctp_assoc_send_ex(a, stream, ppid, data, len, &o, now);
 }
 
 void zdc_sctp_assoc_cork(zdc_sctp_assoc *a, bool corked, uint64_t now)

@@ -20,7 +20,8 @@
  * packet or 200 ms), T3-rtx with RFC 6298 RTO, Karn's rule and backoff, fast retransmit, cwnd
  * and ssthresh (§7), peer rwnd, max-burst, graceful SHUTDOWN, ABORT, zero checksum (RFC 9653)
  * with a retry without it when the peer aborts the handshake, stream reset for closing channels
- * (RFC 6525 outgoing requests and responses). Not yet: PR-SCTP, heartbeats, restart
+ * (RFC 6525 outgoing requests and responses), partial reliability (RFC 3758: abandon by
+ * retransmissions or lifetime, FORWARD-TSN both ways). Not yet: heartbeats, restart, I-DATA
  * (docs/sctp.md). */
 #ifndef ZDC_CORE_SCTP_ASSOC_H
 #define ZDC_CORE_SCTP_ASSOC_H
@@ -100,6 +101,24 @@ void zdc_sctp_assoc_handle_timeout(zdc_sctp_assoc *a, uint64_t now);
 
 /* The earliest deadline, or UINT64_MAX. */
 uint64_t zdc_sctp_assoc_next_timeout(const zdc_sctp_assoc *a);
+
+/* Partial reliability (RFC 3758, RFC 7496), used when the peer supports FORWARD-TSN. */
+enum zdc_sctp_assoc_pr {
+    ZDC_SCTP_ASSOC_PR_NONE = 0, /* reliable */
+    ZDC_SCTP_ASSOC_PR_RTX = 1,  /* pr_value = retransmissions allowed (0 = sent once) */
+    ZDC_SCTP_ASSOC_PR_TTL = 2,  /* pr_value = lifetime in milliseconds */
+};
+
+typedef struct zdc_sctp_assoc_send_opts {
+    bool unordered;
+    int pr_policy; /* enum zdc_sctp_assoc_pr */
+    uint32_t pr_value;
+} zdc_sctp_assoc_send_opts;
+
+/* Like zdc_sctp_assoc_send with options (NULL: reliable, ordered). Also returns
+ * ZDC_ERR_INVALID_PARAMETER for an unknown policy. */
+int zdc_sctp_assoc_send_ex(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
+                           size_t len, const zdc_sctp_assoc_send_opts *o, uint64_t now);
 
 /* Queues one message (copied). Returns 0, ZDC_ERR_INVALID_PARAMETER (len 0, stream beyond the
  * negotiated outbound streams), ZDC_ERR_INVALID_STATE (not established), ZDC_ERR_NOMEM. */

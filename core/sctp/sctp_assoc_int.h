@@ -35,8 +35,12 @@ typedef struct tx_msg {
     uint16_t stream, ssn;
     uint32_t ppid;
     bool unordered;
-    size_t len, sent; /* bytes handed to fragments so far */
-    unsigned refs;    /* unacknowledged fragments, +1 while queued */
+    bool abandoned;    /* PR-SCTP (RFC 3758 §3.5): given up, covered by FORWARD-TSN */
+    uint8_t pr_policy; /* ZDC_SCTP_ASSOC_PR_* */
+    uint32_t pr_rtx;   /* PR_RTX: retransmissions allowed */
+    uint64_t expires;  /* PR_TTL: deadline */
+    size_t len, sent;  /* bytes handed to fragments so far */
+    unsigned refs;     /* unacknowledged fragments, +1 while queued */
     uint8_t data[];
 } tx_msg;
 
@@ -49,6 +53,7 @@ typedef struct tx_frag {
     bool acked;        /* by a gap block (may be renegedged: kept until cum-acked) */
     bool rtx;          /* marked for retransmission */
     bool in_flight;    /* counted in flight_size */
+    bool abandoned;    /* its message was abandoned (PR-SCTP) */
     uint16_t tx_count; /* transmissions so far */
     uint64_t sent_at;
 } tx_frag;
@@ -118,6 +123,8 @@ struct zdc_sctp_assoc {
     size_t rr; /* round-robin cursor into txs */
     size_t queued_bytes, flight_size;
     uint32_t n_rtx;               /* fragments marked for retransmission */
+    uint32_t adv_ack;             /* Advanced.Peer.Ack.Point (RFC 3758 §3.5) */
+    bool fwd_pending;             /* a FORWARD-TSN goes out with the next packet */
     uint32_t cwnd, ssthresh, pba; /* partial bytes acked */
     uint32_t peer_rwnd;
     bool fast_recovery;
@@ -176,7 +183,7 @@ void zdc_sctp_assoc_fail(zdc_sctp_assoc *a, int reason);
 int zdc_sctp_tx_init(zdc_sctp_assoc *a);
 void zdc_sctp_tx_clear(zdc_sctp_assoc *a);
 int zdc_sctp_tx_queue(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
-                      size_t len, bool unordered);
+                      size_t len, const zdc_sctp_assoc_send_opts *o, uint64_t now);
 void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now);
 void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, uint64_t now);
 void zdc_sctp_tx_handle_t3(zdc_sctp_assoc *a, uint64_t now);
@@ -191,6 +198,7 @@ void zdc_sctp_assoc_send_chunk(zdc_sctp_assoc *a, uint32_t vtag, const zdc_sctp_
 void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
 bool zdc_sctp_tx_stream_idle(const zdc_sctp_assoc *a, uint16_t stream);
 void zdc_sctp_rx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
+void zdc_sctp_rx_forward_tsn(zdc_sctp_assoc *a, const zdc_sctp_fwd_tsn_chunk *f);
 
 /* sctp_rx.c */
 int zdc_sctp_rx_init(zdc_sctp_assoc *a);

@@ -312,3 +312,61 @@ bool zdc_sctp_rx_write_sack(zdc_sctp_assoc *a, zdc_wr *w, bool force)
     a->n_dups = 0;
     return true;
 }
+
+/* RFC 3758 §3.6: the peer gave up TSNs up to new_cum: complete messages in that range are
+ * still delivered (ordered ones up to the SSNs listed), fragments of abandoned ones dropped,
+ * and the cumulative point moves on. */
+void zdc_sctp_rx_forward_tsn(zdc_sctp_assoc *a, const zdc_sctp_fwd_tsn_chunk *f)
+{
+    uint32_t new_cum = f->new_cum_tsn;
+    if (zdc_tsn_le(new_cum, a->cum_tsn))
+        return; /* old news; the SACK it triggers says so */
+    if (new_cum - a->cum_tsn > ZDC_SCTP_RX_WINDOW)
+        return; /* beyond anything the peer can have sent us in our window: bogus */
+    for (unsigned i = 0; i < f->n_streams; i++) {
+        zdc_sctp_fwd_stream fs = zdc_sctp_fwd_tsn_stream(f, i);
+        rx_stream *s = rx_stream_get(a, fs.stream);
+        if (s == NULL)
+            continue;
+        /* deliver what is complete before the skipped SSN, skip the rest up to it */
+        while ((int16_t)(fs.ssn - s->next_ssn) >= 0) {
+            uint16_t before = s->next_ssn;
+            deliver_ready(a, s);
+            if (s->next_ssn == before)
+                s->next_ssn++;
+        }
+    }
+    /* drop fragments at or below new_cum that can no longer complete */
+    for (uint32_t t = a->cum_tsn + 1; a->n_stored && zdc_tsn_le(t, new_cum); t++) {
+        rx_chunk *c = slot(a, t);
+        uint32_t first, last;
+        if (c && !message_span(a, t, &first, &last)) {
+            a->slots[t % ZDC_SCTP_RX_WINDOW] = NULL;
+            a->n_stored--;
+            a->rx_held -= c->len;
+            free(c);
+        }
+    }
+    /* also fragments stored below cum_tsn (the head of a message whose tail was abandoned) */
+    for (uint32_t i = 0; a->n_stored && i < ZDC_SCTP_RX_WINDOW; i++) {
+        rx_chunk *c = a->slots[i];
+        uint32_t first, last;
+        if (c && zdc_tsn_le(c->tsn, new_cum) && !message_span(a, c->tsn, &first, &last)) {
+            a->slots[i] = NULL;
+            a->n_stored--;
+            a->rx_held -= c->len;
+            free(c);
+        }
+    }
+    for (uint32_t t = a->cum_tsn + 1; zdc_tsn_le(t, new_cum); t++)
+        seen_set(a, t, false);
+    a->cum_tsn = new_cum;
+    if (zdc_tsn_lt(a->highest_tsn, new_cum))
+        a->highest_tsn = new_cum;
+    while (zdc_tsn_lt(a->cum_tsn, a->highest_tsn) && seen_get(a, a->cum_tsn + 1)) {
+        seen_set(a, a->cum_tsn + 1, false);
+        a->cum_tsn++;
+    }
+    for (size_t i = 0; i < a->n_rxs; i++)
+        deliver_ready(a, &a->rxs[i]);
+}

@@ -77,18 +77,26 @@ static tx_stream *tx_stream_get(zdc_sctp_assoc *a, uint16_t id)
 }
 
 int zdc_sctp_tx_queue(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const void *data,
-                      size_t len, bool unordered)
+                      size_t len, const zdc_sctp_assoc_send_opts *o, uint64_t now)
 {
+    bool unordered = o->unordered;
     tx_stream *s = tx_stream_get(a, stream);
     if (s == NULL)
         return ZDC_ERR_NOMEM;
     tx_msg *m = malloc(sizeof *m + len);
     if (m == NULL)
         return ZDC_ERR_NOMEM;
-    *m = (tx_msg){.stream = stream, .ppid = ppid, .unordered = unordered, .len = len, .refs = 1};
+    *m = (tx_msg){.stream = stream,
+                  .ppid = ppid,
+                  .unordered = unordered,
+                  .pr_policy = (uint8_t)o->pr_policy,
+                  .pr_rtx = o->pr_value,
+                  .expires = now + (uint64_t)o->pr_value * MS,
+                  .len = len,
+                  .refs = 1};
     memcpy(m->data, data, len);
-    if (!unordered)
-        m->ssn = s->next_ssn++;
+    /* The SSN is taken when the first fragment goes out, so a message abandoned before that
+     * leaves no hole in its stream's sequence. */
     if (s->tail)
         s->tail->next = m;
     else
@@ -135,14 +143,31 @@ static int ring_grow(zdc_sctp_assoc *a)
 
 /* The next fragment of at most `room` payload bytes from the round-robin scheduler, assigned
  * the next TSN; NULL when nothing is queued (or no memory to track it). */
-static tx_frag *next_fragment(zdc_sctp_assoc *a, size_t room)
+/* Drops expired messages not yet started from the head of stream s (RFC 3758 §3.5 A3). */
+static void drop_expired(zdc_sctp_assoc *a, tx_stream *s, uint64_t now)
+{
+    while (s->head && s->head->sent == 0 && s->head->pr_policy == ZDC_SCTP_ASSOC_PR_TTL &&
+           now >= s->head->expires) {
+        tx_msg *m = s->head;
+        s->head = m->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        a->queued_bytes -= m->len;
+        msg_unref(a, m);
+    }
+}
+
+static tx_frag *next_fragment(zdc_sctp_assoc *a, size_t room, uint64_t now)
 {
     if (a->n_txs == 0 || room == 0)
         return NULL;
     size_t i;
-    for (i = 0; i < a->n_txs; i++)
-        if (a->txs[(a->rr + i) % a->n_txs].head)
+    for (i = 0; i < a->n_txs; i++) {
+        tx_stream *c = &a->txs[(a->rr + i) % a->n_txs];
+        drop_expired(a, c, now);
+        if (c->head)
             break;
+    }
     if (i == a->n_txs)
         return NULL;
     if (a->next_tsn - a->peer_cum - 1 >= a->frag_cap && ring_grow(a) != 0)
@@ -153,8 +178,11 @@ static tx_frag *next_fragment(zdc_sctp_assoc *a, size_t room)
     size_t n = m->len - m->sent < room ? m->len - m->sent : room;
     tx_frag *f = frag_of(a, a->next_tsn);
     *f = (tx_frag){.msg = m, .off = (uint32_t)m->sent, .len = (uint32_t)n, .tsn = a->next_tsn++};
-    if (m->sent == 0)
+    if (m->sent == 0) {
         f->flags |= ZDC_SCTP_DATA_B;
+        if (!m->unordered)
+            m->ssn = s->next_ssn++;
+    }
     if (m->unordered)
         f->flags |= ZDC_SCTP_DATA_U;
     m->sent += n;
@@ -170,6 +198,106 @@ static tx_frag *next_fragment(zdc_sctp_assoc *a, size_t room)
         a->rr = si;
     }
     return f;
+}
+
+/* RFC 3758 §3.5: gives up message m: its outstanding fragments stop counting and will be
+ * skipped by FORWARD-TSN; what was never sent of it leaves the queue. */
+static void abandon(zdc_sctp_assoc *a, tx_msg *m)
+{
+    if (m->abandoned)
+        return;
+    m->abandoned = true;
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (f->msg != m)
+            continue;
+        f->abandoned = true;
+        set_rtx(a, f, false);
+        if (f->in_flight) {
+            f->in_flight = false;
+            a->flight_size -= f->len;
+        }
+    }
+    if (m->sent < m->len) {
+        for (size_t i = 0; i < a->n_txs; i++) {
+            tx_stream *s = &a->txs[i];
+            if (s->head == m) {
+                s->head = m->next;
+                if (s->head == NULL)
+                    s->tail = NULL;
+                a->queued_bytes -= m->len - m->sent;
+                m->sent = m->len;
+                msg_unref(a, m);
+                break;
+            }
+        }
+    }
+}
+
+/* Called when f is due for retransmission: abandons its message if its policy says so. */
+static bool should_abandon(const tx_frag *f, uint64_t now)
+{
+    const tx_msg *m = f->msg;
+    if (m->pr_policy == ZDC_SCTP_ASSOC_PR_RTX)
+        return f->tx_count > m->pr_rtx;
+    if (m->pr_policy == ZDC_SCTP_ASSOC_PR_TTL)
+        return now >= m->expires;
+    return false;
+}
+
+/* Moves the Advanced.Peer.Ack.Point over abandoned TSNs (§3.5 C1) and asks for a FORWARD-TSN
+ * when it passed the cumulative ack (C2). */
+static void advance_ack_point(zdc_sctp_assoc *a)
+{
+    if (zdc_tsn_lt(a->adv_ack, a->peer_cum))
+        a->adv_ack = a->peer_cum;
+    while (zdc_tsn_lt(a->adv_ack + 1, a->next_tsn)) {
+        tx_frag *f = frag_of(a, a->adv_ack + 1);
+        if (!f->abandoned && !f->acked)
+            break;
+        if (!f->abandoned && f->acked) {
+            /* a gap-acked chunk may be skipped only together with abandoned ones after it */
+            bool later = false;
+            for (uint32_t t = a->adv_ack + 2; zdc_tsn_lt(t, a->next_tsn); t++) {
+                tx_frag *g = frag_of(a, t);
+                if (g->abandoned) {
+                    later = true;
+                    break;
+                }
+                if (!g->acked)
+                    break;
+            }
+            if (!later)
+                break;
+        }
+        a->adv_ack++;
+    }
+    if (zdc_tsn_lt(a->peer_cum, a->adv_ack))
+        a->fwd_pending = true;
+}
+
+static void write_forward_tsn(zdc_sctp_assoc *a, zdc_wr *w)
+{
+    /* §3.2: the highest SSN skipped on each ordered stream. */
+    zdc_sctp_fwd_stream st[64];
+    uint16_t n = 0;
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_le(t, a->adv_ack); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (!f->abandoned || f->msg->unordered)
+            continue;
+        uint16_t k;
+        for (k = 0; k < n && st[k].stream != f->msg->stream; k++)
+            ;
+        if (k == n) {
+            if (n == 64)
+                break; /* the rest on the next FORWARD-TSN */
+            st[n++] = (zdc_sctp_fwd_stream){f->msg->stream, f->msg->ssn};
+        } else if ((int16_t)(f->msg->ssn - st[k].ssn) > 0) {
+            st[k].ssn = f->msg->ssn;
+        }
+    }
+    zdc_sctp_fwd_tsn_build(w, a->adv_ack, st, n);
+    a->fwd_pending = false;
 }
 
 static void write_frag(zdc_sctp_assoc *a, zdc_wr *w, tx_frag *f, uint64_t now)
@@ -218,6 +346,11 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
             tx_frag *f = frag_of(a, t);
             if (!f->rtx)
                 continue;
+            if (should_abandon(f, now)) {
+                abandon(a, f->msg);
+                advance_ack_point(a);
+                continue;
+            }
             if (!(first && burst == 0) && a->flight_size >= a->cwnd)
                 break;
             if (data_room(&w, a->cfg.mtu) < f->len)
@@ -226,6 +359,11 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
             any = true;
         }
         first = false;
+        if (a->fwd_pending && data_ok && zdc_tsn_lt(a->peer_cum, a->adv_ack) &&
+            a->cfg.mtu - w.len >= 8 + 4 * 64) {
+            write_forward_tsn(a, &w);
+            any = true;
+        }
         /* New data while cwnd and the peer's window allow (§6.1 A, B; a zero window still
          * lets one probe through when nothing is in flight). */
         while (data_ok && a->flight_size < a->cwnd && (a->peer_rwnd > 0 || a->flight_size == 0)) {
@@ -234,7 +372,7 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
                 break;
             if (a->peer_rwnd > 0 && room > a->peer_rwnd && a->flight_size > 0)
                 room = a->peer_rwnd;
-            tx_frag *f = next_fragment(a, room);
+            tx_frag *f = next_fragment(a, room, now);
             if (f == NULL)
                 break;
             write_frag(a, &w, f, now);
@@ -325,7 +463,7 @@ void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, ui
     for (uint32_t t = cum + 1; s->n_gaps && zdc_tsn_lt(t, highest_new); t++) {
         tx_frag *f = frag_of(a, t);
         /* §7.2.4: a chunk is fast-retransmitted once; later losses are T3's. */
-        if (f->acked || f->rtx || !f->in_flight || f->tx_count > 1)
+        if (f->acked || f->rtx || !f->in_flight || f->tx_count > 1 || f->abandoned)
             continue;
         if (++f->miss >= 3) {
             f->miss = 0;
@@ -357,11 +495,13 @@ void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, ui
         }
     }
     a->peer_rwnd = s->a_rwnd > a->flight_size ? s->a_rwnd - (uint32_t)a->flight_size : 0;
+    advance_ack_point(a);
     if (advanced) {
         a->error_count = 0;
         a->t3_at = 0;
     }
-    if (a->flight_size > 0 && a->t3_at == 0)
+    bool fwd_out = zdc_tsn_lt(a->peer_cum, a->adv_ack);
+    if ((a->flight_size > 0 || fwd_out) && a->t3_at == 0)
         a->t3_at = now + a->rto;
     if (a->flight_size == 0 && a->peer_cum + 1 == a->next_tsn)
         a->t3_at = 0;
@@ -384,7 +524,7 @@ void zdc_sctp_tx_handle_t3(zdc_sctp_assoc *a, uint64_t now)
     a->rto = a->rto * 2 > hi ? hi : a->rto * 2;
     for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++) {
         tx_frag *f = frag_of(a, t);
-        if (f->acked)
+        if (f->acked || f->abandoned)
             continue;
         set_rtx(a, f, true);
         f->miss = 0;
@@ -393,6 +533,7 @@ void zdc_sctp_tx_handle_t3(zdc_sctp_assoc *a, uint64_t now)
             a->flight_size -= f->len;
         }
     }
+    advance_ack_point(a); /* a lost FORWARD-TSN goes again (RFC 3758 §3.5 C4) */
     zdc_sctp_tx_flush(a, now);
     if (a->t3_at == 0 && a->peer_cum + 1 != a->next_tsn)
         a->t3_at = now + a->rto;
