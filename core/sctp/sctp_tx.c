@@ -231,6 +231,19 @@ static void abandon(zdc_sctp_assoc *a, tx_msg *m)
                 break;
             }
         }
+        /* The receiver holds the first fragments and waits for the end: give the end a TSN of
+         * its own, never sent, so that FORWARD-TSN moves the receiver past the whole message
+         * even when every fragment that was sent arrived (otherwise the cumulative ack would
+         * already be there and no FORWARD-TSN would go, RFC 3758 §3.5 C2). */
+        if (a->next_tsn - a->peer_cum - 1 < a->frag_cap || ring_grow(a) == 0) {
+            tx_frag *f = frag_of(a, a->next_tsn);
+            *f = (tx_frag){.msg = m,
+                           .tsn = a->next_tsn++,
+                           .flags =
+                               (uint8_t)(ZDC_SCTP_DATA_E | (m->unordered ? ZDC_SCTP_DATA_U : 0)),
+                           .abandoned = true};
+            m->refs++;
+        }
     }
 }
 
