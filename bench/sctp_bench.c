@@ -59,7 +59,7 @@ static q scratch;
 
 /* Messages the sender queues between two rounds of packet exchange (one engine poll's worth:
  * the native stack is corked around them, so small ones share packets). */
-#define BATCH 64
+static int BATCH = 64; /* ZDC_SCTP_BENCH_BATCH overrides */
 
 /* ---- native ---------------------------------------------------------------------------------- */
 
@@ -294,6 +294,8 @@ static double usrsctp_idle_bytes(void)
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
+    if (getenv("ZDC_SCTP_BENCH_BATCH"))
+        BATCH = atoi(getenv("ZDC_SCTP_BENCH_BATCH"));
     size_t sizes[] = {65536, 16384, 1024, 100};
     printf("sctp_bench: %.2f s per case, MTU 1200, one reliable ordered stream, in memory\n", secs);
     printf("%-8s %14s %14s %8s\n", "size", "native MB/s", "usrsctp MB/s", "ratio");
