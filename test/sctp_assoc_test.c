@@ -41,6 +41,7 @@ struct ep {
 };
 
 static zdc_fakeclock clk;
+static uint32_t test_mtu = 1200; /* a test may pick another (not a multiple of 4) */
 
 static int ep_send(void *user, const uint8_t *p, size_t len)
 {
@@ -48,7 +49,7 @@ static int ep_send(void *user, const uint8_t *p, size_t len)
     e->packets_sent++;
     if (len >= 12 && zdc_crc32c_load(p + 8) == 0)
         e->zero_csum_seen++;
-    cr_assert_leq(len, 1200);
+    cr_assert_leq(len, test_mtu);
     zdc_impair_push(e->link, p, len, 0, zdc_fakeclock_now(&clk));
     return 0;
 }
@@ -110,6 +111,7 @@ static void ep_init(struct ep *e, struct ep *peer, const zdc_impair_config *ic, 
     for (int i = 0; i < 32; i++)
         c.cookie_key[i] = (uint8_t)(seed * 31 + (uint64_t)i);
     c.zero_checksum = zero_checksum;
+    c.mtu = test_mtu;
     c.cb = (zdc_sctp_assoc_callbacks){.send = ep_send,
                                       .on_up = ep_up,
                                       .on_down = ep_down,
@@ -426,7 +428,10 @@ static void transfer(const zdc_impair_config *ic, unsigned n, size_t max_len, ui
     RUN_UNTIL(&a, &b, zdc_sctp_assoc_buffered_amount(a.a) == 0, 60 * SEC);
     cr_assert_eq(zdc_sctp_assoc_buffered_amount(a.a), 0, "everything acknowledged");
     zdc_sctp_assoc_stats st;
+    zdc_sctp_assoc_get_stats(b.a, &st);
+    cr_assert_eq(st.build_errors, 0);
     zdc_sctp_assoc_get_stats(a.a, &st);
+    cr_assert_eq(st.build_errors, 0, "every packet was built within the MTU");
     zdc_impair_stats ls = zdc_impair_get_stats(a.link);
     cr_log_info("loss %.2f: %u msgs, %llu pkts, lost %llu, rtx %llu (fast %llu, T3 %llu), "
                 "cwnd %u, rto %u ms, %.1f s simulated",
@@ -446,6 +451,16 @@ Test(sctp_assoc, transfer_perfect_link)
     ic.seed = 1;
     ic.delay_ns = 10 * MSEC;
     transfer(&ic, 400, 70000, 120 * SEC);
+}
+
+/* The peer connection's SCTP MTU is 1200 minus DTLS overhead: not a multiple of 4. */
+Test(sctp_assoc, transfer_with_an_mtu_not_a_multiple_of_four)
+{
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.seed = 5;
+    ic.delay_ns = 10 * MSEC;
+    test_mtu = 1171;
+    transfer(&ic, 200, 70000, 120 * SEC);
 }
 
 Test(sctp_assoc, transfer_1pct_loss_50ms)

@@ -96,8 +96,10 @@ void zdc_sctp_assoc_emit(zdc_sctp_assoc *a, zdc_wr *w)
      * (sent before that is settled) always carry the CRC. */
     bool zero = a->peer_zero_checksum && a->state >= ST_ESTABLISHED;
     int n = zdc_sctp_packet_finish(w, zero);
-    if (n <= 0)
+    if (n <= 0) {
+        a->st.build_errors++; /* a chunk did not fit: a bug, counted (tests assert 0) */
         return;
+    }
     a->st.packets_out++;
     a->st.bytes_out += (uint64_t)n;
     a->cfg.cb.send(a->cfg.user, a->out, (size_t)n);
@@ -623,6 +625,18 @@ int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const
 {
     zdc_sctp_assoc_send_opts o = {.unordered = unordered};
     return zdc_sctp_assoc_send_ex(a, stream, ppid, data, len, &o, now);
+}
+
+void zdc_sctp_assoc_set_app_held(zdc_sctp_assoc *a, size_t bytes, uint64_t now)
+{
+    a->app_held = bytes;
+    uint32_t w = zdc_sctp_rx_a_rwnd(a);
+    if (a->state >= ST_ESTABLISHED && w > a->last_adv_rwnd &&
+        (a->last_adv_rwnd == 0 || w - a->last_adv_rwnd >= a->cfg.rwnd / 4)) {
+        a->sack_now = true; /* window update */
+        if (!a->corked)
+            zdc_sctp_tx_flush(a, now);
+    }
 }
 
 void zdc_sctp_assoc_cork(zdc_sctp_assoc *a, bool corked, uint64_t now)

@@ -77,6 +77,7 @@ typedef struct zdc_sctp_assoc_stats {
     uint64_t dropped; /* malformed, bad checksum, bad tag, out of window */
     uint64_t retransmits, fast_retransmits, t3_expiries;
     uint64_t messages_out, messages_in;
+    uint64_t build_errors; /* packets that could not be built (must stay 0) */
     uint32_t cwnd, ssthresh, rto_ms, srtt_ms;
     bool peer_zero_checksum; /* we send 0 */
 } zdc_sctp_assoc_stats;
@@ -133,6 +134,12 @@ int zdc_sctp_assoc_send(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const
  * established), ZDC_ERR_QUEUE_FULL (ZDC_SCTP_MAX_PENDING_RESETS streams already waiting). */
 #define ZDC_SCTP_MAX_PENDING_RESETS 64
 int zdc_sctp_assoc_reset_stream(zdc_sctp_assoc *a, uint16_t stream, uint64_t now);
+
+/* Bytes of delivered messages the application has not consumed yet: they count against the
+ * receive window we advertise (RFC 9260 §6.2.1: a_rwnd is the buffer space left), so a reader
+ * that stops holds the sender back. When the window opens again by a quarter or more, a window
+ * update SACK goes at once. */
+void zdc_sctp_assoc_set_app_held(zdc_sctp_assoc *a, size_t bytes, uint64_t now);
 
 /* While corked, _send only queues; uncorking sends what fits at once, bundling small messages
  * into full packets (an engine corks around one poll's worth of application sends). */

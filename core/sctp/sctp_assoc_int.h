@@ -140,6 +140,8 @@ struct zdc_sctp_assoc {
     uint64_t seen[ZDC_SCTP_RX_WINDOW / 64]; /* TSNs above cum_tsn received */
     rx_chunk **slots;                       /* stored chunks, ZDC_SCTP_RX_WINDOW */
     size_t rx_held;                         /* bytes stored */
+    size_t app_held;                        /* delivered, not yet consumed (set_app_held) */
+    uint32_t last_adv_rwnd;                 /* a_rwnd of the last SACK sent */
     rx_stream *rxs;
     size_t n_rxs;
     uint32_t dups[16];

@@ -206,6 +206,14 @@ int zdc_sctp_rx_data(zdc_sctp_assoc *a, const zdc_sctp_data_chunk *d)
         a->sack_now = true;
         return 0;
     }
+    /* §6.2: no buffer space left (the application is not reading): new data is dropped, not
+     * acknowledged; the sender's zero-window probes back off on T3. Holes below the highest
+     * TSN are still filled, the window already counted them. */
+    if (zdc_sctp_rx_a_rwnd(a) == 0 && zdc_tsn_lt(a->highest_tsn, tsn)) {
+        a->st.dropped++;
+        a->sack_now = true;
+        return 0;
+    }
     bool unordered = d->flags & ZDC_SCTP_DATA_U;
     rx_stream *s = rx_stream_get(a, d->stream);
     if (s == NULL)
@@ -284,7 +292,8 @@ void zdc_sctp_rx_packet_done(zdc_sctp_assoc *a, uint64_t now)
 
 uint32_t zdc_sctp_rx_a_rwnd(const zdc_sctp_assoc *a)
 {
-    return a->rx_held < a->cfg.rwnd ? (uint32_t)(a->cfg.rwnd - a->rx_held) : 0;
+    size_t used = a->rx_held + a->app_held;
+    return used < a->cfg.rwnd ? (uint32_t)(a->cfg.rwnd - used) : 0;
 }
 
 bool zdc_sctp_rx_write_sack(zdc_sctp_assoc *a, zdc_wr *w, bool force)
@@ -304,8 +313,8 @@ bool zdc_sctp_rx_write_sack(zdc_sctp_assoc *a, zdc_wr *w, bool force)
             t++;
         gaps[n++] = (zdc_sctp_gap){(uint16_t)(start - a->cum_tsn), (uint16_t)(t - 1 - a->cum_tsn)};
     }
-    zdc_sctp_sack_build(w, a->cum_tsn, zdc_sctp_rx_a_rwnd(a), gaps, n, a->dups,
-                        (uint16_t)a->n_dups);
+    a->last_adv_rwnd = zdc_sctp_rx_a_rwnd(a);
+    zdc_sctp_sack_build(w, a->cum_tsn, a->last_adv_rwnd, gaps, n, a->dups, (uint16_t)a->n_dups);
     a->sack_now = false;
     a->unacked_pkts = 0;
     a->sack_at = 0;

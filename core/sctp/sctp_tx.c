@@ -334,10 +334,12 @@ static void write_frag(zdc_sctp_assoc *a, zdc_wr *w, tx_frag *f, uint64_t now)
     a->peer_rwnd = a->peer_rwnd > f->len ? a->peer_rwnd - f->len : 0;
 }
 
+/* Payload bytes a DATA chunk may still carry in this packet: its header and its padding must
+ * fit too, so the room is rounded down to a multiple of 4 (an MTU need not be one). */
 static size_t data_room(const zdc_wr *w, uint32_t mtu)
 {
     size_t used = w->len + ZDC_SCTP_DATA_HEADER_LEN;
-    return mtu > used ? mtu - used : 0;
+    return mtu > used ? (mtu - used) & ~(size_t)3 : 0;
 }
 
 static bool data_allowed(const zdc_sctp_assoc *a)
