@@ -485,7 +485,7 @@ static void go_down(zdc_sctp *s, int reason)
 static void flush_resets(zdc_sctp *s);
 
 /* RFC 9260 §3.3.10 error causes (and RFC 6525's, RFC 9260 numbering). */
-static const char *cause_name(uint16_t code)
+const char *zdc_sctp_cause_name(uint16_t code)
 {
     static const char *const names[] = {
         "none",
@@ -544,9 +544,9 @@ static void log_assoc_end(zdc_sctp *s, const struct sctp_assoc_change *ac, const
                 info[n++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
             }
         info[n] = '\0';
-        int w =
-            snprintf(causes + used, sizeof causes - used, "%scause %u (%s%s%s%s)", used ? ", " : "",
-                     (unsigned)code, cause_name(code), n ? ": \"" : "", info, n ? "\"" : "");
+        int w = snprintf(causes + used, sizeof causes - used, "%scause %u (%s%s%s%s)",
+                         used ? ", " : "", (unsigned)code, zdc_sctp_cause_name(code),
+                         n ? ": \"" : "", info, n ? "\"" : "");
         if (w < 0)
             break;
         used += (size_t)w < sizeof causes - used ? (size_t)w : sizeof causes - 1 - used;

@@ -12,9 +12,12 @@
 
 #include <openssl/rand.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "sctp_assoc.h"
+#include "sctp_wire.h"
 
 typedef struct held {
     struct held *next;
@@ -30,7 +33,8 @@ struct zdc_sctp_nat {
     zdc_sctp_assoc *a;
     uint64_t now;
     bool up, down_raised, closed, paused, draining;
-    bool in_call;       /* inside a call that brought the time (packet, timeout) */
+    bool in_call; /* inside a call that brought the time (packet, timeout) */
+    bool abort_logged;
     bool flush_pending; /* an application's send waits for a call with the time */
     uint16_t in_streams, out_streams;
     held *hq, *hq_tail;
@@ -55,6 +59,8 @@ static void n_up(void *user, uint16_t in, uint16_t out)
     n->up = true;
     n->in_streams = in;
     n->out_streams = out;
+    ZDC_LOG_I(n->cfg.log, ZDC_LOG_SCTP, "SCTP association up: %u in, %u out streams (native)",
+              (unsigned)in, (unsigned)out);
     if (n->cfg.cb.on_up)
         n->cfg.cb.on_up(n->cfg.user, in, out);
 }
@@ -69,9 +75,52 @@ static void raise_down(zdc_sctp_nat *n, int reason)
         n->cfg.cb.on_down(n->cfg.user, reason);
 }
 
+/* The peer's ABORT and its causes, logged as sctp.c does for usrsctp: a user-initiated abort
+ * (a peer closing) is the end of the connection (WARN), anything else an ERROR. */
+static void n_abort(void *user, const uint8_t *p, size_t len)
+{
+    zdc_sctp_nat *n = user;
+    n->abort_logged = true;
+    char causes[256] = "";
+    size_t used = 0;
+    bool user_abort = false;
+    zdc_sctp_cause_iter it;
+    zdc_sctp_cause_iter_init(&it, p, len);
+    uint16_t code;
+    const uint8_t *v;
+    size_t vl;
+    while (used < sizeof causes - 1 && zdc_sctp_cause_next(&it, &code, &v, &vl) == 1) {
+        if (used == 0 && code == ZDC_SCTP_CAUSE_USER_ABORT)
+            user_abort = true;
+        char info[65] = "";
+        size_t k = 0;
+        if (code == ZDC_SCTP_CAUSE_USER_ABORT || code == ZDC_SCTP_CAUSE_PROTOCOL_VIOLATION)
+            for (; k < vl && k < sizeof info - 1; k++)
+                info[k] = v[k] >= 0x20 && v[k] < 0x7f ? (char)v[k] : '.';
+        int w = snprintf(causes + used, sizeof causes - used, "%scause %u (%s%s%s%s)",
+                         used ? ", " : "", (unsigned)code, zdc_sctp_cause_name(code),
+                         k ? ": \"" : "", info, k ? "\"" : "");
+        if (w < 0)
+            break;
+        used += (size_t)w < sizeof causes - used ? (size_t)w : sizeof causes - 1 - used;
+    }
+    ZDC_LOG(n->cfg.log, user_abort ? ZDC_LOG_WARN : ZDC_LOG_ERROR, ZDC_LOG_SCTP,
+            "SCTP association %s: ABORT received, %s", n->up ? "ended" : "could not start",
+            used ? causes : "no cause");
+}
+
 static void n_down(void *user, int reason)
 {
     zdc_sctp_nat *n = user;
+    if (!n->closed && !n->down_raised) {
+        if (reason == ZDC_SCTP_ASSOC_SHUTDOWN)
+            ZDC_LOG_I(n->cfg.log, ZDC_LOG_SCTP, "SCTP association shut down by the peer");
+        else if (!n->abort_logged)
+            ZDC_LOG(n->cfg.log, ZDC_LOG_ERROR, ZDC_LOG_SCTP, "SCTP association %s",
+                    reason == ZDC_SCTP_ASSOC_CANT_START
+                        ? "could not start: the INIT/COOKIE exchange got no answer"
+                        : "ended: retransmissions exhausted");
+    }
     raise_down(n, reason == ZDC_SCTP_ASSOC_SHUTDOWN     ? ZDC_SCTP_DOWN_SHUTDOWN
                   : reason == ZDC_SCTP_ASSOC_CANT_START ? ZDC_SCTP_DOWN_CANT_START
                                                         : ZDC_SCTP_DOWN_ABORTED);
@@ -194,7 +243,8 @@ int zdc_sctp_nat_new(const zdc_sctp_config *cfg, zdc_sctp_nat **out)
                                       .on_up = n_up,
                                       .on_down = n_down,
                                       .on_message = n_msg,
-                                      .on_stream_reset = n_reset};
+                                      .on_stream_reset = n_reset,
+                                      .on_abort = n_abort};
     c.user = n;
     int rv = zdc_sctp_assoc_new(&c, &n->a);
     if (rv != 0) {

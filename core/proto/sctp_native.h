@@ -7,6 +7,9 @@
 
 typedef struct zdc_sctp_nat zdc_sctp_nat;
 
+/* The name of an RFC 9260 §3.3.10 error cause (sctp.c). */
+const char *zdc_sctp_cause_name(uint16_t code);
+
 int zdc_sctp_nat_new(const zdc_sctp_config *cfg, zdc_sctp_nat **out);
 void zdc_sctp_nat_free(zdc_sctp_nat *n);
 void zdc_sctp_nat_set_now(zdc_sctp_nat *n, uint64_t now_ns);

@@ -486,6 +486,8 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
                 a->t1_at = now + t1_interval(a);
                 return 0;
             }
+            if (a->state != ST_CLOSED && a->cfg.cb.on_abort)
+                a->cfg.cb.on_abort(a->cfg.user, c.u.opaque.p, c.u.opaque.len);
             zdc_sctp_assoc_fail(a, a->state < ST_ESTABLISHED ? ZDC_SCTP_ASSOC_CANT_START
                                                              : ZDC_SCTP_ASSOC_ABORTED);
             return 0;

@@ -54,6 +54,9 @@ typedef struct zdc_sctp_assoc_callbacks {
     void (*on_stream_reset)(void *user, uint16_t stream);
     /* Our reset of outgoing `stream` was performed by the peer: the id may be used again. */
     void (*on_reset_done)(void *user, uint16_t stream);
+    /* The peer sent ABORT; `causes` are its error causes (walk with zdc_sctp_cause_next),
+     * valid during the call. on_down follows. */
+    void (*on_abort)(void *user, const uint8_t *causes, size_t len);
 } zdc_sctp_assoc_callbacks;
 
 typedef struct zdc_sctp_assoc_config {
