@@ -298,6 +298,8 @@ int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
         return 0;
     if (!pc->ice)
         return ZDC_ERR_NOT_FOUND;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     if (zdc_ice_handle_stun_msg(pc->ice, from, p, len, msg, parse_rv, now_ns) == ZDC_ERR_NOT_FOUND)
         return ZDC_ERR_NOT_FOUND;
     count_rx(pc, len, true);
@@ -347,6 +349,8 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
 {
     if (pc->closed)
         return 0;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     switch (zdc_demux_classify(p, len)) {
     case ZDC_DEMUX_STUN:
         if (!pc->ice)
@@ -411,6 +415,8 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
     uint64_t x;
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&x) && x < t)
         t = x;
+    if (pc->sctp && (x = zdc_sctp_next_timeout(pc->sctp)) < t)
+        t = x; /* the native SCTP's own timers (usrsctp: none here) */
     if (pc->rx_resume)
         t = 0; /* the application made room: take what SCTP holds */
     return t;
@@ -424,6 +430,10 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
         zdc_ice_handle_timeout(pc->ice, now_ns);
     if (pc->dtls)
         zdc_dtls_handle_timeout(pc->dtls, now_ns);
+    if (pc->sctp && zdc_sctp_next_timeout(pc->sctp) <= now_ns)
+        zdc_sctp_handle_timeout(pc->sctp, now_ns);
+    else if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     /* usrsctp's timer wheel is process-wide: ticking it may run other peers' timers too,
      * and a second tick at the same now_ns does nothing. */
     uint64_t tick;
