@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything zdc needs to build, test and fuzz, from Debian's packages.
+# (libmicrohttpd-dev: server/, the optional zdc-server signaling front; built when found.)
 # Idempotent: packages already present are skipped without touching the network.
 # Usage: scripts/install-deps.sh [--interop] [--perf] [--godot]
 #   --interop adds Chromium and node/npm (the interop harness); --perf adds node/npm (zdc-perf's
@@ -8,7 +9,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
-      liburing-dev libssl-dev libusrsctp-dev libcriterion-dev
+      liburing-dev libssl-dev libusrsctp-dev libcriterion-dev libmicrohttpd-dev
       clang libclang-rt-14-dev llvm afl++ valgrind clang-format)
 node=0
 for flag in "$@"; do
