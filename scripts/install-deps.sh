@@ -2,7 +2,8 @@
 # Installs everything zdc needs to build, test and fuzz, from Debian's packages.
 # Idempotent: packages already present are skipped without touching the network.
 # Usage: scripts/install-deps.sh [--interop | --perf]
-#   --interop adds Chromium and node/npm (the interop harness); --perf adds node/npm (zdc-perf's
+#   --interop adds Chromium, Firefox ESR, node/npm (the interop harness) and Go with Debian's Pion
+#   sources (test/interop/pion-peer, built by scripts/build-pion-peer.sh); --perf adds node/npm (zdc-perf's
 #   libdatachannel reference, perf/ndc-ref.mjs).
 set -euo pipefail
 
@@ -11,6 +12,9 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       clang libclang-rt-14-dev llvm afl++ valgrind clang-format)
 if [ "${1:-}" = "--interop" ]; then
   pkgs+=(chromium nodejs npm iproute2)  # iproute2: test/interop/netns.sh
+  # Firefox ESR (test/interop/peer-firefox.mjs); Go 1.19 and Pion v3 for the Pion peer, built in
+  # GOPATH mode from Debian's sources (/usr/share/gocode/src): no Go module proxy is used.
+  pkgs+=(firefox-esr golang-go golang-github-pion-webrtc.v3-dev)
 elif [ "${1:-}" = "--perf" ]; then
   pkgs+=(nodejs npm)
 fi
