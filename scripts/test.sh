@@ -5,7 +5,8 @@
 #   2. ThreadSanitizer build: the ring/threading tests (ctest label "thread").
 #   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
 #   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.
-#   5. Interop: zdc-peer (ASan build) against Chromium and libdatachannel (ctest label interop).
+#   5. Interop: zdc-peer (ASan build) against libdatachannel, Pion, Chromium and Firefox (ctest
+#      label interop; the Pion peer is built by CMake through scripts/build-pion-peer.sh).
 #   6. zdc-perf smoke (release build): one round of small cases beside libdatachannel.
 #   Also: install into a scratch prefix and build a user's program with find_package/pkg-config,
 #   and run the tutorial program under valgrind.
@@ -47,10 +48,11 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_ctest build/asan -LE 'interop'
 
-section "Interop: zdc-peer against libdatachannel and Chromium (label interop)"
+section "Interop: zdc-peer against libdatachannel, Pion, Chromium and Firefox (label interop)"
 run_ctest build/asan -L interop
-# Each case's line, the connection states both sides reported, and Chromium's getStats().
-grep -hE '^[0-9]+: (PASS|FAIL|flaky|  |     )' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
+# Each case's line (N/A: the case cannot apply to that peer, with the reason), the connection
+# states both sides reported, and what each peer says it negotiated.
+grep -hE '^[0-9]+: (PASS|FAIL|N/A|flaky|not applicable|  |     )' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
 
 section "ThreadSanitizer build and tests (label thread)"
 cmake --preset tsan >/dev/null

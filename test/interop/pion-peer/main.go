@@ -356,7 +356,7 @@ func (p *peer) done() {
 		p.closeChannels() // exit once they are seen closed
 	case p.o.awaitClose:
 		if p.nClosed == p.o.channels {
-			p.finish(0)
+			time.AfterFunc(250*time.Millisecond, func() { p.post(func() { p.finish(0) }) })
 		} else {
 			logf("waiting for the other side to close the channel")
 		}
@@ -546,7 +546,9 @@ func (p *peer) setup(c *slot, k int, ch *webrtc.DataChannel) {
 				p.closeChannels() // the other side closes: follow
 			}
 			if p.nClosed == p.o.channels {
-				p.finish(0)
+				// Pion answers a peer's stream reset with its own from another goroutine:
+				// give that a moment to leave before the association goes.
+				time.AfterFunc(250*time.Millisecond, func() { p.post(func() { p.finish(0) }) })
 			}
 		})
 	})
