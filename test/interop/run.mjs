@@ -37,6 +37,7 @@
 // failed and at least one passed; 77 when every selected case was skipped.
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -53,6 +54,10 @@ const timeout = Number(opt('--timeout', '60'));
 // zdc-peer when Go is installed).
 const pion = opt('--pion', process.env.ZDC_PION_PEER || (zdc ? path.join(path.dirname(zdc), 'pion-peer') : 'pion-peer'));
 
+// --in-netns: this run.mjs already runs inside a namespace of its own (netns.sh), made for a
+// peer that shares one browser across its cases (firefox); cases then run without a namespace
+// each.
+const inNetns = argv.includes('--in-netns');
 const chromium = path.join(here, 'peer-chromium.mjs');
 const peerDefs = {
   ndc: { cmd: ['node', path.join(here, 'peer-ndc.mjs')] },
@@ -69,7 +74,13 @@ const peerDefs = {
             'binary 256 KiB': 'Pion 3.1 advertises no a=max-message-size, so 64 KiB applies (RFC 8841 §6.1); zdc refuses larger sends',
           },
           statesExempt: 'Pion 3.1 never reports "connecting" (ICE checking and DTLS connecting at once, which cannot happen)' },
-  'chromium-mdns': { cmd: ['node', chromium, '--mdns'], veth: true, zdcExtra: ['--no-loopback'],
+  // Firefox ESR: one headless Firefox per run (firefox-host.mjs; it takes seconds to start) serves
+  // every case of that run, in one namespace with the veth pair (Firefox gathers only on the
+  // default route's interface, never on loopback there); a fresh page per case.
+  firefox: { cmd: ['node', path.join(here, 'peer-firefox.mjs')], veth: true, sharedHost: 'firefox-host.mjs',
+             missing: fs.existsSync(process.env.FIREFOX || '/usr/bin/firefox-esr') ? null
+               : `no ${process.env.FIREFOX || '/usr/bin/firefox-esr'} (Debian firefox-esr: scripts/install-deps.sh --interop)` },
+  'chromium-mdns': { cmd: ['node', chromium, '--mdns'], veth: true, mdns: true, zdcExtra: ['--no-loopback'],
                      only: ['binary 1200 B', 'binary 64 KiB', 'text UTF-8', '4 channels', 'echoer closes'] },
 };
 const zdcCmd = self ? ['node', path.join(here, 'peer-ndc.mjs')] : [zdc];
@@ -112,10 +123,10 @@ const count = (side, ev) => side.events.filter((e) => e.event === ev).length;
 // { skip: reason }.
 function runCase(sender, echoer, veth) {
   return new Promise((resolve) => {
-    const args = [path.join(here, 'netns.sh'), ...(veth ? ['--veth'] : []), '--',
-      'node', path.join(here, 'relay.mjs'), '--quiet', '--timeout', String(timeout),
+    const relay = ['node', path.join(here, 'relay.mjs'), '--quiet', '--timeout', String(timeout),
       '--', ...sender, '--', ...echoer];
-    const proc = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = inNetns ? relay : ['bash', path.join(here, 'netns.sh'), ...(veth ? ['--veth'] : []), '--', ...relay];
+    const proc = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     proc.stdout.on('data', (d) => { out += d; });
     proc.stderr.on('data', (d) => { err += d; });
@@ -185,7 +196,7 @@ async function runOne(peer, def, zdcOffers, c) {
       }
     }
     // Variant 2 means something only if Chrome did hide its host addresses behind .local names.
-    if (def.veth && !self) {
+    if (def.mdns && !self) {
       const hosts = peerR.candidates.filter((cand) => / typ host/.test(cand));
       const named = hosts.filter((cand) => /\.local /.test(cand));
       if (!named.length || named.length !== hosts.length)
@@ -232,8 +243,63 @@ async function runOne(peer, def, zdcOffers, c) {
 const retries = Number(process.env.ZDC_INTEROP_RETRIES ?? 1);
 let passed = 0, failed = 0, skipped = 0;
 const failures = [], skips = [], flaky = [], na = [];
+// A peer with a shared host (firefox) runs its cases in a child run.mjs inside one namespace of
+// its own; that child starts the host, and its summary line is added to ours.
+function runInNetns(peer, def) {
+  return new Promise((resolve) => {
+    const rest = [];
+    for (let k = 0; k < argv.length; k++) {
+      if (argv[k] === '--peers') { k++; continue; }
+      rest.push(argv[k]);
+    }
+    const child = spawn('bash', [path.join(here, 'netns.sh'), ...(def.veth ? ['--veth'] : []), '--',
+      process.execPath, fileURLToPath(import.meta.url), ...rest, '--peers', peer, '--in-netns'],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    let last = '', skip = null;
+    const summary = /^(\d+) passed \((\d+) only on a retry\), (\d+) failed, (\d+) skipped/;
+    readline.createInterface({ input: child.stdout }).on('line', (l) => {
+      if (l.startsWith('SKIP netns:')) skip = l;
+      else if (!summary.test(l)) console.log(l);  // ours counts it in
+      last = l;
+    });
+    child.on('exit', (code) => {
+      const m = last.match(summary);
+      if (skip) resolve({ skip });
+      else if (m) resolve({ passed: +m[1], retried: +m[2], failed: +m[3], skipped: +m[4] });
+      else resolve({ broken: `the ${peer} run inside its namespace exited ${code} without a summary` });
+    });
+  });
+}
+
+// Starts the shared host (firefox-host.mjs) of a peer; resolves with null, or why it failed.
+let hostProc = null;
+function startHost(def) {
+  return new Promise((resolve) => {
+    hostProc = spawn('node', [path.join(here, def.sharedHost)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const errs = [];
+    const t = setTimeout(() => resolve(`${def.sharedHost} not ready within 100 s: ${errs.slice(-3).join(' | ')}`), 100000);
+    readline.createInterface({ input: hostProc.stderr }).on('line', (l) => { errs.push(l); if (process.env.ZDC_INTEROP_HOST_LOG) console.error(l); });
+    readline.createInterface({ input: hostProc.stdout }).on('line', (l) => {
+      const m = l.match(/^firefox-host ready (\d+)$/);
+      if (m) { clearTimeout(t); process.env.ZDC_FIREFOX_HOST = `127.0.0.1:${m[1]}`; resolve(null); }
+    });
+    hostProc.on('exit', (code) => { clearTimeout(t); resolve(`${def.sharedHost} exited ${code}: ${errs.slice(-3).join(' | ')}`); });
+  });
+}
+
 for (const peer of peers) {
   const def = peerDefs[peer];
+  if (def.sharedHost && !def.missing) {
+    if (!inNetns) {
+      const r = await runInNetns(peer, def);
+      if (r.skip) { console.log(`SKIP ${peer}: ${r.skip}`); skipped++; skips.push(peer); }
+      else if (r.broken) { console.log(`FAIL ${peer}: ${r.broken}`); failed++; failures.push(peer); }
+      else { passed += r.passed; failed += r.failed; skipped += r.skipped; if (r.retried) flaky.push(`${r.retried} ${peer} case(s), listed above`); if (r.failed) failures.push(`${r.failed} ${peer} case(s), above`); }
+      continue;
+    }
+    const why = await startHost(def);
+    if (why) def.missing = why;  // every case fails with the reason
+  }
   for (const zdcOffers of [true, false]) {
     for (const c of cases) {
       let res = await runOne(peer, def, zdcOffers, c);
@@ -251,6 +317,7 @@ for (const peer of peers) {
     }
   }
 }
+if (hostProc) { hostProc.stdin.end(); hostProc.kill('SIGTERM'); }
 if (flaky.length) console.log(`flaky (failed, then passed on a retry):\n  ${flaky.join('\n  ')}`);
 if (na.length) console.log(`not applicable to the peer (listed above with the reason, not counted): ${na.length}`);
 if (failures.length) console.log(`failed cases:\n  ${failures.join('\n  ')}`);
