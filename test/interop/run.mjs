@@ -1,13 +1,21 @@
 #!/usr/bin/env node
-// Interop matrix: zdc-peer against real peers (libdatachannel via node-datachannel, Chromium),
-// in both offer/answer roles, over the cases the zdc-peer protocol can express.
+// Interop matrix: zdc-peer against real peers (libdatachannel via node-datachannel, Pion v3,
+// Chromium, Firefox ESR), in both offer/answer roles, over the cases the zdc-peer protocol can
+// express.
 //
-//   node run.mjs --zdc PATH/zdc-peer [--peers ndc,chromium,chromium-mdns] [--filter TEXT] [--timeout S]
+//   node run.mjs --zdc PATH/zdc-peer [--peers ndc,pion,chromium,chromium-mdns,firefox] [--pion PATH]
+//                [--filter TEXT] [--timeout S]
 //   node run.mjs --self              harness self-check: libdatachannel stands in for zdc-peer
 //
 // Peers: ndc (libdatachannel), chromium (variant 1: loopback candidates), chromium-mdns
 // (variant 2: Chrome's defaults, host addresses hidden behind .local names; zdc-peer runs with
-// --no-loopback and must reach Chrome through peer-reflexive discovery).
+// --no-loopback and must reach Chrome through peer-reflexive discovery), pion (Debian's Pion
+// WebRTC 3.1, test/interop/pion-peer, built by scripts/build-pion-peer.sh), firefox (Debian's
+// firefox-esr, headless; one browser per run through firefox-host.mjs, all of that run's cases
+// in one namespace with the veth pair).
+//
+// A case that cannot apply to a peer (a limit of that peer's version) prints "N/A" with the
+// reason and is not counted; a peer that cannot be set up (no Go, no Firefox) fails its cases.
 //
 // Every case runs inside a network namespace of its own (netns.sh): loopback only, or for
 // chromium-mdns loopback plus a veth pair on 198.18.0.0/24, so no test traffic touches the
@@ -47,7 +55,7 @@ const opt = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv
 const self = argv.includes('--self');
 const zdc = opt('--zdc', null);
 if (!self && !zdc) { console.error('usage: run.mjs --zdc PATH | --self'); process.exit(2); }
-const peers = opt('--peers', 'ndc,chromium,chromium-mdns').split(',');
+const peers = opt('--peers', 'ndc,pion,chromium,chromium-mdns,firefox').split(',');
 const filter = opt('--filter', '');
 const timeout = Number(opt('--timeout', '60'));
 // The Pion peer is a Go program built by scripts/build-pion-peer.sh (CMake builds it beside
