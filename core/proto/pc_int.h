@@ -62,6 +62,7 @@ struct zdc_pc_channel {
 
 struct zdc_pc {
     zdc_pc_env env;
+    zdc_log_ctx log; /* env.log and this peer's handle id; the stages point here */
     zdc_addr *local;
     size_t n_local;
 
