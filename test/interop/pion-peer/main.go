@@ -323,10 +323,10 @@ func (p *peer) printResult(ok bool) {
 	if secs < 1e-9 {
 		secs = 1e-9
 	}
-	round := func(x, unit float64) float64 { return math.Round(x/unit) * unit }
+	round := func(x, scale float64) float64 { return math.Round(x*scale) / scale }
 	emit(map[string]interface{}{"event": "result", "ok": ok, "sent": p.sent.Load(),
-		"received": p.received, "bytes": p.bytes, "seconds": round(secs, 1e-6),
-		"mbps": round(float64(p.bytes)*8/secs/1e6, 1e-3)})
+		"received": p.received, "bytes": p.bytes, "seconds": round(secs, 1e6),
+		"mbps": round(float64(p.bytes)*8/secs/1e6, 1e3)})
 }
 
 // closeChannels closes every channel once what it has queued is out.
