@@ -345,31 +345,38 @@ async function connect2p(n) {
   } finally { await ch.end(); }
 }
 
+// The server side of n clients in the child: a peer per client index, made when its offer
+// (or a candidate) arrives; onChannel(dc) for each incoming channel. Returns { pcs, open }.
+function servePeers(ch, n, onChannel) {
+  const sv = { pcs: new Array(n).fill(null), open: 0 };
+  const get = (idx) => {
+    if (sv.pcs[idx]) return sv.pcs[idx];
+    const pc = newPc();
+    pc.remote = remote(pc);
+    pc.onLocalDescription((sdp, type) => ch.send({ t: 'D', idx, sdp, type }));
+    pc.onLocalCandidate((cand, mid) => ch.send({ t: 'C', idx, cand, mid }));
+    pc.onDataChannel((dc) => { pc.dc = dc; sv.open++; onChannel?.(dc); });
+    return (sv.pcs[idx] = pc);
+  };
+  ch.on('D', (m) => get(m.idx).remote.desc(m.sdp, m.type));
+  ch.on('C', (m) => get(m.idx).remote.cand(m.cand, m.mid));
+  return sv;
+}
+
 // This process is the server (what is measured); the child holds the clients.
 async function handshakes(n) {
   const ch = startChild('clients', { n });
   try {
     if (!(await ch.wait('Y', 60))) return { error: 'the clients did not start' };
-    const pcs = new Array(n).fill(null);
-    let open = 0;
-    const get = (idx) => {
-      if (pcs[idx]) return pcs[idx];
-      const pc = newPc();
-      pc.remote = remote(pc);
-      pc.onLocalDescription((sdp, type) => ch.send({ t: 'D', idx, sdp, type }));
-      pc.onLocalCandidate((cand, mid) => ch.send({ t: 'C', idx, cand, mid }));
-      pc.onDataChannel((dc) => { pc.dc = dc; open++; });
-      return (pcs[idx] = pc);
-    };
-    ch.on('D', (m) => get(m.idx).remote.desc(m.sdp, m.type));
-    ch.on('C', (m) => get(m.idx).remote.cand(m.cand, m.mid));
+    const sv = servePeers(ch, n, null);
+    const pcs = sv.pcs;
     const t0 = now(), cpu0 = process.cpuUsage();
     ch.send({ t: 'G' });
-    const ok = await until(() => open === n, 60, 1);
+    const ok = await until(() => sv.open === n, 60, 1);
     const t1 = now(), cpu = process.cpuUsage(cpu0);
     const cpuS = (cpu.user + cpu.system) / 1e6;
     for (const pc of pcs) if (pc) { pc.dc?.close(); pc.close(); }
-    if (!ok) return { error: `${open} of ${n} clients connected` };
+    if (!ok) return { error: `${sv.open} of ${n} clients connected` };
     return { m: { hs_per_core_s: n / cpuS, hs_per_s: n / (t1 - t0), server_cpu_s: cpuS, clients: n } };
   } finally { await ch.end(); }
 }
@@ -384,29 +391,14 @@ async function scale(n, secs) {
   const ch = startChild('tickers', { n });
   try {
     if (!(await ch.wait('Y', 60))) return { error: 'the clients did not start' };
-    const pcs = new Array(n).fill(null);
-    let open = 0;
-    const get = (idx) => {
-      if (pcs[idx]) return pcs[idx];
-      const pc = newPc();
-      pc.remote = remote(pc);
-      pc.onLocalDescription((sdp, type) => ch.send({ t: 'D', idx, sdp, type }));
-      pc.onLocalCandidate((cand, mid) => ch.send({ t: 'C', idx, cand, mid }));
-      pc.onDataChannel((dc) => {
-        pc.dc = dc;
-        open++;
-        dc.onMessage((m) => { if (typeof m !== 'string') dc.sendMessageBinary(m); });
-      });
-      return (pcs[idx] = pc);
-    };
-    ch.on('D', (m) => get(m.idx).remote.desc(m.sdp, m.type));
-    ch.on('C', (m) => get(m.idx).remote.cand(m.cand, m.mid));
+    const sv = servePeers(ch, n, (dc) => dc.onMessage((m) => { if (typeof m !== 'string') dc.sendMessageBinary(m); }));
+    const pcs = sv.pcs;
     const rss0 = process.memoryUsage().rss;
     ch.send({ t: 'G' });
-    const ok = await until(() => open === n, 300, 2);
+    const ok = await until(() => sv.open === n, 300, 2);
     if (!ok) {
       for (const pc of pcs) if (pc) { pc.dc?.close(); pc.close(); }
-      return { error: `${open} of ${n} peers connected` };
+      return { error: `${sv.open} of ${n} peers connected` };
     }
     await sleep(500); // the handshakes' last packets
     const rss1 = process.memoryUsage().rss;

@@ -44,17 +44,17 @@
 #define CIPHERS                                                                                    \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                                 \
     "ECDHE-ECDSA-CHACHA20-POLY1305"
-#define GROUPS       "X25519:P-256"
+#define GROUPS "X25519:P-256"
 /* RFC 5764 §4.1.1 use_srtp: the profiles browsers offer (RFC 7714 AEAD_AES_128_GCM first). */
 #define SRTP_PROFILES "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
-#define MAX_DATAGRAM 16384u
-#define RECORD_HDR   13u
-#define HS_HDR       12u
-#define MAX_RECORD   (16384u + 2048u) /* RFC 6347 §4.1: DTLSCiphertext length limit */
-#define CT_CCS       20
-#define CT_ALERT     21
-#define CT_HANDSHAKE 22
-#define CT_APP_DATA  23
+#define MAX_DATAGRAM  16384u
+#define RECORD_HDR    13u
+#define HS_HDR        12u
+#define MAX_RECORD    (16384u + 2048u) /* RFC 6347 §4.1: DTLSCiphertext length limit */
+#define CT_CCS        20
+#define CT_ALERT      21
+#define CT_HANDSHAKE  22
+#define CT_APP_DATA   23
 
 struct zdc_dtls_cert {
     atomic_uint refs;
