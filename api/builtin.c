@@ -325,6 +325,11 @@ static int b_signaling_state(void *obj)
 {
     return zdc_pc_signaling_state(pc_of(obj));
 }
+static const char *b_local_description(void *obj, bool with_candidates)
+{
+    return zdc_pc_local_description(pc_of(obj), with_candidates);
+}
+
 static const char *b_last_error(void *obj)
 {
     const bpeer *b = obj;
@@ -473,6 +478,7 @@ static const zdc_peer_impl builtin = {
     .get_stats = b_get_stats,
     .restart_ice = b_restart_ice,
     .channel_get_stats = c_get_stats,
+    .local_description = b_local_description,
 };
 
 const zdc_peer_impl *zdc_peer_builtin_impl(void)

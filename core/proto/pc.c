@@ -31,6 +31,20 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
         pc->env.rx_channel_limit = ZDC_PC_DEFAULT_RX_CHANNEL_LIMIT;
     if (!pc->env.rx_peer_limit)
         pc->env.rx_peer_limit = ZDC_PC_DEFAULT_RX_PEER_LIMIT;
+    zdc_peer_tuning *b = &pc->base;
+    *b = env->tuning;
+    if (!b->max_receive_queue_channel)
+        b->max_receive_queue_channel = pc->env.rx_channel_limit;
+    if (!b->max_receive_queue_peer)
+        b->max_receive_queue_peer = pc->env.rx_peer_limit;
+    if (!b->max_send_queue_channel)
+        b->max_send_queue_channel = pc->env.send_queue_limit;
+    if (!b->max_channels || b->max_channels > MAX_CHANNELS)
+        b->max_channels = MAX_CHANNELS;
+    pc->tun = *b; /* the ICE timeouts stay 0 = the agent's defaults (ice.h) */
+    pc->env.rx_channel_limit = b->max_receive_queue_channel;
+    pc->env.rx_peer_limit = b->max_receive_queue_peer;
+    pc->env.send_queue_limit = b->max_send_queue_channel;
     if (env->n_local) {
         pc->local = malloc(env->n_local * sizeof *pc->local);
         if (!pc->local) {
@@ -79,6 +93,12 @@ static void reset_connection(zdc_pc *pc, bool channels)
     for (size_t i = 0; i < pc->n_pending; i++)
         free(pc->pending[i]);
     pc->n_pending = 0;
+    for (size_t i = 0; i < pc->n_local_cand; i++)
+        free(pc->local_cand[i]);
+    pc->n_local_cand = 0;
+    pc->local_cand_end = false;
+    free(pc->full_sdp);
+    pc->full_sdp = NULL;
     pc->pending_end = false;
     pc->local_set = pc->remote_set = pc->offerer = false;
     pc->remote_media = -1;
@@ -135,8 +155,31 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
             n++;
         }
     }
+    if (cfg && cfg->tuning.max_channels > MAX_CHANNELS) {
+        pc_set_err(pc, "tuning.max_channels: at most %d", MAX_CHANNELS);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
     pc->closed = false;
     reset_connection(pc, true);
+    pc->tun = pc->base;
+    if (cfg) {
+        const zdc_peer_tuning *t = &cfg->tuning;
+#define OVERRIDE(f)                                                                                \
+    if (t->f)                                                                                      \
+    pc->tun.f = t->f
+        OVERRIDE(connect_timeout_ms);
+        OVERRIDE(consent_interval_ms);
+        OVERRIDE(disconnected_timeout_ms);
+        OVERRIDE(failed_timeout_ms);
+        OVERRIDE(max_receive_queue_channel);
+        OVERRIDE(max_receive_queue_peer);
+        OVERRIDE(max_send_queue_channel);
+        OVERRIDE(max_channels);
+#undef OVERRIDE
+    }
+    pc->env.rx_channel_limit = pc->tun.max_receive_queue_channel;
+    pc->env.rx_peer_limit = pc->tun.max_receive_queue_peer;
+    pc->env.send_queue_limit = pc->tun.max_send_queue_channel;
     pc_drop_events(pc);
     memcpy(pc->stun_servers, servers, n * sizeof *servers);
     pc->n_stun = n;

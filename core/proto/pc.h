@@ -87,6 +87,12 @@ typedef struct zdc_pc_env {
      * closes and holds the sender back; reading resumes it. The queue may exceed a limit by
      * one message (at most max_message_size + ZDC_PC_RX_MSG_COST). */
     size_t rx_channel_limit, rx_peer_limit;
+    /* Timeouts and limits for every peer (0 fields: defaults); its receive and send limits,
+     * when set, take precedence over the fields above. zdc_peer_config.tuning overrides it
+     * per peer. */
+    zdc_peer_tuning tuning;
+    /* NAT 1:1: host candidates announce this address (family 0: the socket's) instead. */
+    zdc_addr public4, public6;
     /* Optional: something happened to this peer that its owner should look at — an event was
      * queued, or a stage raised a callback for it (usually from the global timers, inside
      * another peer's call or the owner's own run of them). After it, the owner should call
@@ -160,6 +166,15 @@ int zdc_pc_connection_state(const zdc_pc *pc);
 int zdc_pc_gathering_state(const zdc_pc *pc);
 int zdc_pc_signaling_state(const zdc_pc *pc);
 const char *zdc_pc_last_error(const zdc_pc *pc);
+/* The description this peer created last (offer or answer; NULL before one), and with
+ * with_candidates the same text with every local candidate gathered so far, plus
+ * a=end-of-candidates once gathering is complete (a browser's localDescription). The text is
+ * valid until the next call on the peer. */
+const char *zdc_pc_local_description(zdc_pc *pc, bool with_candidates);
+/* Remote candidates ignored because the description or the ICE agent already held
+ * ZDC_PC_MAX_REMOTE_CANDIDATES of them. */
+#define ZDC_PC_MAX_REMOTE_CANDIDATES 32
+uint64_t zdc_pc_remote_candidates_ignored(const zdc_pc *pc);
 /* Allocations that failed and lost state (each one fails the connection: ZDC_STATE_FAILED,
  * zdc_pc_last_error says what was lost). */
 uint64_t zdc_pc_nomem_count(const zdc_pc *pc);

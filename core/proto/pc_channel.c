@@ -64,7 +64,7 @@ void pc_channel_set_state(zdc_pc_channel *c, enum zdc_channel_state state)
 static zdc_pc_channel *channel_alloc(zdc_pc *pc, const char *label, size_t label_len,
                                      const char *protocol, size_t protocol_len)
 {
-    if (pc->n_ch >= MAX_CHANNELS)
+    if (pc->n_ch >= pc->tun.max_channels)
         return NULL;
     if (pc->n_ch == pc->cap_ch) {
         size_t cap = pc->cap_ch ? pc->cap_ch * 2 : 8;
@@ -784,7 +784,7 @@ int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_optio
     }
     zdc_pc_channel *c = channel_alloc(pc, label, strlen(label), proto, strlen(proto));
     if (!c)
-        return pc->n_ch >= MAX_CHANNELS ? ZDC_ERR_QUEUE_FULL : ZDC_ERR_NOMEM;
+        return pc->n_ch >= pc->tun.max_channels ? ZDC_ERR_QUEUE_FULL : ZDC_ERR_NOMEM;
     c->local = true;
     c->negotiated = opts->negotiated;
     c->has_stream = opts->negotiated;

@@ -112,7 +112,16 @@ struct zdc_pc {
     char *pending[MAX_PENDING_CANDIDATES];
     size_t n_pending;
     bool pending_end;
+    /* Local candidates gathered ("candidate:..." lines) for zdc_pc_local_description. */
+    char *local_cand[ZDC_SDP_MAX_CANDIDATES];
+    size_t n_local_cand;
+    bool local_cand_end;
+    char *full_sdp; /* the last zdc_pc_local_description(pc, true) */
+    /* Remote candidates not used: beyond the SDP parser's or the ICE agent's cap. */
+    uint64_t remote_cand_ignored;
 
+    zdc_peer_tuning base; /* the owner's tuning, defaults filled in (zdc_pc_new) */
+    zdc_peer_tuning tun;  /* in effect: base with zdc_peer_config.tuning over it */
     zdc_addr stun_servers[8];
     size_t n_stun;
     bool ice_lite;

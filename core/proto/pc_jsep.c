@@ -15,7 +15,7 @@
 #include "zdc/stun.h"
 
 /* Writes this peer's offer or answer (answer: a=setup from `role`) into a new buffer. */
-static int render_description(zdc_pc *pc, bool offer, int role, char **out)
+static int render_description(zdc_pc *pc, bool offer, int role, bool with_cands, char **out)
 {
     char *buf = malloc(SDP_BUF);
     if (!buf)
@@ -34,6 +34,14 @@ static int render_description(zdc_pc *pc, bool offer, int role, char **out)
     d.sctp_port = ZDC_SCTP_DEFAULT_PORT;
     d.max_message_size = pc->env.max_message_size;
     d.mid = (zdc_sdp_str){"0", 1};
+    zdc_sdp_str cands[ZDC_SDP_MAX_CANDIDATES];
+    if (with_cands) {
+        for (size_t i = 0; i < pc->n_local_cand; i++)
+            cands[i] = (zdc_sdp_str){pc->local_cand[i], strlen(pc->local_cand[i])};
+        d.candidates = cands;
+        d.n_candidates = pc->n_local_cand;
+        d.end_of_candidates = pc->local_cand_end;
+    }
     int n;
     if (offer) {
         d.setup = ZDC_SDP_SETUP_ACTPASS;
@@ -66,7 +74,7 @@ static int build_description(zdc_pc *pc, bool offer)
     char *buf, *type = pc_strdup(offer ? "offer" : "answer");
     if (!type)
         return ZDC_ERR_NOMEM;
-    int rv = render_description(pc, offer, pc->dtls_role, &buf);
+    int rv = render_description(pc, offer, pc->dtls_role, false, &buf);
     if (rv != 0) {
         free(type);
         return rv;
@@ -89,7 +97,7 @@ static bool answer_with_other_role(zdc_pc *pc, const char *sdp)
         return false;
     int other = pc->dtls_role == ZDC_DTLS_CLIENT ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
     char *alt;
-    if (render_description(pc, false, other, &alt) != 0)
+    if (render_description(pc, false, other, false, &alt) != 0)
         return false;
     if (strcmp(alt, sdp) != 0) {
         free(alt);
@@ -131,6 +139,26 @@ int zdc_pc_restart_ice(zdc_pc *pc, uint64_t now_ns)
     return build_description(pc, true);
 }
 
+const char *zdc_pc_local_description(zdc_pc *pc, bool with_candidates)
+{
+    if (!pc->created_type)
+        return NULL;
+    if (!with_candidates)
+        return pc->created_sdp;
+    char *full;
+    if (render_description(pc, strcmp(pc->created_type, "offer") == 0, pc->dtls_role, true,
+                           &full) != 0)
+        return NULL;
+    free(pc->full_sdp);
+    pc->full_sdp = full;
+    return full;
+}
+
+uint64_t zdc_pc_remote_candidates_ignored(const zdc_pc *pc)
+{
+    return pc->remote_cand_ignored;
+}
+
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns)
 {
     if (!pc->closed && pc->ice && established(pc) && pc->conn_state != ZDC_STATE_FAILED) {
@@ -153,6 +181,19 @@ int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns)
     return build_description(pc, true);
 }
 
+/* Remote candidates over the cap (ZDC_PC_MAX_REMOTE_CANDIDATES) are counted and skipped: the
+ * first ones a peer sends are its best, and refusing the offer would turn away a browser on a
+ * host with many interfaces. */
+static void note_ignored(zdc_pc *pc, uint64_t n)
+{
+    if (n == 0)
+        return;
+    pc->remote_cand_ignored += n;
+    pc_set_err(pc, "%llu remote candidates ignored so far: over the limit of %d",
+               (unsigned long long)pc->remote_cand_ignored, ZDC_PC_MAX_REMOTE_CANDIDATES);
+    ZDC_LOG_W(&pc->log, ZDC_LOG_ICE, "%s", pc->err);
+}
+
 static int add_candidate_text(zdc_pc *pc, const char *s, size_t len)
 {
     zdc_candidate c;
@@ -171,7 +212,11 @@ static int add_candidate_text(zdc_pc *pc, const char *s, size_t len)
         pc_set_err(pc, "candidate '%.*s' ignored: no peer has that address",
                    (int)(len > 80 ? 80 : len),
                    s); /* the log: zdc_peer_last_error(); counted by the ICE agent */
-    return rv == ZDC_ERR_QUEUE_FULL ? 0 : rv;
+    if (rv == ZDC_ERR_QUEUE_FULL) {
+        note_ignored(pc, 1);
+        return 0;
+    }
+    return rv;
 }
 
 /* Both descriptions set: start checks, and the transport on top. */
@@ -327,6 +372,7 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
 
     for (size_t i = 0; i < m->n_candidates; i++)
         add_candidate_text(pc, m->candidates[i].p, m->candidates[i].len);
+    note_ignored(pc, m->candidates_ignored);
     for (size_t i = 0; i < pc->n_pending; i++) {
         add_candidate_text(pc, pc->pending[i], strlen(pc->pending[i]));
         free(pc->pending[i]);
@@ -402,8 +448,10 @@ int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char 
                        zdc_strerror(rv));
             return rv;
         }
-        if (pc->n_pending == MAX_PENDING_CANDIDATES)
-            return ZDC_ERR_QUEUE_FULL;
+        if (pc->n_pending == MAX_PENDING_CANDIDATES) {
+            note_ignored(pc, 1);
+            return 0;
+        }
         if (!(pc->pending[pc->n_pending] = pc_strndup(cand, len)))
             return ZDC_ERR_NOMEM;
         pc->n_pending++;

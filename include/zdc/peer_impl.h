@@ -77,6 +77,11 @@ typedef struct zdc_peer_impl {
 
     /* Optional (NULL: zdc_peer_restart_ice answers ZDC_ERR_NOT_SUPPORTED). */
     int (*restart_ice)(void *obj);
+
+    /* Optional (NULL: zdc_peer_get_local_description answers NULL): the description the peer
+     * created last, with the local candidates gathered so far when with_candidates (see
+     * zdc_peer_get_local_description). Valid until the next call on the peer. */
+    const char *(*local_description)(void *obj, bool with_candidates);
 } zdc_peer_impl;
 
 /* Makes `impl` the implementation zdc_peer_new uses from now on (existing peers keep theirs).

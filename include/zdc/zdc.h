@@ -13,6 +13,7 @@
 #include "zdc/engine.h"
 #include "zdc/log.h"
 #include "zdc/peer.h"
+#include "zdc/tuning.h"
 #include "zdc/peer_impl.h"
 #include "zdc/stats.h"
 
