@@ -82,7 +82,7 @@ typedef struct side {
     int conn;    /* last ZDC_PC_EV_CONNECTION state */
     bool closed; /* zdc_pc_close() was called: no event may follow */
     size_t events_after_close;
-    zdc_pc_channel *incoming[64]; /* DATA_CHANNEL events */
+    zdc_pc_channel *incoming[1100]; /* DATA_CHANNEL events (up to the 1024-channel limit) */
     size_t n_incoming;
     size_t sent, stray;   /* datagrams sent; those not addressed to the peer */
     size_t stray_dtls;    /* ... of them DTLS */
@@ -224,17 +224,23 @@ static void side_init(harness *h, side *s, const char *name, uint16_t port, uint
     cr_assert_eq(zdc_pc_initialize(s->pc, NULL), 0);
 }
 
-/* Two peers; `env` (may be NULL) supplies the optional env fields of both. */
-static void harness_init(harness *h, const zdc_pc_env *env)
+/* Two peers; `env_a` and `env_b` (may be NULL) supply the optional env fields of each. */
+static void harness_init2(harness *h, const zdc_pc_env *env_a, const zdc_pc_env *env_b)
 {
     memset(h, 0, sizeof *h);
-    side_init(h, &h->a, "A", 10001, 0x243f6a8885a308d3ull, env);
-    side_init(h, &h->b, "B", 10002, 0x13198a2e03707344ull, env);
+    side_init(h, &h->a, "A", 10001, 0x243f6a8885a308d3ull, env_a);
+    side_init(h, &h->b, "B", 10002, 0x13198a2e03707344ull, env_b);
     h->a.peer = &h->b;
     h->b.peer = &h->a;
     h->a.dir = 0;
     h->b.dir = 1;
     cr_assert_eq(zdc_addr_from_ip(&h->spoof_addr, "127.0.0.1", 9, 10003), 0);
+}
+
+/* Two peers; `env` (may be NULL) supplies the optional env fields of both. */
+static void harness_init(harness *h, const zdc_pc_env *env)
+{
+    harness_init2(h, env, env);
 }
 
 static void side_free(side *s)
@@ -348,7 +354,7 @@ static size_t relay(side *s)
             record(s, &e);
             break;
         case ZDC_PC_EV_DATA_CHANNEL:
-            cr_assert_lt(s->n_incoming, 64);
+            cr_assert_lt(s->n_incoming, 1100);
             s->incoming[s->n_incoming++] = e.channel;
             record(s, &e);
             break;
@@ -2138,6 +2144,18 @@ static void capture_log(void *user, int level, int component, zdc_peer peer, con
 static zdc_logger g_logger = {
     .level = ZDC_LOG_INFO, .components = ZDC_LOG_ALL_COMPONENTS, .fn = capture_log};
 
+/* As harness_init, with `tmpl`'s optional fields (may be NULL) and the capturing log. */
+static void harness_init_logged_env(harness *h, int level, const zdc_pc_env *tmpl)
+{
+    g_logger.level = level;
+    g_n_lines = g_lines_dropped = 0;
+    zdc_pc_env env = tmpl ? *tmpl : (zdc_pc_env){0};
+    env.log = &g_logger;
+    harness_init(h, &env);
+    zdc_pc_set_log_peer(h->a.pc, 1);
+    zdc_pc_set_log_peer(h->b.pc, 2);
+}
+
 static void harness_init_logged(harness *h, int level)
 {
     g_logger.level = level;
@@ -2500,6 +2518,128 @@ Test(pc, unverified_address_cannot_take_over_a_silent_connection)
     zdc_peer_stats st = peer_stats(&h.a);
     cr_assert_eq(st.remote_port, 10002, "still B's address");
     cr_assert_not(zdc_pc_accepts_from(h.a.pc, &h.spoof_addr));
+    harness_free(&h);
+}
+
+/* ---- limits a remote peer can hit, each with a logged reason ----------------------------- */
+
+static char *drop_small_max_message_size(const side *from, const char *type, const char *sdp)
+{
+    return replace_str(sdp, "a=max-message-size:4096\r\n", "");
+}
+
+/* A message over the receiver's a=max-message-size (sent past the sender's own check) closes
+ * that channel only; the others and the connection carry on. */
+Test(pc, message_over_max_message_size_closes_its_channel_with_a_logged_reason)
+{
+    /* B takes 4 KiB messages; A would send 256 KiB */
+    harness h;
+    g_logger.level = ZDC_LOG_INFO;
+    g_n_lines = 0;
+    zdc_pc_env env_a = {.log = &g_logger}, env_b = {.log = &g_logger, .max_message_size = 4096};
+    harness_init2(&h, &env_a, &env_b);
+    zdc_pc_set_log_peer(h.a.pc, 1);
+    zdc_pc_set_log_peer(h.b.pc, 2);
+    h.munge = drop_small_max_message_size; /* A is not told: it assumes 64 KiB (RFC 8841) */
+    zdc_pc_channel *ca = make_channel(&h.a, "big", NULL), *ca2 = make_channel(&h.a, "ok", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca), *cb2 = await_remote(&h, &h.a, ca2);
+    uint8_t *buf = calloc(1, 5000);
+    cr_assert_eq(zdc_pc_channel_send_raw(ca, 53, buf, 5000), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_state(cb) == ZDC_CHANNEL_CLOSED, 2000);
+    EXPECT_LINE(2, ZDC_LOG_WARN, ZDC_LOG_DCEP, "over our max-message-size (4096 bytes)");
+    cr_assert_eq(zdc_pc_channel_available(cb), 0, "nothing of it was queued");
+    cr_assert_eq(send_msg(ca2, 4096, false, 3), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb2) == 1, 2000);
+    expect_msg(cb2, 4096, false, 3);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    free(buf);
+    harness_free(&h);
+}
+
+/* A peer that keeps sending while the application does not read fills the receive queue to
+ * its limit and no further: SCTP reading pauses (logged once at WARN), the sender is held back,
+ * and reading brings every message, in order. */
+Test(pc, unread_flood_stops_at_the_receive_limit_with_a_logged_reason)
+{
+    enum { MSG = 4096, N = 64, LIMIT = 64 * 1024 };
+    zdc_pc_env env = {.rx_channel_limit = LIMIT, .rx_peer_limit = 2 * LIMIT};
+    harness h;
+    harness_init_logged_env(&h, ZDC_LOG_INFO, &env);
+    zdc_pc_channel *ca = make_channel(&h.a, "flood", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    for (uint32_t i = 0; i < N; i++)
+        cr_assert_eq(send_msg(ca, MSG, false, i), 0);
+    RUN_UNTIL(&h, find_line(2, ZDC_LOG_WARN, ZDC_LOG_DCEP, "receive limit reached"), 3000);
+    run_for(&h, 200);
+    size_t one = MSG + ZDC_PC_RX_MSG_COST;
+    cr_assert_leq(zdc_pc_received_bytes(h.b.pc), LIMIT + one, "bounded memory");
+    cr_assert_lt(zdc_pc_channel_available(cb), N, "not everything was taken");
+    zdc_channel_stats cs = channel_stats(cb);
+    cr_assert_eq(cs.bytes_waiting, cs.messages_waiting * MSG);
+    for (uint32_t i = 0; i < N; i++) {
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) > 0, 5000);
+        expect_msg(cb, MSG, false, i);
+    }
+    size_t warns = 0;
+    for (size_t i = 0; i < g_n_lines; i++)
+        warns += g_lines[i].level == ZDC_LOG_WARN && strstr(g_lines[i].msg, "receive limit");
+    cr_assert_eq(warns, 1, "later pauses go to DEBUG");
+    harness_free(&h);
+}
+
+/* Whether every channel left CONNECTING (opened, or refused and closed). */
+static bool settled(zdc_pc_channel *const *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (zdc_pc_channel_state(c[i]) == ZDC_CHANNEL_CONNECTING)
+            return false;
+    return true;
+}
+
+/* The peer opens as many channels as it can: each side may use only the streams of its parity
+ * (512 of the 1024 negotiated), so what the remote can make this side hold is bounded by that
+ * and by the 1024-channel limit; the opener's channels beyond its streams close at once, with a
+ * logged reason (one WARN, the rest DEBUG). Opening and closing again and again is bounded too:
+ * ten_thousand_channel_open_close_cycles_on_one_connection. */
+Test(pc, channels_beyond_the_streams_are_refused_with_a_logged_reason)
+{
+    enum { LOCAL_B = 8, MORE = 1015 };
+    harness h;
+    harness_init_logged_env(&h, ZDC_LOG_WARN, NULL);
+    zdc_pc_channel *first = make_channel(&h.a, "first", NULL);
+    connect_peers(&h);
+    await_remote(&h, &h.a, first);
+    for (int i = 0; i < LOCAL_B; i++) { /* B's own, opened towards A */
+        char label[16];
+        snprintf(label, sizeof label, "b%d", i);
+        make_channel(&h.b, label, NULL);
+    }
+    RUN_UNTIL(&h, h.a.n_incoming == LOCAL_B, 3000);
+    /* A may hold 1024: 1 + 8 so far, 1015 more */
+    static zdc_pc_channel *mine[MORE];
+    for (int i = 0; i < MORE; i++) {
+        char label[16];
+        snprintf(label, sizeof label, "a%d", i);
+        mine[i] = make_channel(&h.a, label, NULL);
+    }
+    zdc_pc_channel *extra = NULL;
+    cr_assert_eq(zdc_pc_create_channel(h.a.pc, "over", NULL, &extra), ZDC_ERR_QUEUE_FULL,
+                 "the 1024-channel limit");
+    RUN_UNTIL(&h, settled(mine, MORE), 20000);
+    size_t open = 0;
+    for (int i = 0; i < MORE; i++)
+        open += zdc_pc_channel_state(mine[i]) == ZDC_CHANNEL_OPEN;
+    cr_assert_eq(open, 512 - 1, "A's parity: 512 streams, one taken by \"first\"");
+    cr_assert_eq(zdc_pc_channel_count(h.b.pc), 512 + LOCAL_B, "what B holds: %zu",
+                 zdc_pc_channel_count(h.b.pc));
+    EXPECT_LINE(1, ZDC_LOG_WARN, ZDC_LOG_DCEP, "no SCTP stream of ours left (1024 outbound");
+    size_t warns = 0;
+    for (size_t i = 0; i < g_n_lines; i++)
+        warns += g_lines[i].level == ZDC_LOG_WARN;
+    cr_assert_eq(warns, 1, "one WARN, not %zu", warns);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
     harness_free(&h);
 }
 

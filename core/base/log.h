@@ -41,8 +41,9 @@ void zdc_log_emit(const zdc_log_ctx *c, int level, int component, const char *fm
 #define ZDC_LOG(ctx, level, component, ...)                                                        \
     do {                                                                                           \
         const zdc_log_ctx *zdc_log_c_ = (ctx);                                                     \
-        if (zdc_log_enabled(zdc_log_c_, (level), (component)))                                     \
-            zdc_log_emit(zdc_log_c_, (level), (component), __VA_ARGS__);                           \
+        int zdc_log_l_ = (level);                                                                  \
+        if (zdc_log_enabled(zdc_log_c_, zdc_log_l_, (component)))                                  \
+            zdc_log_emit(zdc_log_c_, zdc_log_l_, (component), __VA_ARGS__);                        \
     } while (0)
 
 #define ZDC_LOG_E(ctx, comp, ...) ZDC_LOG(ctx, ZDC_LOG_ERROR, comp, __VA_ARGS__)

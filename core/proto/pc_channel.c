@@ -243,9 +243,15 @@ void pc_channels_open(zdc_pc *pc)
             pc_channel_set_state(c, ZDC_CHANNEL_OPEN);
         } else if (c->local && !c->has_stream) {
             c->has_stream = pick_stream(pc, &c->stream);
-            if (!c->has_stream)
+            if (!c->has_stream) {
+                /* every stream of our parity is taken (RFC 8832 §6: even or odd by role) */
+                int level = pc->no_stream_logged++ ? ZDC_LOG_DEBUG : ZDC_LOG_WARN;
+                ZDC_LOG(&pc->log, level, ZDC_LOG_DCEP,
+                        "channel \"%.64s\" closed: no SCTP stream of ours left (%u outbound "
+                        "streams negotiated)",
+                        c->label, (unsigned)zdc_sctp_out_streams(pc->sctp));
                 pc_channel_set_state(c, ZDC_CHANNEL_CLOSED);
-            else
+            } else
                 channel_send_open(c);
         }
     }
@@ -594,6 +600,8 @@ static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t le
      * acknowledged; otherwise "the receiver MUST close the corresponding data channel ... and
      * MUST NOT send a DATA_CHANNEL_ACK". A message that does not parse is treated alike. */
     if (zdc_dcep_parse(p, len, &m) != 0) {
+        ZDC_LOG_W(&pc->log, ZDC_LOG_DCEP, "stream %u: malformed DCEP message (%zu bytes): closed",
+                  (unsigned)stream, len);
         refuse_stream(pc, c, stream);
         return;
     }
@@ -606,12 +614,20 @@ static void handle_dcep(zdc_pc *pc, uint16_t stream, const uint8_t *p, size_t le
     zdc_dcep_reliability r;
     if (c || ours ||
         zdc_dcep_reliability_decode(m.open.channel_type, m.open.reliability, &r) != 0) {
+        ZDC_LOG_W(&pc->log, ZDC_LOG_DCEP, "stream %u: the peer's OPEN refused: %s",
+                  (unsigned)stream,
+                  c      ? "the stream is in use"
+                  : ours ? "a stream of our parity (RFC 8832 §6)"
+                         : "unknown channel type");
         refuse_stream(pc, c, stream);
         return;
     }
     c = channel_alloc(pc, (const char *)m.open.label, m.open.label_len,
                       (const char *)m.open.protocol, m.open.protocol_len);
     if (!c) {
+        ZDC_LOG_W(
+            &pc->log, ZDC_LOG_DCEP, "stream %u: the peer's OPEN refused: %s", (unsigned)stream,
+            pc->n_ch >= MAX_CHANNELS ? "the peer has 1024 channels, the limit" : "out of memory");
         zdc_sctp_reset_stream(pc->sctp, stream);
         return;
     }
@@ -696,6 +712,12 @@ void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uin
     if (!pc->rx_paused &&
         (c->rx_bytes >= pc->env.rx_channel_limit || pc->rx_bytes >= pc->env.rx_peer_limit)) {
         pc->rx_paused = true;
+        int level = pc->rx_pauses++ ? ZDC_LOG_DEBUG : ZDC_LOG_WARN;
+        ZDC_LOG(&pc->log, level, ZDC_LOG_DCEP,
+                "receive limit reached (%zu bytes unread on stream %u, %zu on the peer; limits "
+                "%zu and %zu): SCTP reading paused until the application reads",
+                c->rx_bytes, (unsigned)stream, pc->rx_bytes, pc->env.rx_channel_limit,
+                pc->env.rx_peer_limit);
         zdc_sctp_pause_receive(pc->sctp, true);
     }
 }
@@ -705,6 +727,10 @@ void pc_channel_on_too_large(void *user, uint16_t stream, uint32_t ppid)
     zdc_pc *pc = user;
     pc_notify(pc);
     zdc_pc_channel *c = channel_by_stream(pc, zdc_stream_id_of(stream));
+    ZDC_LOG_W(&pc->log, ZDC_LOG_DCEP,
+              "stream %u: a message over our max-message-size (%zu bytes) arrived: the channel "
+              "is closed",
+              (unsigned)stream, pc->env.max_message_size);
     if (c)
         zdc_pc_channel_close(c);
 }

@@ -90,6 +90,8 @@ struct zdc_pc {
      * the application read enough for it to resume at the next zdc_pc_handle_timeout. */
     size_t rx_bytes;
     bool rx_paused, rx_resume;
+    uint64_t rx_pauses; /* times it paused (the first is logged at WARN, the rest at DEBUG) */
+    uint64_t no_stream_logged; /* channels closed for want of a stream (first one: WARN) */
 
     zdc_pc_event *ev;
     size_t ev_head, ev_n, ev_cap;
