@@ -2,8 +2,9 @@
 # Installs everything zdc needs to build, test and fuzz, from Debian's packages.
 # Idempotent: packages already present are skipped without touching the network.
 # Usage: scripts/install-deps.sh [--interop | --perf]
-#   --interop adds Chromium and node/npm (the interop harness); --perf adds node/npm (zdc-perf's
-#   libdatachannel reference, perf/ndc-ref.mjs).
+#   --interop adds Chromium and node/npm (the interop harness) and what the NAT tests use
+#   (iproute2 namespaces, nftables masquerade, coturn's turnserver: test/nat/); --perf adds node/npm
+#   (zdc-perf's libdatachannel reference, perf/ndc-ref.mjs).
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
@@ -11,6 +12,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       clang libclang-rt-14-dev llvm afl++ valgrind clang-format)
 if [ "${1:-}" = "--interop" ]; then
   pkgs+=(chromium nodejs npm iproute2)  # iproute2: test/interop/netns.sh
+  pkgs+=(nftables coturn)               # test/nat/nat.sh: NAT routers and the TURN server
 elif [ "${1:-}" = "--perf" ]; then
   pkgs+=(nodejs npm)
 fi
