@@ -144,7 +144,7 @@ static int both_descriptions(zdc_pc *pc, uint64_t now_ns)
 {
     if (!(pc->local_set && pc->remote_set))
         return 0;
-    int rv = zdc_ice_gather(pc->ice, now_ns);
+    int rv = pc_gather(pc, now_ns);
     if (rv != 0 && rv != ZDC_ERR_INVALID_STATE)
         return rv;
     return pc_start_transport(pc, now_ns);
@@ -291,7 +291,7 @@ int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, 
     if (strcmp(type, "offer") == 0) {
         pc_set_signaling(pc, ZDC_SIGNALING_HAVE_LOCAL_OFFER);
         /* JSEP §5.7: gathering starts with the local description. */
-        rv = zdc_ice_gather(pc->ice, now_ns);
+        rv = pc_gather(pc, now_ns);
     } else {
         pc_set_signaling(pc, ZDC_SIGNALING_STABLE);
         rv = both_descriptions(pc, now_ns);
