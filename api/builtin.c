@@ -128,6 +128,7 @@ static int b_create(void *impl_user, zdc_engine *engine, zdc_peer self, void **o
         return rv;
     }
     b->pc = zdc_engine_member_pc(b->member);
+    zdc_pc_set_log_peer(b->pc, self.id);
     /* A new peer starts in NEW with no ICE servers, like an initialized one. */
     zdc_pc_initialize(b->pc, NULL);
     zdc_engine_member_changed(b->member);

@@ -218,7 +218,8 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .n_local = e->n_local,
                       .max_message_size = e->max_message_size,
                       .rx_channel_limit = e->rx_channel_limit,
-                      .rx_peer_limit = e->rx_peer_limit};
+                      .rx_peer_limit = e->rx_peer_limit,
+                      .log = &e->log};
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
         zdc_timer_cancel(&e->timers, &m->timer);
@@ -523,6 +524,7 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     e->max_message_size = o->max_message_size ? o->max_message_size : 256u * 1024u;
     e->rx_channel_limit = o->max_receive_queue_channel; /* 0: the peer's default */
     e->rx_peer_limit = o->max_receive_queue_peer;
+    zdc_engine_log_init(e);
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
     zdc_timers_init(&e->timers);

@@ -9,6 +9,7 @@
 #include "engine_member.h"
 #include "keymap.h"
 #include "list.h"
+#include "log.h"
 #include "loop.h"
 #include "route.h"
 #include "timer.h"
@@ -64,7 +65,17 @@ struct zdc_engine {
     zdc_keymap self_map;
 
     zdc_engine_stats st;
+
+    /* The log sink every member's peer connection points to (engine_log.c), and the context
+     * of the engine's own lines (peer 0). */
+    zdc_logger log;
+    zdc_log_ctx log_ctx;
 };
+
+/* ---- engine_log.c: the log sink ------------------------------------------------------- */
+
+/* The process default: silent, or what the environment's ZDC_LOG asks for. */
+void zdc_engine_log_init(zdc_engine *e);
 
 /* ---- engine_self.c: two members of one engine talking through its own socket ----------- */
 

@@ -141,6 +141,47 @@ static zdc_dtls_fingerprint fp_of(const zdc_dtls_cert *c)
     return fp;
 }
 
+/* ---- the log: every endpoint logs at DEBUG into g_lines, A as peer 1, B as peer 2 ----- */
+
+typedef struct logline {
+    int level;
+    uint64_t peer;
+    char msg[256];
+} logline;
+
+static logline g_lines[64];
+static size_t g_n_lines;
+
+static void capture_log(void *user, int level, int component, zdc_peer peer, const char *msg)
+{
+    (void)user;
+    cr_assert_eq(component, ZDC_LOG_DTLS);
+    if (g_n_lines < sizeof g_lines / sizeof g_lines[0]) {
+        logline *l = &g_lines[g_n_lines++];
+        l->level = level;
+        l->peer = peer.id;
+        snprintf(l->msg, sizeof l->msg, "%s", msg);
+    }
+}
+
+static const zdc_logger g_logger = {
+    .level = ZDC_LOG_DEBUG, .components = ZDC_LOG_ALL_COMPONENTS, .fn = capture_log};
+static const zdc_log_ctx g_log_a = {.sink = &g_logger, .peer = 1};
+static const zdc_log_ctx g_log_b = {.sink = &g_logger, .peer = 2};
+
+/* Asserts that `peer` logged a line at `level` containing `needle`. */
+static void expect_line(uint64_t peer, int level, const char *needle)
+{
+    for (size_t i = 0; i < g_n_lines; i++)
+        if (g_lines[i].peer == peer && g_lines[i].level == level && strstr(g_lines[i].msg, needle))
+            return;
+    for (size_t i = 0; i < g_n_lines; i++)
+        fprintf(stderr, "  peer %llu %s: %s\n", (unsigned long long)g_lines[i].peer,
+                zdc_log_level_name(g_lines[i].level), g_lines[i].msg);
+    cr_assert_fail("peer %llu logged no %s line with \"%s\"", (unsigned long long)peer,
+                   zdc_log_level_name(level), needle);
+}
+
 static zdc_dtls *endpoint(side *s, zdc_dtls_role role, zdc_dtls_fingerprint remote)
 {
     zdc_dtls_config cfg;
@@ -152,6 +193,7 @@ static zdc_dtls *endpoint(side *s, zdc_dtls_role role, zdc_dtls_fingerprint remo
     cfg.send = link_send;
     cfg.on_data = link_data;
     cfg.user = s;
+    cfg.log = s == &B ? &g_log_b : &g_log_a;
     cr_assert_eq(zdc_dtls_new(&cfg, &d), 0);
     return d;
 }
@@ -517,6 +559,11 @@ static void mismatch(bool client_expects_wrong)
     cr_assert_eq(zdc_dtls_get_state(other->d), ZDC_DTLS_FAILED);
     cr_assert_eq(zdc_dtls_error(other->d), ZDC_ERR_TIMEOUT);
     cr_assert_eq(A.nmsgs + B.nmsgs, 0u, "no application data ever delivered");
+    /* each side's log says why it failed */
+    uint64_t checker_id = checker == &A ? 1 : 2, other_id = 3 - checker_id;
+    expect_line(checker_id, ZDC_LOG_ERROR, "DTLS handshake failed: fingerprint mismatch");
+    expect_line(checker_id, ZDC_LOG_WARN, "DTLS alert sent: fatal bad certificate (42)");
+    expect_line(other_id, ZDC_LOG_ERROR, "DTLS handshake failed: no answer after");
 }
 
 Test(dtls, fingerprint_mismatch_seen_by_client)
@@ -1294,4 +1341,79 @@ Test(dtls, short_protected_records_chacha)
     feed(&B, buf, (size_t)len);
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CLOSED);
     ossl_peer_free(&o);
+}
+
+/* An authenticated fatal alert ends the connection and is logged with its description. The
+ * peer here is plain OpenSSL, which after the handshake asks to renegotiate: zdc refuses
+ * (SSL_OP_NO_RENEGOTIATION: a warning no_renegotiation alert), and OpenSSL answers that with a
+ * fatal handshake_failure alert in epoch 1, which zdc must act on (RFC 5246 §7.2.2). */
+Test(dtls, fatal_alert_received_fails_the_connection_and_is_logged)
+{
+    EVP_PKEY *key;
+    X509 *x;
+    zdc_dtls_fingerprint fp = {.hash = ZDC_DTLS_HASH_SHA256, .len = 32};
+    unsigned int n;
+    uint8_t buf[8192];
+    int len;
+
+    make_openssl_cert(&key, &x);
+    cr_assert_eq(X509_digest(x, EVP_sha256(), fp.bytes, &n), 1);
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_method());
+    cr_assert_eq(SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION), 1);
+    SSL_CTX_use_certificate(ctx, x);
+    SSL_CTX_use_PrivateKey(ctx, key);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU);
+    SSL *cli = SSL_new(ctx);
+    BIO *rd = BIO_new(BIO_s_mem()), *wr = BIO_new(BIO_s_mem());
+    SSL_set_bio(cli, rd, wr);
+    SSL_set_mtu(cli, 1200);
+    SSL_set_connect_state(cli);
+
+    B.d = endpoint(&B, ZDC_DTLS_SERVER, fp);
+    cr_assert_eq(zdc_dtls_start(B.d, g_now), 0);
+    for (int round = 0; round < 10 && !SSL_is_init_finished(cli); round++) {
+        (void)SSL_do_handshake(cli);
+        while ((len = BIO_read(wr, buf, sizeof buf)) > 0)
+            feed(&B, buf, (size_t)len);
+        while (A.in_head != A.in_tail) {
+            pkt *p = &A.in[A.in_head++ % QCAP];
+            BIO_write(rd, p->b, (int)p->len);
+        }
+    }
+    (void)SSL_do_handshake(cli);
+    cr_assert(SSL_is_init_finished(cli));
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    expect_line(2, ZDC_LOG_INFO, "DTLS connected as server: DTLSv1.2");
+
+    /* the client asks to renegotiate: its ClientHello goes out in epoch 1 */
+    cr_assert_eq(SSL_renegotiate(cli), 1);
+    (void)SSL_do_handshake(cli);
+    len = BIO_read(wr, buf, sizeof buf);
+    cr_assert_gt(len, 0);
+    feed(&B, buf, (size_t)len);
+    expect_line(2, ZDC_LOG_DEBUG, "DTLS alert sent: warning no renegotiation (100)");
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED, "a refusal is not a failure");
+    /* the client takes the refusal as fatal and says so */
+    cr_assert_neq(A.in_head, A.in_tail, "zdc answered");
+    while (A.in_head != A.in_tail) {
+        pkt *p = &A.in[A.in_head++ % QCAP];
+        BIO_write(rd, p->b, (int)p->len);
+    }
+    cr_assert_leq(SSL_read(cli, buf, sizeof buf), 0);
+    ERR_clear_error();
+    len = BIO_read(wr, buf, sizeof buf);
+    cr_assert_gt(len, 0, "the client sent its alert");
+    cr_assert_eq(buf[0], 21, "an alert record");
+    cr_assert_neq(buf[3] | buf[4], 0, "in epoch 1: authenticated");
+    (void)zdc_dtls_handle_datagram(B.d, buf, (size_t)len, g_now);
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_FAILED);
+    cr_assert_eq(zdc_dtls_error(B.d), ZDC_ERR_PROTOCOL);
+    expect_line(2, ZDC_LOG_WARN, "DTLS alert received: fatal handshake failure (40)");
+    expect_line(2, ZDC_LOG_ERROR,
+                "DTLS connection failed: fatal alert received: handshake failure (40)");
+    SSL_free(cli);
+    SSL_CTX_free(ctx);
+    X509_free(x);
+    EVP_PKEY_free(key);
 }

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "crc32.h"
+#include "log.h"
 #include "fakeclock.h"
 #include "impair.h"
 #include "pc.h"
@@ -1918,6 +1919,187 @@ Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
         step(&h);
     }
     cr_assert_eq(h.a.sent, sent, "a failed peer sends nothing more");
+    harness_free(&h);
+}
+
+/* ---- logging: every failure that ends a connection says why ------------------------------ */
+
+/* Lines captured from the peers' log sink (env.log); A logs as peer 1, B as peer 2. */
+typedef struct logline {
+    int level, component;
+    uint64_t peer;
+    char msg[256];
+} logline;
+
+static logline g_lines[512];
+static size_t g_n_lines, g_lines_dropped;
+
+static void capture_log(void *user, int level, int component, zdc_peer peer, const char *msg)
+{
+    (void)user;
+    if (g_n_lines == sizeof g_lines / sizeof g_lines[0]) {
+        g_lines_dropped++;
+        return;
+    }
+    logline *l = &g_lines[g_n_lines++];
+    l->level = level;
+    l->component = component;
+    l->peer = peer.id;
+    snprintf(l->msg, sizeof l->msg, "%s", msg);
+}
+
+static zdc_logger g_logger = {
+    .level = ZDC_LOG_INFO, .components = ZDC_LOG_ALL_COMPONENTS, .fn = capture_log};
+
+static void harness_init_logged(harness *h, int level)
+{
+    g_logger.level = level;
+    g_n_lines = g_lines_dropped = 0;
+    zdc_pc_env env = {.log = &g_logger};
+    harness_init(h, &env);
+    zdc_pc_set_log_peer(h->a.pc, 1);
+    zdc_pc_set_log_peer(h->b.pc, 2);
+}
+
+/* The first captured line of `peer` at `level` from `component` containing `needle`. */
+static const logline *find_line(uint64_t peer, int level, int component, const char *needle)
+{
+    for (size_t i = 0; i < g_n_lines; i++)
+        if (g_lines[i].peer == peer && g_lines[i].level == level &&
+            g_lines[i].component == component && strstr(g_lines[i].msg, needle))
+            return &g_lines[i];
+    return NULL;
+}
+
+static size_t count_lines(uint64_t peer, int level)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g_n_lines; i++)
+        n += g_lines[i].peer == peer && g_lines[i].level == level;
+    return n;
+}
+
+static void dump_lines(void)
+{
+    for (size_t i = 0; i < g_n_lines; i++)
+        fprintf(stderr, "  peer %llu %s %s: %s\n", (unsigned long long)g_lines[i].peer,
+                zdc_log_level_name(g_lines[i].level), zdc_log_component_name(g_lines[i].component),
+                g_lines[i].msg);
+}
+
+#define EXPECT_LINE(peer, level, comp, needle)                                                     \
+    do {                                                                                           \
+        if (!find_line((peer), (level), (comp), (needle)))                                         \
+            dump_lines();                                                                          \
+        cr_assert_not_null(find_line((peer), (level), (comp), (needle)),                           \
+                           "peer %d logged no %s %s line with \"%s\"", (int)(peer),                \
+                           zdc_log_level_name(level), zdc_log_component_name(comp), (needle));     \
+    } while (0)
+
+Test(pc, log_names_the_fingerprint_mismatch)
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    h.munge = bad_fingerprint_in_answer;
+    make_channel(&h.a, "secret", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, h.a.conn == ZDC_STATE_FAILED, 3000);
+    EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_DTLS, "fingerprint mismatch");
+    EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_PC, "connection failed: DTLS failed");
+    cr_assert_null(find_line(1, ZDC_LOG_INFO, ZDC_LOG_DTLS, "DTLS connected"));
+    harness_free(&h);
+}
+
+Test(pc, log_names_lost_consent)
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    await_remote(&h, &h.a, ca);
+    EXPECT_LINE(1, ZDC_LOG_INFO, ZDC_LOG_ICE, "selected pair 127.0.0.1:10001 -> 127.0.0.1:10002");
+    EXPECT_LINE(2, ZDC_LOG_INFO, ZDC_LOG_DTLS, "DTLS connected as client: DTLSv1.2");
+    EXPECT_LINE(1, ZDC_LOG_INFO, ZDC_LOG_SCTP, "SCTP association up");
+    cr_assert_eq(count_lines(1, ZDC_LOG_ERROR) + count_lines(2, ZDC_LOG_ERROR), 0);
+    h.blackhole = true;
+    for (int i = 0; i < 200 && h.a.conn != ZDC_STATE_FAILED; i++) { /* 50 s */
+        zdc_fakeclock_advance(clk(), 250 * MS);
+        step(&h);
+    }
+    cr_assert_eq(h.a.conn, ZDC_STATE_FAILED);
+    EXPECT_LINE(1, ZDC_LOG_WARN, ZDC_LOG_ICE, "disconnected: no answer for");
+    EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_ICE, "consent lost");
+    EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_ICE, "ICE failed: consent expired");
+    EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_PC, "connection failed: ICE failed");
+    harness_free(&h);
+}
+
+Test(pc, log_names_the_ice_failure)
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    make_channel(&h.a, "c", NULL);
+    h.a.hold_candidates = h.b.hold_candidates = true; /* no pair can ever form */
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, h.a.conn == ZDC_STATE_FAILED && h.b.conn == ZDC_STATE_FAILED, 25000);
+    for (uint64_t p = 1; p <= 2; p++) {
+        EXPECT_LINE(p, ZDC_LOG_ERROR, ZDC_LOG_ICE,
+                    "ICE failed: no candidate pair succeeded before the checking deadline");
+        EXPECT_LINE(p, ZDC_LOG_ERROR, ZDC_LOG_PC, "connection failed: ICE failed");
+    }
+    harness_free(&h);
+}
+
+/* zdc_pc_close aborts the association with "user-initiated abort" (RFC 9260 §3.3.10.12): the
+ * remote logs the ABORT and its cause, as the end of the connection, not as an error. */
+Test(pc, log_names_the_sctp_abort_and_its_cause)
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    connect_peers(&h);
+    await_remote(&h, &h.a, a1);
+    zdc_pc_close(h.a.pc);
+    h.a.closed = true;
+    RUN_UNTIL(&h, h.b.conn == ZDC_STATE_CLOSED, 2000);
+    EXPECT_LINE(2, ZDC_LOG_WARN, ZDC_LOG_SCTP, "ABORT received, cause 12 (user-initiated abort");
+    EXPECT_LINE(2, ZDC_LOG_INFO, ZDC_LOG_PC, "connection closed by the remote");
+    cr_assert_eq(count_lines(2, ZDC_LOG_ERROR), 0, "a close is not a failure");
+    harness_free(&h);
+}
+
+/* A sink at NONE gets nothing over a whole connection, and at ERROR nothing from a healthy
+ * one: logging is silent unless something fails or it is asked for more. */
+Test(pc, log_is_silent_at_none_and_quiet_at_error_when_all_is_well)
+{
+    for (int level = ZDC_LOG_NONE; level <= ZDC_LOG_ERROR; level++) {
+        harness h;
+        harness_init_logged(&h, level);
+        zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+        connect_peers(&h);
+        zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+        cr_assert_eq(send_msg(ca, 100, false, 1), 0);
+        RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+        harness_free(&h);
+        if (g_n_lines)
+            dump_lines();
+        cr_assert_eq(g_n_lines, 0, "level %s: %zu lines", zdc_log_level_name(level), g_n_lines);
+    }
+    /* the same connection at INFO does log: the silence above is the level's doing */
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    cr_assert_gt(g_n_lines, 0);
+    g_logger.components = ZDC_LOG_COMPONENT_BIT(ZDC_LOG_SCTP); /* only SCTP from here on */
+    size_t before = g_n_lines;
+    zdc_pc_close(h.a.pc);
+    h.a.closed = true;
+    RUN_UNTIL(&h, h.b.conn == ZDC_STATE_CLOSED, 2000);
+    cr_assert_gt(g_n_lines, before);
+    for (size_t i = before; i < g_n_lines; i++)
+        cr_assert_eq(g_lines[i].component, ZDC_LOG_SCTP, "%s", g_lines[i].msg);
+    g_logger.components = ZDC_LOG_ALL_COMPONENTS;
     harness_free(&h);
 }
 

@@ -83,6 +83,8 @@ struct zdc_dtls {
     const uint8_t *in;          /* the datagram OpenSSL may read, once */
     size_t in_len;
     zdc_dtls_stats stats;
+    const zdc_log_ctx *log;
+    int alert_in; /* the last alert received, (level << 8) | description; -1 = none */
 };
 
 /* ---- fingerprints ---------------------------------------------------------------------- */
@@ -427,6 +429,8 @@ static void sync_timer(zdc_dtls *d)
 
 /* ---- endpoint -------------------------------------------------------------------------- */
 
+static void info_cb(const SSL *ssl, int where, int ret);
+
 void zdc_dtls_config_default(zdc_dtls_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -467,6 +471,8 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
     d->rto_initial_us = rto * 1000u;
     d->max_retransmits = cfg->max_retransmits ? cfg->max_retransmits : ZDC_DTLS_DEFAULT_RETRIES;
     d->deadline = ZDC_DTLS_NO_TIMEOUT;
+    d->log = cfg->log;
+    d->alert_in = -1;
     d->ssl = SSL_new(cfg->cert->ctx);
     bio = d->ssl != NULL ? BIO_new(cfg->cert->bio_method) : NULL;
     if (bio == NULL) {
@@ -480,6 +486,7 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
     SSL_set_app_data(d->ssl, d);
     SSL_set_mtu(d->ssl, mtu);
     DTLS_set_timer_cb(d->ssl, timer_cb);
+    SSL_set_info_callback(d->ssl, info_cb);
     if (d->role == ZDC_DTLS_CLIENT)
         SSL_set_connect_state(d->ssl);
     else
@@ -499,8 +506,57 @@ void zdc_dtls_free(zdc_dtls *d)
     free(d);
 }
 
+/* Logs why the endpoint fails, while OpenSSL's error queue still says it. */
+static void log_failure(const zdc_dtls *d, int code)
+{
+    if (!zdc_log_enabled(d->log, ZDC_LOG_ERROR, ZDC_LOG_DTLS))
+        return;
+    const char *phase = d->state == ZDC_DTLS_CONNECTED ? "connection" : "handshake";
+    if (code == ZDC_ERR_FINGERPRINT) {
+        zdc_log_emit(d->log, ZDC_LOG_ERROR, ZDC_LOG_DTLS,
+                     "DTLS %s failed: fingerprint mismatch (the remote certificate does not "
+                     "match the a=fingerprint of its description)",
+                     phase);
+    } else if (d->alert_in >= 0 && (d->alert_in >> 8) == SSL3_AL_FATAL) {
+        zdc_log_emit(d->log, ZDC_LOG_ERROR, ZDC_LOG_DTLS,
+                     "DTLS %s failed: fatal alert received: %s (%d)", phase,
+                     SSL_alert_desc_string_long(d->alert_in), d->alert_in & 0xff);
+    } else if (code == ZDC_ERR_TIMEOUT) {
+        zdc_log_emit(d->log, ZDC_LOG_ERROR, ZDC_LOG_DTLS,
+                     "DTLS %s failed: no answer after %u retransmissions of a flight", phase,
+                     (unsigned)d->flight_retransmits);
+    } else {
+        char why[160] = "no OpenSSL error";
+        unsigned long e = ERR_peek_error();
+        if (e != 0)
+            ERR_error_string_n(e, why, sizeof why);
+        zdc_log_emit(d->log, ZDC_LOG_ERROR, ZDC_LOG_DTLS, "DTLS %s failed (%s): %s", phase,
+                     zdc_strerror(code), why);
+    }
+}
+
+/* OpenSSL's info callback: alerts in and out. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    zdc_dtls *d = SSL_get_app_data(ssl);
+    if (d == NULL || !(where & SSL_CB_ALERT))
+        return;
+    bool fatal = (ret >> 8) == SSL3_AL_FATAL;
+    if (where & SSL_CB_READ) {
+        d->alert_in = ret;
+        int level = fatal ? ZDC_LOG_WARN : ZDC_LOG_INFO;
+        ZDC_LOG(d->log, level, ZDC_LOG_DTLS, "DTLS alert received: %s %s (%d)",
+                fatal ? "fatal" : "warning", SSL_alert_desc_string_long(ret), ret & 0xff);
+    } else {
+        ZDC_LOG(d->log, fatal ? ZDC_LOG_WARN : ZDC_LOG_DEBUG, ZDC_LOG_DTLS,
+                "DTLS alert sent: %s %s (%d)", fatal ? "fatal" : "warning",
+                SSL_alert_desc_string_long(ret), ret & 0xff);
+    }
+}
+
 static int fail(zdc_dtls *d, int code)
 {
+    log_failure(d, code);
     d->state = ZDC_DTLS_FAILED;
     d->err = code;
     d->deadline = ZDC_DTLS_NO_TIMEOUT;
@@ -571,10 +627,14 @@ static int drive(zdc_dtls *d)
         ERR_clear_error();
         r = SSL_do_handshake(d->ssl);
         if (r == 1) {
-            if (!peer_ok(d))
+            if (!peer_ok(d)) {
                 rv = fail(d, ZDC_ERR_FINGERPRINT);
-            else
+            } else {
                 d->state = ZDC_DTLS_CONNECTED;
+                ZDC_LOG_I(d->log, ZDC_LOG_DTLS, "DTLS connected as %s: %s, %s",
+                          d->role == ZDC_DTLS_CLIENT ? "client" : "server", SSL_get_version(d->ssl),
+                          SSL_CIPHER_get_name(SSL_get_current_cipher(d->ssl)));
+            }
         } else {
             int e = SSL_get_error(d->ssl, r);
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)

@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "zdc/error.h"
 
 /* ---- certificate ----------------------------------------------------------------------- */
@@ -143,6 +144,10 @@ typedef struct zdc_dtls_config {
      * zdc_dtls_send() on the same endpoint, not zdc_dtls_free(). Required. */
     void (*on_data)(void *user, const uint8_t *p, size_t len);
     void *user;
+    /* Optional log context (must outlive the endpoint); NULL is silent. A failure logs its
+     * reason at ERROR (fingerprint mismatch, alert received, timeout); alerts received at WARN
+     * (close_notify at INFO), the handshake's end at INFO. */
+    const zdc_log_ctx *log;
 } zdc_dtls_config;
 
 typedef struct zdc_dtls zdc_dtls;

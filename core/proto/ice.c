@@ -270,8 +270,9 @@ static void set_gathering(zdc_ice *ice, int g)
         ice->cfg.on_gathering_state(ice->cfg.user, g);
 }
 
-static void fail(zdc_ice *ice)
+static void fail(zdc_ice *ice, const char *why)
 {
+    ZDC_LOG_E(ice->cfg.log, ZDC_LOG_ICE, "ICE failed: %s", why);
     ice->failed = true;
     for (size_t i = 0; i < ice->n_pairs; i++)
         ice->pairs[i].tx.active = false;
@@ -597,6 +598,12 @@ static void select_pair(zdc_ice *ice, int idx, uint64_t now)
         ice->last_alive_ns = now;
         ice->consent_next_ns = now + jitter(ice, ice->consent_interval_ns);
     }
+    if (zdc_log_enabled(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE)) {
+        char la[ZDC_ADDR_STRLEN], ra[ZDC_ADDR_STRLEN];
+        zdc_log_emit(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE, "selected pair %s -> %s",
+                     zdc_addr_format(&ice->local[p->local].addr, true, la, sizeof la),
+                     zdc_addr_format(&ice->remote[p->remote].addr, true, ra, sizeof ra));
+    }
     if (ice->cfg.on_selected_pair)
         ice->cfg.on_selected_pair(ice->cfg.user, &ice->local[p->local].addr,
                                   &ice->remote[p->remote].addr);
@@ -771,7 +778,8 @@ static void check_all_failed(zdc_ice *ice)
     for (size_t i = 0; i < ice->n_pairs; i++)
         if (ice->pairs[i].state != PAIR_FAILED || ice->pairs[i].triggered)
             return;
-    fail(ice); /* RFC 8445 §8.1.2: every pair failed and no more candidates will come */
+    /* RFC 8445 §8.1.2: every pair failed and no more candidates will come */
+    fail(ice, "every candidate pair failed and the remote signaled end-of-candidates");
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -1579,11 +1587,17 @@ static void run_consent(zdc_ice *ice, uint64_t now)
     if (ice->selected == NO_PAIR)
         return;
     if (now >= ice->last_alive_ns + ice->consent_ns) {
-        fail(ice); /* RFC 7675 §5.1: consent expired, stop sending */
+        /* RFC 7675 §5.1: consent expired, stop sending */
+        ZDC_LOG(ice->cfg.log, ZDC_LOG_ERROR, ZDC_LOG_ICE,
+                "consent lost: no answer from the selected pair for %llu ms",
+                (unsigned long long)((now - ice->last_alive_ns) / MS_NS));
+        fail(ice, "consent expired (RFC 7675)");
         return;
     }
     if (!ice->disconnected && now >= ice->last_alive_ns + ice->disconnected_ns) {
         ice->disconnected = true;
+        ZDC_LOG_W(ice->cfg.log, ZDC_LOG_ICE, "disconnected: no answer for %llu ms",
+                  (unsigned long long)((now - ice->last_alive_ns) / MS_NS));
         refresh_state(ice);
     }
     if (ice->cfg.lite)
@@ -1616,7 +1630,7 @@ void zdc_ice_handle_timeout(zdc_ice *ice, uint64_t now_ns)
     if (ended(ice))
         return;
     if (ice->selected == NO_PAIR && ice->remote_creds && now_ns >= ice->checking_deadline_ns) {
-        fail(ice);
+        fail(ice, "no candidate pair succeeded before the checking deadline");
         return;
     }
     run_consent(ice, now_ns);

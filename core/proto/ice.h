@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "log.h"
 #include "zdc/candidate.h"
 #include "zdc/stun.h"
 
@@ -104,6 +105,10 @@ typedef struct zdc_ice_config {
     /* The selected pair changed: application data goes to `remote` from here on. `local` is
      * the local candidate's transport address (for host candidates, the socket address). */
     void (*on_selected_pair)(void *user, const zdc_addr *local, const zdc_addr *remote);
+    /* Optional log context (must outlive the agent); NULL is silent. FAILED logs its reason at
+     * ERROR (every pair failed, checking deadline, consent expired), DISCONNECTED at WARN, the
+     * selected pair at INFO, checks at DEBUG. */
+    const zdc_log_ctx *log;
 } zdc_ice_config;
 
 /* Creates an agent in state NEW / gathering NEW. Returns 0, ZDC_ERR_INVALID_PARAMETER (NULL

@@ -22,6 +22,7 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
     if (!pc)
         return ZDC_ERR_NOMEM;
     pc->env = *env;
+    pc->log = (zdc_log_ctx){.sink = env->log, .peer = 0};
     if (!pc->env.max_message_size)
         pc->env.max_message_size = DEFAULT_MAX_MESSAGE;
     if (!pc->env.send_queue_limit)
@@ -251,6 +252,16 @@ const char *zdc_pc_last_error(const zdc_pc *pc)
 uint64_t zdc_pc_nomem_count(const zdc_pc *pc)
 {
     return pc->nomem_count;
+}
+
+void zdc_pc_set_log_peer(zdc_pc *pc, uint64_t id)
+{
+    pc->log.peer = id;
+}
+
+const zdc_log_ctx *zdc_pc_log(const zdc_pc *pc)
+{
+    return &pc->log;
 }
 
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc)

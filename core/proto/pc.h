@@ -56,6 +56,7 @@
 
 #include "addr.h"
 #include "dtls.h"
+#include "log.h"
 #include "zdc/stun.h"
 #include "zdc/peer.h"
 
@@ -98,6 +99,10 @@ typedef struct zdc_pc_env {
     /* Optional, for tests: called before each allocation of state the connection cannot lose
      * (queued events, received messages); returning true makes it fail as out of memory. */
     bool (*fail_alloc)(void *user);
+    /* Optional: the log sink (core/base/log.h), which must outlive the peer connection; NULL is
+     * silent. Lines are tagged with the id zdc_pc_set_log_peer gives. The stages (ICE, DTLS,
+     * SCTP) log through the same sink. */
+    const zdc_logger *log;
 } zdc_pc_env;
 
 enum zdc_pc_event_kind {
@@ -150,6 +155,10 @@ const char *zdc_pc_last_error(const zdc_pc *pc);
 /* Allocations that failed and lost state (each one fails the connection: ZDC_STATE_FAILED,
  * zdc_pc_last_error says what was lost). */
 uint64_t zdc_pc_nomem_count(const zdc_pc *pc);
+/* The peer's public handle id, to tag its log lines (0: none). */
+void zdc_pc_set_log_peer(zdc_pc *pc, uint64_t id);
+/* The log context of this peer (for its owner's own lines). */
+const zdc_log_ctx *zdc_pc_log(const zdc_pc *pc);
 /* Negotiated DTLS cipher/version (NULL before the handshake). */
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
 

@@ -164,6 +164,37 @@ void pc_set_signaling(zdc_pc *pc, enum zdc_signaling_state s)
     pc_push_event(pc, ZDC_PC_EV_SIGNALING, s, NULL, NULL, NULL);
 }
 
+static const char *state_name(enum zdc_connection_state s)
+{
+    static const char *const names[] = {"new",          "connecting", "connected",
+                                        "disconnected", "failed",     "closed"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+/* Which stage failed the connection (its own line, logged where it failed, says how). */
+static const char *failure_stage(const zdc_pc *pc)
+{
+    if (pc->nomem_failed)
+        return "out of memory";
+    if (pc->ice_failed)
+        return "ICE failed";
+    if (pc->dtls_failed)
+        return "DTLS failed";
+    return "the SCTP association could not start";
+}
+
+static void log_state(const zdc_pc *pc, enum zdc_connection_state from,
+                      enum zdc_connection_state to)
+{
+    if (to == ZDC_STATE_FAILED)
+        ZDC_LOG_E(&pc->log, ZDC_LOG_PC, "connection failed: %s%s%s", failure_stage(pc),
+                  pc->err[0] ? "; last error: " : "", pc->err);
+    else if (to == ZDC_STATE_CLOSED && pc->remote_closed && !pc->closed)
+        ZDC_LOG_I(&pc->log, ZDC_LOG_PC, "connection closed by the remote (SCTP ABORT or SHUTDOWN)");
+    else
+        ZDC_LOG_I(&pc->log, ZDC_LOG_PC, "connection %s -> %s", state_name(from), state_name(to));
+}
+
 void pc_update_connection_state(zdc_pc *pc)
 {
     enum zdc_connection_state s;
@@ -187,6 +218,7 @@ void pc_update_connection_state(zdc_pc *pc)
         s = ZDC_STATE_NEW;
     if (s == pc->conn_state)
         return;
+    log_state(pc, pc->conn_state, s);
     pc->conn_state = s;
     pc_push_event(pc, ZDC_PC_EV_CONNECTION, s, NULL, NULL, NULL);
 }

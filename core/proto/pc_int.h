@@ -77,6 +77,7 @@ typedef struct pc_turn {
 
 struct zdc_pc {
     zdc_pc_env env;
+    zdc_log_ctx log; /* env.log and this peer's handle id; the stages point here */
     zdc_addr *local;
     size_t n_local;
 

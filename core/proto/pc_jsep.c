@@ -209,6 +209,7 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
         rv = ZDC_ERR_MALFORMED;
     }
     if (rv != 0) {
+        ZDC_LOG_W(&pc->log, ZDC_LOG_PC, "remote description refused: %s", pc->err);
         free(text);
         free(parsed);
         return rv;
@@ -245,6 +246,10 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_ACTIVE ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
     else
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_PASSIVE ? ZDC_DTLS_CLIENT : ZDC_DTLS_SERVER;
+    ZDC_LOG_I(&pc->log, ZDC_LOG_PC,
+              "remote %s applied: %zu candidates, we are DTLS %s, remote max-message-size %zu",
+              type, m->n_candidates, pc->dtls_role == ZDC_DTLS_CLIENT ? "client" : "server",
+              pc->remote_max_message);
 
     for (size_t i = 0; i < m->n_candidates; i++)
         add_candidate_text(pc, m->candidates[i].p, m->candidates[i].len);

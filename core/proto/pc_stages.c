@@ -324,7 +324,8 @@ int pc_make_ice(zdc_pc *pc, int role)
                          .on_candidate = ice_candidate,
                          .on_state = ice_state,
                          .on_gathering_state = ice_gathering,
-                         .on_selected_pair = ice_selected};
+                         .on_selected_pair = ice_selected,
+                         .log = &pc->log};
     int rv = zdc_ice_new(&ic, &pc->ice);
     if (rv != 0)
         return rv;
@@ -367,6 +368,7 @@ int pc_start_transport(zdc_pc *pc, uint64_t now_ns)
     dc.send = dtls_out;
     dc.on_data = dtls_data;
     dc.user = pc;
+    dc.log = &pc->log;
     if (pc_remote_fingerprint(m, &dc.remote_fp) != 0)
         return ZDC_ERR_NOT_SUPPORTED;
     int rv = zdc_dtls_new(&dc, &pc->dtls);
@@ -388,6 +390,7 @@ int pc_start_transport(zdc_pc *pc, uint64_t now_ns)
                                  .on_stream_reset = pc_channel_on_stream_reset,
                                  .on_buffered_amount = sctp_buffered};
     sc.user = pc;
+    sc.log = &pc->log;
     rv = zdc_sctp_new(&sc, &pc->sctp);
     if (rv != 0)
         return rv;

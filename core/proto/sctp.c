@@ -8,6 +8,8 @@
 #include "sctp.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +468,83 @@ static void go_down(zdc_sctp *s, int reason)
 
 static void flush_resets(zdc_sctp *s);
 
+/* RFC 9260 §3.3.10 error causes (and RFC 6525's, RFC 9260 numbering). */
+static const char *cause_name(uint16_t code)
+{
+    static const char *const names[] = {
+        "none",
+        "invalid stream identifier",
+        "missing mandatory parameter",
+        "stale cookie",
+        "out of resource",
+        "unresolvable address",
+        "unrecognized chunk type",
+        "invalid mandatory parameter",
+        "unrecognized parameters",
+        "no user data",
+        "cookie received while shutting down",
+        "restart of an association with new addresses",
+        "user-initiated abort",
+        "protocol violation",
+    };
+    return code < sizeof names / sizeof names[0] ? names[code] : "unknown cause";
+}
+
+/* Logs why the association ended: an ABORT chunk in the notification's sac_info (usrsctp
+ * copies the one received) with its causes (RFC 9260 §3.3.7), else a local failure. */
+static void log_assoc_end(zdc_sctp *s, const struct sctp_assoc_change *ac, const uint8_t *p,
+                          size_t len)
+{
+    const char *what = ac->sac_state == SCTP_CANT_STR_ASSOC ? "could not start" : "ended";
+    if (!zdc_log_enabled(s->cfg.log, ZDC_LOG_ERROR, ZDC_LOG_SCTP))
+        return;
+    size_t total = ac->sac_length < len ? ac->sac_length : len;
+    size_t hdr = offsetof(struct sctp_assoc_change, sac_info);
+    const uint8_t *chunk = p + hdr;
+    size_t clen = total > hdr ? total - hdr : 0;
+    if (clen < 4 || chunk[0] != 6 /* ABORT */) {
+        zdc_log_emit(
+            s->cfg.log, ZDC_LOG_ERROR, ZDC_LOG_SCTP, "SCTP association %s: %s (error %u)", what,
+            ac->sac_state == SCTP_CANT_STR_ASSOC ? "the INIT/COOKIE exchange got no answer"
+                                                 : "retransmissions exhausted or a local abort",
+            (unsigned)ac->sac_error);
+        return;
+    }
+    char causes[256] = "";
+    size_t used = 0;
+    uint16_t chunk_len = (uint16_t)(chunk[2] << 8 | chunk[3]);
+    size_t end = chunk_len < clen ? chunk_len : clen;
+    for (size_t off = 4; end - off >= 4 && used < sizeof causes - 1;) {
+        uint16_t code = (uint16_t)(chunk[off] << 8 | chunk[off + 1]);
+        uint16_t cl = (uint16_t)(chunk[off + 2] << 8 | chunk[off + 3]);
+        if (cl < 4 || cl > end - off)
+            break;
+        /* User-initiated abort and protocol violation carry text: show its printable part. */
+        char info[65] = "";
+        size_t n = 0;
+        if (code == 12 || code == 13)
+            for (size_t k = 4; k < cl && n < sizeof info - 1; k++) {
+                uint8_t c = chunk[off + k];
+                info[n++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
+            }
+        info[n] = '\0';
+        int w =
+            snprintf(causes + used, sizeof causes - used, "%scause %u (%s%s%s%s)", used ? ", " : "",
+                     (unsigned)code, cause_name(code), n ? ": \"" : "", info, n ? "\"" : "");
+        if (w < 0)
+            break;
+        used += (size_t)w < sizeof causes - used ? (size_t)w : sizeof causes - 1 - used;
+        off += (cl + 3u) & ~3u;
+        if (off > end)
+            break;
+    }
+    /* A peer that closes its connection aborts with "user-initiated abort" (browsers do): the
+     * end of the connection, not a failure. */
+    bool user_abort = clen >= 8 && chunk[4] == 0 && chunk[5] == 12;
+    ZDC_LOG(s->cfg.log, user_abort ? ZDC_LOG_WARN : ZDC_LOG_ERROR, ZDC_LOG_SCTP,
+            "SCTP association %s: ABORT received, %s", what, used ? causes : "no cause");
+}
+
 static void on_notification(zdc_sctp *s, const uint8_t *p, size_t len)
 {
     union sctp_notification n;
@@ -482,16 +561,24 @@ static void on_notification(zdc_sctp *s, const uint8_t *p, size_t len)
             s->state = ST_UP;
             s->in_streams = n.sn_assoc_change.sac_inbound_streams;
             s->out_streams = n.sn_assoc_change.sac_outbound_streams;
+            ZDC_LOG_I(s->cfg.log, ZDC_LOG_SCTP, "SCTP association up: %u in, %u out streams",
+                      (unsigned)s->in_streams, (unsigned)s->out_streams);
             if (s->cfg.cb.on_up)
                 s->cfg.cb.on_up(s->cfg.user, s->in_streams, s->out_streams);
             break;
         case SCTP_COMM_LOST:
+            if (s->state != ST_DOWN && s->state != ST_CLOSED)
+                log_assoc_end(s, &n.sn_assoc_change, p, len);
             go_down(s, ZDC_SCTP_DOWN_ABORTED);
             break;
         case SCTP_SHUTDOWN_COMP:
+            if (s->state != ST_DOWN && s->state != ST_CLOSED)
+                ZDC_LOG_I(s->cfg.log, ZDC_LOG_SCTP, "SCTP association shut down by the peer");
             go_down(s, ZDC_SCTP_DOWN_SHUTDOWN);
             break;
         case SCTP_CANT_STR_ASSOC:
+            if (s->state != ST_DOWN && s->state != ST_CLOSED)
+                log_assoc_end(s, &n.sn_assoc_change, p, len);
             go_down(s, ZDC_SCTP_DOWN_CANT_START);
             break;
         default: /* SCTP_RESTART: WebRTC peers never restart; the association stays up. */

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
+
 #include "zdc/error.h"
 
 typedef struct zdc_sctp zdc_sctp;
@@ -98,6 +100,10 @@ typedef struct zdc_sctp_config {
     uint16_t max_retransmits;
     zdc_sctp_callbacks cb;
     void *user;
+    /* Optional log context (must outlive the association); NULL is silent. An association that
+     * ends logs why at ERROR (ABORT received with its causes, retransmissions exhausted, could
+     * not start); a SHUTDOWN at INFO. */
+    const zdc_log_ctx *log;
 } zdc_sctp_config;
 
 /* PR-SCTP policies (RFC 3758, RFC 7496) for zdc_sctp_send_opts.pr_policy. */

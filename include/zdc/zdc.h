@@ -11,6 +11,7 @@
 #include "zdc/error.h"
 
 #include "zdc/engine.h"
+#include "zdc/log.h"
 #include "zdc/peer.h"
 #include "zdc/peer_impl.h"
 
