@@ -157,8 +157,16 @@ static void ice_selected(void *user, const zdc_addr *local, const zdc_addr *remo
     pc->via_relay = turn_by_relayed(pc, local);
     /* RFC 8656 §12: data on the selected relayed pair goes as ChannelData (4 bytes of
      * overhead instead of a Send indication's 36). */
-    if (pc->via_relay >= 0)
+    if (pc->via_relay >= 0) {
         zdc_turn_bind_channel(pc->turn[pc->via_relay].t, remote, pc->now_ns);
+        if (zdc_log_enabled(&pc->log, ZDC_LOG_INFO, ZDC_LOG_TURN)) {
+            char s[ZDC_ADDR_STRLEN], r[ZDC_ADDR_STRLEN];
+            zdc_addr_format(&pc->turn_cfg[pc->via_relay].server, true, s, sizeof s);
+            zdc_addr_format(remote, true, r, sizeof r);
+            zdc_log_emit(&pc->log, ZDC_LOG_INFO, ZDC_LOG_TURN,
+                         "selected pair is relayed: through TURN server %s to %s", s, r);
+        }
+    }
 }
 
 /* ---- TURN ---------------------------------------------------------------------------- */
@@ -255,6 +263,7 @@ static int make_turn(zdc_pc *pc)
                               .password = pc->turn_cfg[i].credential,
                               .transport = ZDC_TURN_UDP,
                               .software = "zdc",
+                              .log = &pc->log,
                               .user = t,
                               .random = turn_random,
                               .send = turn_send,

@@ -125,6 +125,7 @@ static void fail(zdc_turn *t, int err, unsigned code, const char *fmt, const cha
     t->err_code = code;
     t->state = ZDC_TURN_FAILED;
     memset(t->txs, 0, sizeof t->txs);
+    ZDC_LOG_W(t->cfg.log, ZDC_LOG_TURN, "%s", t->reason);
     if (t->cfg.on_failed)
         t->cfg.on_failed(t->cfg.user, err, code, t->reason);
 }
@@ -561,11 +562,22 @@ static void handle_success(zdc_turn *t, int i, const zdc_stun_msg *m, const zdc_
             from_stun_addr(&m->xor_mapped, &t->mapped);
         t->state = ZDC_TURN_ALLOCATED;
         schedule_refresh(t, a->has_lifetime ? a->lifetime : DEFAULT_LIFETIME_S, now);
+        if (zdc_log_enabled(t->cfg.log, ZDC_LOG_INFO, ZDC_LOG_TURN)) {
+            char r[ZDC_ADDR_STRLEN], mp[ZDC_ADDR_STRLEN] = "unknown";
+            zdc_addr_format(&t->relayed, true, r, sizeof r);
+            if (zdc_addr_family(&t->mapped))
+                zdc_addr_format(&t->mapped, true, mp, sizeof mp);
+            zdc_log_emit(t->cfg.log, ZDC_LOG_INFO, ZDC_LOG_TURN,
+                         "allocated relayed %s (mapped %s), lifetime %u s, %s key", r, mp,
+                         (unsigned)t->lifetime, t->sha256 ? "SHA-256" : "MD5");
+        }
         if (t->cfg.on_allocated)
             t->cfg.on_allocated(t->cfg.user, &t->relayed, &t->mapped);
         return;
     case TX_REFRESH:
         schedule_refresh(t, a->has_lifetime ? a->lifetime : x.lifetime, now);
+        ZDC_LOG_D(t->cfg.log, ZDC_LOG_TURN, "allocation refreshed, lifetime %u s",
+                  (unsigned)t->lifetime);
         return;
     case TX_PERMISSION: {
         perm *p = &t->perms[x.slot];
@@ -574,6 +586,11 @@ static void handle_success(zdc_turn *t, int i, const zdc_stun_msg *m, const zdc_
         p->installed = true;
         p->expires = now + PERMISSION_LIFETIME_NS;
         p->renew_at = now + PERMISSION_RENEW_NS;
+        if (zdc_log_enabled(t->cfg.log, ZDC_LOG_DEBUG, ZDC_LOG_TURN)) {
+            char a_[ZDC_ADDR_STRLEN];
+            zdc_addr_format(&p->peer, false, a_, sizeof a_);
+            zdc_log_emit(t->cfg.log, ZDC_LOG_DEBUG, ZDC_LOG_TURN, "permission for %s", a_);
+        }
         return;
     }
     case TX_CHANNEL: {
@@ -583,6 +600,12 @@ static void handle_success(zdc_turn *t, int i, const zdc_stun_msg *m, const zdc_
         c->bound = true;
         c->expires = now + CHANNEL_LIFETIME_NS;
         c->renew_at = now + CHANNEL_RENEW_NS;
+        if (zdc_log_enabled(t->cfg.log, ZDC_LOG_DEBUG, ZDC_LOG_TURN)) {
+            char a_[ZDC_ADDR_STRLEN];
+            zdc_addr_format(&c->peer, true, a_, sizeof a_);
+            zdc_log_emit(t->cfg.log, ZDC_LOG_DEBUG, ZDC_LOG_TURN, "channel 0x%04x bound to %s",
+                         c->number, a_);
+        }
         /* RFC 8656 §12.2: the binding also installs or refreshes the permission. */
         perm *p = perm_find(t, &c->peer);
         if (p) {
@@ -633,12 +656,17 @@ static void handle_failure(zdc_turn *t, int i, unsigned code, const zdc_stun_vie
             fail(t, ZDC_ERR_TIMEOUT, 0, "no answer from the TURN server to Refresh%.0u%s", "", 0);
         return;
     case TX_PERMISSION:
+        ZDC_LOG_W(t->cfg.log, ZDC_LOG_TURN, "CreatePermission %s (%u %.*s)",
+                  code ? "refused" : "unanswered", code, (int)(rlen > 80 ? 80 : rlen),
+                  code ? r : "");
         /* Refused (e.g. 403) or unanswered: a permission not yet installed is dropped; an
          * installed one lives until it expires and is tried again at its next renewal. */
         if (!t->perms[x.slot].installed)
             perm_drop(t, &t->perms[x.slot]);
         return;
     case TX_CHANNEL:
+        ZDC_LOG_W(t->cfg.log, ZDC_LOG_TURN, "ChannelBind %s (%u): Send indications go on",
+                  code ? "refused" : "unanswered", code);
         if (!t->chans[x.slot].bound)
             chan_drop(t, &t->chans[x.slot]);
         return;

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "log.h"
 
 enum zdc_turn_state {
     ZDC_TURN_IDLE = 0,
@@ -52,12 +53,14 @@ enum zdc_turn_transport { ZDC_TURN_UDP = 0, ZDC_TURN_TCP = 1, ZDC_TURN_TLS = 2 }
 typedef struct zdc_turn zdc_turn;
 
 typedef struct zdc_turn_config {
-    const char *username; /* required, used as given (no SASLprep) */
-    const char *password; /* required */
-    int transport;        /* enum zdc_turn_transport: timing and ChannelData padding */
-    uint32_t lifetime_s;  /* LIFETIME asked for; 0 = none (the server's default, 600 s) */
-    uint32_t rto_ms;      /* first UDP retransmission timeout; 0 = 500 */
-    const char *software; /* SOFTWARE attribute; NULL = none */
+    const char *username;   /* required, used as given (no SASLprep) */
+    const char *password;   /* required */
+    int transport;          /* enum zdc_turn_transport: timing and ChannelData padding */
+    uint32_t lifetime_s;    /* LIFETIME asked for; 0 = none (the server's default, 600 s) */
+    uint32_t rto_ms;        /* first UDP retransmission timeout; 0 = 500 */
+    const char *software;   /* SOFTWARE attribute; NULL = none */
+    const zdc_log_ctx *log; /* NULL = silent; failures at ERROR, allocation at INFO, the
+                               rest (refresh, permissions, channels) at DEBUG */
 
     void *user;
     /* Required: fills p with n unpredictable bytes (transaction ids). */
