@@ -128,6 +128,23 @@ static int parse_options(int argc, char **argv, options *o)
             o->close_peer = true;
         } else if (strcmp(arg, "--await-peer-close") == 0) {
             o->await_peer_close = true;
+        } else if (strcmp(arg, "--ice-server") == 0) {
+            if (!val || o->n_ice_servers == 4) {
+                fprintf(stderr, "zdc-peer: --ice-server needs URLS (at most 4 servers)\n");
+                return -1;
+            }
+            o->ice_servers[o->n_ice_servers++] = (zdc_ice_server){.urls = val};
+            i++;
+        } else if (strcmp(arg, "--ice-username") == 0 || strcmp(arg, "--ice-credential") == 0) {
+            if (!val || o->n_ice_servers == 0) {
+                fprintf(stderr, "zdc-peer: %s needs a value, after --ice-server\n", arg);
+                return -1;
+            }
+            zdc_ice_server *srv = &o->ice_servers[o->n_ice_servers - 1];
+            *(arg[6] == 'u' ? &srv->username : &srv->credential) = val;
+            i++;
+        } else if (strcmp(arg, "--relay-only") == 0) {
+            o->relay_only = true;
         } else if (strcmp(arg, "--no-loopback") == 0) {
             o->no_loopback = true;
         } else if (strcmp(arg, "--timeout") == 0) {
@@ -217,7 +234,11 @@ static int start(app *a)
         fail(a, "peer: %s", zdc_strerror(rv));
         return rv;
     }
-    rv = zdc_peer_initialize(a->peer, &(zdc_peer_config){0});
+    zdc_peer_config pcfg = {.ice_servers = o->ice_servers,
+                            .n_ice_servers = o->n_ice_servers,
+                            .ice_transport_policy = o->relay_only ? ZDC_ICE_TRANSPORT_RELAY
+                                                                  : ZDC_ICE_TRANSPORT_ALL};
+    rv = zdc_peer_initialize(a->peer, &pcfg);
     if (rv < 0) {
         fail_api(a, "initialize", rv);
         return rv;

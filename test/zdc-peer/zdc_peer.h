@@ -54,6 +54,11 @@ typedef struct options {
     bool close_peer;
     bool await_peer_close;
     bool no_loopback;
+    /* --ice-server URLS (repeatable) with --ice-username/--ice-credential after it;
+     * --relay-only: iceTransportPolicy "relay" */
+    zdc_ice_server ice_servers[4];
+    size_t n_ice_servers;
+    bool relay_only;
 } options;
 
 /* One data channel and, on the sender, where its echoes stand. */
