@@ -546,6 +546,20 @@ Test(turn, refused_permission_dropped)
     error_reply(&f, &m, 403, "Forbidden");
     cr_assert(!zdc_turn_has_permission(f.t, &peer));
     cr_assert_eq(zdc_turn_state(f.t), ZDC_TURN_ALLOCATED);
+    /* Data for the refused peer goes as Send indications, but no CreatePermission for 30 s. */
+    int before = f.n_out;
+    for (int i = 0; i < 10; i++) {
+        f.now += 1 * S;
+        cr_assert_eq(zdc_turn_send(f.t, &peer, (const uint8_t *)"x", 1, f.now), 0);
+    }
+    for (int i = before; i < f.n_out; i++) {
+        cr_assert_eq(zdc_turn_parse(f.out[i].data, f.out[i].len, &m, &a), 0);
+        cr_assert_eq(m.method, ZDC_TURN_SEND, "no CreatePermission during the back-off");
+    }
+    f.now += 21 * S;
+    cr_assert_eq(zdc_turn_send(f.t, &peer, (const uint8_t *)"x", 1, f.now), 0);
+    cr_assert_eq(zdc_turn_parse(f.out[f.n_out - 2].data, f.out[f.n_out - 2].len, &m, &a), 0);
+    cr_assert_eq(m.method, ZDC_TURN_CREATE_PERMISSION, "asked again after 30 s");
     fx_fini(&f);
 }
 

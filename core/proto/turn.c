@@ -27,6 +27,7 @@
 #define MAX_STALE_RETRIES      3
 #define MAX_TX                 (2 + ZDC_TURN_MAX_PERMISSIONS + ZDC_TURN_MAX_CHANNELS)
 #define MAX_PASSWORD           256
+#define REFUSED_BACKOFF_NS     (30 * NS_PER_S) /* a refused permission is not asked again sooner */
 #define MSG_MAX                2600 /* a request: credentials (< 2100 bytes) and a few addresses */
 #define SCRATCH_SIZE           (65535 + 64)
 
@@ -46,7 +47,8 @@ typedef struct tx {
 
 typedef struct perm {
     bool used, installed;
-    zdc_addr peer; /* the first peer of this IP (the port is ignored by the server) */
+    uint64_t refused_until; /* refused: no new CreatePermission before then */
+    zdc_addr peer;          /* the first peer of this IP (the port is ignored by the server) */
     uint64_t expires, renew_at;
     int tx; /* pending CreatePermission, -1 = none */
 } perm;
@@ -367,8 +369,13 @@ static bool addr_usable(const zdc_addr *a)
 static perm *perm_get(zdc_turn *t, const zdc_addr *peer, uint64_t now)
 {
     perm *p = perm_find(t, peer);
-    if (p)
+    if (p) {
+        /* Refused before (403: the server does not relay there): asked again only after a
+         * while, so a peer's checks do not turn into a CreatePermission each. */
+        if (!p->installed && p->tx < 0 && now >= p->refused_until)
+            tx_start(t, TX_PERMISSION, (int)(p - t->perms), 0, 0, now);
         return p;
+    }
     for (int i = 0; i < ZDC_TURN_MAX_PERMISSIONS; i++) {
         p = &t->perms[i];
         if (p->used)
@@ -635,7 +642,8 @@ static void chan_drop(zdc_turn *t, chan *c)
 }
 
 /* An error other than 401/438, or a timeout (code 0), for transaction i. */
-static void handle_failure(zdc_turn *t, int i, unsigned code, const zdc_stun_view *reason)
+static void handle_failure(zdc_turn *t, int i, unsigned code, const zdc_stun_view *reason,
+                           uint64_t now)
 {
     tx x = t->txs[i];
     tx_end(t, i);
@@ -655,15 +663,24 @@ static void handle_failure(zdc_turn *t, int i, unsigned code, const zdc_stun_vie
         else
             fail(t, ZDC_ERR_TIMEOUT, 0, "no answer from the TURN server to Refresh%.0u%s", "", 0);
         return;
-    case TX_PERMISSION:
-        ZDC_LOG_W(t->cfg.log, ZDC_LOG_TURN, "CreatePermission %s (%u %.*s)",
-                  code ? "refused" : "unanswered", code, (int)(rlen > 80 ? 80 : rlen),
-                  code ? r : "");
-        /* Refused (e.g. 403) or unanswered: a permission not yet installed is dropped; an
-         * installed one lives until it expires and is tried again at its next renewal. */
-        if (!t->perms[x.slot].installed)
-            perm_drop(t, &t->perms[x.slot]);
+    case TX_PERMISSION: {
+        perm *p = &t->perms[x.slot];
+        if (zdc_log_enabled(t->cfg.log, ZDC_LOG_WARN, ZDC_LOG_TURN)) {
+            char a_[ZDC_ADDR_STRLEN];
+            zdc_addr_format(&p->peer, false, a_, sizeof a_);
+            zdc_log_emit(
+                t->cfg.log, ZDC_LOG_WARN, ZDC_LOG_TURN, "CreatePermission for %s %s (%u %.*s)", a_,
+                code ? "refused" : "unanswered", code, (int)(rlen > 80 ? 80 : rlen), code ? r : "");
+        }
+        /* Refused (e.g. 403): kept, not asked again for a while (perm_get). Unanswered: a
+         * permission not yet installed is dropped; an installed one lives until it expires and
+         * is tried again at its next renewal. */
+        if (code && !p->installed)
+            p->refused_until = now + REFUSED_BACKOFF_NS;
+        else if (!p->installed)
+            perm_drop(t, p);
         return;
+    }
     case TX_CHANNEL:
         ZDC_LOG_W(t->cfg.log, ZDC_LOG_TURN, "ChannelBind %s (%u): Send indications go on",
                   code ? "refused" : "unanswered", code);
@@ -703,7 +720,7 @@ static int handle_response(zdc_turn *t, const uint8_t *p, size_t len, const zdc_
     else if (m->cls == ZDC_STUN_SUCCESS)
         handle_success(t, i, m, a, now);
     else
-        handle_failure(t, i, m->error_code, &m->error_reason);
+        handle_failure(t, i, m->error_code, &m->error_reason, now);
     return 0;
 }
 
@@ -800,7 +817,7 @@ static void timeout_transactions(zdc_turn *t, uint64_t now)
         if (!stream(t) && x->sends < UDP_MAX_SENDS)
             tx_transmit(t, x, now);
         else
-            handle_failure(t, i, 0, NULL);
+            handle_failure(t, i, 0, NULL, now);
     }
 }
 
