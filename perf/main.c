@@ -41,7 +41,7 @@ static const perf_case suite[] = {
     {"connect-1p",        "connect create-to-open, 1 process",   PERF_CONNECT,    0,     true,  1, true},
     {"connect-2p",        "connect create-to-open, 2 processes", PERF_CONNECT,    0,     true,  2, true},
     {"handshakes",        "clients connecting at once, 1 server",PERF_HANDSHAKES, 0,     true,  2, true},
-    {"scale-20hz",        "20 Hz tick, peers on 1 server engine",PERF_SCALE,      64,    false, 2, false},
+    {"scale-20hz",        "20 Hz tick, peers on 1 server engine",PERF_SCALE,      64,    false, 2, true},
 };
 /* clang-format on */
 #define N_SUITE (int)(sizeof suite / sizeof suite[0])
@@ -155,8 +155,8 @@ static int parse_args(int argc, char **argv, perf_params *p, const char **only)
         p->tp_secs = secs;
     }
     if (scale) {
-        if (scale < 1 || scale > 5000) {
-            fprintf(stderr, "zdc-perf: --scale-peers 1..5000\n");
+        if (scale < 1 || scale > 20000) {
+            fprintf(stderr, "zdc-perf: --scale-peers 1..20000\n");
             return -1;
         }
         p->scale_peers = scale;

@@ -6,6 +6,7 @@
 //   {"id":"...","ok":false,"error":"why"}
 //
 // usage: node ndc-ref.mjs --cases id,id,... [--secs S] [--rtt N] [--connects N] [--clients N]
+//                        [--scale-peers N] [--scale-secs S]
 //
 // One process: both peers in this node process (signaling by direct calls). Two processes:
 // this process and a child forked from this script (signaling over the IPC channel); the child
@@ -344,33 +345,132 @@ async function connect2p(n) {
   } finally { await ch.end(); }
 }
 
+// The server side of n clients in the child: a peer per client index, made when its offer
+// (or a candidate) arrives; onChannel(dc) for each incoming channel. Returns { pcs, open }.
+function servePeers(ch, n, onChannel) {
+  const sv = { pcs: new Array(n).fill(null), open: 0 };
+  const get = (idx) => {
+    if (sv.pcs[idx]) return sv.pcs[idx];
+    const pc = newPc();
+    pc.remote = remote(pc);
+    pc.onLocalDescription((sdp, type) => ch.send({ t: 'D', idx, sdp, type }));
+    pc.onLocalCandidate((cand, mid) => ch.send({ t: 'C', idx, cand, mid }));
+    pc.onDataChannel((dc) => { pc.dc = dc; sv.open++; onChannel?.(dc); });
+    return (sv.pcs[idx] = pc);
+  };
+  ch.on('D', (m) => get(m.idx).remote.desc(m.sdp, m.type));
+  ch.on('C', (m) => get(m.idx).remote.cand(m.cand, m.mid));
+  return sv;
+}
+
 // This process is the server (what is measured); the child holds the clients.
 async function handshakes(n) {
   const ch = startChild('clients', { n });
   try {
     if (!(await ch.wait('Y', 60))) return { error: 'the clients did not start' };
-    const pcs = new Array(n).fill(null);
-    let open = 0;
-    const get = (idx) => {
-      if (pcs[idx]) return pcs[idx];
-      const pc = newPc();
-      pc.remote = remote(pc);
-      pc.onLocalDescription((sdp, type) => ch.send({ t: 'D', idx, sdp, type }));
-      pc.onLocalCandidate((cand, mid) => ch.send({ t: 'C', idx, cand, mid }));
-      pc.onDataChannel((dc) => { pc.dc = dc; open++; });
-      return (pcs[idx] = pc);
-    };
-    ch.on('D', (m) => get(m.idx).remote.desc(m.sdp, m.type));
-    ch.on('C', (m) => get(m.idx).remote.cand(m.cand, m.mid));
+    const sv = servePeers(ch, n, null);
+    const pcs = sv.pcs;
     const t0 = now(), cpu0 = process.cpuUsage();
     ch.send({ t: 'G' });
-    const ok = await until(() => open === n, 60, 1);
+    const ok = await until(() => sv.open === n, 60, 1);
     const t1 = now(), cpu = process.cpuUsage(cpu0);
     const cpuS = (cpu.user + cpu.system) / 1e6;
     for (const pc of pcs) if (pc) { pc.dc?.close(); pc.close(); }
-    if (!ok) return { error: `${open} of ${n} clients connected` };
+    if (!ok) return { error: `${sv.open} of ${n} clients connected` };
     return { m: { hs_per_core_s: n / cpuS, hs_per_s: n / (t1 - t0), server_cpu_s: cpuS, clients: n } };
   } finally { await ch.end(); }
+}
+
+// The 20 Hz game tick (zdc-perf's scale case): this process is the server, holding n peers
+// that echo every message; the child holds the n clients, each sending a 64-byte message 20
+// times a second on an unreliable channel (unordered, maxRetransmits 0) and timing the echo.
+// Server CPU per 1,000 peers and per echoed message, the clients' tick round trip, the server's
+// RSS delta per connected peer.
+const TICK_SIZE = 64, TICK_PERIOD = 0.05;
+async function scale(n, secs) {
+  const ch = startChild('tickers', { n });
+  try {
+    if (!(await ch.wait('Y', 60))) return { error: 'the clients did not start' };
+    const sv = servePeers(ch, n, (dc) => dc.onMessage((m) => { if (typeof m !== 'string') dc.sendMessageBinary(m); }));
+    const pcs = sv.pcs;
+    const rss0 = process.memoryUsage().rss;
+    ch.send({ t: 'G' });
+    const ok = await until(() => sv.open === n, 300, 2);
+    if (!ok) {
+      for (const pc of pcs) if (pc) { pc.dc?.close(); pc.close(); }
+      return { error: `${sv.open} of ${n} peers connected` };
+    }
+    await sleep(500); // the handshakes' last packets
+    const rss1 = process.memoryUsage().rss;
+    const t0 = now(), cpu0 = process.cpuUsage();
+    ch.send({ t: 'T', secs });
+    const r = await ch.wait('R', secs + 120);
+    const t1 = now(), cpu = process.cpuUsage(cpu0);
+    for (const pc of pcs) if (pc) { pc.dc?.close(); pc.close(); }
+    if (!r) return { error: 'the clients did not report' };
+    const cpuS = (cpu.user + cpu.system) / 1e6;
+    const m = {
+      peers: n, cpu_pct_per_1000: (100 * cpuS / (t1 - t0)) * 1000 / n,
+      p50_tick_ms: r.p50 * 1e3, p99_tick_ms: r.p99 * 1e3, p999_tick_ms: r.p999 * 1e3,
+      rss_kib_per_peer: (rss1 - rss0) / 1024 / n,
+      loss_pct: r.sent ? (100 * (r.sent - r.received)) / r.sent : 0,
+      bad: r.bad, tick_rate_pct: (100 * r.sent) / ((n * secs) / TICK_PERIOD),
+      cpu_us_per_msg: r.received ? (cpuS * 1e6) / r.received : 0,
+    };
+    if (r.bad) return { error: `${r.bad} echoes failed the check`, m };
+    if (!r.received) return { error: 'no echo arrived', m };
+    return { m };
+  } finally { await ch.end(); }
+}
+
+// The clients of the scale case (in the child): n peers offering, then ticking on request.
+function tickers(n, send, onMsg) {
+  const pcs = [];
+  let sent = 0, received = 0, bad = 0;
+  const rtt = [];
+  onMsg((m) => {
+    if (m.t === 'G') {
+      for (let i = 0; i < n; i++) {
+        const pc = newPc();
+        pc.remote = remote(pc);
+        pc.onLocalDescription((sdp, type) => send({ t: 'D', idx: i, sdp, type }));
+        pc.onLocalCandidate((cand, mid) => send({ t: 'C', idx: i, cand, mid }));
+        pc.dc = pc.createDataChannel('perf', channelInit(false));
+        pc.dc.onOpen(() => { pc.open = true; });
+        pc.dc.onMessage((msg) => {
+          const t = now();
+          if (typeof msg === 'string' || msg.length !== TICK_SIZE || msg.readUInt32LE(16) !== i) { bad++; return; }
+          received++;
+          rtt.push(t - msg.readDoubleLE(8));
+        });
+        pcs.push(pc);
+      }
+    } else if (m.t === 'D') pcs[m.idx]?.remote.desc(m.sdp, m.type);
+    else if (m.t === 'C') pcs[m.idx]?.remote.cand(m.cand, m.mid);
+    else if (m.t === 'T') tick(m.secs);
+  });
+  async function tick(secs) {
+    const t0 = now(), end = t0 + secs;
+    const next = pcs.map((_, i) => t0 + (TICK_PERIOD * i) / n); // spread over a tick
+    const msg = Buffer.alloc(TICK_SIZE);
+    while (now() < end) {
+      for (let i = 0; i < n; i++) {
+        const t = now();
+        if (t < next[i] || !pcs[i].open) continue;
+        msg.writeUInt32LE(sent % 2 ** 32, 0);
+        msg.writeDoubleLE(t, 8);
+        msg.writeUInt32LE(i, 16);
+        try { pcs[i].dc.sendMessageBinary(msg); sent++; } catch { /* closed */ }
+        next[i] += TICK_PERIOD;
+      }
+      await sleep(1);
+    }
+    await sleep(300); // the last echoes
+    rtt.sort((x, y) => x - y);
+    const pct = (q) => (rtt.length ? rtt[Math.min(rtt.length - 1, Math.floor(rtt.length * q))] : 0);
+    send({ t: 'R', sent, received, bad, p50: pct(0.5), p99: pct(0.99), p999: pct(0.999) });
+  }
+  return pcs;
 }
 
 // ---- the child ----------------------------------------------------------------------------
@@ -397,8 +497,11 @@ async function childMain(role, extra) {
   };
   let quit = false;
   const clients = [];
+  let tickHandler = null, tickPcs = [];
+  if (role === 'tickers') tickPcs = tickers(extra.n, send, (fn) => { tickHandler = fn; });
   process.on('message', async (m) => {
     if (m.t === 'Q') { quit = true; return; }
+    if (tickHandler) { tickHandler(m); return; }
     if (role === 'clients') {
       if (m.t === 'G') {
         for (let i = 0; i < extra.n; i++) {
@@ -417,7 +520,7 @@ async function childMain(role, extra) {
     else if (m.t === 'C') (peers.get(m.idx) ?? answerer(m.idx)).remote.cand(m.cand, m.mid);
     else if (m.t === 'E') expect = m.count;
   });
-  if (role === 'clients') send({ t: 'Y' });
+  if (role === 'clients' || role === 'tickers') send({ t: 'Y' });
   const deadline = now() + 600;
   let lastMsgs = 0, lastAt = now();
   while (!quit && now() < deadline) {
@@ -428,7 +531,7 @@ async function childMain(role, extra) {
       expect = -1;
     }
   }
-  for (const pc of [...peers.values(), ...clients]) { pc.dc?.close(); pc.close(); }
+  for (const pc of [...peers.values(), ...clients, ...tickPcs]) { pc.dc?.close(); pc.close(); }
   // no ndc.cleanup(): see main()
   process.exit(0);
 }
@@ -451,11 +554,13 @@ const cases = {
   'connect-1p': (o) => connect1p(o.connects),
   'connect-2p': (o) => connect2p(o.connects),
   handshakes: (o) => handshakes(o.clients),
+  'scale-20hz': (o) => scale(o.scalePeers, o.scaleSecs),
 };
 
 async function main() {
   const opts = { secs: Number(arg('--secs', '1')), rtt: Number(arg('--rtt', '100000')),
-                 connects: Number(arg('--connects', '20')), clients: Number(arg('--clients', '200')) };
+                 connects: Number(arg('--connects', '20')), clients: Number(arg('--clients', '200')),
+                 scalePeers: Number(arg('--scale-peers', '1000')), scaleSecs: Number(arg('--scale-secs', '5')) };
   const watchdog = setTimeout(() => { out({ error: 'reference watchdog: 14 minutes' }); process.exit(3); }, 14 * 60e3);
   watchdog.unref();
   const lib = typeof ndc.getLibraryVersion === 'function' ? ndc.getLibraryVersion() : '?';

@@ -6,6 +6,7 @@
  *   zdc_server.c one server engine: 200 clients handshaking at once; the 20 Hz scale case
  *   reference.c  runs perf/ndc-ref.mjs (node-datachannel = libdatachannel) and reads its lines
  *   report.c     statistics, machine description, progress, table, JSON
+ *   heap.c       heap by owner (zdc, OpenSSL, usrsctp) for the scale case (heap.h)
  */
 #ifndef ZDC_PERF_H
 #define ZDC_PERF_H

@@ -98,6 +98,9 @@ int perf_ref_run(const perf_case *const *cases, int n, const perf_params *p, per
     snprintf(rtt, sizeof rtt, "%d", p->rtt_count);
     snprintf(conn, sizeof conn, "%d", p->connects);
     snprintf(cl, sizeof cl, "%d", p->hs_clients);
+    char sp[16], ss[32];
+    snprintf(sp, sizeof sp, "%d", p->scale_peers);
+    snprintf(ss, sizeof ss, "%g", p->scale_secs);
     int pipefd[2];
     if (pipe(pipefd) != 0) {
         free(seen);
@@ -111,7 +114,8 @@ int perf_ref_run(const perf_case *const *cases, int n, const perf_params *p, per
         close(pipefd[0]);
         close(pipefd[1]);
         execlp(p->node, p->node, p->script, "--cases", ids, "--secs", secs, "--rtt", rtt,
-               "--connects", conn, "--clients", cl, (char *)NULL);
+               "--connects", conn, "--clients", cl, "--scale-peers", sp, "--scale-secs", ss,
+               (char *)NULL);
         fprintf(stderr, "zdc-perf: cannot run %s: %s\n", p->node, strerror(errno));
         _exit(127);
     }

@@ -197,6 +197,11 @@ static int shown_for(const perf_case *c, shown *out)
         out[n++] = (shown){"tick_rate_pct", "tick rate %", true};
         out[n++] = (shown){"p99_tick_ms", "p99 tick ms", false};
         out[n++] = (shown){"rss_kib_per_peer", "KiB/peer", false};
+        out[n++] = (shown){"heap_kib_per_peer", "heap KiB/peer", false};
+        out[n++] = (shown){"heap_zdc_kib", "..of it zdc", false};
+        out[n++] = (shown){"heap_openssl_kib", "..OpenSSL", false};
+        out[n++] = (shown){"heap_sctp_kib", "..usrsctp", false};
+        out[n++] = (shown){"heap_other_kib", "..libc etc.", false};
         out[n++] = (shown){"loss_pct", "loss %", false};
         break;
     }
@@ -254,7 +259,7 @@ void perf_print_table(FILE *f, const perf_case_result *r, int n, const perf_para
     fprintf(f, "%-44s %-12s %24s %24s %8s\n", "case", "figure", "zdc", "libdatachannel", "ratio");
     for (int i = 0; i < n; i++) {
         const perf_case *c = r[i].c;
-        shown sh[8];
+        shown sh[16];
         int ns = shown_for(c, sh);
         const char *ferr = NULL;
         int fz = failures(r[i].zdc, r[i].n_zdc, &ferr);
@@ -266,6 +271,9 @@ void perf_print_table(FILE *f, const perf_case_result *r, int n, const perf_para
                 fmt_summary(zs, sizeof zs, &z);
             if (q.n)
                 fmt_summary(qs, sizeof qs, &q);
+            else if (c->reference && p->against && r[i].n_ref > 0 &&
+                     failures(r[i].ref, r[i].n_ref, &(const char *){NULL}) == 0)
+                snprintf(qs, sizeof qs, "n/a"); /* ran, has no such figure */
             else if (c->reference && p->against)
                 snprintf(qs, sizeof qs, "failed");
             else if (!c->reference)

@@ -6,11 +6,14 @@
  *               the clients' round-trip time of a tick (p50/p99), the server's resident memory
  *               per idle connected peer (RSS delta / N).
  * The server is this process (its engine polled with a 1 ms timeout, as a server loop
- * would); the clients are a forked process holding N engines (epoll backend, one port
- * each: the server tells peers apart by remote address), created before anything is timed.
+ * would); the clients are forked processes holding N engines between them (epoll backend, one
+ * port each: the server tells peers apart by remote address), created before anything is
+ * timed. Each client process holds at most CLIENTS_PER_PROC engines (two descriptors each), so
+ * 10,000 clients stay under a 20,000-descriptor limit per process.
  *
- * Control messages on the signaling pair: child 'Y' ready (engines made), parent 'G' go
- * (clients offer), parent 'T' <seconds> tick, child 'R' <report>, parent 'Q' quit. */
+ * Control messages on each client process's signaling pair: child 'Y' ready (engines made),
+ * parent 'G' go (clients offer), parent 'T' <seconds> tick, child 'R' <report>, parent 'Q'
+ * quit. Peer indexes in 'D'/'C' messages are global (0..N-1). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +21,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "perf.h"
 #include "side.h"
 
 #define TICK_SIZE   64u
 #define TICK_PERIOD 0.05 /* 20 Hz */
+#ifndef CLIENTS_PER_PROC
+#define CLIENTS_PER_PROC 2500
+#endif
+#define MAX_CLIENT_PROCS 8
+#define SCALE_WAVE       100
 
 static char sigbuf[1 << 17];
 
@@ -35,7 +44,7 @@ static int cmp_double(const void *a, const void *b)
 /* ---- the clients' process -------------------------------------------------------------- */
 
 typedef struct clients {
-    int n, fd;
+    int lo, n, fd; /* clients lo .. lo+n-1 */
     zdc_engine **e;
     perf_side *s;
     double *next_tick;
@@ -55,7 +64,7 @@ static void tick_on_echo(perf_side *s, const uint8_t *p, size_t len, bool text)
     }
     memcpy(&at, p + 8, sizeof at);
     memcpy(&who, p + 16, sizeof who);
-    if (who != (uint32_t)s->idx) {
+    if (who != (uint32_t)s->idx) { /* the global index, as sent */
         c->bad++;
         return;
     }
@@ -77,8 +86,8 @@ static int clients_pump(clients *c, perf_sig_msg *ctl)
         int r = perf_sig_recv(c->fd, &m, sigbuf, sizeof sigbuf, 0);
         if (r <= 0)
             return r;
-        if ((m.kind == 'D' || m.kind == 'C') && m.idx >= 0 && m.idx < c->n) {
-            perf_side_apply(&c->s[m.idx], &m);
+        if ((m.kind == 'D' || m.kind == 'C') && m.idx >= c->lo && m.idx < c->lo + c->n) {
+            perf_side_apply(&c->s[m.idx - c->lo], &m);
         } else {
             *ctl = m;
             return 1;
@@ -101,7 +110,7 @@ static void clients_tick(clients *c, double secs)
             if (now < c->next_tick[i] || !c->s[i].open)
                 continue;
             uint64_t seq = c->sent;
-            uint32_t who = (uint32_t)i;
+            uint32_t who = (uint32_t)c->s[i].idx;
             memcpy(msg, &seq, 8);
             memcpy(msg + 8, &now, sizeof now);
             memcpy(msg + 16, &who, sizeof who);
@@ -131,9 +140,28 @@ static void clients_report(clients *c)
     perf_sig_send(c->fd, 'R', 0, "", 0, t);
 }
 
-static int clients_main(int fd, int n, bool reliable)
+/* Creates and offers client peers from *made on while fewer than `wave` are still
+ * connecting (wave 0: all at once). */
+static int clients_offer(clients *c, int *made, int wave, bool reliable)
 {
-    clients c = {.n = n, .fd = fd};
+    int connecting = 0;
+    for (int i = 0; i < *made; i++)
+        connecting += !c->s[i].open && !c->s[i].errors; /* a failed one is not connecting */
+    while (*made < c->n && (wave == 0 || connecting < wave)) {
+        perf_side *s = &c->s[*made];
+        if (perf_side_new(s, c->e[*made], c->fd, c->lo + *made) || perf_side_offer(s, reliable))
+            return -1;
+        s->user = c;
+        s->on_msg = tick_on_echo;
+        (*made)++;
+        connecting++;
+    }
+    return 0;
+}
+
+static int clients_main(int fd, int lo, int n, bool reliable, int wave)
+{
+    clients c = {.lo = lo, .n = n, .fd = fd};
     c.e = calloc((size_t)n, sizeof *c.e);
     c.s = calloc((size_t)n, sizeof *c.s);
     c.next_tick = calloc((size_t)n, sizeof *c.next_tick);
@@ -143,6 +171,7 @@ static int clients_main(int fd, int n, bool reliable)
     perf_sig_send(fd, 'Y', 0, "", 0, "");
     double deadline = perf_now() + 600;
     bool go = false;
+    int made = 0;
     while (perf_now() < deadline) {
         perf_sig_msg m;
         int r = clients_pump(&c, &m);
@@ -150,13 +179,9 @@ static int clients_main(int fd, int n, bool reliable)
             break;
         if (r == 1 && m.kind == 'G' && !go) {
             go = true;
-            for (int i = 0; i < n; i++) {
-                if (perf_side_new(&c.s[i], c.e[i], fd, i) || perf_side_offer(&c.s[i], reliable))
-                    return 1;
-                c.s[i].user = &c;
-                c.s[i].on_msg = tick_on_echo;
-            }
         }
+        if (go && made < n && clients_offer(&c, &made, wave, reliable) != 0)
+            return 1;
         if (r == 1 && m.kind == 'T') {
             clients_tick(&c, strtod(m.text, NULL));
             clients_report(&c);
@@ -181,27 +206,36 @@ static int clients_main(int fd, int n, bool reliable)
 /* ---- the server (this process) ------------------------------------------------------- */
 
 typedef struct server {
-    int n, fd, n_open;
-    pid_t pid;
+    int n, n_open, k; /* peers; open; client processes */
+    int fd[MAX_CLIENT_PROCS];
+    pid_t pid[MAX_CLIENT_PROCS];
+    char *got[MAX_CLIENT_PROCS]; /* each process's last control message of the awaited kind */
     zdc_engine *e;
     perf_side *s;
     bool *made;
 } server;
 
+static void server_broadcast(server *sv, char kind, const char *text)
+{
+    for (int j = 0; j < sv->k; j++)
+        perf_sig_send(sv->fd[j], kind, 0, "", 0, text);
+}
+
 static void server_end(server *sv)
 {
-    if (sv->fd > 0) {
-        perf_sig_send(sv->fd, 'Q', 0, "", 0, "");
-        close(sv->fd);
-    }
-    if (sv->pid > 0) {
+    server_broadcast(sv, 'Q', "");
+    for (int j = 0; j < sv->k; j++)
+        close(sv->fd[j]);
+    double end = perf_now() + 10;
+    for (int j = 0; j < sv->k; j++) {
         int st;
-        double end = perf_now() + 10;
-        while (waitpid(sv->pid, &st, WNOHANG) == 0 && perf_now() < end)
+        if (sv->pid[j] <= 0)
+            continue;
+        while (waitpid(sv->pid[j], &st, WNOHANG) == 0 && perf_now() < end)
             usleep(1000);
-        if (waitpid(sv->pid, &st, WNOHANG) == 0) {
-            kill(sv->pid, SIGKILL);
-            waitpid(sv->pid, &st, 0);
+        if (waitpid(sv->pid[j], &st, WNOHANG) == 0) {
+            kill(sv->pid[j], SIGKILL);
+            waitpid(sv->pid[j], &st, 0);
         }
     }
     for (int i = 0; i < sv->n; i++)
@@ -209,42 +243,53 @@ static void server_end(server *sv)
             perf_side_free(&sv->s[i]);
     if (sv->e)
         zdc_engine_free(sv->e);
+    for (int j = 0; j < sv->k; j++)
+        free(sv->got[j]);
     free(sv->s);
     free(sv->made);
 }
 
-/* Waits for a control message of `kind` while serving; returns 1, or 0 on timeout/close. */
-static int server_serve(server *sv, char kind, perf_sig_msg *out, double secs)
+/* Serves until every client process sent a control message of `kind` (kept in sv->got),
+ * or, for kind 0, until every peer's channel is open. Returns 1, or 0 on timeout/close. */
+static int server_serve(server *sv, char kind, double secs)
 {
     double end = perf_now() + secs, sig_at = 0;
+    int have = 0;
+    for (int j = 0; j < sv->k; j++) {
+        free(sv->got[j]);
+        sv->got[j] = NULL;
+    }
     while (perf_now() < end) {
         zdc_engine_poll(sv->e, 1);
-        /* The signaling socket is the harness's, not the server's: read it at most once a
-         * millisecond so that its system calls do not count as the server's work. */
+        /* The signaling sockets are the harness's, not the server's: read them at most once a
+         * millisecond so that their system calls do not count as the server's work. */
         double now = perf_now();
         if (now - sig_at < 1e-3)
             continue;
         sig_at = now;
-        for (int k = 0; k < 4096; k++) {
-            perf_sig_msg m;
-            int r = perf_sig_recv(sv->fd, &m, sigbuf, sizeof sigbuf, 0);
-            if (r < 0)
-                return 0;
-            if (r == 0)
-                break;
-            if ((m.kind == 'D' || m.kind == 'C') && m.idx >= 0 && m.idx < sv->n) {
-                if (!sv->made[m.idx]) {
-                    if (perf_side_new(&sv->s[m.idx], sv->e, sv->fd, m.idx) != 0)
-                        return 0;
-                    sv->s[m.idx].on_msg = perf_side_echo;
-                    sv->made[m.idx] = true;
+        for (int j = 0; j < sv->k; j++)
+            for (int k = 0; k < 4096; k++) {
+                perf_sig_msg m;
+                int r = perf_sig_recv(sv->fd[j], &m, sigbuf, sizeof sigbuf, 0);
+                if (r < 0)
+                    return 0;
+                if (r == 0)
+                    break;
+                if ((m.kind == 'D' || m.kind == 'C') && m.idx >= 0 && m.idx < sv->n) {
+                    if (!sv->made[m.idx]) {
+                        if (perf_side_new(&sv->s[m.idx], sv->e, sv->fd[m.idx / CLIENTS_PER_PROC],
+                                          m.idx) != 0)
+                            return 0;
+                        sv->s[m.idx].on_msg = perf_side_echo;
+                        sv->made[m.idx] = true;
+                    }
+                    perf_side_apply(&sv->s[m.idx], &m);
+                } else if (kind && m.kind == kind && !sv->got[j]) {
+                    sv->got[j] = strdup(m.text ? m.text : "");
+                    if (++have == sv->k)
+                        return 1;
                 }
-                perf_side_apply(&sv->s[m.idx], &m);
-            } else if (m.kind == kind) {
-                *out = m;
-                return 1;
             }
-        }
         if (kind == 0) {
             int open = 0;
             for (int i = 0; i < sv->n; i++)
@@ -257,29 +302,50 @@ static int server_serve(server *sv, char kind, perf_sig_msg *out, double secs)
     return 0;
 }
 
-static int server_start(server *sv, int n, bool reliable, perf_metrics *out)
+/* wave: how many clients of each client process may be connecting at a time (0: all). */
+static int server_start(server *sv, int n, bool reliable, int wave, perf_metrics *out)
 {
     memset(sv, 0, sizeof *sv);
     sv->n = n;
-    int fds[2];
-    if (perf_sig_pair(fds) != 0)
+    sv->k = (n + CLIENTS_PER_PROC - 1) / CLIENTS_PER_PROC;
+    if (sv->k < 1 || sv->k > MAX_CLIENT_PROCS) {
+        sv->k = 0;
+        perf_fail(out, "%d clients: at most %d", n, CLIENTS_PER_PROC * MAX_CLIENT_PROCS);
         return -1;
-    fflush(NULL);
-    sv->pid = fork();
-    if (sv->pid < 0)
-        return -1;
-    if (sv->pid == 0) {
-        close(fds[0]);
-        _exit(clients_main(fds[1], n, reliable));
     }
-    close(fds[1]);
-    sv->fd = fds[0];
+    for (int j = 0; j < sv->k; j++) {
+        int fds[2];
+        if (perf_sig_pair(fds) != 0) {
+            sv->k = j;
+            perf_fail(out, "no signaling pair");
+            return -1;
+        }
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+            close(fds[0]);
+            close(fds[1]);
+            sv->k = j;
+            perf_fail(out, "fork failed");
+            return -1;
+        }
+        if (pid == 0) {
+            close(fds[0]);
+            for (int q = 0; q < j; q++)
+                close(sv->fd[q]);
+            int lo = j * CLIENTS_PER_PROC;
+            int cnt = n - lo < CLIENTS_PER_PROC ? n - lo : CLIENTS_PER_PROC;
+            _exit(clients_main(fds[1], lo, cnt, reliable, wave));
+        }
+        close(fds[1]);
+        sv->fd[j] = fds[0];
+        sv->pid[j] = pid;
+    }
     sv->s = calloc((size_t)n, sizeof *sv->s);
     sv->made = calloc((size_t)n, sizeof *sv->made);
     sv->e = perf_engine_new(false);
-    perf_sig_msg m;
-    if (!sv->e || !server_serve(sv, 'Y', &m, 120)) {
-        perf_fail(out, "the clients' process did not start");
+    if (!sv->e || !sv->s || !sv->made || !server_serve(sv, 'Y', 300)) {
+        perf_fail(out, "the clients' processes did not start");
         return -1;
     }
     return 0;
@@ -289,11 +355,10 @@ void perf_zdc_handshakes(const perf_case *c, const perf_params *p, perf_metrics 
 {
     (void)c;
     server sv;
-    if (server_start(&sv, p->hs_clients, true, out) == 0) {
+    if (server_start(&sv, p->hs_clients, true, 0, out) == 0) {
         double t0 = perf_now(), cpu0 = perf_cpu_self();
-        perf_sig_send(sv.fd, 'G', 0, "", 0, "");
-        perf_sig_msg m;
-        int ok = server_serve(&sv, 0, &m, 60);
+        server_broadcast(&sv, 'G', "");
+        int ok = server_serve(&sv, 0, 60);
         double t1 = perf_now(), cpu1 = perf_cpu_self();
         if (!ok) {
             perf_fail(out, "%d of %d clients connected", sv.n_open, sv.n);
@@ -308,56 +373,99 @@ void perf_zdc_handshakes(const perf_case *c, const perf_params *p, perf_metrics 
     server_end(&sv);
 }
 
+/* One client process's report: "sent received bad p50 p99 p99.9". */
+typedef struct tick_report {
+    unsigned long long sent, received, bad;
+    double p50, p99, p999;
+} tick_report;
+
 void perf_zdc_scale(const perf_case *c, const perf_params *p, perf_metrics *out)
 {
     (void)c;
     server sv;
-    if (server_start(&sv, p->scale_peers, false, out) != 0) {
+    /* The tick is measured, not the admission: clients connect in waves of SCALE_WAVE per
+     * client process so that a burst of thousands of handshakes does not starve ICE. */
+    if (server_start(&sv, p->scale_peers, false, SCALE_WAVE, out) != 0) {
         server_end(&sv);
         return;
     }
     long rss0 = perf_rss_kib();
-    perf_sig_send(sv.fd, 'G', 0, "", 0, "");
-    perf_sig_msg m;
-    if (!server_serve(&sv, 0, &m, 300)) {
+    /* Heap by owner: every block allocated from here on is attributed to the library that
+     * asked for it (perf/heap.c); read once all peers are connected and idle. */
+    bool heap = perf_heap_start((size_t)sv.n * 1024 + 65536) == 0;
+    server_broadcast(&sv, 'G', "");
+    if (!server_serve(&sv, 0, 300)) {
         perf_fail(out, "%d of %d peers connected", sv.n_open, sv.n);
+        perf_heap_stop();
         server_end(&sv);
         return;
     }
-    server_serve(&sv, 1, &m, 0.5); /* let the handshakes' last packets settle */
+    server_serve(&sv, 1, 0.5); /* let the handshakes' last packets settle */
     long rss1 = perf_rss_kib();
+    perf_heap_owners h;
+    perf_heap_read(&h);
+    perf_heap_stop();
     char secs[32];
     snprintf(secs, sizeof secs, "%.3f", p->scale_secs);
     double t0 = perf_now(), cpu0 = perf_cpu_self();
-    perf_sig_send(sv.fd, 'T', 0, "", 0, secs);
-    int got = server_serve(&sv, 'R', &m, p->scale_secs + 120);
+    server_broadcast(&sv, 'T', secs);
+    int got = server_serve(&sv, 'R', p->scale_secs + 120);
     double t1 = perf_now(), cpu1 = perf_cpu_self();
-    unsigned long long sent, received, bad;
-    double p50, p99, p999;
-    if (!got || sscanf(m.text, "%llu %llu %llu %lf %lf %lf", &sent, &received, &bad, &p50, &p99,
-                       &p999) != 6) {
+    /* Percentiles cannot be merged exactly from per-process figures: across client
+     * processes each percentile shown is the largest of theirs (exact with one process). */
+    tick_report all = {0};
+    bool parsed = got;
+    for (int j = 0; parsed && j < sv.k; j++) {
+        tick_report r;
+        if (sscanf(sv.got[j], "%llu %llu %llu %lf %lf %lf", &r.sent, &r.received, &r.bad, &r.p50,
+                   &r.p99, &r.p999) != 6) {
+            parsed = false;
+            break;
+        }
+        all.sent += r.sent;
+        all.received += r.received;
+        all.bad += r.bad;
+        all.p50 = r.p50 > all.p50 ? r.p50 : all.p50;
+        all.p99 = r.p99 > all.p99 ? r.p99 : all.p99;
+        all.p999 = r.p999 > all.p999 ? r.p999 : all.p999;
+    }
+    if (!parsed) {
         perf_fail(out, "the clients did not report");
     } else {
+        double n = (double)sv.n;
         double cpu_pct = 100.0 * (cpu1 - cpu0) / (t1 - t0);
-        perf_metric_set(out, "peers", sv.n);
-        perf_metric_set(out, "cpu_pct_per_1000", cpu_pct * 1000.0 / (double)sv.n);
-        perf_metric_set(out, "p50_tick_ms", p50 * 1e3);
-        perf_metric_set(out, "p99_tick_ms", p99 * 1e3);
-        perf_metric_set(out, "p999_tick_ms", p999 * 1e3);
-        perf_metric_set(out, "rss_kib_per_peer", (double)(rss1 - rss0) / (double)sv.n);
+        perf_metric_set(out, "peers", n);
+        perf_metric_set(out, "cpu_pct_per_1000", cpu_pct * 1000.0 / n);
+        perf_metric_set(out, "p50_tick_ms", all.p50 * 1e3);
+        perf_metric_set(out, "p99_tick_ms", all.p99 * 1e3);
+        perf_metric_set(out, "p999_tick_ms", all.p999 * 1e3);
+        perf_metric_set(out, "rss_kib_per_peer", (double)(rss1 - rss0) / n);
+        if (heap) {
+            double zdc = (double)h.bytes[PERF_HEAP_ZDC], ossl = (double)h.bytes[PERF_HEAP_OPENSSL];
+            double sctp = (double)h.bytes[PERF_HEAP_SCTP], other = (double)h.bytes[PERF_HEAP_OTHER];
+            perf_metric_set(out, "heap_kib_per_peer", (zdc + ossl + sctp + other) / 1024.0 / n);
+            perf_metric_set(out, "heap_zdc_kib", zdc / 1024.0 / n);
+            perf_metric_set(out, "heap_openssl_kib", ossl / 1024.0 / n);
+            perf_metric_set(out, "heap_sctp_kib", sctp / 1024.0 / n);
+            perf_metric_set(out, "heap_other_kib", other / 1024.0 / n);
+        }
+        perf_metric_set(out, "bad", (double)all.bad);
         perf_metric_set(out, "loss_pct",
-                        sent ? 100.0 * (double)(sent - received) / (double)sent : 0);
-        perf_metric_set(out, "bad", (double)bad);
+                        all.sent ? 100.0 * (double)(all.sent - all.received) / (double)all.sent
+                                 : 0);
         /* Did the clients keep up a 20 Hz tick? A starved client process sends less, and the
          * server then has less to do; CPU per echoed message does not depend on that. */
         perf_metric_set(out, "tick_rate_pct",
-                        100.0 * (double)sent / ((double)sv.n * p->scale_secs / TICK_PERIOD));
+                        100.0 * (double)all.sent / (n * p->scale_secs / TICK_PERIOD));
         perf_metric_set(out, "cpu_us_per_msg",
-                        received ? (cpu1 - cpu0) * 1e6 / (double)received : 0);
+                        all.received ? (cpu1 - cpu0) * 1e6 / (double)all.received : 0);
         out->ok = true;
-        if (bad)
-            perf_fail(out, "%llu echoes failed the check", bad);
-        else if (received == 0)
+        if (heap && h.untracked_blocks)
+            perf_fail(out, "heap by owner: %llu blocks not tracked",
+                      (unsigned long long)h.untracked_blocks);
+        else if (all.bad)
+            perf_fail(out, "%llu echoes failed the check", all.bad);
+        else if (all.received == 0)
             perf_fail(out, "no echo arrived");
     }
     server_end(&sv);
