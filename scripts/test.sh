@@ -28,9 +28,9 @@ run_ctest() {
     local dir=$1; shift
     local log=$dir/ctest.log
     if ctest --test-dir "$dir" --no-tests=error -V "$@" >"$log" 2>&1; then
-        grep -E 'Synthesis:|nofork:|replay:| Test +#|tests passed|Total Test time|Label Time|^[a-z-]+ += ' "$log" || true
+        grep -E 'Synthesis:|nofork:|replay:|nat: | Test +#|tests passed|Total Test time|Label Time|^[a-z-]+ += ' "$log" || true
     else
-        grep -E 'Synthesis:|nofork:|replay:| Test +#|tests passed|Total Test time' "$log" || true
+        grep -E 'Synthesis:|nofork:|replay:|nat: | Test +#|tests passed|Total Test time' "$log" || true
         echo "---- ctest failed; full log follows ----"
         cat "$log"
         return 1

@@ -19,6 +19,9 @@
  *   --await-peer-close (echoer) exit 0 once the connection state leaves "connected" (to
  *                      disconnected, failed or closed); stdin's end does not end it
  *   --no-loopback      gather no loopback candidates (for machines with another interface)
+ *   --ice-server URLS  an RTCIceServer's urls (stun:/turn:, comma separated; up to 4 servers),
+ *                      with --ice-username U --ice-credential C after it for turn: URLs
+ *   --relay-only       iceTransportPolicy "relay": only relayed candidates (test/nat/nat.sh)
  *
  * The callbacks only record what happened (and print events); everything that calls back into
  * zdc — applying the local description, sending, echoing, closing — runs from the main loop
@@ -45,6 +48,8 @@ static const char usage_text[] =
     "                [--timeout S]\n"
     "zdc extensions: [--utf8] [--channels N] [--close-after N] [--await-close]\n"
     "                [--close-peer] [--await-peer-close] [--no-loopback]\n"
+    "                [--ice-server URLS [--ice-username U --ice-credential C]]...\n"
+    "                [--relay-only]\n"
     "JSON lines on stdin/stdout as in PEER_PROTOCOL.md (v1).\n";
 
 static bool parse_number(const char *s, uint64_t max, uint64_t *out)
@@ -236,8 +241,8 @@ static int start(app *a)
     }
     zdc_peer_config pcfg = {.ice_servers = o->ice_servers,
                             .n_ice_servers = o->n_ice_servers,
-                            .ice_transport_policy = o->relay_only ? ZDC_ICE_TRANSPORT_RELAY
-                                                                  : ZDC_ICE_TRANSPORT_ALL};
+                            .ice_transport_policy =
+                                o->relay_only ? ZDC_ICE_TRANSPORT_RELAY : ZDC_ICE_TRANSPORT_ALL};
     rv = zdc_peer_initialize(a->peer, &pcfg);
     if (rv < 0) {
         fail_api(a, "initialize", rv);
