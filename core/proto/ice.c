@@ -601,11 +601,10 @@ static void select_pair(zdc_ice *ice, int idx, uint64_t now)
     if (zdc_log_enabled(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE)) {
         char la[ZDC_ADDR_STRLEN], ra[ZDC_ADDR_STRLEN];
         static const char *const types[] = {"host", "srflx", "prflx", "relay"};
-        zdc_log_emit(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE, "selected pair %s (%s) -> %s (%s)",
+        zdc_log_emit(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE, "selected pair %s -> %s (%s -> %s)",
                      zdc_addr_format(&ice->local[p->local].addr, true, la, sizeof la),
-                     types[ice->local[p->local].type & 3],
                      zdc_addr_format(&ice->remote[p->remote].addr, true, ra, sizeof ra),
-                     types[ice->remote[p->remote].type & 3]);
+                     types[ice->local[p->local].type & 3], types[ice->remote[p->remote].type & 3]);
     }
     if (ice->cfg.on_selected_pair)
         ice->cfg.on_selected_pair(ice->cfg.user, &ice->local[p->local].addr,

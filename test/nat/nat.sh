@@ -165,7 +165,7 @@ scenario() {
     detail="rc=$rc A[$a] B[$b]"
     # Connected, every echo intact (zdc-peer --send exits 0 only then), over a pair whose remote
     # is reflexive on at least one side, and no relay anywhere (none is configured).
-    [ $rc = 0 ] && echo "$a $b" | grep -qE '\((srflx|prflx)\)' &&
+    [ $rc = 0 ] && echo "$a $b" | grep -qE -- '-> (srflx|prflx)\)' &&
       ! echo "$a $b" | grep -q relay && ok=1
     ;;
   relay-symmetric)
@@ -176,7 +176,7 @@ scenario() {
     local rc=$?
     a=$(selected A) b=$(selected B)
     detail="rc=$rc A[$a] B[$b]"
-    [ $rc = 0 ] && echo "$a $b" | grep -q '(relay)' &&
+    [ $rc = 0 ] && echo "$a $b" | grep -qE -- '\((relay -> [a-z]+|[a-z]+ -> relay)\)' &&
       grep -q "^A log .*allocated relayed" "$tmp/run.log" && ok=1
     ;;
   relay-policy)
@@ -191,7 +191,7 @@ scenario() {
     cands=$(tail -1 "$tmp/run.log" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.a.candidates.map(c=>c.replace(/.* typ (\w+).*/,"$1")).join(" "))})' 2>/dev/null)
     detail="rc=$rc A offered [$cands] A[$a]"
     [ $rc = 0 ] && [ -n "$cands" ] && ! echo "$cands" | grep -qvE '^(relay ?)+$' &&
-      echo "$a" | grep -qE '\(relay\) ->' && ok=1
+      echo "$a" | grep -qE -- '\(relay -> ' && ok=1
     ;;
   bad-credentials)
     build_net eim eim || return 2
