@@ -23,6 +23,10 @@
 #                   refused the credentials (401); no crash, no leak (zdc-peer runs under ASan).
 #   server-gone     relay-only through coturn, then coturn is killed mid-session: the connection
 #                   goes disconnected with a logged reason (consent freshness, RFC 7675).
+#   chromium-answers / chromium-offers
+#                   headless Chromium (its iceServers: the same coturn) behind one symmetric NAT,
+#                   zdc behind the other, each role: connected through the relay, data intact
+#                   (skipped, with the reason, without chromium or test/interop's npm packages).
 #
 # Output: one line per scenario, "nat: PASS name ...", "nat: FAIL name ..." (with the relay's
 # log), or "nat: SKIP name: reason". Exit 0 when nothing failed (skips included, each printed
@@ -37,7 +41,9 @@ shift
 here=$(cd "$(dirname "$0")" && pwd)
 relay_js="$here/../interop/relay.mjs"
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(srflx-eim relay-symmetric relay-policy bad-credentials server-gone)
+[ ${#scenarios[@]} -eq 0 ] &&
+  scenarios=(srflx-eim relay-symmetric relay-policy bad-credentials server-gone chromium-answers
+             chromium-offers)
 
 skip_all() {
   for s in "${scenarios[@]}"; do echo "nat: SKIP $s: $*"; done
@@ -137,6 +143,24 @@ run_pair() {
     ip netns exec "$P-b" "$peer" --answer --no-loopback --timeout "$t" $bargs >"$tmp/run.log" 2>&1
 }
 
+# run_chromium TIMEOUT CHROME_ROLE "ZDC ARGS" "CHROMIUM ARGS": zdc-peer on host A, headless
+# Chromium (test/interop/peer-chromium.mjs, Chrome's defaults: mDNS host candidates) on host B;
+# CHROME_ROLE offer or answer.
+run_chromium() {
+  local t=$1 role=$2 zargs=$3 cargs=$4 zrole=--offer crole=--answer
+  [ "$role" = offer ] && zrole=--answer crole=--offer
+  local a=(ip netns exec "$P-a" "$peer" $zrole --no-loopback --timeout "$t" $zargs)
+  local b=(ip netns exec "$P-b" node "$here/../interop/peer-chromium.mjs" --mdns $crole --timeout "$t" $cargs)
+  # shellcheck disable=SC2086
+  if [ "$role" = offer ]; then
+    ZDC_LOG=${NAT_LOG:-info,ice,turn,pc} timeout $((t + 20)) node "$relay_js" --timeout "$((t + 10))" -- \
+      "${b[@]}" -- "${a[@]}" >"$tmp/run.log" 2>&1
+  else
+    ZDC_LOG=${NAT_LOG:-info,ice,turn,pc} timeout $((t + 20)) node "$relay_js" --timeout "$((t + 10))" -- \
+      "${a[@]}" -- "${b[@]}" >"$tmp/run.log" 2>&1
+  fi
+}
+
 selected() { # selected SIDE: the ICE "selected pair" log lines of peer A or B
   grep -E "^$1 log .* ice .*selected pair" "$tmp/run.log" | tail -1 | sed -E 's/.*selected pair //'
 }
@@ -226,6 +250,28 @@ scenario() {
     detail="rc=$rc A states[$states] logged[$why]"
     [ $rc = 0 ] && echo "$states" | grep -q 'connected disconnected' &&
       [ -n "$why" ] && ! grep -q "ERROR: AddressSanitizer\|LeakSanitizer" "$tmp/run.log" && ok=1
+    ;;
+  chromium-offers|chromium-answers)
+    [ -d "$here/../interop/node_modules/playwright-core" ] && command -v chromium >/dev/null ||
+      { echo "nat: SKIP $name: no chromium or playwright-core (npm ci in test/interop)"; return 0; }
+    build_net symmetric symmetric || return 2
+    start_turn || return 1
+    local srv="--ice-server $STUN,$TURN --ice-username alice --ice-credential s3cret"
+    local crole=answer zside=A
+    [ $name = chromium-offers ] && crole=offer zside=B
+    if [ $crole = answer ]; then
+      run_chromium 40 answer "$srv --send 20 --size 1000" "$srv --echo"
+    else
+      run_chromium 40 offer "$srv --echo" "$srv --send 20 --size 1000"
+    fi
+    local rc=$?
+    local z c
+    z=$(selected $zside)
+    c=$(grep -m1 -oE "getStats: selected pair [^;]*" "$tmp/run.log" | sed 's/getStats: selected pair //')
+    detail="rc=$rc zdc[$z] chromium[$c]"
+    # Both behind symmetric NATs: whichever side chose, the pair is relayed on one end.
+    [ $rc = 0 ] && { echo "$z" | grep -qE -- '\((relay -> [a-z]+|[a-z]+ -> relay)\)' ||
+      echo "$c" | grep -q relay; } && ok=1
     ;;
   *)
     echo "nat: unknown scenario $name" >&2
