@@ -60,7 +60,7 @@ static void reset_connection(zdc_pc *pc, bool channels)
         zdc_dtls_free(pc->dtls);
         pc->dtls = NULL;
     }
-    pc_turn_free_all(pc, false);
+    pc_turn_free_all(pc, true); /* RFC 8656 §7.2: allocations are deleted, not left to expire */
     pc->via_relay = -1;
     if (pc->ice) {
         zdc_ice_free(pc->ice);
