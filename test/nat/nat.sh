@@ -199,9 +199,13 @@ scenario() {
     run_pair 40 "$srv --send 50 --size 1000" "$srv --echo"
     local rc=$?
     a=$(selected A) b=$(selected B)
-    detail="rc=$rc A[$a] B[$b]"
+    # zdc_peer_get_stats as zdc-peer prints it at exit: the selected pair's candidate types.
+    local st
+    st=$(grep -ohE '"localType":"[a-z]+","remote":"[^"]*","remotePort":[0-9]+,"remoteType":"[a-z]+"' \
+      "$tmp/run.log" | sed -E 's/"localType":"([a-z]+)".*"remoteType":"([a-z]+)"/\1-\2/' | sort -u | tr '\n' ' ')
+    detail="rc=$rc A[$a] B[$b] stats[$st]"
     [ $rc = 0 ] && echo "$a $b" | grep -qE -- '\((relay -> [a-z]+|[a-z]+ -> relay)\)' &&
-      grep -q "^A log .*allocated relayed" "$tmp/run.log" && ok=1
+      echo "$st" | grep -q relay && grep -q "^A log .*allocated relayed" "$tmp/run.log" && ok=1
     ;;
   relay-policy)
     build_net eim eim || return 2
