@@ -361,6 +361,8 @@ int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
     pc->now_ns = now_ns;
     if (!pc->ice)
         return ZDC_ERR_NOT_FOUND;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     if (zdc_ice_handle_stun_msg(pc->ice, from, p, len, msg, parse_rv, now_ns) == ZDC_ERR_NOT_FOUND)
         return ZDC_ERR_NOT_FOUND;
     count_rx(pc, len, true);
@@ -411,6 +413,8 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
     if (pc->closed)
         return 0;
     pc->now_ns = now_ns;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     switch (zdc_demux_classify(p, len)) {
     case ZDC_DEMUX_STUN:
         if (!pc->ice)
@@ -455,6 +459,8 @@ int zdc_pc_handle_turn(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
     if (pc->closed)
         return ZDC_ERR_NOT_FOUND;
     pc->now_ns = now_ns;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns); /* relayed DTLS may carry SCTP */
     int rv = pc_turn_input(pc, from, p, len, now_ns);
     if (rv == ZDC_ERR_NOT_FOUND)
         return rv;
@@ -507,6 +513,8 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
     uint64_t x;
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&x) && x < t)
         t = x;
+    if (pc->sctp && (x = zdc_sctp_next_timeout(pc->sctp)) < t)
+        t = x; /* the native SCTP's own timers (usrsctp: none here) */
     if (pc->rx_resume)
         t = 0; /* the application made room: take what SCTP holds */
     return t;
@@ -522,6 +530,10 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
         zdc_ice_handle_timeout(pc->ice, now_ns);
     if (pc->dtls)
         zdc_dtls_handle_timeout(pc->dtls, now_ns);
+    if (pc->sctp && zdc_sctp_next_timeout(pc->sctp) <= now_ns)
+        zdc_sctp_handle_timeout(pc->sctp, now_ns);
+    else if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     /* usrsctp's timer wheel is process-wide: ticking it may run other peers' timers too,
      * and a second tick at the same now_ns does nothing. */
     uint64_t tick;
