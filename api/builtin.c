@@ -180,23 +180,20 @@ static int resolve(const bpeer *b, const char *host, char *ip, size_t cap)
     return rv;
 }
 
-/* peer.h: stun: names are resolved when the configuration is applied; the peer connection
- * takes numeric addresses only. Rewrites each server's stun: URLs with their addresses into
- * urls[] (other URLs are kept as they are, for the connection to judge). */
+/* peer.h: stun:/turn: names are resolved when the configuration is applied (by the caller of
+ * zdc_peer_initialize, never inside poll); the peer connection takes numeric addresses only.
+ * Rewrites each server's URLs with their addresses into urls[] (scheme, port and transport
+ * kept; a malformed list is kept as it is, for the connection to report). */
 static int resolve_servers(bpeer *b, const zdc_peer_config *cfg, zdc_ice_server *servers,
                            char (*urls)[600])
 {
+    static const char *const schemes[] = {"stun", "stuns", "turn", "turns"};
     for (size_t i = 0; i < cfg->n_ice_servers; i++) {
         servers[i] = cfg->ice_servers[i];
         zdc_iceurl u[MAX_URLS];
         size_t n = 0;
         if (zdc_iceurl_parse_list(cfg->ice_servers[i].urls, u, MAX_URLS, &n) != 0)
             continue; /* malformed: the connection reports it */
-        bool all_stun = true;
-        for (size_t k = 0; k < n; k++)
-            all_stun = all_stun && u[k].scheme == ZDC_ICEURL_STUN;
-        if (!all_stun)
-            continue; /* stuns:/turn:/turns: are the connection's to accept or refuse */
         size_t off = 0;
         for (size_t k = 0; k < n; k++) {
             char ip[INET6_ADDRSTRLEN + 8];
@@ -211,8 +208,12 @@ static int resolve_servers(bpeer *b, const zdc_peer_config *cfg, zdc_ice_server 
                 host = ip;
             }
             bool v6 = strchr(host, ':') != NULL;
-            int w = snprintf(urls[i] + off, 600 - off, "%sstun:%s%s%s:%u", k ? "," : "",
-                             v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)u[k].port);
+            const char *tr = u[k].transport == ZDC_ICEURL_UDP   ? "?transport=udp"
+                             : u[k].transport == ZDC_ICEURL_TCP ? "?transport=tcp"
+                                                                : "";
+            int w = snprintf(urls[i] + off, 600 - off, "%s%s:%s%s%s:%u%s", k ? "," : "",
+                             schemes[u[k].scheme], v6 ? "[" : "", host, v6 ? "]" : "",
+                             (unsigned)u[k].port, tr);
             if (w < 0 || (size_t)w >= 600 - off)
                 return ZDC_ERR_INVALID_PARAMETER;
             off += (size_t)w;

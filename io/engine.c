@@ -175,6 +175,9 @@ static void sync(zdc_engine *e, zdc_engine_member *m)
      * engine's one address would only make a long chain. */
     zdc_route_set_keys(&e->route, &m->route, zdc_pc_local_ufrag(m->pc), have ? &ra : NULL,
                        have && !zdc_engine_is_self(e, &ra));
+    zdc_addr servers[ZDC_ROUTE_SERVERS];
+    size_t ns = zdc_pc_turn_servers(m->pc, servers, ZDC_ROUTE_SERVERS);
+    zdc_route_set_servers(&e->route, &m->route, servers, ns);
     arm(e, m, zdc_pc_next_timeout(m->pc));
 }
 
@@ -274,12 +277,37 @@ static void deliver(zdc_engine *e, zdc_engine_member *m, const zdc_pkt *pkt,
     e->st.rx_routed++;
 }
 
+/* A datagram from a TURN server, offered to a peer using that server. */
+typedef struct turn_offer {
+    zdc_engine *e;
+    const zdc_pkt *pkt;
+    uint64_t now;
+} turn_offer;
+
+static bool take_turn(zdc_route_entry *r, void *arg)
+{
+    turn_offer *o = arg;
+    zdc_engine_member *m = MEMBER_OF(r, route);
+    o->e->calling = m;
+    int rv = zdc_pc_handle_turn(m->pc, &o->pkt->addr, o->pkt->data, o->pkt->len, o->now);
+    o->e->calling = NULL;
+    if (rv != 0)
+        return false;
+    sync(o->e, m);
+    o->e->st.rx_routed++;
+    return true;
+}
+
 /* RFC 8445 §5.1.1 / single-port mux: STUN names its peer; everything else belongs to the peer
  * whose selected pair has that remote address, or whose ICE agent verified it (route.h). A
- * STUN message is parsed here once and handed down parsed. */
+ * STUN message is parsed here once and handed down parsed. What a TURN server sends (its
+ * answers, Data indications, ChannelData) goes to the peers using that server first. */
 static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
 {
     const zdc_addr *from = &pkt->addr;
+    turn_offer offer = {e, pkt, now};
+    if (zdc_route_server_take(&e->route, from, take_turn, &offer))
+        return;
     zdc_stun_msg msg;
     int stun_rv = 0;
     bool stun = zdc_demux_classify(pkt->data, pkt->len) == ZDC_DEMUX_STUN;

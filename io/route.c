@@ -26,6 +26,7 @@ int zdc_route_init(zdc_route *r, const zdc_route_ops *ops, const uint8_t seeds[4
     zdc_keymap_init(&r->by_addr, seeds[1]);
     zdc_keymap_init(&r->by_txid, seeds[2]);
     zdc_keymap_init(&r->by_verified, seeds[3]);
+    zdc_keymap_init(&r->by_server, seeds[1]); /* address keys, as by_addr: its seed will do */
     return 0;
 }
 
@@ -35,6 +36,7 @@ void zdc_route_clear(zdc_route *r)
     zdc_keymap_clear(&r->by_addr);
     zdc_keymap_clear(&r->by_txid);
     zdc_keymap_clear(&r->by_verified);
+    zdc_keymap_clear(&r->by_server);
     free(r->tx);
     r->tx = NULL;
 }
@@ -54,6 +56,7 @@ void zdc_route_add(zdc_route *r, zdc_route_entry *e)
     (void)r;
     e->has_ufrag = e->has_addr = e->addr_indexed = false;
     memset(e->verified, 0, sizeof e->verified);
+    memset(e->servers, 0, sizeof e->servers);
     e->verified_next = 0;
     zdc_link_init(&e->txs);
 }
@@ -83,6 +86,11 @@ void zdc_route_remove(zdc_route *r, zdc_route_entry *e)
     if (e->addr_indexed)
         zdc_keymap_remove(&r->by_addr, &e->addr_node);
     unindex_verified(r, e);
+    for (int i = 0; i < ZDC_ROUTE_SERVERS; i++)
+        if (e->servers[i].used) {
+            zdc_keymap_remove(&r->by_server, &e->servers[i].node);
+            e->servers[i].used = false;
+        }
     e->has_ufrag = e->has_addr = e->addr_indexed = false;
 }
 
@@ -193,6 +201,45 @@ zdc_route_entry *zdc_route_addr_owner(zdc_route *r, const zdc_addr *from,
          x = zdc_keymap_find_next(&r->by_verified, x)) {
         zdc_route_entry *e = ZDC_CONTAINER_OF(x, zdc_route_vaddr, node)->entry;
         if (e != skip && r->ops.accepts_from(e, from))
+            return e;
+    }
+    return NULL;
+}
+
+void zdc_route_set_servers(zdc_route *r, zdc_route_entry *e, const zdc_addr *servers, size_t n)
+{
+    uint8_t key[19];
+    for (int i = 0; i < ZDC_ROUTE_SERVERS; i++) {
+        zdc_route_vaddr *v = &e->servers[i];
+        bool want = (size_t)i < n;
+        size_t len = want ? addr_key(&servers[i], key) : 0;
+        if (v->used && want && v->len == len && !memcmp(v->key, key, len))
+            continue; /* unchanged: the common case, from every sync */
+        if (v->used) {
+            zdc_keymap_remove(&r->by_server, &v->node);
+            v->used = false;
+        }
+        if (!want)
+            continue;
+        memcpy(v->key, key, len);
+        v->len = len;
+        v->entry = e;
+        v->used = true;
+        zdc_keymap_insert(&r->by_server, &v->node, v->key, len);
+    }
+}
+
+zdc_route_entry *zdc_route_server_take(zdc_route *r, const zdc_addr *from,
+                                       bool (*take)(zdc_route_entry *e, void *arg), void *arg)
+{
+    if (zdc_keymap_count(&r->by_server) == 0)
+        return NULL;
+    uint8_t key[19];
+    size_t n = addr_key(from, key);
+    for (zdc_keymap_node *x = zdc_keymap_find(&r->by_server, key, n); x;
+         x = zdc_keymap_find_next(&r->by_server, x)) {
+        zdc_route_entry *e = ZDC_CONTAINER_OF(x, zdc_route_vaddr, node)->entry;
+        if (take(e, arg))
             return e;
     }
     return NULL;

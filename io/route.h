@@ -26,6 +26,8 @@
 #include "list.h"
 #include "zdc/stun.h"
 
+/* TURN servers one peer talks to (core/proto/pc.h PC_MAX_TURN). */
+#define ZDC_ROUTE_SERVERS 4
 /* Addresses other than the selected one remembered per peer as verified (the oldest replaced). */
 #define ZDC_ROUTE_VERIFIED 4
 /* STUN requests remembered for routing their responses. A response whose request left the
@@ -51,7 +53,8 @@ struct zdc_route_entry {
     zdc_addr addr;
     zdc_route_vaddr verified[ZDC_ROUTE_VERIFIED];
     int verified_next;
-    zdc_link txs; /* this peer's remembered STUN requests */
+    zdc_link txs;                               /* this peer's remembered STUN requests */
+    zdc_route_vaddr servers[ZDC_ROUTE_SERVERS]; /* its TURN servers: all they send is its */
 };
 
 /* The peer's own word on a candidate the maps found. */
@@ -70,6 +73,7 @@ typedef struct zdc_route {
     zdc_keymap by_addr;     /* selected remote address -> entry */
     zdc_keymap by_verified; /* other addresses ICE verified -> entry */
     zdc_keymap by_txid;     /* STUN request transaction id -> entry */
+    zdc_keymap by_server;   /* TURN server address -> entries using it */
     zdc_route_tx *tx;       /* ring of ZDC_ROUTE_TX_RING; tx_next is overwritten next */
     size_t tx_next;
 } zdc_route;
@@ -97,6 +101,14 @@ void zdc_route_tx_remember(zdc_route *r, zdc_route_entry *e, const uint8_t *p, s
  * then reaches the peer even when it is not the selected pair. Only when ops.accepts_from
  * agrees; a few addresses per peer, the oldest replaced. */
 void zdc_route_add_verified(zdc_route *r, zdc_route_entry *e, const zdc_addr *from);
+
+/* Sets the TURN servers the peer talks to (n <= ZDC_ROUTE_SERVERS; more are ignored).
+ * Everything from such an address is offered to the peer first (zdc_route_server_take). */
+void zdc_route_set_servers(zdc_route *r, zdc_route_entry *e, const zdc_addr *servers, size_t n);
+/* Offers a datagram from `from` to each peer using that TURN server until take() accepts it;
+ * returns that peer, or NULL (none uses the server, or none took it). */
+zdc_route_entry *zdc_route_server_take(zdc_route *r, const zdc_addr *from,
+                                       bool (*take)(zdc_route_entry *e, void *arg), void *arg);
 
 /* The owner of a parsed STUN message, or NULL (skip: an entry not to answer). */
 zdc_route_entry *zdc_route_stun_owner(zdc_route *r, const zdc_stun_msg *msg,

@@ -6,7 +6,9 @@
 #   --interop adds Chromium, Firefox ESR, node/npm (the interop harness) and Go with Debian's Pion
 #   sources (test/interop/pion-peer, built by scripts/build-pion-peer.sh); --perf adds node/npm
 #   (zdc-perf's libdatachannel reference, perf/ndc-ref.mjs); --godot adds Debian's headless Godot 3
-#   (godot3-server, the Godot suites in test/godot) and util-linux's setpriv.
+#   (godot3-server, the Godot suites in test/godot) and util-linux's setpriv. --interop also
+#   brings what the NAT tests use: iproute2 namespaces, nftables masquerade, coturn's turnserver
+#   (test/nat/nat.sh).
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
@@ -18,7 +20,8 @@ for flag in "$@"; do
     # iproute2: test/interop/netns.sh. Firefox ESR: test/interop/firefox-host.mjs. Go 1.19 and
     # Pion v3 for the Pion peer, built in GOPATH mode from Debian's sources
     # (/usr/share/gocode/src): no Go module proxy is used.
-    --interop) pkgs+=(chromium nodejs npm iproute2 firefox-esr golang-go golang-github-pion-webrtc.v3-dev)
+    --interop) pkgs+=(chromium nodejs npm iproute2 firefox-esr golang-go golang-github-pion-webrtc.v3-dev
+                nftables coturn)  # test/nat/nat.sh: NAT routers and the TURN server
                node=1 ;;
     --perf) pkgs+=(nodejs npm); node=1 ;;
     --godot) pkgs+=(godot3-server util-linux) ;;

@@ -30,6 +30,7 @@
 #define TYPE_PREF_HOST  126 /* RFC 8445 §5.1.2.2 recommended type preferences */
 #define TYPE_PREF_PRFLX 110
 #define TYPE_PREF_SRFLX 100
+#define TYPE_PREF_RELAY 0
 
 #define NO_PAIR (-1)
 
@@ -48,7 +49,8 @@ struct tx {
 struct local_cand {
     zdc_addr addr;
     zdc_addr base;
-    uint8_t type; /* enum zdc_cand_type */
+    zdc_addr related; /* raddr/rport signaled: the base, or for relay the mapped address */
+    uint8_t type;     /* enum zdc_cand_type */
     uint16_t local_pref;
     uint32_t priority;
     uint32_t foundation;
@@ -120,6 +122,8 @@ struct zdc_ice {
     uint32_t trig_seq;
     struct server servers[MAX_SERVERS];
     size_t n_servers;
+    unsigned relays_pending; /* TURN allocations gathering still waits for */
+    int rx_via;              /* input being handled came through this relayed local, or -1 */
 
     uint64_t next_check_ns; /* Ta pacing */
     uint64_t checking_deadline_ns;
@@ -328,10 +332,15 @@ static int tx_due(struct tx *t, uint64_t now, unsigned max_sends, uint64_t rto_c
     return 1;
 }
 
-static void send_msg(zdc_ice *ice, const zdc_addr *to, zdc_stun_builder *b)
+/* Sends on a path: the engine socket (via < 0) or the relayed local candidate `via`. */
+static void send_msg(zdc_ice *ice, int via, const zdc_addr *to, zdc_stun_builder *b)
 {
     int n = zdc_stun_build_end(b);
-    if (n > 0 && !ended(ice))
+    if (n <= 0 || ended(ice))
+        return;
+    if (via >= 0)
+        ice->cfg.send_relayed(ice->cfg.user, &ice->local[via].addr, to, b->buf, (size_t)n);
+    else
         ice->cfg.send(ice->cfg.user, to, b->buf, (size_t)n);
 }
 
@@ -357,7 +366,7 @@ static void send_check(zdc_ice *ice, const struct pair *p, const uint8_t txid[12
         zdc_stun_add_flag(&b, ZDC_STUN_ATTR_USE_CANDIDATE); /* RFC 8445 §7.1.2 */
     zdc_stun_add_integrity(&b, (const uint8_t *)ice->rpwd, strlen(ice->rpwd));
     zdc_stun_add_fingerprint(&b); /* RFC 8445 §7.2.2: MUST include FINGERPRINT */
-    send_msg(ice, &ice->remote[p->remote].addr, &b);
+    send_msg(ice, l->type == ZDC_CAND_RELAY ? p->local : -1, &ice->remote[p->remote].addr, &b);
 }
 
 static void send_response(zdc_ice *ice, const zdc_addr *to, const zdc_stun_msg *req, uint16_t error,
@@ -378,7 +387,7 @@ static void send_response(zdc_ice *ice, const zdc_addr *to, const zdc_stun_msg *
     }
     zdc_stun_add_integrity(&b, (const uint8_t *)ice->lpwd, strlen(ice->lpwd));
     zdc_stun_add_fingerprint(&b);
-    send_msg(ice, to, &b);
+    send_msg(ice, ice->rx_via, to, &b); /* back the way the request came */
 }
 
 static void send_server_request(zdc_ice *ice, struct server *s)
@@ -386,7 +395,7 @@ static void send_server_request(zdc_ice *ice, struct server *s)
     uint8_t buf[64];
     zdc_stun_builder b;
     zdc_stun_build_begin(&b, buf, sizeof buf, ZDC_STUN_BINDING, ZDC_STUN_REQUEST, s->tx.txid);
-    send_msg(ice, &s->addr, &b);
+    send_msg(ice, -1, &s->addr, &b);
 }
 
 /* ---- candidates ---------------------------------------------------------------------- */
@@ -424,8 +433,8 @@ static void emit_local(zdc_ice *ice, const struct local_cand *l)
     c.type = l->type;
     if (l->type != ZDC_CAND_HOST) {
         c.has_raddr = true;
-        zdc_addr_format(&l->base, false, c.raddr, sizeof c.raddr);
-        c.rport = zdc_addr_port(&l->base);
+        zdc_addr_format(&l->related, false, c.raddr, sizeof c.raddr);
+        c.rport = zdc_addr_port(&l->related);
     }
     c.tcptype = ZDC_CAND_TCP_NONE;
     ice->cfg.on_candidate(ice->cfg.user, &c);
@@ -456,6 +465,25 @@ static int find_remote(const zdc_ice *ice, const zdc_addr *a)
     return -1;
 }
 
+/* ---- paths ---------------------------------------------------------------------------
+ * A relayed local candidate is a path of its own (through its TURN server); every other local
+ * candidate shares the engine socket of its family. A pair's path is the relayed local's
+ * index, or -1 for the socket. */
+
+static int path_of_local(const zdc_ice *ice, int local)
+{
+    return ice->local[local].type == ZDC_CAND_RELAY ? local : -1;
+}
+
+/* Whether a local candidate is paired with remote ones (RFC 8445 §6.1.2.4: server-reflexive
+ * locals are replaced by their base, which duplicates the host pair, so only host and relayed
+ * candidates are; hosts not under the relay-only policy). */
+static bool pairable(const zdc_ice *ice, int local)
+{
+    int t = ice->local[local].type;
+    return t == ZDC_CAND_RELAY || (t == ZDC_CAND_HOST && !ice->cfg.relay_only);
+}
+
 /* ---- check list ---------------------------------------------------------------------- */
 
 static uint64_t pair_priority(const zdc_ice *ice, const struct pair *p)
@@ -481,16 +509,18 @@ static int find_pair(const zdc_ice *ice, int local, int remote)
     return NO_PAIR;
 }
 
-/* The pair a request from `remote` arrived on: all local candidates of a family share the
- * engine socket, so prefer a valid pair, then the highest priority one. */
-static int pair_for_remote(const zdc_ice *ice, int remote)
+/* The pair a request from `remote` arrived on through path `via`: all local candidates of a
+ * family but the relayed ones share the engine socket, so prefer a valid pair, then the
+ * highest priority one. */
+static int pair_for_remote(const zdc_ice *ice, int remote, int via)
 {
-    if (ice->selected != NO_PAIR && ice->pairs[ice->selected].remote == remote)
+    if (ice->selected != NO_PAIR && ice->pairs[ice->selected].remote == remote &&
+        path_of_local(ice, ice->pairs[ice->selected].local) == via)
         return ice->selected;
     int best = NO_PAIR;
     for (size_t i = 0; i < ice->n_pairs; i++) {
         const struct pair *p = &ice->pairs[i];
-        if (p->remote != remote)
+        if (p->remote != remote || path_of_local(ice, p->local) != via)
             continue;
         if (best == NO_PAIR)
             best = (int)i;
@@ -538,18 +568,18 @@ static int add_pair(zdc_ice *ice, int local, int remote)
     return (int)ice->n_pairs++;
 }
 
-/* RFC 8445 §6.1.2.4: server-reflexive locals are replaced by their base, which duplicates the
- * host pair, so only host candidates are paired. */
 static void pair_remote(zdc_ice *ice, int remote)
 {
     int fam = zdc_addr_family(&ice->remote[remote].addr);
     for (size_t i = 0; i < ice->n_local; i++)
-        if (ice->local[i].type == ZDC_CAND_HOST && zdc_addr_family(&ice->local[i].addr) == fam)
+        if (pairable(ice, (int)i) && zdc_addr_family(&ice->local[i].addr) == fam)
             add_pair(ice, (int)i, remote);
 }
 
 static void pair_local(zdc_ice *ice, int local)
 {
+    if (!pairable(ice, local))
+        return;
     int fam = zdc_addr_family(&ice->local[local].addr);
     for (size_t r = 0; r < ice->n_remote; r++)
         if (!ice->remote[r].learned && zdc_addr_family(&ice->remote[r].addr) == fam)
@@ -601,9 +631,11 @@ static void select_pair(zdc_ice *ice, int idx, uint64_t now)
     }
     if (zdc_log_enabled(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE)) {
         char la[ZDC_ADDR_STRLEN], ra[ZDC_ADDR_STRLEN];
-        zdc_log_emit(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE, "selected pair %s -> %s",
+        static const char *const types[] = {"host", "srflx", "prflx", "relay"};
+        zdc_log_emit(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE, "selected pair %s -> %s (%s -> %s)",
                      zdc_addr_format(&ice->local[p->local].addr, true, la, sizeof la),
-                     zdc_addr_format(&ice->remote[p->remote].addr, true, ra, sizeof ra));
+                     zdc_addr_format(&ice->remote[p->remote].addr, true, ra, sizeof ra),
+                     types[ice->local[p->local].type & 3], types[ice->remote[p->remote].type & 3]);
     }
     if (ice->cfg.on_selected_pair)
         ice->cfg.on_selected_pair(ice->cfg.user, &ice->local[p->local].addr,
@@ -675,7 +707,7 @@ static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint
         struct local_cand *l = &ice->local[ice->n_local++];
         const struct local_cand *base = &ice->local[p->local];
         l->addr = mapped;
-        l->base = base->base;
+        l->base = l->related = base->base;
         l->type = ZDC_CAND_PRFLX;
         l->local_pref = base->local_pref;
         l->priority = cand_priority(TYPE_PREF_PRFLX, base->local_pref);
@@ -842,6 +874,7 @@ int zdc_ice_new(const zdc_ice_config *cfg, zdc_ice **out)
     ice->role = cfg->lite ? ZDC_ICE_CONTROLLED : cfg->role;
     ice->selected = NO_PAIR;
     ice->nominating = NO_PAIR;
+    ice->rx_via = -1;
     if (cfg->ufrag)
         strcpy(ice->lufrag, cfg->ufrag);
     else
@@ -887,6 +920,8 @@ static void check_gathering_done(zdc_ice *ice)
     for (size_t i = 0; i < ice->n_servers; i++)
         if (!ice->servers[i].done)
             return;
+    if (ice->relays_pending > 0)
+        return;
     if (ice->cfg.on_candidate)
         ice->cfg.on_candidate(ice->cfg.user, NULL); /* end-of-candidates (RFC 8838 §13) */
     set_gathering(ice, ZDC_ICE_GATHERING_COMPLETE);
@@ -906,7 +941,7 @@ int zdc_ice_add_local_address(zdc_ice *ice, const zdc_addr *addr)
     if (ice->n_local == MAX_LOCAL)
         return ZDC_ERR_QUEUE_FULL;
     struct local_cand *l = &ice->local[ice->n_local];
-    l->addr = l->base = a;
+    l->addr = l->base = l->related = a;
     l->type = ZDC_CAND_HOST;
     /* RFC 8445 §5.1.2.1: distinct local preferences per interface, first added preferred */
     l->local_pref = (uint16_t)(65535 - 256 * ice->n_host_added++);
@@ -914,7 +949,7 @@ int zdc_ice_add_local_address(zdc_ice *ice, const zdc_addr *addr)
     l->foundation = foundation_of(ZDC_CAND_HOST, &a, NULL);
     int idx = (int)ice->n_local++;
     pair_local(ice, idx);
-    if (ice->gathering == ZDC_ICE_GATHERING_GATHERING)
+    if (ice->gathering == ZDC_ICE_GATHERING_GATHERING && !ice->cfg.relay_only)
         emit_local(ice, l);
     return 0;
 }
@@ -943,12 +978,12 @@ int zdc_ice_gather(zdc_ice *ice, uint64_t now_ns)
     ice->gather_started = true;
     set_gathering(ice, ZDC_ICE_GATHERING_GATHERING);
     for (size_t i = 0; i < ice->n_local; i++)
-        if (ice->local[i].type == ZDC_CAND_HOST)
+        if (ice->local[i].type == ZDC_CAND_HOST && !ice->cfg.relay_only)
             emit_local(ice, &ice->local[i]);
     for (size_t i = 0; i < ice->n_servers; i++) {
         struct server *s = &ice->servers[i];
         int base = default_local(ice, zdc_addr_family(&s->addr));
-        if (base < 0) {
+        if (base < 0 || ice->cfg.relay_only) {
             s->done = true; /* no socket of that family */
             continue;
         }
@@ -968,12 +1003,71 @@ static void add_srflx(zdc_ice *ice, struct server *s, const zdc_addr *mapped)
     const struct local_cand *base = &ice->local[s->base];
     struct local_cand *l = &ice->local[ice->n_local++];
     l->addr = *mapped;
-    l->base = base->addr;
+    l->base = l->related = base->addr;
     l->type = ZDC_CAND_SRFLX;
     l->local_pref = base->local_pref;
     l->priority = cand_priority(TYPE_PREF_SRFLX, base->local_pref);
     l->foundation = foundation_of(ZDC_CAND_SRFLX, &base->addr, &s->addr);
     emit_local(ice, l);
+}
+
+int zdc_ice_expect_relays(zdc_ice *ice, unsigned n)
+{
+    if (!ice)
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (ice->closed || ice->gathering == ZDC_ICE_GATHERING_COMPLETE)
+        return ZDC_ERR_INVALID_STATE;
+    ice->relays_pending = n;
+    return 0;
+}
+
+static void relay_done(zdc_ice *ice)
+{
+    if (ice->relays_pending > 0)
+        ice->relays_pending--;
+    check_gathering_done(ice);
+}
+
+void zdc_ice_relay_failed(zdc_ice *ice)
+{
+    if (ice && !ice->closed)
+        relay_done(ice);
+}
+
+int zdc_ice_add_relayed_candidate(zdc_ice *ice, const zdc_addr *relayed, const zdc_addr *mapped)
+{
+    if (!ice || !relayed || !ice->cfg.send_relayed || zdc_addr_family(relayed) == 0 ||
+        zdc_addr_port(relayed) == 0)
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (ice->closed)
+        return ZDC_ERR_INVALID_STATE;
+    zdc_addr a = *relayed;
+    zdc_addr_unmap_v4(&a);
+    int rv = 0;
+    if (find_local(ice, &a) >= 0) {
+        rv = 0;
+    } else if (ice->n_local == MAX_LOCAL) {
+        rv = ZDC_ERR_QUEUE_FULL;
+    } else {
+        struct local_cand *l = &ice->local[ice->n_local];
+        l->addr = l->base = a; /* RFC 8445 §5.1.1.2: a relayed candidate is its own base */
+        l->related = mapped && zdc_addr_family(mapped) ? *mapped : a;
+        l->type = ZDC_CAND_RELAY;
+        /* Several relays: distinct local preferences, in the order they came. */
+        unsigned k = 0;
+        for (size_t i = 0; i < ice->n_local; i++)
+            k += ice->local[i].type == ZDC_CAND_RELAY;
+        l->local_pref = (uint16_t)(65535 - 256 * k);
+        l->priority = cand_priority(TYPE_PREF_RELAY, l->local_pref);
+        l->foundation = foundation_of(ZDC_CAND_RELAY, &a, NULL);
+        int idx = (int)ice->n_local++;
+        pair_local(ice, idx);
+        if (ice->gathering == ZDC_ICE_GATHERING_GATHERING)
+            emit_local(ice, l);
+        refresh_state(ice);
+    }
+    relay_done(ice);
+    return rv;
 }
 
 /* ---- remote side --------------------------------------------------------------------- */
@@ -1235,6 +1329,9 @@ static int handle_request(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, 
 {
     if (!zdc_ice_username_matches(ice, msg))
         return ZDC_ERR_NOT_FOUND;
+    /* Relay-only: nothing is answered outside a relay (the socket's addresses stay private). */
+    if (ice->cfg.relay_only && ice->rx_via < 0)
+        return 0;
     /* RFC 8445 §7.3 / RFC 8489 §9.1.3: short-term credentials are required; a request
      * without valid MESSAGE-INTEGRITY is dropped (no error response leaks information). */
     if (zdc_stun_check_integrity(p, len, msg, (const uint8_t *)ice->lpwd, strlen(ice->lpwd)) != 0)
@@ -1303,9 +1400,9 @@ static int handle_request(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, 
      * lite); replays from elsewhere are still dropped above. */
     if (ice->cfg.lite)
         ice->remote[r].verified = true;
-    int idx = pair_for_remote(ice, r);
+    int idx = pair_for_remote(ice, r, ice->rx_via);
     if (idx == NO_PAIR) {
-        int l = default_local(ice, zdc_addr_family(from));
+        int l = ice->rx_via >= 0 ? ice->rx_via : default_local(ice, zdc_addr_family(from));
         if (l < 0 || (idx = add_pair(ice, l, r)) == NO_PAIR)
             return 0;
     }
@@ -1348,7 +1445,8 @@ static int handle_consent_response(zdc_ice *ice, const zdc_addr *from, const uin
                                    const zdc_stun_msg *msg, uint64_t now)
 {
     const struct pair *sel = &ice->pairs[ice->selected];
-    if (!zdc_addr_equal(from, &ice->remote[sel->remote].addr))
+    if (!zdc_addr_equal(from, &ice->remote[sel->remote].addr) ||
+        path_of_local(ice, sel->local) != ice->rx_via)
         return ZDC_ERR_NOT_FOUND;
     if (!check_response_integrity(ice, p, len, msg))
         return ZDC_ERR_INTEGRITY;
@@ -1375,7 +1473,8 @@ static int handle_check_response(zdc_ice *ice, int idx, const zdc_addr *from, co
     if (!check_response_integrity(ice, p, len, msg))
         return ZDC_ERR_INTEGRITY;
     pr->tx.active = false;
-    if (!zdc_addr_equal(from, &ice->remote[pr->remote].addr)) {
+    if (!zdc_addr_equal(from, &ice->remote[pr->remote].addr) ||
+        path_of_local(ice, pr->local) != ice->rx_via) {
         pr->state = PAIR_FAILED; /* RFC 8445 §7.2.5.2.1: non-symmetric transport addresses */
     } else if (msg->cls == ZDC_STUN_ERROR && msg->has_error && msg->error_code == 487) {
         /* RFC 8445 §7.2.5.1: switch role if we still have the one we sent, then retry */
@@ -1456,6 +1555,23 @@ int zdc_ice_handle_stun_msg(zdc_ice *ice, const zdc_addr *from, const uint8_t *p
     if (msg.cls == ZDC_STUN_SUCCESS || msg.cls == ZDC_STUN_ERROR)
         return handle_response(ice, &src, p, len, &msg, now_ns);
     return 0; /* Binding indication: a keepalive (RFC 8445 §11), nothing to do */
+}
+
+int zdc_ice_handle_stun_relayed(zdc_ice *ice, const zdc_addr *relayed, const zdc_addr *from,
+                                const uint8_t *p, size_t len, const zdc_stun_msg *msg, int parse_rv,
+                                uint64_t now_ns)
+{
+    if (!ice || !relayed)
+        return ZDC_ERR_INVALID_PARAMETER;
+    zdc_addr a = *relayed;
+    zdc_addr_unmap_v4(&a);
+    int l = find_local(ice, &a);
+    if (l < 0 || ice->local[l].type != ZDC_CAND_RELAY)
+        return ZDC_ERR_NOT_FOUND;
+    ice->rx_via = l;
+    int rv = zdc_ice_handle_stun_msg(ice, from, p, len, msg, parse_rv, now_ns);
+    ice->rx_via = -1;
+    return rv;
 }
 
 bool zdc_ice_remote_verified(const zdc_ice *ice, const zdc_addr *addr)
@@ -1651,6 +1767,18 @@ int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote)
     return 0;
 }
 
+int zdc_ice_selected_types(const zdc_ice *ice, int *local_type, int *remote_type)
+{
+    if (!ice || ice->selected == NO_PAIR)
+        return ZDC_ERR_NOT_FOUND;
+    const struct pair *p = &ice->pairs[ice->selected];
+    if (local_type)
+        *local_type = ice->local[p->local].type;
+    if (remote_type)
+        *remote_type = ice->remote[p->remote].type;
+    return 0;
+}
+
 void zdc_ice_get_stats(const zdc_ice *ice, zdc_ice_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -1745,5 +1873,5 @@ bool zdc_ice_follow(zdc_ice *ice, const zdc_addr *from, uint64_t now_ns)
     int r = find_remote(ice, &a);
     if (r < 0 || !ice->remote[r].verified)
         return false;
-    return follow_peer(ice, pair_for_remote(ice, r), now_ns);
+    return follow_peer(ice, pair_for_remote(ice, r, ice->rx_via), now_ns);
 }

@@ -91,6 +91,14 @@ typedef struct zdc_ice_config {
     void (*random)(void *user, uint8_t *p, size_t n);
     /* Required: send one datagram to `to` from the engine socket of to's family. */
     void (*send)(void *user, const zdc_addr *to, const uint8_t *p, size_t len);
+    /* Only relayed candidates (W3C iceTransportPolicy "relay"): host and server-reflexive
+     * candidates are neither signaled nor paired, and checks arriving other than through a
+     * relay are dropped unanswered. */
+    bool relay_only;
+    /* Send one datagram to `to` through the TURN allocation whose relayed address is
+     * `relayed` (required for zdc_ice_add_relayed_candidate). */
+    void (*send_relayed)(void *user, const zdc_addr *relayed, const zdc_addr *to, const uint8_t *p,
+                         size_t len);
     /* A new local candidate to signal (trickle); NULL = end of candidates. */
     void (*on_candidate)(void *user, const zdc_candidate *c);
     void (*on_state)(void *user, int state);
@@ -130,6 +138,21 @@ int zdc_ice_add_stun_server(zdc_ice *ice, const zdc_addr *server);
  * Returns 0 or ZDC_ERR_INVALID_STATE (already started, or closed). */
 int zdc_ice_gather(zdc_ice *ice, uint64_t now_ns);
 
+/* Relayed candidates (RFC 8445 §5.1.1.2, RFC 8656): the caller runs the TURN allocations and
+ * tells the agent how many it waits for (before zdc_ice_gather), then the outcome of each:
+ * gathering is COMPLETE only when every STUN server and every expected relay is done.
+ * Returns 0, ZDC_ERR_INVALID_STATE (gathering already complete, or closed). */
+int zdc_ice_expect_relays(zdc_ice *ice, unsigned n);
+/* An allocation succeeded: `relayed` becomes a local candidate of type relay (priority with
+ * type preference 0, RFC 8445 §5.1.2.2), its related address `mapped` (the server-reflexive
+ * address the TURN server saw; NULL or unset = the relayed one). It is paired with every
+ * remote candidate of its family; checks on those pairs go out through send_relayed.
+ * Returns 0; ZDC_ERR_INVALID_PARAMETER (no send_relayed, unset address); ZDC_ERR_QUEUE_FULL;
+ * ZDC_ERR_INVALID_STATE (closed). */
+int zdc_ice_add_relayed_candidate(zdc_ice *ice, const zdc_addr *relayed, const zdc_addr *mapped);
+/* An expected allocation failed (no candidate). */
+void zdc_ice_relay_failed(zdc_ice *ice);
+
 /* ---- remote side ---------------------------------------------------------------------- */
 
 /* The peer's ice-ufrag / ice-pwd (and whether it is ICE-lite). Checks start on the next
@@ -167,6 +190,12 @@ int zdc_ice_handle_stun(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, si
  * output and result for p/len (the raw bytes are still needed for MESSAGE-INTEGRITY). */
 int zdc_ice_handle_stun_msg(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, size_t len,
                             const zdc_stun_msg *msg, int parse_rv, uint64_t now_ns);
+/* The same for a STUN datagram relayed by the TURN allocation whose relayed address is
+ * `relayed` (a Data indication or ChannelData from peer `from`): it belongs to the pairs of
+ * that relayed candidate, and answers go back through the relay. */
+int zdc_ice_handle_stun_relayed(zdc_ice *ice, const zdc_addr *relayed, const zdc_addr *from,
+                                const uint8_t *p, size_t len, const zdc_stun_msg *msg, int parse_rv,
+                                uint64_t now_ns);
 /* Absolute time of the next deadline, or UINT64_MAX when none. */
 uint64_t zdc_ice_next_timeout(const zdc_ice *ice);
 /* Runs everything due at now_ns (retransmissions, paced checks, nomination, consent). */
@@ -198,6 +227,9 @@ const char *zdc_ice_local_ufrag(const zdc_ice *ice);
 const char *zdc_ice_local_pwd(const zdc_ice *ice);
 /* The selected pair's addresses. Returns 0 or ZDC_ERR_NOT_FOUND (none selected yet). */
 int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote);
+/* The selected pair's candidate types (enum zdc_cand_type; the local one is relay when data
+ * goes through a TURN server). Returns 0 or ZDC_ERR_NOT_FOUND. */
+int zdc_ice_selected_types(const zdc_ice *ice, int *local_type, int *remote_type);
 
 /* Non-STUN traffic (DTLS) of the peer arrived from `from`, which is not the selected remote
  * address. When `from` answered a check of ours and the selected pair stopped answering

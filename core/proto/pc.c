@@ -57,6 +57,7 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
     pc->env.local = NULL;
     pc->remote_media = -1;
     pc->dtls_role = 0;
+    pc->via_relay = -1;
     zdc_dtls_cert_ref(pc->env.cert); /* dropped by zdc_pc_free */
     *out = pc;
     return 0;
@@ -73,6 +74,8 @@ static void reset_connection(zdc_pc *pc, bool channels)
         zdc_dtls_free(pc->dtls);
         pc->dtls = NULL;
     }
+    pc_turn_free_all(pc, true); /* RFC 8656 §7.2: allocations are deleted, not left to expire */
+    pc->via_relay = -1;
     if (pc->ice) {
         zdc_ice_free(pc->ice);
         pc->ice = NULL;
@@ -123,10 +126,57 @@ void zdc_pc_free(zdc_pc *pc)
     free(pc);
 }
 
+/* A turn: URL of server i into turn_cfg[*n_turn]. Returns 0, or an error (pc->err says). */
+static int add_turn_server(zdc_pc *pc, const zdc_peer_config *cfg, size_t i, const zdc_iceurl *u,
+                           pc_turn_cfg *out, size_t *n_turn, char *note, size_t note_cap)
+{
+    const zdc_ice_server *s = &cfg->ice_servers[i];
+    if (u->scheme == ZDC_ICEURL_TURNS || u->transport == ZDC_ICEURL_TCP) {
+        /* TURN over TCP/TLS (RFC 6062 framing, turns:) is not implemented: other URLs of the
+         * same server (turn: over UDP) still work, as a browser's would. */
+        snprintf(note, note_cap, "ice server %zu: %s URL skipped (TURN over %s not supported yet)",
+                 i, u->scheme == ZDC_ICEURL_TURNS ? "turns:" : "turn:?transport=tcp",
+                 u->scheme == ZDC_ICEURL_TURNS ? "TLS" : "TCP");
+        return 0;
+    }
+    if (!s->username || !s->credential || !s->username[0]) {
+        pc_set_err(pc, "ice server %zu: a turn: URL needs username and credential", i);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (strlen(s->username) >= sizeof out->username ||
+        strlen(s->credential) >= sizeof out->credential) {
+        pc_set_err(pc, "ice server %zu: username or credential too long", i);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (*n_turn == PC_MAX_TURN) {
+        pc_set_err(pc, "too many TURN servers (at most %d)", PC_MAX_TURN);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    pc_turn_cfg *c = &out[*n_turn];
+    if (zdc_addr_from_ip(&c->server, u->host, strlen(u->host), u->port) != 0) {
+        pc_set_err(pc,
+                   "ice server %zu: '%s' is not a numeric address (names are resolved by the "
+                   "engine)",
+                   i, u->host);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    snprintf(c->username, sizeof c->username, "%s", s->username);
+    snprintf(c->credential, sizeof c->credential, "%s", s->credential);
+    (*n_turn)++;
+    return 0;
+}
+
 int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
 {
     zdc_addr servers[8];
-    size_t n = 0;
+    size_t n = 0, n_turn = 0;
+    pc_turn_cfg turn[PC_MAX_TURN];
+    char note[160] = "";
+    if (cfg && cfg->ice_transport_policy != ZDC_ICE_TRANSPORT_ALL &&
+        cfg->ice_transport_policy != ZDC_ICE_TRANSPORT_RELAY) {
+        pc_set_err(pc, "unknown ice_transport_policy %d", cfg->ice_transport_policy);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
     for (size_t i = 0; cfg && i < cfg->n_ice_servers; i++) {
         zdc_iceurl urls[8];
         size_t nu = 0;
@@ -136,8 +186,14 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
             return rv;
         }
         for (size_t k = 0; k < nu; k++) {
+            if (urls[k].scheme == ZDC_ICEURL_TURN || urls[k].scheme == ZDC_ICEURL_TURNS) {
+                rv = add_turn_server(pc, cfg, i, &urls[k], turn, &n_turn, note, sizeof note);
+                if (rv != 0)
+                    return rv;
+                continue;
+            }
             if (urls[k].scheme != ZDC_ICEURL_STUN) {
-                pc_set_err(pc, "ice server %zu: turn/turns relaying is not supported yet", i);
+                pc_set_err(pc, "ice server %zu: stuns: is not supported", i);
                 return ZDC_ERR_NOT_SUPPORTED;
             }
             if (n == 8) {
@@ -183,12 +239,17 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
     pc_drop_events(pc);
     memcpy(pc->stun_servers, servers, n * sizeof *servers);
     pc->n_stun = n;
+    memcpy(pc->turn_cfg, turn, n_turn * sizeof *turn);
+    pc->n_turn = n_turn;
+    pc->relay_only = cfg && cfg->ice_transport_policy == ZDC_ICE_TRANSPORT_RELAY;
     pc->ice_lite = cfg ? cfg->ice_lite : false;
     pc->require_sha256 = cfg ? cfg->require_sha256_fingerprint : false;
     pc->conn_state = ZDC_STATE_NEW;
     pc->gather_state = ZDC_GATHERING_NEW;
     pc->sig_state = ZDC_SIGNALING_STABLE;
     pc->err[0] = '\0';
+    if (note[0])
+        pc_set_err(pc, "%s", note); /* not an error: zdc_peer_last_error tells what was skipped */
     return 0;
 }
 
@@ -204,6 +265,7 @@ void zdc_pc_close(zdc_pc *pc)
         zdc_dtls_close(pc->dtls);
     if (pc->ice)
         zdc_ice_close(pc->ice);
+    pc_turn_free_all(pc, true); /* RFC 8656 §7.2: deallocate */
     pc->closed = true;
     pc->conn_state = ZDC_STATE_CLOSED;
     pc->sig_state = ZDC_SIGNALING_CLOSED;
@@ -296,6 +358,7 @@ int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
 {
     if (pc->closed)
         return 0;
+    pc->now_ns = now_ns;
     if (!pc->ice)
         return ZDC_ERR_NOT_FOUND;
     if (pc->sctp)
@@ -349,6 +412,7 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
 {
     if (pc->closed)
         return 0;
+    pc->now_ns = now_ns;
     if (pc->sctp)
         zdc_sctp_set_now(pc->sctp, now_ns);
     switch (zdc_demux_classify(p, len)) {
@@ -374,6 +438,7 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
         if (!pc->have_remote_addr) {
             pc->remote_addr = *from;
             pc->have_remote_addr = true;
+            pc->via_relay = -1;
         } else if (!zdc_addr_equal(from, &pc->remote_addr) && pc->ice) {
             /* the peer's NAT may have rebound: ICE decides (zdc_ice_follow), not the datagram */
             zdc_ice_follow(pc->ice, from, now_ns);
@@ -386,6 +451,37 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
     }
     after_input(pc, now_ns);
     return 0;
+}
+
+int zdc_pc_handle_turn(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
+                       uint64_t now_ns)
+{
+    if (pc->closed)
+        return ZDC_ERR_NOT_FOUND;
+    pc->now_ns = now_ns;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns); /* relayed DTLS may carry SCTP */
+    int rv = pc_turn_input(pc, from, p, len, now_ns);
+    if (rv == ZDC_ERR_NOT_FOUND)
+        return rv;
+    after_input(pc, now_ns);
+    return 0;
+}
+
+size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pc->n_turn && n < max; i++)
+        if (pc->turn[i].t && !pc->closed)
+            out[n++] = pc->turn_cfg[i].server;
+    return n;
+}
+
+int zdc_pc_selected_candidate_types(const zdc_pc *pc, int *local_type, int *remote_type)
+{
+    if (!pc->ice || pc->closed)
+        return ZDC_ERR_NOT_FOUND;
+    return zdc_ice_selected_types(pc->ice, local_type, remote_type);
 }
 
 bool zdc_pc_accepts_from(const zdc_pc *pc, const zdc_addr *from)
@@ -412,6 +508,8 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
         if (x < t)
             t = x;
     }
+    if (pc_turn_next_timeout(pc) < t)
+        t = pc_turn_next_timeout(pc);
     uint64_t x;
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&x) && x < t)
         t = x;
@@ -426,6 +524,8 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
 {
     if (pc->closed)
         return;
+    pc->now_ns = now_ns;
+    pc_turn_handle_timeout(pc, now_ns);
     if (pc->ice)
         zdc_ice_handle_timeout(pc->ice, now_ns);
     if (pc->dtls)

@@ -211,6 +211,16 @@ bool zdc_pc_owns_stun(const zdc_pc *pc, const uint8_t *p, size_t len);
 /* Whether non-STUN traffic (DTLS) from `from` is this peer's: the selected remote address, or
  * any address that answered a check of ours (zdc_ice_remote_verified; engine routing). */
 bool zdc_pc_accepts_from(const zdc_pc *pc, const zdc_addr *from);
+/* A datagram from `from`, one of this peer's TURN servers (zdc_pc_turn_servers): responses,
+ * Data indications and ChannelData for its TURN clients, whose relayed content goes on to
+ * ICE or DTLS. Returns 0, or ZDC_ERR_NOT_FOUND when no TURN client took it (the caller then
+ * routes it as any other datagram: the address may also be a STUN server's). */
+int zdc_pc_handle_turn(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
+                       uint64_t now_ns);
+/* The addresses of the TURN servers this peer talks to now, at most max. Returns the count. */
+size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max);
+/* The selected pair's candidate types (enum zdc_cand_type). 0 or ZDC_ERR_NOT_FOUND. */
+int zdc_pc_selected_candidate_types(const zdc_pc *pc, int *local_type, int *remote_type);
 /* The next deadline (UINT64_MAX: none) and running what is due. */
 uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
 void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns);

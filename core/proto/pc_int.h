@@ -19,6 +19,7 @@
 #include "ice.h"
 #include "pc.h"
 #include "sctp.h"
+#include "turn.h"
 #include "zdc/sdp.h"
 
 #define DEFAULT_MAX_MESSAGE        (256u * 1024u)
@@ -64,6 +65,20 @@ struct zdc_pc_channel {
     /* Statistics: messages SCTP took from us, messages queued for the application. */
     uint64_t msgs_out, msgs_in, bytes_out, bytes_in;
 };
+
+#define PC_MAX_TURN 4
+
+typedef struct pc_turn_cfg {
+    zdc_addr server;
+    char username[509];
+    char credential[257];
+} pc_turn_cfg;
+
+typedef struct pc_turn {
+    struct zdc_pc *pc;
+    zdc_turn *t;
+    bool allocated, reported; /* reported: the ICE agent heard the outcome */
+} pc_turn;
 
 struct zdc_pc {
     zdc_pc_env env;
@@ -124,6 +139,14 @@ struct zdc_pc {
     zdc_peer_tuning tun;  /* in effect: base with zdc_peer_config.tuning over it */
     zdc_addr stun_servers[8];
     size_t n_stun;
+    /* TURN (pc_stages.c): the configured servers, and one client per server while ICE runs.
+     * via_relay is the client carrying the selected pair (-1: the engine socket). */
+    pc_turn_cfg turn_cfg[PC_MAX_TURN];
+    size_t n_turn;
+    pc_turn turn[PC_MAX_TURN];
+    int via_relay;
+    bool relay_only;
+    uint64_t now_ns; /* the latest time handed in, for sends raised inside callbacks */
     bool ice_lite;
     bool require_sha256; /* zdc_peer_config.require_sha256_fingerprint */
 
@@ -200,5 +223,14 @@ int pc_remote_fingerprint(const zdc_sdp_media *m, zdc_dtls_fingerprint *fp);
 int pc_start_transport(zdc_pc *pc, uint64_t now_ns);
 /* Starts the DTLS handshake once ICE has an address to send it to. */
 void pc_start_dtls_if_ready(zdc_pc *pc, uint64_t now_ns);
+/* Starts gathering: the ICE agent's and the TURN allocations. Returns zdc_ice_gather's. */
+int pc_gather(zdc_pc *pc, uint64_t now_ns);
+/* A message from TURN server `from`: returns ZDC_ERR_NOT_FOUND when no client of this peer
+ * took it (e.g. a Binding response of ICE's STUN server at the same address). */
+int pc_turn_input(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len, uint64_t now_ns);
+/* Frees (close: first deallocates) the TURN clients. */
+void pc_turn_free_all(zdc_pc *pc, bool close);
+uint64_t pc_turn_next_timeout(const zdc_pc *pc);
+void pc_turn_handle_timeout(zdc_pc *pc, uint64_t now_ns);
 
 #endif /* ZDC_PROTO_PC_INT_H */

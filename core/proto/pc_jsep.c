@@ -224,7 +224,7 @@ static int both_descriptions(zdc_pc *pc, uint64_t now_ns)
 {
     if (!(pc->local_set && pc->remote_set))
         return 0;
-    int rv = zdc_ice_gather(pc->ice, now_ns);
+    int rv = pc_gather(pc, now_ns);
     if (rv != 0 && rv != ZDC_ERR_INVALID_STATE)
         return rv;
     if (pc->renegotiating) { /* a later round: DTLS and SCTP carry on as they are */
@@ -417,7 +417,7 @@ int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, 
         pc_set_signaling(pc, ZDC_SIGNALING_HAVE_LOCAL_OFFER);
         /* JSEP §5.7: gathering starts with the local description (again after an ICE
          * restart; a later offer without one has nothing to gather). */
-        rv = zdc_ice_gather(pc->ice, now_ns);
+        rv = pc_gather(pc, now_ns);
         if (rv == ZDC_ERR_INVALID_STATE && pc->renegotiating)
             rv = 0;
     } else {

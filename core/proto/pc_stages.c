@@ -66,6 +66,12 @@ static int dtls_out(void *user, const uint8_t *p, size_t len)
         return ZDC_ERR_INVALID_STATE;
     pc->st.tx_packets++;
     pc->st.tx_bytes += len;
+    if (pc->via_relay >= 0 && pc->turn[pc->via_relay].t) {
+        /* The selected pair's local candidate is relayed: through the TURN server. A send
+         * refused (allocation lost) is a loss like any other: consent notices. */
+        zdc_turn_send(pc->turn[pc->via_relay].t, &pc->remote_addr, p, len, pc->now_ns);
+        return 0;
+    }
     pc->env.send(pc->env.user, &pc->remote_addr, p, len);
     return 0;
 }
@@ -85,6 +91,26 @@ static void ice_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     pc->st.stun_tx_packets++;
     pc->st.stun_tx_bytes += len;
     pc->env.send(pc->env.user, to, p, len);
+}
+
+/* The TURN client whose relayed address is `relayed`, or -1. */
+static int turn_by_relayed(const zdc_pc *pc, const zdc_addr *relayed)
+{
+    zdc_addr a;
+    for (size_t i = 0; i < pc->n_turn; i++)
+        if (pc->turn[i].t && zdc_turn_relayed_address(pc->turn[i].t, &a) == 0 &&
+            zdc_addr_equal(&a, relayed))
+            return (int)i;
+    return -1;
+}
+
+static void ice_send_relayed(void *user, const zdc_addr *relayed, const zdc_addr *to,
+                             const uint8_t *p, size_t len)
+{
+    zdc_pc *pc = user;
+    int i = turn_by_relayed(pc, relayed);
+    if (i >= 0) /* RFC 8656 §11: a permission for `to` is created on first use */
+        zdc_turn_send(pc->turn[i].t, to, p, len, pc->now_ns);
 }
 
 static void ice_random(void *user, uint8_t *p, size_t n)
@@ -159,15 +185,182 @@ static void ice_selected(void *user, const zdc_addr *local, const zdc_addr *remo
     zdc_pc *pc = user;
     pc->remote_addr = *remote;
     pc->have_remote_addr = true;
+    pc->via_relay = turn_by_relayed(pc, local);
+    /* RFC 8656 §12: data on the selected relayed pair goes as ChannelData (4 bytes of
+     * overhead instead of a Send indication's 36). */
+    if (pc->via_relay >= 0) {
+        zdc_turn_bind_channel(pc->turn[pc->via_relay].t, remote, pc->now_ns);
+        if (zdc_log_enabled(&pc->log, ZDC_LOG_INFO, ZDC_LOG_TURN)) {
+            char s[ZDC_ADDR_STRLEN], r[ZDC_ADDR_STRLEN];
+            zdc_addr_format(&pc->turn_cfg[pc->via_relay].server, true, s, sizeof s);
+            zdc_addr_format(remote, true, r, sizeof r);
+            zdc_log_emit(&pc->log, ZDC_LOG_INFO, ZDC_LOG_TURN,
+                         "selected pair is relayed: through TURN server %s to %s", s, r);
+        }
+    }
+}
+
+/* ---- TURN ---------------------------------------------------------------------------- */
+
+static void turn_send(void *user, const uint8_t *p, size_t len)
+{
+    pc_turn *t = user;
+    zdc_pc *pc = t->pc;
+    pc->env.send(pc->env.user, &pc->turn_cfg[t - pc->turn].server, p, len);
+}
+
+static void turn_random(void *user, uint8_t *p, size_t n)
+{
+    pc_turn *t = user;
+    t->pc->env.random(t->pc->env.user, p, n);
+}
+
+static void turn_allocated(void *user, const zdc_addr *relayed, const zdc_addr *mapped)
+{
+    pc_turn *t = user;
+    t->allocated = true;
+    if (t->pc->ice && !t->reported) {
+        t->reported = true;
+        zdc_ice_add_relayed_candidate(t->pc->ice, relayed, mapped);
+    }
+}
+
+static void turn_failed(void *user, int err, unsigned code, const char *reason)
+{
+    pc_turn *t = user;
+    zdc_pc *pc = t->pc;
+    char server[ZDC_ADDR_STRLEN];
+    zdc_addr_format(&pc->turn_cfg[t - pc->turn].server, true, server, sizeof server);
+    pc_set_err(pc, "TURN server %s: %s", server, reason);
+    if (pc->ice && !t->reported) {
+        t->reported = true;
+        zdc_ice_relay_failed(pc->ice); /* gathering goes on without this relay */
+    }
+    /* A lost allocation under the selected pair: consent freshness (RFC 7675) turns the
+     * connection DISCONNECTED, then FAILED, unless another pair takes over. */
+}
+
+/* Data relayed from `peer` through TURN client t: STUN for ICE (on t's relayed candidate),
+ * DTLS from an address ICE verified, as on the engine socket. */
+static void turn_data(void *user, const zdc_addr *peer, const uint8_t *p, size_t len)
+{
+    pc_turn *t = user;
+    zdc_pc *pc = t->pc;
+    zdc_addr relayed;
+    if (!pc->ice || zdc_turn_relayed_address(t->t, &relayed) != 0)
+        return;
+    switch (zdc_demux_classify(p, len)) {
+    case ZDC_DEMUX_STUN: {
+        zdc_stun_msg m;
+        int rv = zdc_stun_parse(p, len, &m);
+        if (rv == 0 || rv == ZDC_ERR_UNKNOWN_ATTRIBUTE)
+            zdc_ice_handle_stun_relayed(pc->ice, &relayed, peer, p, len, &m, rv, pc->now_ns);
+        break;
+    }
+    case ZDC_DEMUX_DTLS:
+        if (!pc->dtls || !zdc_pc_accepts_from(pc, peer))
+            break;
+        if (!pc->have_remote_addr) {
+            pc->remote_addr = *peer;
+            pc->have_remote_addr = true;
+            pc->via_relay = (int)(t - pc->turn);
+        }
+        zdc_dtls_handle_datagram(pc->dtls, p, len, pc->now_ns);
+        break;
+    default:
+        break;
+    }
+}
+
+int pc_turn_input(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len, uint64_t now_ns)
+{
+    for (size_t i = 0; i < pc->n_turn; i++) {
+        if (!pc->turn[i].t || !zdc_addr_equal(&pc->turn_cfg[i].server, from))
+            continue;
+        int rv = zdc_turn_handle_input(pc->turn[i].t, p, len, now_ns);
+        if (rv != ZDC_ERR_NOT_FOUND && rv != ZDC_ERR_CLOSED)
+            return 0;
+    }
+    return ZDC_ERR_NOT_FOUND;
+}
+
+static int make_turn(zdc_pc *pc)
+{
+    for (size_t i = 0; i < pc->n_turn; i++) {
+        pc_turn *t = &pc->turn[i];
+        memset(t, 0, sizeof *t);
+        t->pc = pc;
+        zdc_turn_config tc = {.username = pc->turn_cfg[i].username,
+                              .password = pc->turn_cfg[i].credential,
+                              .transport = ZDC_TURN_UDP,
+                              .software = "zdc",
+                              .log = &pc->log,
+                              .user = t,
+                              .random = turn_random,
+                              .send = turn_send,
+                              .on_allocated = turn_allocated,
+                              .on_failed = turn_failed,
+                              .on_data = turn_data};
+        int rv = zdc_turn_new(&tc, &t->t);
+        if (rv != 0) {
+            pc_turn_free_all(pc, false);
+            return rv;
+        }
+    }
+    return pc->n_turn ? zdc_ice_expect_relays(pc->ice, (unsigned)pc->n_turn) : 0;
+}
+
+int pc_gather(zdc_pc *pc, uint64_t now_ns)
+{
+    pc->now_ns = now_ns;
+    int rv = zdc_ice_gather(pc->ice, now_ns);
+    if (rv != 0)
+        return rv;
+    for (size_t i = 0; i < pc->n_turn; i++)
+        if (pc->turn[i].t && zdc_turn_state(pc->turn[i].t) == ZDC_TURN_IDLE)
+            zdc_turn_allocate(pc->turn[i].t, now_ns);
+    return 0;
+}
+
+void pc_turn_free_all(zdc_pc *pc, bool close)
+{
+    for (size_t i = 0; i < PC_MAX_TURN; i++) {
+        if (!pc->turn[i].t)
+            continue;
+        if (close)
+            zdc_turn_close(pc->turn[i].t, pc->now_ns);
+        zdc_turn_free(pc->turn[i].t);
+        pc->turn[i].t = NULL;
+    }
+}
+
+uint64_t pc_turn_next_timeout(const zdc_pc *pc)
+{
+    uint64_t t = UINT64_MAX;
+    for (size_t i = 0; i < pc->n_turn; i++) {
+        uint64_t x = pc->turn[i].t ? zdc_turn_next_timeout(pc->turn[i].t) : UINT64_MAX;
+        if (x < t)
+            t = x;
+    }
+    return t;
+}
+
+void pc_turn_handle_timeout(zdc_pc *pc, uint64_t now_ns)
+{
+    for (size_t i = 0; i < pc->n_turn; i++)
+        if (pc->turn[i].t && zdc_turn_next_timeout(pc->turn[i].t) <= now_ns)
+            zdc_turn_handle_timeout(pc->turn[i].t, now_ns);
 }
 
 int pc_make_ice(zdc_pc *pc, int role)
 {
     zdc_ice_config ic = {.role = role,
                          .lite = pc->ice_lite,
+                         .relay_only = pc->relay_only,
                          .user = pc,
                          .random = ice_random,
                          .send = ice_send,
+                         .send_relayed = ice_send_relayed,
                          .on_candidate = ice_candidate,
                          .on_state = ice_state,
                          .on_gathering_state = ice_gathering,
@@ -184,7 +377,7 @@ int pc_make_ice(zdc_pc *pc, int role)
         zdc_ice_add_local_address(pc->ice, &pc->local[i]);
     for (size_t i = 0; i < pc->n_stun; i++)
         zdc_ice_add_stun_server(pc->ice, &pc->stun_servers[i]);
-    return 0;
+    return make_turn(pc);
 }
 
 /* Fills in a remote DTLS fingerprint from the section: sha-256 preferred. */

@@ -93,11 +93,22 @@ enum zdc_write_mode { ZDC_WRITE_MODE_TEXT = 0, ZDC_WRITE_MODE_BINARY = 1 };
 
 typedef struct zdc_ice_server {
     /* One or more URLs: "stun:host:port", "turn:host:port?transport=udp", ... Several may be
-     * given separated by ',' or whitespace (the JS "urls" list). */
+     * given separated by ',' or whitespace (the JS "urls" list). turn: URLs relay over UDP
+     * (RFC 8656) with username and credential (the long-term credential mechanism); turn:
+     * URLs with ?transport=tcp and turns: URLs are accepted and skipped (TURN over TCP/TLS is
+     * not implemented yet; zdc_peer_last_error says so). Names are resolved by
+     * zdc_peer_initialize. */
     const char *urls;
-    const char *username;
-    const char *credential;
+    const char *username;   /* turn: required */
+    const char *credential; /* turn: required (the password) */
 } zdc_ice_server;
+
+/* W3C RTCIceTransportPolicy. */
+enum zdc_ice_transport_policy {
+    ZDC_ICE_TRANSPORT_ALL = 0,   /* every candidate type (the default) */
+    ZDC_ICE_TRANSPORT_RELAY = 1, /* only relayed candidates are signaled and used: the peer
+                                    never learns our addresses (privacy; tests) */
+};
 
 typedef struct zdc_peer_config {
     const zdc_ice_server *ice_servers;
@@ -112,6 +123,9 @@ typedef struct zdc_peer_config {
     /* This peer's timeouts and memory (zdc/tuning.h); each 0 field takes the engine's
      * (zdc_engine_options.tuning). */
     zdc_peer_tuning tuning;
+    /* enum zdc_ice_transport_policy. RELAY without a turn: server gathers nothing and the
+     * connection fails when checking times out. */
+    int ice_transport_policy;
 } zdc_peer_config;
 
 /* Callbacks. All optional; all fire inside poll on the polling thread. `sdp`, `mid` and

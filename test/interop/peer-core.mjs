@@ -17,7 +17,7 @@ export function parseArgs(argv) {
               protocol: '', close: false, timeout: 30, sizeGiven: false,
               utf8: false, channels: 1, channelsGiven: false, closeAfter: null, awaitClose: false,
               closePeer: false, awaitPeerClose: false, statsExchange: false,
-              restartIceAt: null };
+              restartIceAt: null, iceServers: [], relayOnly: false };
   const num = (v, name) => {
     if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${name} needs a non-negative integer`);
     return Number(v);
@@ -48,6 +48,20 @@ export function parseArgs(argv) {
       case '--await-peer-close': o.awaitPeerClose = true; break;
       case '--stats-exchange': o.statsExchange = true; break;
       case '--restart-ice-at': o.restartIceAt = num(argv[++i], a); break;
+      // zdc-peer's ICE server options (test/nat/nat.sh): an RTCIceServer, then its credentials.
+      case '--ice-server': {
+        const urls = argv[++i];
+        if (urls === undefined) throw new Error('--ice-server needs URLS');
+        o.iceServers.push({ urls: urls.split(/[\s,]+/).filter(Boolean) });
+        break;
+      }
+      case '--ice-username': case '--ice-credential': {
+        const v = argv[++i], srv = o.iceServers[o.iceServers.length - 1];
+        if (v === undefined || !srv) throw new Error(`${a} needs a value, after --ice-server`);
+        srv[a === '--ice-username' ? 'username' : 'credential'] = v;
+        break;
+      }
+      case '--relay-only': o.relayOnly = true; break;
       default: throw new Error(`unknown option ${a}`);
     }
   }
@@ -144,7 +158,8 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
   }
   const reliable = o.maxRetransmits === null && o.maxPacketLifeTime === null;
   const emit = (obj) => out(JSON.stringify(obj));
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection({ iceServers: o.iceServers,
+                                     iceTransportPolicy: o.relayOnly ? 'relay' : 'all' });
   // One slot per channel, in label order: { ch, opened, closed, nextExpected }.
   const labels = Array.from({ length: o.channels }, (_, k) => (o.channelsGiven ? `${o.label}-${k}` : o.label));
   const chans = labels.map((_, k) => ({ ch: null, opened: false, closed: false, nextExpected: k }));

@@ -31,6 +31,9 @@
  *                      send {"stats":true} to the other side and wait (up to 3 s) for its
  *                      {"statsDone":true} before closing: both snapshots are taken while the
  *                      channels are open (run.mjs compares them with the browser's getStats)
+ *   --ice-server URLS  an RTCIceServer's urls (stun:/turn:, comma separated; up to 4 servers),
+ *                      with --ice-username U --ice-credential C after it for turn: URLs
+ *   --relay-only       iceTransportPolicy "relay": only relayed candidates (test/nat/nat.sh)
  *
  * The callbacks only record what happened (and print events); everything that calls back into
  * zdc — applying the local description, sending, echoing, closing — runs from the main loop
@@ -61,6 +64,8 @@ static const char usage_text[] =
     "zdc extensions: [--utf8] [--channels N] [--close-after N] [--await-close]\n"
     "                [--close-peer] [--await-peer-close] [--no-loopback]\n"
     "                [--stats-exchange] [--restart-ice-at K]\n"
+    "                [--ice-server URLS [--ice-username U --ice-credential C]]...\n"
+    "                [--relay-only]\n"
     "JSON lines on stdin/stdout as in PEER_PROTOCOL.md (v1).\n";
 
 static bool parse_number(const char *s, uint64_t max, uint64_t *out)
@@ -150,6 +155,23 @@ static int parse_options(int argc, char **argv, options *o)
             o->restart_ice_at = (long long)v;
         } else if (strcmp(arg, "--await-peer-close") == 0) {
             o->await_peer_close = true;
+        } else if (strcmp(arg, "--ice-server") == 0) {
+            if (!val || o->n_ice_servers == 4) {
+                fprintf(stderr, "zdc-peer: --ice-server needs URLS (at most 4 servers)\n");
+                return -1;
+            }
+            o->ice_servers[o->n_ice_servers++] = (zdc_ice_server){.urls = val};
+            i++;
+        } else if (strcmp(arg, "--ice-username") == 0 || strcmp(arg, "--ice-credential") == 0) {
+            if (!val || o->n_ice_servers == 0) {
+                fprintf(stderr, "zdc-peer: %s needs a value, after --ice-server\n", arg);
+                return -1;
+            }
+            zdc_ice_server *srv = &o->ice_servers[o->n_ice_servers - 1];
+            *(arg[6] == 'u' ? &srv->username : &srv->credential) = val;
+            i++;
+        } else if (strcmp(arg, "--relay-only") == 0) {
+            o->relay_only = true;
         } else if (strcmp(arg, "--no-loopback") == 0) {
             o->no_loopback = true;
         } else if (strcmp(arg, "--timeout") == 0) {
@@ -239,7 +261,11 @@ static int start(app *a)
         fail(a, "peer: %s", zdc_strerror(rv));
         return rv;
     }
-    rv = zdc_peer_initialize(a->peer, &(zdc_peer_config){0});
+    zdc_peer_config pcfg = {.ice_servers = o->ice_servers,
+                            .n_ice_servers = o->n_ice_servers,
+                            .ice_transport_policy =
+                                o->relay_only ? ZDC_ICE_TRANSPORT_RELAY : ZDC_ICE_TRANSPORT_ALL};
+    rv = zdc_peer_initialize(a->peer, &pcfg);
     if (rv < 0) {
         fail_api(a, "initialize", rv);
         return rv;

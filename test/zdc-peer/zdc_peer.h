@@ -57,6 +57,11 @@ typedef struct options {
     bool no_loopback;
     bool stats_exchange;
     long long restart_ice_at; /* -1 = off; else restart ICE after this many echoes */
+    /* --ice-server URLS (repeatable) with --ice-username/--ice-credential after it;
+     * --relay-only: iceTransportPolicy "relay" */
+    zdc_ice_server ice_servers[4];
+    size_t n_ice_servers;
+    bool relay_only;
 } options;
 
 /* One data channel and, on the sender, where its echoes stand. */
