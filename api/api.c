@@ -112,6 +112,11 @@ int zdc_peer_create_offer(zdc_peer p)
     PEER_CALL(p, r->impl->create_offer(r->obj));
 }
 
+int zdc_peer_restart_ice(zdc_peer p)
+{
+    PEER_CALL(p, r->impl->restart_ice ? r->impl->restart_ice(r->obj) : ZDC_ERR_NOT_SUPPORTED);
+}
+
 int zdc_peer_set_remote_description(zdc_peer p, const char *type, const char *sdp)
 {
     PEER_CALL(p, r->impl->set_remote_description(r->obj, type, sdp));
@@ -169,6 +174,44 @@ const char *zdc_peer_last_error(zdc_peer p)
 {
     peer_ref *r = zdc_api_peer_ref(p);
     return r ? r->impl->last_error(r->obj) : "peer is gone";
+}
+
+const char *zdc_peer_get_local_description(zdc_peer p, bool with_candidates)
+{
+    peer_ref *r = zdc_api_peer_ref(p);
+    if (!r || !r->impl->local_description)
+        return NULL;
+    return r->impl->local_description(r->obj, with_candidates);
+}
+
+int zdc_peer_set_user_data(zdc_peer p, void *data)
+{
+    peer_ref *r = zdc_api_peer_ref(p);
+    if (!r)
+        return ZDC_ERR_GONE;
+    r->user_data = data;
+    return 0;
+}
+
+void *zdc_peer_get_user_data(zdc_peer p)
+{
+    peer_ref *r = zdc_api_peer_ref(p);
+    return r ? r->user_data : NULL;
+}
+
+int zdc_channel_set_user_data(zdc_channel c, void *data)
+{
+    chan_ref *r = zdc_api_chan_ref(c);
+    if (!r)
+        return ZDC_ERR_GONE;
+    r->user_data = data;
+    return 0;
+}
+
+void *zdc_channel_get_user_data(zdc_channel c)
+{
+    chan_ref *r = zdc_api_chan_ref(c);
+    return r ? r->user_data : NULL;
 }
 
 /* ---- for implementations --------------------------------------------------------------- */

@@ -22,6 +22,7 @@ typedef struct peer_ref {
     int polling;       /* inside impl->poll (callbacks may run) */
     bool free_pending; /* zdc_peer_free was called from a callback */
     uint64_t id;
+    void *user_data; /* zdc_peer_set_user_data */
 } peer_ref;
 
 typedef struct chan_ref {
@@ -30,7 +31,8 @@ typedef struct chan_ref {
     /* The zero-copy send buffer when the implementation has no channel_buffer_* entries. */
     uint8_t *buf;
     size_t buf_cap;
-    int mode; /* enum zdc_write_mode: API-level state, kept beside the handle */
+    int mode;        /* enum zdc_write_mode: API-level state, kept beside the handle */
+    void *user_data; /* zdc_channel_set_user_data */
 } chan_ref;
 
 /* The entry of a live handle (NULL: gone, or its peer is being freed). */

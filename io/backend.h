@@ -93,6 +93,9 @@ typedef struct zdc_backend_ops {
     void (*wake)(zdc_backend *b);
     /* Sends still owned by the kernel. */
     size_t (*in_flight)(zdc_backend *b);
+    /* A descriptor that polls readable while completions or events wait for wait() (the ring
+     * fd, the epoll fd), for an application's own event loop. */
+    int (*fd)(zdc_backend *b);
     const zdc_io_counters *(*counters)(zdc_backend *b);
     /* Cancels receives, waits (bounded) for in-flight sends, reports them through on_sent
      * and frees everything. Sockets are the caller's to close (after this). */

@@ -69,6 +69,7 @@ static void mark_ready(zdc_engine *e, zdc_engine_member *m)
 {
     if (!zdc_link_linked(&m->ready))
         zdc_link_append(&e->ready, &m->ready);
+    zdc_engine_ext_signal(e); /* queued outside poll: the application's loop should poll */
 }
 
 /* Every attached member's timer stays armed (at UINT64_MAX when it has no deadline), so the
@@ -77,6 +78,8 @@ static void arm(zdc_engine *e, zdc_engine_member *m, uint64_t deadline)
 {
     if (!zdc_timer_armed(&m->timer) || m->timer.deadline != deadline)
         zdc_timer_arm(&e->timers, &m->timer, deadline);
+    if (deadline < e->timer_at)
+        zdc_engine_ext_signal(e); /* earlier than the application's timer is armed */
 }
 
 /* zdc_pc_env.notify: m queued an event, or a process-wide timer called it back. Inside the
@@ -129,6 +132,8 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     }
     if (rv == 0 && zdc_engine_is_self(e, to))
         zdc_engine_self_sent(e, m, p, len);
+    if (rv == 0)
+        zdc_engine_ext_signal(e); /* sent outside poll: it leaves with the next poll */
     if (rv != 0) {
         if (rv == ZDC_ERR_QUEUE_FULL)
             e->st.tx_queue_full++;
@@ -216,6 +221,9 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .max_message_size = e->max_message_size,
                       .rx_channel_limit = e->rx_channel_limit,
                       .rx_peer_limit = e->rx_peer_limit,
+                      .tuning = e->tuning,
+                      .public4 = e->public4,
+                      .public6 = e->public6,
                       .log = &e->log};
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
@@ -315,7 +323,7 @@ static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
         zdc_route_add_verified(&e->route, &to->route, from);
 }
 
-static uint64_t next_deadline(const zdc_engine *e)
+uint64_t zdc_engine_next_deadline(const zdc_engine *e)
 {
     uint64_t t = zdc_timers_next(&e->timers), x;
     /* The peer connections' process-wide timers: whoever polls runs them. */
@@ -343,15 +351,29 @@ static void run_timeouts(zdc_engine *e, uint64_t now)
     }
 }
 
+static int engine_step(zdc_engine *e, int timeout_ms);
+
 int zdc_engine_step(zdc_engine *e, int timeout_ms)
 {
     if (!e)
         return ZDC_ERR_INVALID_PARAMETER;
+    bool outer = e->in_poll;
+    e->in_poll = true;
+    int rv = engine_step(e, timeout_ms);
+    e->in_poll = outer;
+    if (!outer)
+        zdc_engine_ext_rearm(e, zdc_engine_next_deadline(e));
+    return rv;
+}
+
+static int engine_step(zdc_engine *e, int timeout_ms)
+{
+    zdc_engine_ext_drain(e);
     int64_t timeout_ns = timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000;
     if (zdc_link_linked(&e->ready))
         timeout_ns = 0; /* events are waiting for zdc_engine_poll to deliver them */
     uint64_t now = zdc_engine_now_ns();
-    uint64_t deadline = next_deadline(e);
+    uint64_t deadline = zdc_engine_next_deadline(e);
     if (deadline != UINT64_MAX) {
         int64_t until = deadline <= now ? 0 : (int64_t)(deadline - now);
         if (timeout_ns < 0 || until < timeout_ns)
@@ -376,11 +398,25 @@ int zdc_engine_step(zdc_engine *e, int timeout_ms)
     return 0;
 }
 
+static void dispatch(zdc_engine *e);
+
 int zdc_engine_poll(zdc_engine *e, int timeout_ms)
 {
-    int rv = zdc_engine_step(e, timeout_ms);
-    if (rv != 0)
-        return rv;
+    if (!e)
+        return ZDC_ERR_INVALID_PARAMETER;
+    bool outer = e->in_poll;
+    e->in_poll = true;
+    int rv = engine_step(e, timeout_ms);
+    if (rv == 0)
+        dispatch(e);
+    e->in_poll = outer;
+    if (!outer)
+        zdc_engine_ext_rearm(e, zdc_engine_next_deadline(e));
+    return rv;
+}
+
+static void dispatch(zdc_engine *e)
+{
     /* The members with events, taken off the engine's list first: one that queues more while
      * being dispatched (or is detached, even freed) leaves this list on its own. Events a
      * callback causes on members already dispatched wait for the next poll (which then does
@@ -392,7 +428,6 @@ int zdc_engine_poll(zdc_engine *e, int timeout_ms)
         zdc_link_remove(&m->ready);
         m->ops.dispatch(m->arg);
     }
-    return 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------ */
@@ -433,6 +468,13 @@ static int parse_options(const zdc_engine_options *o, zdc_loop_config *lc, zdc_a
         else
             lc->bind6 = *bind_ip;
     }
+    if (o->public_address) {
+        zdc_addr pa;
+        if (zdc_addr_from_ip(&pa, o->public_address, strlen(o->public_address), 0) != 0)
+            return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (o->tuning.max_channels > 1024)
+        return ZDC_ERR_INVALID_PARAMETER;
     lc->port_min = o->port_min;
     lc->port_max = o->port_max;
     lc->max_datagram = MAX_DATAGRAM;
@@ -496,10 +538,25 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     e->max_message_size = o->max_message_size ? o->max_message_size : 256u * 1024u;
     e->rx_channel_limit = o->max_receive_queue_channel; /* 0: the peer's default */
     e->rx_peer_limit = o->max_receive_queue_peer;
+    e->tuning = o->tuning;
+    if (o->public_address) {
+        zdc_addr pa;
+        /* parse_options checked it */
+        zdc_addr_from_ip(&pa, o->public_address, strlen(o->public_address), 0);
+        if (zdc_addr_family(&pa) == 4)
+            e->public4 = pa;
+        else
+            e->public6 = pa;
+    }
     zdc_engine_log_init(e);
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
     zdc_timers_init(&e->timers);
+    if ((rv = zdc_engine_ext_init(e)) != 0) {
+        zdc_engine_ext_clear(e);
+        free(e);
+        return rv;
+    }
     /* Random map keys: remotes choose addresses and USERNAMEs, not where they land. */
     uint8_t seeds[5][16];
     env_random(NULL, &seeds[0][0], sizeof seeds);
@@ -527,6 +584,7 @@ fail:
     if (route_ok)
         zdc_route_clear(&e->route);
     zdc_timers_clear(&e->timers);
+    zdc_engine_ext_clear(e);
     free(e);
     return rv;
 }
@@ -547,6 +605,7 @@ void zdc_engine_free(zdc_engine *e)
     zdc_route_clear(&e->route);
     zdc_engine_self_clear(e);
     zdc_loop_free(e->loop);
+    zdc_engine_ext_clear(e);
     zdc_dtls_cert_free(e->cert);
     free(e);
 }

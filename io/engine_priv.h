@@ -2,6 +2,7 @@
 #ifndef ZDC_IO_ENGINE_PRIV_H
 #define ZDC_IO_ENGINE_PRIV_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,6 +49,8 @@ struct zdc_engine {
     size_t n_local;
     size_t max_message_size;
     size_t rx_channel_limit, rx_peer_limit; /* zdc_engine_options receive limits (0: default) */
+    zdc_peer_tuning tuning;                 /* zdc_engine_options.tuning */
+    zdc_addr public4, public6;              /* zdc_engine_options.public_address (NAT 1:1) */
 
     zdc_link all;   /* every member */
     zdc_link ready; /* members with events to dispatch */
@@ -66,11 +69,33 @@ struct zdc_engine {
 
     zdc_engine_stats st;
 
+    /* The application's own event loop (engine_fd.c): an epoll set of the loop's descriptors,
+     * a timerfd armed at the next deadline and an eventfd for wake-ups and work queued
+     * outside poll. Created by the first zdc_engine_fd(); until then none of it costs. */
+    int wake_fd;          /* eventfd, from zdc_engine_new (zdc_engine_wake: any thread) */
+    int ext_fd, timer_fd; /* -1 until zdc_engine_fd */
+    _Atomic bool ext_on;  /* ext_fd exists */
+    uint64_t timer_at;    /* timer_fd's deadline (UINT64_MAX: disarmed) */
+    bool in_poll;         /* inside zdc_engine_poll/step: no signal needed */
+    bool signalled;       /* wake_fd written by this thread since the last drain */
+
     /* The log sink every member's peer connection points to (engine_log.c), and the context
      * of the engine's own lines (peer 0). */
     zdc_logger log;
     zdc_log_ctx log_ctx;
 };
+
+/* engine_fd.c: the owner thread queued work outside poll (a send, an event, an earlier
+ * deadline): make the application's descriptor readable. Cheap when there is none. */
+void zdc_engine_ext_signal(zdc_engine *e);
+/* Before a step: drains the descriptors that fired. After a poll: arms the timer at the next
+ * deadline, or signals when work is left for the next poll. */
+void zdc_engine_ext_drain(zdc_engine *e);
+void zdc_engine_ext_rearm(zdc_engine *e, uint64_t deadline);
+int zdc_engine_ext_init(zdc_engine *e);
+/* The earliest deadline of every member and of the process-wide timers (UINT64_MAX: none). */
+uint64_t zdc_engine_next_deadline(const zdc_engine *e);
+void zdc_engine_ext_clear(zdc_engine *e);
 
 /* ---- engine_log.c: the log sink ------------------------------------------------------- */
 

@@ -247,6 +247,11 @@ static size_t ep_in_flight(zdc_backend *b)
     return b->tx_count; /* queued sends; sendmmsg itself completes synchronously */
 }
 
+static int ep_fd(zdc_backend *b)
+{
+    return b->epfd;
+}
+
 static const zdc_io_counters *ep_counters(zdc_backend *b)
 {
     return &b->ctr;
@@ -275,6 +280,7 @@ const zdc_backend_ops zdc_backend_epoll = {
     .wait = ep_wait,
     .wake = ep_wake,
     .in_flight = ep_in_flight,
+    .fd = ep_fd,
     .counters = ep_counters,
     .destroy = ep_destroy,
 };

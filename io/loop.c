@@ -565,6 +565,23 @@ int zdc_loop_local_addr(const zdc_loop *e, int family, zdc_addr *out)
     return 0;
 }
 
+size_t zdc_loop_pollable_fds(const zdc_loop *e, int *fds, size_t cap)
+{
+    size_t n = 0;
+    for (int f = 0; f < NFAM && n < cap; f++)
+        if (e->fd[f] >= 0)
+            fds[n++] = e->fd[f];
+    if (e->be && n < cap)
+        fds[n++] = e->ops->fd(e->be);
+    return n;
+}
+
+bool zdc_loop_has_pending(zdc_loop *e)
+{
+    return e->stage_n > 0 || (e->txq_ok && zdc_mpsc_count(&e->txq) > 0) ||
+           (e->use_rxq && zdc_spsc_count(&e->rxq) > 0);
+}
+
 zdc_pool *zdc_loop_pool(zdc_loop *e)
 {
     return e->pool;

@@ -123,6 +123,15 @@ int zdc_loop_recv(zdc_loop *e, zdc_pkt **pkt);
 /* Wakes a loop sleeping in poll or on its thread. Any thread. */
 void zdc_loop_wake(zdc_loop *e);
 
+/* The descriptors that poll readable when zdc_loop_poll(e, 0) has something to receive or
+ * complete: the open sockets and the backend's own (ring or epoll fd). Writes up to cap of them
+ * to fds and returns how many. */
+size_t zdc_loop_pollable_fds(const zdc_loop *e, int *fds, size_t cap);
+
+/* True while sends wait to be handed to the kernel or received datagrams wait for
+ * zdc_loop_recv: the next zdc_loop_poll(e, 0) has work. Loop thread. */
+bool zdc_loop_has_pending(zdc_loop *e);
+
 /* Timers run by the loop; arm them only from the loop thread (callbacks, or around poll). */
 zdc_timers *zdc_loop_timers(zdc_loop *e);
 /* The loop's clock: CLOCK_MONOTONIC in nanoseconds. */

@@ -485,6 +485,11 @@ static size_t ur_in_flight(zdc_backend *b)
     return b->in_flight;
 }
 
+static int ur_fd(zdc_backend *b)
+{
+    return b->ring.ring_fd;
+}
+
 static const zdc_io_counters *ur_counters(zdc_backend *b)
 {
     return &b->ctr;
@@ -551,6 +556,7 @@ const zdc_backend_ops zdc_backend_uring = {
     .wait = ur_wait,
     .wake = ur_wake,
     .in_flight = ur_in_flight,
+    .fd = ur_fd,
     .counters = ur_counters,
     .destroy = ur_destroy,
 };

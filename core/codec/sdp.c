@@ -457,8 +457,12 @@ static int parse_candidate(parser *ps, zdc_str attr)
         return fail(ps, ZDC_ERR_MALFORMED, "a=candidate", "at session level");
     if (attr.len == sizeof "candidate:" - 1)
         return fail(ps, ZDC_ERR_MALFORMED, "a=candidate", "empty");
-    if (m->n_candidates == ZDC_SDP_MAX_CANDIDATES)
-        return fail(ps, ZDC_ERR_TOO_LARGE, "a=candidate", "too many candidates");
+    /* Beyond the cap a candidate is counted and skipped, not an error: a browser on a host
+     * with many interfaces offers more, and the first ones (its own order) are enough. */
+    if (m->n_candidates == ZDC_SDP_MAX_CANDIDATES) {
+        m->candidates_ignored++;
+        return 0;
+    }
     m->candidates[m->n_candidates++] = view(attr);
     return 0;
 }

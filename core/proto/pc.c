@@ -31,6 +31,20 @@ int zdc_pc_new(const zdc_pc_env *env, zdc_pc **out)
         pc->env.rx_channel_limit = ZDC_PC_DEFAULT_RX_CHANNEL_LIMIT;
     if (!pc->env.rx_peer_limit)
         pc->env.rx_peer_limit = ZDC_PC_DEFAULT_RX_PEER_LIMIT;
+    zdc_peer_tuning *b = &pc->base;
+    *b = env->tuning;
+    if (!b->max_receive_queue_channel)
+        b->max_receive_queue_channel = pc->env.rx_channel_limit;
+    if (!b->max_receive_queue_peer)
+        b->max_receive_queue_peer = pc->env.rx_peer_limit;
+    if (!b->max_send_queue_channel)
+        b->max_send_queue_channel = pc->env.send_queue_limit;
+    if (!b->max_channels || b->max_channels > MAX_CHANNELS)
+        b->max_channels = MAX_CHANNELS;
+    pc->tun = *b; /* the ICE timeouts stay 0 = the agent's defaults (ice.h) */
+    pc->env.rx_channel_limit = b->max_receive_queue_channel;
+    pc->env.rx_peer_limit = b->max_receive_queue_peer;
+    pc->env.send_queue_limit = b->max_send_queue_channel;
     if (env->n_local) {
         pc->local = malloc(env->n_local * sizeof *pc->local);
         if (!pc->local) {
@@ -79,6 +93,12 @@ static void reset_connection(zdc_pc *pc, bool channels)
     for (size_t i = 0; i < pc->n_pending; i++)
         free(pc->pending[i]);
     pc->n_pending = 0;
+    for (size_t i = 0; i < pc->n_local_cand; i++)
+        free(pc->local_cand[i]);
+    pc->n_local_cand = 0;
+    pc->local_cand_end = false;
+    free(pc->full_sdp);
+    pc->full_sdp = NULL;
     pc->pending_end = false;
     pc->local_set = pc->remote_set = pc->offerer = false;
     pc->remote_media = -1;
@@ -135,8 +155,31 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
             n++;
         }
     }
+    if (cfg && cfg->tuning.max_channels > MAX_CHANNELS) {
+        pc_set_err(pc, "tuning.max_channels: at most %d", MAX_CHANNELS);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
     pc->closed = false;
     reset_connection(pc, true);
+    pc->tun = pc->base;
+    if (cfg) {
+        const zdc_peer_tuning *t = &cfg->tuning;
+#define OVERRIDE(f)                                                                                \
+    if (t->f)                                                                                      \
+    pc->tun.f = t->f
+        OVERRIDE(connect_timeout_ms);
+        OVERRIDE(consent_interval_ms);
+        OVERRIDE(disconnected_timeout_ms);
+        OVERRIDE(failed_timeout_ms);
+        OVERRIDE(max_receive_queue_channel);
+        OVERRIDE(max_receive_queue_peer);
+        OVERRIDE(max_send_queue_channel);
+        OVERRIDE(max_channels);
+#undef OVERRIDE
+    }
+    pc->env.rx_channel_limit = pc->tun.max_receive_queue_channel;
+    pc->env.rx_peer_limit = pc->tun.max_receive_queue_peer;
+    pc->env.send_queue_limit = pc->tun.max_send_queue_channel;
     pc_drop_events(pc);
     memcpy(pc->stun_servers, servers, n * sizeof *servers);
     pc->n_stun = n;
@@ -237,6 +280,17 @@ void zdc_pc_global_handle_timeout(uint64_t now_ns)
 
 static void after_input(zdc_pc *pc, uint64_t now_ns);
 
+/* A datagram this peer took (STUN for its agent, DTLS from a verified address). */
+static void count_rx(zdc_pc *pc, size_t len, bool stun)
+{
+    pc->st.rx_packets++;
+    pc->st.rx_bytes += len;
+    if (stun) {
+        pc->st.stun_rx_packets++;
+        pc->st.stun_rx_bytes += len;
+    }
+}
+
 int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
                        const zdc_stun_msg *msg, int parse_rv, uint64_t now_ns)
 {
@@ -248,6 +302,7 @@ int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
         zdc_sctp_set_now(pc->sctp, now_ns);
     if (zdc_ice_handle_stun_msg(pc->ice, from, p, len, msg, parse_rv, now_ns) == ZDC_ERR_NOT_FOUND)
         return ZDC_ERR_NOT_FOUND;
+    count_rx(pc, len, true);
     after_input(pc, now_ns);
     return 0;
 }
@@ -302,22 +357,28 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
             return ZDC_ERR_NOT_FOUND;
         if (zdc_ice_handle_stun(pc->ice, from, p, len, now_ns) == ZDC_ERR_NOT_FOUND)
             return ZDC_ERR_NOT_FOUND;
+        count_rx(pc, len, true);
         break;
     case ZDC_DEMUX_DTLS:
         /* Only an address ICE has verified may speak DTLS to us: a datagram from anywhere else
          * cannot reach the handshake or inject data. */
         if (!pc->dtls || !zdc_pc_accepts_from(pc, from))
             return 0;
-        /* Where we send changes only through ICE (on_selected_pair: our nomination, or the
-         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1), never
-         * through a datagram: DTLS records are not authenticated before the handshake ends,
-         * and a source address is easily forged. Before any pair is selected, a validated
+        /* Where we send changes only through ICE (on_selected_pair: our nomination, the
+         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1, or the peer
+         * moving to an address our check validated while the selected pair stopped answering
+         * consent: zdc_ice_follow), never through a datagram alone: DTLS records are not
+         * authenticated before the handshake ends, and a source address is easily forged. Before any pair is selected, a validated
          * pair the peer already speaks DTLS on is as good as any (RFC 8445 §12.1: data may be
          * sent on a valid pair before nomination completes). */
         if (!pc->have_remote_addr) {
             pc->remote_addr = *from;
             pc->have_remote_addr = true;
+        } else if (!zdc_addr_equal(from, &pc->remote_addr) && pc->ice) {
+            /* the peer's NAT may have rebound: ICE decides (zdc_ice_follow), not the datagram */
+            zdc_ice_follow(pc->ice, from, now_ns);
         }
+        count_rx(pc, len, false);
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;
     default:

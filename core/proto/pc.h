@@ -59,6 +59,7 @@
 #include "log.h"
 #include "zdc/stun.h"
 #include "zdc/peer.h"
+#include "zdc/stats.h"
 
 typedef struct zdc_pc zdc_pc;
 
@@ -86,6 +87,12 @@ typedef struct zdc_pc_env {
      * closes and holds the sender back; reading resumes it. The queue may exceed a limit by
      * one message (at most max_message_size + ZDC_PC_RX_MSG_COST). */
     size_t rx_channel_limit, rx_peer_limit;
+    /* Timeouts and limits for every peer (0 fields: defaults); its receive and send limits,
+     * when set, take precedence over the fields above. zdc_peer_config.tuning overrides it
+     * per peer. */
+    zdc_peer_tuning tuning;
+    /* NAT 1:1: host candidates announce this address (family 0: the socket's) instead. */
+    zdc_addr public4, public6;
     /* Optional: something happened to this peer that its owner should look at — an event was
      * queued, or a stage raised a callback for it (usually from the global timers, inside
      * another peer's call or the owner's own run of them). After it, the owner should call
@@ -144,6 +151,13 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg);
 int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
                           zdc_pc_channel **out);
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns);
+/* ICE restart (RFC 8445 §9, JSEP §5.2.1): new ICE credentials and an offer carrying them
+ * (DESCRIPTION event), candidates gathered again once it is applied; DTLS, SCTP and the
+ * channels carry on over the pair in use until the new checks select one. A later offer from
+ * the peer with new credentials restarts this side too (set_remote_description). Returns 0,
+ * ZDC_ERR_INVALID_STATE (not both descriptions applied, an offer pending, failed or closed) or
+ * ZDC_ERR_NOMEM. */
+int zdc_pc_restart_ice(zdc_pc *pc, uint64_t now_ns);
 int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
 int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
 int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char *cand);
@@ -152,6 +166,15 @@ int zdc_pc_connection_state(const zdc_pc *pc);
 int zdc_pc_gathering_state(const zdc_pc *pc);
 int zdc_pc_signaling_state(const zdc_pc *pc);
 const char *zdc_pc_last_error(const zdc_pc *pc);
+/* The description this peer created last (offer or answer; NULL before one), and with
+ * with_candidates the same text with every local candidate gathered so far, plus
+ * a=end-of-candidates once gathering is complete (a browser's localDescription). The text is
+ * valid until the next call on the peer. */
+const char *zdc_pc_local_description(zdc_pc *pc, bool with_candidates);
+/* Remote candidates ignored because the description or the ICE agent already held
+ * ZDC_PC_MAX_REMOTE_CANDIDATES of them. */
+#define ZDC_PC_MAX_REMOTE_CANDIDATES 32
+uint64_t zdc_pc_remote_candidates_ignored(const zdc_pc *pc);
 /* Allocations that failed and lost state (each one fails the connection: ZDC_STATE_FAILED,
  * zdc_pc_last_error says what was lost). */
 uint64_t zdc_pc_nomem_count(const zdc_pc *pc);
@@ -159,6 +182,10 @@ uint64_t zdc_pc_nomem_count(const zdc_pc *pc);
 void zdc_pc_set_log_peer(zdc_pc *pc, uint64_t id);
 /* The log context of this peer (for its owner's own lines). */
 const zdc_log_ctx *zdc_pc_log(const zdc_pc *pc);
+/* Statistics (pc_stats.c; include/zdc/stats.h documents the fields). Fill every field but
+ * `size`, which is kept; allocate nothing. now_ns: the clock of the other calls (consent age). */
+void zdc_pc_get_stats(const zdc_pc *pc, uint64_t now_ns, zdc_peer_stats *out);
+void zdc_pc_channel_get_stats(const zdc_pc_channel *ch, zdc_channel_stats *out);
 /* Negotiated DTLS cipher/version (NULL before the handshake). */
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
 

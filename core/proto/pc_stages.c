@@ -64,6 +64,8 @@ static int dtls_out(void *user, const uint8_t *p, size_t len)
     zdc_pc *pc = user;
     if (!pc->have_remote_addr)
         return ZDC_ERR_INVALID_STATE;
+    pc->st.tx_packets++;
+    pc->st.tx_bytes += len;
     pc->env.send(pc->env.user, &pc->remote_addr, p, len);
     return 0;
 }
@@ -78,6 +80,10 @@ static void dtls_data(void *user, const uint8_t *p, size_t len)
 static void ice_send(void *user, const zdc_addr *to, const uint8_t *p, size_t len)
 {
     zdc_pc *pc = user;
+    pc->st.tx_packets++;
+    pc->st.tx_bytes += len;
+    pc->st.stun_tx_packets++;
+    pc->st.stun_tx_bytes += len;
     pc->env.send(pc->env.user, to, p, len);
 }
 
@@ -100,11 +106,30 @@ static void ice_candidate(void *user, const zdc_candidate *c)
         snprintf(midbuf, sizeof midbuf, "%.*s", (int)m.len, m.p);
     }
     if (!c) {
+        pc->local_cand_end = true;
         pc_push_event(pc, ZDC_PC_EV_CANDIDATE, 0, NULL, midbuf, "");
         return;
     }
+    zdc_candidate pub;
+    if (c->type == ZDC_CAND_HOST) {
+        /* NAT 1:1: announce the public address for this family's host candidates. */
+        const zdc_addr *p = c->address_kind == 4 ? &pc->env.public4 : &pc->env.public6;
+        if (zdc_addr_family(p) != 0) {
+            pub = *c;
+            zdc_addr_format(p, false, pub.address, sizeof pub.address);
+            c = &pub;
+        }
+    }
     if (zdc_candidate_format(c, line, sizeof line) < 0)
         return;
+    /* Kept for the complete description (zdc_pc_local_description); one that cannot be kept
+     * is still trickled. */
+    const char *body = strncmp(line, "a=", 2) == 0 ? line + 2 : line;
+    if (pc->n_local_cand < ZDC_SDP_MAX_CANDIDATES) {
+        char *copy = pc_strdup(body);
+        if (copy)
+            pc->local_cand[pc->n_local_cand++] = copy;
+    }
     pc_push_event(pc, ZDC_PC_EV_CANDIDATE, 0, NULL, midbuf, line);
 }
 
@@ -147,6 +172,10 @@ int pc_make_ice(zdc_pc *pc, int role)
                          .on_state = ice_state,
                          .on_gathering_state = ice_gathering,
                          .on_selected_pair = ice_selected,
+                         .checking_timeout_ms = pc->tun.connect_timeout_ms,
+                         .consent_interval_ms = pc->tun.consent_interval_ms,
+                         .disconnected_timeout_ms = pc->tun.disconnected_timeout_ms,
+                         .consent_timeout_ms = pc->tun.failed_timeout_ms,
                          .log = &pc->log};
     int rv = zdc_ice_new(&ic, &pc->ice);
     if (rv != 0)

@@ -404,4 +404,26 @@ int zdc_sctp_nat_set_max_send_size(zdc_sctp_nat *n, size_t max)
 void zdc_sctp_nat_get_stats(const zdc_sctp_nat *n, zdc_sctp_stats *st)
 {
     *st = n->stats;
+    zdc_sctp_assoc_stats as;
+    zdc_sctp_assoc_get_stats(n->a, &as);
+    st->retransmissions = as.retransmits;
+}
+
+void zdc_sctp_nat_get_status(const zdc_sctp_nat *n, zdc_sctp_status *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!zdc_sctp_nat_is_up(n))
+        return;
+    zdc_sctp_assoc_stats as;
+    zdc_sctp_assoc_get_stats(n->a, &as);
+    st->up = true;
+    st->cwnd = as.cwnd;
+    st->peer_rwnd = as.peer_rwnd;
+    st->srtt_ms = as.srtt_ms;
+    st->rto_ms = as.rto_ms;
+    st->mtu = n->cfg.mtu;
+    st->unacked = as.unacked;
+    size_t b = zdc_sctp_assoc_buffered_amount(n->a);
+    st->sndbuf_bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+    st->abandoned = as.abandoned;
 }

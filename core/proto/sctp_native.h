@@ -27,5 +27,6 @@ bool zdc_sctp_nat_is_up(const zdc_sctp_nat *n);
 uint16_t zdc_sctp_nat_out_streams(const zdc_sctp_nat *n);
 int zdc_sctp_nat_set_max_send_size(zdc_sctp_nat *n, size_t max);
 void zdc_sctp_nat_get_stats(const zdc_sctp_nat *n, zdc_sctp_stats *st);
+void zdc_sctp_nat_get_status(const zdc_sctp_nat *n, zdc_sctp_status *st);
 
 #endif /* ZDC_CORE_SCTP_NATIVE_H */

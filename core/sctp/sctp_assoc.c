@@ -671,5 +671,7 @@ void zdc_sctp_assoc_get_stats(const zdc_sctp_assoc *a, zdc_sctp_assoc_stats *st)
     st->ssthresh = a->ssthresh;
     st->rto_ms = (uint32_t)(a->rto / MS);
     st->srtt_ms = (uint32_t)(a->srtt / MS);
+    st->peer_rwnd = a->peer_rwnd;
+    st->unacked = a->next_tsn - a->peer_cum - 1;
     st->peer_zero_checksum = a->peer_zero_checksum;
 }

@@ -153,6 +153,7 @@ static void drop_expired(zdc_sctp_assoc *a, tx_stream *s, uint64_t now)
         if (s->head == NULL)
             s->tail = NULL;
         a->queued_bytes -= m->len;
+        a->st.abandoned++;
         msg_unref(a, m);
     }
 }
@@ -207,6 +208,7 @@ static void abandon(zdc_sctp_assoc *a, tx_msg *m)
     if (m->abandoned)
         return;
     m->abandoned = true;
+    a->st.abandoned++;
     for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++) {
         tx_frag *f = frag_of(a, t);
         if (f->msg != m)

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "zdc/error.h"
+#include "zdc/tuning.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,14 @@ typedef struct zdc_engine_options {
      * waits (one SCTP association carries them all): read every channel you accept. */
     size_t max_receive_queue_channel;
     size_t max_receive_queue_peer;
+    /* Timeouts and per-peer memory for every peer of this engine (zdc/tuning.h; 0 = the
+     * default). Its max_receive_queue_* fields, when set, take precedence over the two above. */
+    zdc_peer_tuning tuning;
+    /* NAT 1:1 (a cloud server whose public address is on no interface): an IP literal that
+     * host candidates announce instead of the interface addresses of its family, with the
+     * engine's port (NULL: the interface addresses). Traffic to it must reach the engine's
+     * socket (the provider's 1:1 mapping). */
+    const char *public_address;
 } zdc_engine_options;
 
 /* Defaults: auto backend, IPv4 and IPv6, all addresses, any port, no loopback candidates,
@@ -60,7 +69,8 @@ typedef struct zdc_engine_options {
 ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 
 /* Opens the sockets, generates the certificate. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
- * range, a bind_address that is not an IP literal); ZDC_ERR_ADDR_IN_USE (no free port in the
+ * range, a bind_address or public_address that is not an IP literal, tuning.max_channels over
+ * 1024); ZDC_ERR_ADDR_IN_USE (no free port in the
  * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
  * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
  * ZDC_ERR_IO. */
@@ -74,6 +84,44 @@ ZDC_API void zdc_engine_free(zdc_engine *e);
  * next timer, handles them, and fires every peer's queued callbacks.
  * Returns 0 or ZDC_ERR_IO. */
 ZDC_API int zdc_engine_poll(zdc_engine *e, int timeout_ms);
+
+/* ---- the engine inside the application's own event loop -------------------------------
+ *
+ * Put zdc_engine_fd() in your poll/epoll/libuv/game loop next to your own descriptors. When it
+ * polls readable, call zdc_engine_poll(e, 0). Before each wait, take the wait's timeout from
+ * zdc_engine_next_timeout_ms() (the descriptor also turns readable at that deadline, so a
+ * loop that cannot take a timeout may wait on the descriptor alone). An idle engine's
+ * descriptor stays quiet: no periodic wake-up, no CPU.
+ *
+ *   struct pollfd p[2] = {{.fd = zdc_engine_fd(e), .events = POLLIN}, {.fd = mine, ...}};
+ *   for (;;) {
+ *       poll(p, 2, zdc_engine_next_timeout_ms(e));
+ *       if (p[0].revents) zdc_engine_poll(e, 0);
+ *       ...
+ *   }
+ *
+ * The rules: only the thread that polls the engine calls zdc_engine_poll and the peer and
+ * channel functions of its peers; zdc_engine_wake() is the one call any thread may make.
+ * docs/event-loop.md explains it; docs/event_loop.c is a complete program (run by ctest). */
+
+/* A descriptor (Linux epoll set, level-triggered) that polls readable while
+ * zdc_engine_poll(e, 0) has work: a datagram received, a send completed or queued, a timer
+ * due, an event queued by an API call, or a zdc_engine_wake(). Reading it is not needed (nor
+ * useful): zdc_engine_poll clears what it handled. Created by the first call, owned by the
+ * engine (closed by zdc_engine_free; do not close it). Only epoll, poll and select on it are
+ * supported. Returns the descriptor; ZDC_ERR_INVALID_PARAMETER (NULL); ZDC_ERR_IO (the kernel
+ * refused an epoll set or a timerfd). */
+ZDC_API int zdc_engine_fd(zdc_engine *e);
+
+/* Milliseconds until the engine's next deadline, rounded up: 0 when zdc_engine_poll(e, 0) has
+ * work now, -1 when nothing is scheduled (wait for the descriptor alone). -1 for NULL. */
+ZDC_API int zdc_engine_next_timeout_ms(zdc_engine *e);
+
+/* Thread-safe: makes a zdc_engine_poll() blocked on another thread return, and the descriptor
+ * of zdc_engine_fd() poll readable (until the zdc_engine_poll calls it causes clear it). For a game
+ * thread that wants the network thread to look at its queues. NULL is a no-op. Do not call it
+ * while or after zdc_engine_free runs. */
+ZDC_API void zdc_engine_wake(zdc_engine *e);
 
 /* "io_uring" or "epoll". */
 ZDC_API const char *zdc_engine_backend_name(const zdc_engine *e);

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "zdc/error.h"
+#include "zdc/tuning.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +109,9 @@ typedef struct zdc_peer_config {
      * fingerprint (ZDC_ERR_NOT_SUPPORTED): SHA-1's collision attacks make a certificate that
      * matches a forged fingerprint less far-fetched. */
     bool require_sha256_fingerprint;
+    /* This peer's timeouts and memory (zdc/tuning.h); each 0 field takes the engine's
+     * (zdc_engine_options.tuning). */
+    zdc_peer_tuning tuning;
 } zdc_peer_config;
 
 /* Callbacks. All optional; all fire inside poll on the polling thread. `sdp`, `mid` and
@@ -158,7 +162,8 @@ ZDC_API void zdc_peer_free(zdc_peer peer);
 /* (Re)initializes with a configuration: discards any previous connection, channel and queued
  * event, and returns to state NEW. stun: URLs are resolved now (numeric addresses or names
  * through the system resolver).
- * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL);
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, tuning.max_channels
+ * over 1024);
  * ZDC_ERR_NOT_SUPPORTED (turn:/turns: URLs — relaying is not implemented yet); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
 ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
@@ -176,6 +181,20 @@ ZDC_API int zdc_peer_create_data_channel(zdc_peer peer, const char *label,
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (no data channel created yet, or signaling
  * not STABLE); ZDC_ERR_NOMEM. */
 ZDC_API int zdc_peer_create_offer(zdc_peer peer);
+
+/* ICE restart (RFC 8445 §9; the browser's restartIce() followed by createOffer()): new ICE
+ * credentials, and an offer carrying them through on_session_description_created("offer");
+ * apply it and send it as any offer, then the answer. Candidates are gathered and trickled
+ * again. The DTLS association, SCTP and every channel carry on: data keeps flowing over the
+ * pair in use until the new checks select one, and nothing sent meanwhile is lost. The side
+ * that restarts becomes ICE-controlling. Either side may restart; a remote offer with new
+ * credentials restarts this side too (zdc_peer_set_remote_description). After both
+ * descriptions are applied, zdc_peer_create_offer also works again (a later offer without a
+ * restart).
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (not both descriptions applied yet, an offer
+ * pending, or FAILED/CLOSED; zdc_peer_last_error says which); ZDC_ERR_NOT_SUPPORTED (an
+ * implementation without restarts); ZDC_ERR_NOMEM. */
+ZDC_API int zdc_peer_restart_ice(zdc_peer peer);
 
 /* Applies the remote description. For "offer" the peer then queues its answer through
  * on_session_description_created("answer", sdp).
@@ -213,6 +232,28 @@ ZDC_API int
 zdc_peer_get_connection_state(zdc_peer peer); /* ZDC_STATE_*, CLOSED for a stale handle */
 ZDC_API int zdc_peer_get_gathering_state(zdc_peer peer); /* ZDC_GATHERING_* */
 ZDC_API int zdc_peer_get_signaling_state(zdc_peer peer); /* ZDC_SIGNALING_* */
+
+/* The description this peer created last — its offer, or its answer — as
+ * on_session_description_created delivered it (with_candidates false), or the same with every
+ * local candidate gathered so far and, once gathering is complete, a=end-of-candidates (true):
+ * what a browser's localDescription holds. For non-trickle signaling (WHIP-style HTTP, most
+ * game servers), wait for on_gathering_state_change(ZDC_GATHERING_COMPLETE), or poll until
+ * zdc_peer_get_gathering_state() says so, then send zdc_peer_get_local_description(p, true)
+ * as the one message; a remote description carrying its candidates needs no
+ * zdc_peer_add_ice_candidate. zdc gathers host candidates at once and server-reflexive ones
+ * within a STUN round trip (at most a few seconds when a server does not answer).
+ * Returns the SDP text, valid until the next call on this peer; NULL for a stale handle,
+ * before any description was created, or for an implementation that does not offer it. */
+ZDC_API const char *zdc_peer_get_local_description(zdc_peer peer, bool with_candidates);
+
+/* User data: one pointer kept with the peer (or channel) for the application (a player
+ * struct), NULL until set. Getters answer NULL for a stale handle. Setters return 0 or
+ * ZDC_ERR_GONE. zdc never reads it; free what it points to yourself (before or after
+ * zdc_peer_free). */
+ZDC_API int zdc_peer_set_user_data(zdc_peer peer, void *data);
+ZDC_API void *zdc_peer_get_user_data(zdc_peer peer);
+ZDC_API int zdc_channel_set_user_data(zdc_channel ch, void *data);
+ZDC_API void *zdc_channel_get_user_data(zdc_channel ch);
 
 /* A text describing the last error of this peer (e.g. "line 7: a=fingerprint: bad hex"), or
  * "" if none. Valid until the next call on the peer. */

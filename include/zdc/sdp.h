@@ -31,14 +31,16 @@ extern "C" {
 #endif
 
 /* ---- limits (hostile input) --------------------------------------------------------------- */
-#define ZDC_SDP_MAX_INPUT        65536 /* bytes of SDP text */
-#define ZDC_SDP_MAX_LINES        1024
-#define ZDC_SDP_MAX_LINE_LEN     2048 /* bytes, without the line end */
-#define ZDC_SDP_MAX_MEDIA        16   /* m-sections */
-#define ZDC_SDP_MAX_CANDIDATES   32   /* a=candidate lines per m-section */
-#define ZDC_SDP_MAX_FINGERPRINTS 4    /* a=fingerprint lines per level (session or media) */
-#define ZDC_SDP_MAX_BUNDLE       16   /* mids in the first a=group:BUNDLE */
-#define ZDC_SDP_FINGERPRINT_MAX  64   /* bytes of a fingerprint (sha-512) */
+#define ZDC_SDP_MAX_INPUT    65536 /* bytes of SDP text */
+#define ZDC_SDP_MAX_LINES    1024
+#define ZDC_SDP_MAX_LINE_LEN 2048 /* bytes, without the line end */
+#define ZDC_SDP_MAX_MEDIA    16   /* m-sections */
+#define ZDC_SDP_MAX_CANDIDATES                                                                     \
+    32                              /* a=candidate lines kept per m-section (more are              \
+                                        counted in candidates_ignored, not an error) */
+#define ZDC_SDP_MAX_FINGERPRINTS 4  /* a=fingerprint lines per level (session or media) */
+#define ZDC_SDP_MAX_BUNDLE       16 /* mids in the first a=group:BUNDLE */
+#define ZDC_SDP_FINGERPRINT_MAX  64 /* bytes of a fingerprint (sha-512) */
 
 /* A view of text inside the parsed input (or the caller's own text for the builder): `len`
  * bytes at `p`, not NUL-terminated. The empty view {NULL, 0} means "absent". */
@@ -132,6 +134,7 @@ typedef struct zdc_sdp_media {
     bool end_of_candidates;        /* a=end-of-candidates (RFC 8840 §8.2), own or session */
     size_t n_fingerprints;         /* effective (own, or else the session's) */
     size_t n_candidates;
+    size_t candidates_ignored; /* a=candidate lines beyond ZDC_SDP_MAX_CANDIDATES (skipped) */
 
     /* Arrays last; entries at and beyond their count are not cleared by the parser. */
     zdc_sdp_fingerprint fingerprints[ZDC_SDP_MAX_FINGERPRINTS];

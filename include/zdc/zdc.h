@@ -13,7 +13,9 @@
 #include "zdc/engine.h"
 #include "zdc/log.h"
 #include "zdc/peer.h"
+#include "zdc/tuning.h"
 #include "zdc/peer_impl.h"
+#include "zdc/stats.h"
 
 /* Wire-format codecs (sans-IO). */
 #include "zdc/candidate.h"

@@ -1,0 +1,47 @@
+/* zdc tuning: the timeouts and the per-peer memory a server sets (zdc_engine_options.tuning
+ * for every peer of an engine, zdc_peer_config.tuning for one peer). */
+#ifndef ZDC_TUNING_H
+#define ZDC_TUNING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every field: 0 = inherit. In zdc_engine_options, 0 is the default named here; in
+ * zdc_peer_config, 0 is the engine's value. */
+typedef struct zdc_peer_tuning {
+    /* ICE checking without a working pair: the connection goes FAILED after this long
+     * (default 20000 ms; earlier when every pair failed after the remote's end-of-candidates,
+     * a pair failing after ~9.5 s of unanswered checks). */
+    uint32_t connect_timeout_ms;
+    /* Consent freshness (RFC 7675): a check every consent_interval_ms x U[0.8, 1.2] on the
+     * selected pair (default 5000); DISCONNECTED after disconnected_timeout_ms without an
+     * answer (default 7000; back to CONNECTED on the next answer); FAILED after
+     * failed_timeout_ms without one (default 30000, RFC 7675 §5.1's 30 s). A client that
+     * vanishes is seen DISCONNECTED after disconnected_timeout_ms and FAILED after
+     * failed_timeout_ms. disconnected_timeout_ms should exceed 1.2 x consent_interval_ms, or
+     * one lost answer flaps the state. */
+    uint32_t consent_interval_ms;
+    uint32_t disconnected_timeout_ms;
+    uint32_t failed_timeout_ms;
+    /* Receive memory, bytes of messages received and not yet read (each counts its length
+     * plus 64): per channel (default 1 MiB) and per peer (default 4 MiB). At a limit the peer
+     * stops taking data from SCTP: its receive window closes and the sender waits. This is the
+     * receive window a server tunes. */
+    size_t max_receive_queue_channel;
+    size_t max_receive_queue_peer;
+    /* Send memory: bytes per channel waiting for SCTP (default 16 MiB); beyond it
+     * zdc_channel_put_packet answers ZDC_ERR_QUEUE_FULL. */
+    size_t max_send_queue_channel;
+    /* Channels (SCTP streams) per peer, created or received (default and maximum 1024). */
+    uint32_t max_channels;
+} zdc_peer_tuning;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZDC_TUNING_H */
