@@ -368,9 +368,9 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
          * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1, or the peer
          * moving to an address our check validated while the selected pair stopped answering
          * consent: zdc_ice_follow), never through a datagram alone: DTLS records are not
-         * authenticated before the handshake ends, and a source address is easily forged. Before any pair is selected, a validated
-         * pair the peer already speaks DTLS on is as good as any (RFC 8445 §12.1: data may be
-         * sent on a valid pair before nomination completes). */
+         * authenticated before the handshake ends, and a source address is easily forged. Before
+         * any pair is selected, a validated pair the peer already speaks DTLS on is as good as any
+         * (RFC 8445 §12.1: data may be sent on a valid pair before nomination completes). */
         if (!pc->have_remote_addr) {
             pc->remote_addr = *from;
             pc->have_remote_addr = true;
