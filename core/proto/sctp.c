@@ -1014,6 +1014,30 @@ void zdc_sctp_get_stats(const zdc_sctp *s, zdc_sctp_stats *st)
     *st = s->stats;
 }
 
+/* ---- per-association time (native) ---------------------------------------------------- */
+
+bool zdc_sctp_is_native(const zdc_sctp *s)
+{
+    return s != NULL && s->nat != NULL;
+}
+
+void zdc_sctp_set_now(zdc_sctp *s, uint64_t now_ns)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_set_now(s->nat, now_ns);
+}
+
+uint64_t zdc_sctp_next_timeout(const zdc_sctp *s)
+{
+    return s != NULL && s->nat ? zdc_sctp_nat_next_timeout(s->nat) : UINT64_MAX;
+}
+
+void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_handle_timeout(s->nat, now_ns);
+}
+
 static uint64_t abandoned(const zdc_sctp *s, uint16_t policy)
 {
     struct sctp_prstatus pr;
@@ -1054,30 +1078,6 @@ void zdc_sctp_get_status(const zdc_sctp *s, zdc_sctp_status *st)
         st->sndbuf_bytes = sb.ss_total_sndbuf;
     /* the policies zdc sends with (zdc_sctp_send_opts) */
     st->abandoned = abandoned(s, SCTP_PR_SCTP_TTL) + abandoned(s, SCTP_PR_SCTP_RTX);
-}
-
-/* ---- per-association time (native) ---------------------------------------------------- */
-
-bool zdc_sctp_is_native(const zdc_sctp *s)
-{
-    return s != NULL && s->nat != NULL;
-}
-
-void zdc_sctp_set_now(zdc_sctp *s, uint64_t now_ns)
-{
-    if (s != NULL && s->nat)
-        zdc_sctp_nat_set_now(s->nat, now_ns);
-}
-
-uint64_t zdc_sctp_next_timeout(const zdc_sctp *s)
-{
-    return s != NULL && s->nat ? zdc_sctp_nat_next_timeout(s->nat) : UINT64_MAX;
-}
-
-void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns)
-{
-    if (s != NULL && s->nat)
-        zdc_sctp_nat_handle_timeout(s->nat, now_ns);
 }
 
 /* ---- global timers -------------------------------------------------------------------- */

@@ -404,7 +404,6 @@ int zdc_sctp_nat_set_max_send_size(zdc_sctp_nat *n, size_t max)
 void zdc_sctp_nat_get_stats(const zdc_sctp_nat *n, zdc_sctp_stats *st)
 {
     *st = n->stats;
-    /* DATA chunks sent again (timeout or fast retransmit), as the usrsctp stage counts them */
     zdc_sctp_assoc_stats as;
     zdc_sctp_assoc_get_stats(n->a, &as);
     st->retransmissions = as.retransmits;
@@ -413,7 +412,7 @@ void zdc_sctp_nat_get_stats(const zdc_sctp_nat *n, zdc_sctp_stats *st)
 void zdc_sctp_nat_get_status(const zdc_sctp_nat *n, zdc_sctp_status *st)
 {
     memset(st, 0, sizeof *st);
-    if (!n->up || n->closed)
+    if (!zdc_sctp_nat_is_up(n))
         return;
     zdc_sctp_assoc_stats as;
     zdc_sctp_assoc_get_stats(n->a, &as);
@@ -422,8 +421,8 @@ void zdc_sctp_nat_get_status(const zdc_sctp_nat *n, zdc_sctp_status *st)
     st->peer_rwnd = as.peer_rwnd;
     st->srtt_ms = as.srtt_ms;
     st->rto_ms = as.rto_ms;
-    st->mtu = (uint32_t)n->cfg.mtu;
-    st->unacked = as.unacked_chunks;
+    st->mtu = n->cfg.mtu;
+    st->unacked = as.unacked;
     size_t b = zdc_sctp_assoc_buffered_amount(n->a);
     st->sndbuf_bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
     st->abandoned = as.abandoned;

@@ -671,8 +671,7 @@ void zdc_sctp_assoc_get_stats(const zdc_sctp_assoc *a, zdc_sctp_assoc_stats *st)
     st->ssthresh = a->ssthresh;
     st->rto_ms = (uint32_t)(a->rto / MS);
     st->srtt_ms = (uint32_t)(a->srtt / MS);
-    st->peer_zero_checksum = a->peer_zero_checksum;
     st->peer_rwnd = a->peer_rwnd;
-    st->flight_bytes = a->flight_size > UINT32_MAX ? UINT32_MAX : (uint32_t)a->flight_size;
-    st->unacked_chunks = a->next_tsn - a->peer_cum - 1;
+    st->unacked = a->next_tsn - a->peer_cum - 1;
+    st->peer_zero_checksum = a->peer_zero_checksum;
 }

@@ -81,11 +81,10 @@ typedef struct zdc_sctp_assoc_stats {
     uint64_t retransmits, fast_retransmits, t3_expiries;
     uint64_t messages_out, messages_in;
     uint64_t build_errors; /* packets that could not be built (must stay 0) */
-    uint64_t abandoned;    /* messages given up by PR-SCTP (RFC 3758) */
     uint32_t cwnd, ssthresh, rto_ms, srtt_ms;
-    uint32_t peer_rwnd;      /* the peer's last advertised receive window, bytes */
-    uint32_t flight_bytes;   /* DATA sent and not yet acknowledged, bytes */
-    uint32_t unacked_chunks; /* DATA chunks sent above the cumulative ack (gap-acked included) */
+    uint32_t peer_rwnd;      /* the peer's window as we last computed it */
+    uint32_t unacked;        /* TSNs sent and not cumulatively acknowledged */
+    uint64_t abandoned;      /* messages given up (PR-SCTP) */
     bool peer_zero_checksum; /* we send 0 */
 } zdc_sctp_assoc_stats;
 

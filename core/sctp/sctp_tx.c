@@ -153,6 +153,7 @@ static void drop_expired(zdc_sctp_assoc *a, tx_stream *s, uint64_t now)
         if (s->head == NULL)
             s->tail = NULL;
         a->queued_bytes -= m->len;
+        a->st.abandoned++;
         msg_unref(a, m);
     }
 }
