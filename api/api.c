@@ -112,6 +112,11 @@ int zdc_peer_create_offer(zdc_peer p)
     PEER_CALL(p, r->impl->create_offer(r->obj));
 }
 
+int zdc_peer_restart_ice(zdc_peer p)
+{
+    PEER_CALL(p, r->impl->restart_ice ? r->impl->restart_ice(r->obj) : ZDC_ERR_NOT_SUPPORTED);
+}
+
 int zdc_peer_set_remote_description(zdc_peer p, const char *type, const char *sdp)
 {
     PEER_CALL(p, r->impl->set_remote_description(r->obj, type, sdp));

@@ -420,6 +420,26 @@ static void c_release(void *obj)
     zdc_pc_channel_forget(obj);
 }
 
+static int b_restart_ice(void *obj)
+{
+    return changed(obj, zdc_pc_restart_ice(pc_of(obj), zdc_engine_now_ns()));
+}
+
+static int b_get_stats(void *obj, zdc_peer_stats *out)
+{
+    zdc_pc *pc = pc_of(obj);
+    if (!pc)
+        return ZDC_ERR_GONE;
+    zdc_pc_get_stats(pc, zdc_engine_now_ns(), out);
+    return 0;
+}
+
+static int c_get_stats(void *obj, zdc_channel_stats *out)
+{
+    zdc_pc_channel_get_stats(obj, out);
+    return 0;
+}
+
 static const zdc_peer_impl builtin = {
     .name = "zdc",
     .create = b_create,
@@ -455,6 +475,9 @@ static const zdc_peer_impl builtin = {
     .channel_buffer_submit = c_buf_submit,
     .channel_buffer_discard = c_buf_discard,
     .channel_release = c_release,
+    .get_stats = b_get_stats,
+    .restart_ice = b_restart_ice,
+    .channel_get_stats = c_get_stats,
     .local_description = b_local_description,
 };
 

@@ -34,3 +34,10 @@ env -u LD_LIBRARY_PATH "$user/app_pc_static"
 test -x "$prefix/bin/zdc-peer"
 echo "install check: find_package(zdc) shared+static, pkg-config shared and static programs" \
     "built and ran; no usrsctp defines in Cflags; zdc-peer installed"
+# The Godot library (when built) exports Godot's entry points and nothing of zdc.
+godot_lib=$prefix/lib/zdc/godot/libzdc_godot.so
+if [ -f "$godot_lib" ]; then
+  extra=$(nm -D --defined-only "$godot_lib" | awk '{print $3}' | grep -v '^godot_' || true)
+  [ -z "$extra" ] || { echo "install check: libzdc_godot.so exports more than godot_*: $extra"; exit 1; }
+  echo "install check: libzdc_godot.so exports only its GDNative entry points"
+fi

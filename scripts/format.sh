@@ -2,7 +2,8 @@
 # Checks (default) or applies (--fix) clang-format on every C source and header in git.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.c' '*.h')
+# Generated third-party headers (godot/third_party) keep their upstream formatting.
+mapfile -t files < <(git ls-files '*.c' '*.h' ':!:*/third_party/*')
 if [ "${1:-}" = "--fix" ]; then
     clang-format -i "${files[@]}"
     exit 0

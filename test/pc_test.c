@@ -100,6 +100,8 @@ typedef struct side {
     bool fail_alloc;     /* env.fail_alloc answers this: allocations fail (out of memory) */
     size_t alloc_checks; /* env.fail_alloc calls: allocations the connection attempted */
     bool hold_events;    /* relay() leaves the events queued */
+    bool nat;            /* a NAT rebound this side: it is seen (and reached) at nat_addr */
+    zdc_addr nat_addr;
 } side;
 
 typedef char *(*munge_fn)(const side *from, const char *type, const char *sdp);
@@ -173,7 +175,8 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
         h->dtls_seen = true;
     if (h->blackhole)
         return;
-    if (!zdc_addr_equal(to, &s->peer->addr)) {
+    const zdc_addr *peer_at = s->peer->nat ? &s->peer->nat_addr : &s->peer->addr;
+    if (!zdc_addr_equal(to, peer_at)) {
         s->stray++;
         s->last_stray = *to;
         if (zdc_demux_classify(p, len) == ZDC_DEMUX_DTLS)
@@ -191,7 +194,7 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
         cr_assert_eq(zdc_impair_push(h->link[s->dir], p, len, spoof, pc_now()), 0);
         return;
     }
-    inbox_push(s->peer, spoof ? &h->spoof_addr : &s->addr, p, len);
+    inbox_push(s->peer, spoof ? &h->spoof_addr : s->nat ? &s->nat_addr : &s->addr, p, len);
 }
 
 static bool env_fail_alloc(void *user)
@@ -544,6 +547,30 @@ static void connect_peers(harness *h)
     RUN_UNTIL(h, both_connected(h), 3000);
     cr_assert_eq(h->a.remote_rv, 0, "B refused the offer: %s", h->a.remote_err);
     cr_assert_eq(h->b.remote_rv, 0, "A refused the answer: %s", h->b.remote_err);
+}
+
+/* Statistics of a side and of a channel (zdc_pc_get_stats). */
+static zdc_peer_stats peer_stats(const side *s)
+{
+    zdc_peer_stats st = {.size = sizeof st};
+    zdc_pc_get_stats(s->pc, pc_now(), &st);
+    cr_assert_eq(st.size, sizeof st, "size is kept");
+    return st;
+}
+
+static zdc_channel_stats channel_stats(const zdc_pc_channel *c)
+{
+    zdc_channel_stats st = {.size = sizeof st};
+    zdc_pc_channel_get_stats(c, &st);
+    return st;
+}
+
+/* Steps until no datagram or event moves (bounded): every datagram sent has been taken. */
+static void quiesce(harness *h)
+{
+    for (int i = 0; i < 1000 && step(h) != 0; i++)
+        ;
+    cr_assert(!h->a.in_head && !h->b.in_head, "inboxes drained");
 }
 
 /* ---- messages --------------------------------------------------------------------------- */
@@ -1508,6 +1535,10 @@ Test(pc, reliable_ordered_channel_is_intact_and_in_order_over_a_lossy_link)
     zdc_impair_stats st = zdc_impair_get_stats(h.link[0]);
     cr_assert_gt(st.lost, 0, "the link really lost datagrams");
     cr_assert_gt(st.duplicated + st.reordered, 0);
+    zdc_peer_stats ps = peer_stats(&h.a);
+    cr_assert_gt(ps.sctp_retransmissions, 0, "losses were repaired by retransmissions");
+    cr_assert_eq(ps.messages_sent, N);
+    cr_assert_eq(peer_stats(&h.b).messages_received, N);
     free(buf);
     harness_free(&h);
 }
@@ -1582,6 +1613,9 @@ Test(pc, unreliable_unordered_channel_neither_stalls_nor_corrupts_over_a_lossy_l
     size_t later = take_indexed(cb, seen, N + M, buf);
     cr_assert_gt(later, 0, "nothing arrived after the burst: the channel stalled");
     cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    zdc_channel_stats cs = channel_stats(cb);
+    cr_assert_eq(cs.messages_received, burst + later);
+    cr_assert_gt(peer_stats(&h.a).sctp_abandoned, 0, "rtx=0 messages were abandoned");
     free(buf);
     harness_free(&h);
 }
@@ -1922,6 +1956,159 @@ Test(pc, lost_consent_disconnects_then_fails_on_the_given_clock)
     harness_free(&h);
 }
 
+/* ---- statistics (zdc_pc_get_stats, include/zdc/stats.h) -------------------------------- */
+
+Test(pc, stats_count_both_ways_and_describe_the_connection)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_peer_stats s0 = peer_stats(&h.a);
+    cr_assert_eq(s0.bytes_sent + s0.bytes_received + s0.messages_sent, 0);
+    cr_assert_eq(s0.has_selected_pair, 0);
+    cr_assert_eq(s0.consent_state, ZDC_CONSENT_NONE);
+    cr_assert_eq(s0.dtls_role, -1);
+    cr_assert_eq(s0.ice_role, -1);
+    cr_assert_str_eq(s0.dtls_version, "");
+
+    zdc_pc_channel *a1 = make_channel(&h.a, "one", NULL);
+    zdc_pc_channel *a2 = make_channel(&h.a, "two", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *b1 = await_remote(&h, &h.a, a1);
+    zdc_pc_channel *b2 = await_remote(&h, &h.a, a2);
+    /* A sends 5 on one (1000 bytes each) and 3 on two (empty, then 7 and 70000); B 2 on one */
+    for (uint32_t i = 0; i < 5; i++)
+        cr_assert_eq(send_msg(a1, 1000, false, i), 0);
+    cr_assert_eq(send_msg(a2, 0, true, 0), 0);
+    cr_assert_eq(send_msg(a2, 7, true, 1), 0);
+    cr_assert_eq(send_msg(a2, 70000, false, 2), 0);
+    cr_assert_eq(send_msg(b1, 11, true, 3), 0);
+    cr_assert_eq(send_msg(b1, 12, true, 4), 0);
+    RUN_UNTIL(&h,
+              zdc_pc_channel_available(b1) == 5 && zdc_pc_channel_available(b2) == 3 &&
+                  zdc_pc_channel_available(a1) == 2,
+              3000);
+    run_for(&h, 250); /* delayed SACKs (200 ms) come back */
+    quiesce(&h);
+    zdc_peer_stats sa = peer_stats(&h.a), sb = peer_stats(&h.b);
+
+    /* messages: what one side sent, the other received */
+    cr_assert_eq(sa.messages_sent, 8);
+    cr_assert_eq(sa.message_bytes_sent, 5 * 1000 + 0 + 7 + 70000);
+    cr_assert_eq(sb.messages_received, sa.messages_sent);
+    cr_assert_eq(sb.message_bytes_received, sa.message_bytes_sent);
+    cr_assert_eq(sb.messages_sent, 2);
+    cr_assert_eq(sa.messages_received, 2);
+    cr_assert_eq(sa.message_bytes_received, 23);
+    cr_assert_eq(sa.channels_opened, 2);
+    cr_assert_eq(sb.channels_opened, 2);
+    cr_assert_eq(sa.channels_closed, 0);
+    /* datagrams: a perfect link loses nothing and every one reached the peer it was for */
+    cr_assert_eq(h.a.stray + h.b.stray, 0);
+    cr_assert_eq(sa.packets_sent, sb.packets_received);
+    cr_assert_eq(sa.bytes_sent, sb.bytes_received);
+    cr_assert_eq(sb.packets_sent, sa.packets_received);
+    cr_assert_eq(sb.bytes_sent, sa.bytes_received);
+    cr_assert_eq(sa.stun_bytes_sent, sb.stun_bytes_received);
+    cr_assert_eq(sa.stun_packets_sent, sb.stun_packets_received);
+    cr_assert_gt(sa.stun_packets_sent, 0);
+    cr_assert_lt(sa.stun_packets_sent, sa.packets_sent, "and DTLS");
+    cr_assert_gt(sa.bytes_sent, sa.message_bytes_sent, "framing: DTLS, SCTP, STUN on top");
+    cr_assert_eq(sa.packets_sent, h.a.sent, "every datagram the peer handed to env.send");
+
+    /* the selected pair, roles, DTLS, SCTP */
+    cr_assert_eq(sa.has_selected_pair, 1);
+    cr_assert_str_eq(sa.local_address, "127.0.0.1");
+    cr_assert_eq(sa.local_port, 10001);
+    cr_assert_str_eq(sa.remote_address, "127.0.0.1");
+    cr_assert_eq(sa.remote_port, 10002);
+    cr_assert_eq(sa.local_candidate_type, ZDC_STATS_CAND_HOST);
+    cr_assert_eq(sa.remote_candidate_type, ZDC_STATS_CAND_HOST);
+    cr_assert_str_eq(sa.protocol, "udp");
+    cr_assert_eq(sb.remote_port, 10001);
+    cr_assert_eq(sa.ice_role, 0, "the offerer controls");
+    cr_assert_eq(sb.ice_role, 1);
+    cr_assert_eq(sa.ice_state, ZDC_STATE_CONNECTED);
+    cr_assert_eq(sa.consent_state, ZDC_CONSENT_GRANTED);
+    cr_assert_lt(sa.consent_age_ms, 6000);
+    cr_assert_eq(sa.dtls_role, 1, "the answerer is the DTLS client (a=setup:active)");
+    cr_assert_eq(sb.dtls_role, 0);
+    cr_assert_str_eq(sa.dtls_version, "DTLSv1.2");
+    cr_assert_str_eq(sa.dtls_cipher, sb.dtls_cipher);
+    cr_assert_neq(sa.dtls_cipher[0], '\0');
+    cr_assert_eq(sa.sctp_up, 1);
+    cr_assert_gt(sa.sctp_cwnd, 0);
+    cr_assert_gt(sa.sctp_rwnd, 0);
+    cr_assert_gt(sa.sctp_mtu, 0);
+    cr_assert_eq(sa.sctp_unacked_chunks, 0, "quiet: everything acknowledged");
+    cr_assert_eq(sa.sctp_retransmissions, 0, "a perfect link needs none");
+    cr_assert_eq(sa.sctp_abandoned, 0);
+    cr_assert_lt(sa.ice_rtt_us, 1000000);
+
+    /* channels */
+    zdc_channel_stats c1 = channel_stats(a1), r1 = channel_stats(b1), c2 = channel_stats(a2);
+    cr_assert_str_eq(c1.label, "one");
+    cr_assert_str_eq(r1.label, "one");
+    cr_assert_str_eq(c1.protocol, "");
+    cr_assert_eq(c1.id, zdc_pc_channel_id(a1));
+    cr_assert_eq(r1.id, c1.id);
+    cr_assert_eq(c1.state, ZDC_CHANNEL_OPEN);
+    cr_assert_eq(c1.messages_sent, 5);
+    cr_assert_eq(c1.bytes_sent, 5000);
+    cr_assert_eq(r1.messages_received, 5);
+    cr_assert_eq(r1.bytes_received, 5000);
+    cr_assert_eq(r1.messages_waiting, 5, "not read yet");
+    cr_assert_eq(r1.bytes_waiting, 5000);
+    cr_assert_eq(c1.messages_received, 2);
+    cr_assert_eq(c1.bytes_received, 23);
+    cr_assert_eq(c2.messages_sent, 3);
+    cr_assert_eq(c2.bytes_sent, 70007);
+    cr_assert_eq(c1.buffered_amount, 0);
+    zdc_pc_channel_release(b1);
+    r1 = channel_stats(b1);
+    cr_assert_eq(r1.messages_waiting, 4);
+    cr_assert_eq(r1.bytes_waiting, 4000);
+    cr_assert_eq(r1.messages_received, 5, "reading does not change what was received");
+
+    /* closing a channel counts it closed on both sides */
+    close_one_side(&h, &h.a, a2, b2);
+    cr_assert_eq(peer_stats(&h.a).channels_closed, 1);
+    cr_assert_eq(peer_stats(&h.b).channels_closed, 1);
+    cr_assert_eq(channel_stats(a2).state, ZDC_CHANNEL_CLOSED);
+    harness_free(&h);
+}
+
+/* RTT from ICE (the first checks and consent) and from SCTP follow the link's delay: 25 ms
+ * each way. */
+Test(pc, stats_round_trip_times_follow_the_link)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_impair_config c = zdc_impair_config_default();
+    c.seed = 7;
+    c.delay_ns = 25 * MS;
+    harness_impair(&h, &c);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0);
+    RUN_UNTIL(&h, both_connected(&h), 5000);
+    zdc_pc_channel *cb = await_remote_ms(&h, &h.a, ca, 3000);
+    for (uint32_t i = 0; i < 20; i++)
+        cr_assert_eq(send_msg(ca, 1000, false, i), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 20, 3000);
+    run_for(&h, 300); /* the SACKs come back */
+    zdc_peer_stats sa = peer_stats(&h.a), sb = peer_stats(&h.b);
+    for (int i = 0; i < 2; i++) {
+        const zdc_peer_stats *s = i ? &sb : &sa;
+        cr_assert(s->ice_rtt_us >= 50000 && s->ice_rtt_us < 80000, "%s: ICE RTT %u us",
+                  i ? "B" : "A", s->ice_rtt_us);
+    }
+    /* usrsctp measures on the real clock with ms granularity; the loop adds its naps, and a
+     * loaded machine (CI, parallel tests) stretches them: the upper bound only catches a unit
+     * error (seconds or microseconds for milliseconds), the lower one a missing delay. */
+    cr_assert(sa.sctp_rtt_us >= 40000 && sa.sctp_rtt_us < 2000000, "SCTP RTT %u us",
+              sa.sctp_rtt_us);
+    harness_free(&h);
+}
+
 /* ---- logging: every failure that ends a connection says why ------------------------------ */
 
 /* Lines captured from the peers' log sink (env.log); A logs as peer 1, B as peer 2. */
@@ -2029,6 +2216,9 @@ Test(pc, log_names_lost_consent)
     cr_assert_eq(h.a.conn, ZDC_STATE_FAILED);
     EXPECT_LINE(1, ZDC_LOG_WARN, ZDC_LOG_ICE, "disconnected: no answer for");
     EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_ICE, "consent lost");
+    zdc_peer_stats st = peer_stats(&h.a);
+    cr_assert_eq(st.consent_state, ZDC_CONSENT_EXPIRED);
+    cr_assert_geq(st.consent_age_ms, 30000);
     EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_ICE, "ICE failed: consent expired");
     EXPECT_LINE(1, ZDC_LOG_ERROR, ZDC_LOG_PC, "connection failed: ICE failed");
     harness_free(&h);
@@ -2100,6 +2290,216 @@ Test(pc, log_is_silent_at_none_and_quiet_at_error_when_all_is_well)
     for (size_t i = before; i < g_n_lines; i++)
         cr_assert_eq(g_lines[i].component, ZDC_LOG_SCTP, "%s", g_lines[i].msg);
     g_logger.components = ZDC_LOG_ALL_COMPONENTS;
+    harness_free(&h);
+}
+
+/* ---- ICE restart (RFC 8445 §9) ----------------------------------------------------------- */
+
+/* Restarts ICE from `who` while messages flow on a reliable channel: new credentials on both
+ * sides, a new pair selected, the same DTLS and SCTP (no second handshake, no channel event),
+ * every message — those sent before, during and after the restart — delivered once, in order. */
+static void restart_keeps_the_connection(side *(*who)(harness *))
+{
+    enum { N = 60 };
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *ca = make_channel(&h.a, "flow", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    side *r = who(&h), *o = r->peer;
+    char ufrag_r[64], ufrag_o[64];
+    snprintf(ufrag_r, sizeof ufrag_r, "%s", zdc_pc_local_ufrag(r->pc));
+    snprintf(ufrag_o, sizeof ufrag_o, "%s", zdc_pc_local_ufrag(o->pc));
+    size_t events_a = h.a.n_ev, events_b = h.b.n_ev;
+    uint32_t sent = 0;
+    for (; sent < 20; sent++) /* before */
+        cr_assert_eq(send_msg(ca, 500, false, sent), 0);
+    cr_assert_eq(zdc_pc_restart_ice(r->pc, pc_now()), 0, "%s", zdc_pc_last_error(r->pc));
+    cr_assert_eq(zdc_pc_restart_ice(r->pc, pc_now()), ZDC_ERR_INVALID_STATE, "one at a time");
+    for (; sent < 40; sent++) /* during: the offer is not even applied yet */
+        cr_assert_eq(send_msg(ca, 500, false, sent), 0);
+    RUN_UNTIL(&h, strcmp(zdc_pc_local_ufrag(o->pc), ufrag_o) != 0, 2000);
+    cr_assert_str_neq(zdc_pc_local_ufrag(r->pc), ufrag_r, "new credentials (RFC 8445 §9)");
+    RUN_UNTIL(&h,
+              find_line(r == &h.a ? 1 : 2, ZDC_LOG_INFO, ZDC_LOG_ICE, "ICE restart 1 complete") &&
+                  find_line(o == &h.a ? 1 : 2, ZDC_LOG_INFO, ZDC_LOG_ICE, "ICE restart 1 complete"),
+              3000);
+    for (; sent < N; sent++) /* after */
+        cr_assert_eq(send_msg(ca, 500, false, sent), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == N, 3000);
+    for (uint32_t i = 0; i < N; i++)
+        expect_msg(cb, 500, false, i);
+    /* and back, on the new pair */
+    cr_assert_eq(send_msg(cb, 9, true, 77), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(ca) == 1, 2000);
+    expect_msg(ca, 9, true, 77);
+    /* the connection never wavered: no connection state change, no channel event (only
+     * messages, signaling and gathering states), one DTLS handshake */
+    const side *sides[2] = {&h.a, &h.b};
+    const size_t from[2] = {events_a, events_b};
+    for (int k = 0; k < 2; k++) {
+        size_t sig = 0;
+        for (size_t i = from[k]; i < sides[k]->n_ev; i++) {
+            int kind = sides[k]->ev[i].kind;
+            cr_assert(kind == ZDC_PC_EV_CHANNEL_MESSAGE || kind == ZDC_PC_EV_SIGNALING ||
+                          kind == ZDC_PC_EV_GATHERING,
+                      "%s: event %d during the restart", sides[k]->name, kind);
+            sig += kind == ZDC_PC_EV_SIGNALING;
+        }
+        cr_assert_eq(sig, 2, "%s: to have-*-offer and back to stable", sides[k]->name);
+    }
+    for (int p = 1; p <= 2; p++) {
+        size_t handshakes = 0;
+        for (size_t i = 0; i < g_n_lines; i++)
+            handshakes +=
+                g_lines[i].peer == (uint64_t)p && strstr(g_lines[i].msg, "DTLS connected");
+        cr_assert_eq(handshakes, 1, "peer %d: one DTLS handshake", p);
+    }
+    cr_assert_eq(zdc_pc_signaling_state(h.a.pc), ZDC_SIGNALING_STABLE);
+    cr_assert_eq(zdc_pc_signaling_state(h.b.pc), ZDC_SIGNALING_STABLE);
+    zdc_peer_stats st = peer_stats(r);
+    cr_assert_eq(st.has_selected_pair, 1);
+    cr_assert_eq(st.consent_state, ZDC_CONSENT_GRANTED);
+    cr_assert_eq(st.ice_role, 0, "the side that restarted controls");
+    cr_assert_eq(peer_stats(o).ice_role, 1);
+    /* consent runs on the new credentials: 40 s later (past RFC 7675's 30 s) the connection
+     * is still up; the idle association needs no retransmission, so the clock jumps */
+    jump_for(&h, 40000);
+    cr_assert_eq(zdc_pc_connection_state(h.a.pc), ZDC_STATE_CONNECTED);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    cr_assert_lt(peer_stats(r).consent_age_ms, 8000, "consent answered on the new pair");
+    harness_free(&h);
+}
+
+Test(pc, ice_restart_by_the_offerer_keeps_dtls_sctp_and_every_message)
+{
+    restart_keeps_the_connection(side_a);
+}
+
+Test(pc, ice_restart_by_the_answerer_keeps_dtls_sctp_and_every_message)
+{
+    restart_keeps_the_connection(side_b);
+}
+
+/* A second restart, then a later offer with the same credentials (no restart), both accepted;
+ * a restart before the connection has both descriptions is refused. */
+Test(pc, ice_restart_twice_and_a_plain_reoffer)
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    cr_assert_eq(zdc_pc_restart_ice(h.a.pc, pc_now()), ZDC_ERR_INVALID_STATE, "nothing yet");
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    for (int k = 1; k <= 2; k++) {
+        char want[32];
+        snprintf(want, sizeof want, "ICE restart %d complete", k);
+        cr_assert_eq(zdc_pc_restart_ice(h.b.pc, pc_now()), 0, "%s", zdc_pc_last_error(h.b.pc));
+        RUN_UNTIL(&h,
+                  find_line(1, ZDC_LOG_INFO, ZDC_LOG_ICE, want) &&
+                      find_line(2, ZDC_LOG_INFO, ZDC_LOG_ICE, want),
+                  3000);
+    }
+    char ufrag[64];
+    snprintf(ufrag, sizeof ufrag, "%s", zdc_pc_local_ufrag(h.b.pc));
+    cr_assert_eq(zdc_pc_create_offer(h.a.pc, pc_now()), 0, "%s", zdc_pc_last_error(h.a.pc));
+    RUN_UNTIL(&h,
+              zdc_pc_signaling_state(h.a.pc) == ZDC_SIGNALING_STABLE &&
+                  zdc_pc_signaling_state(h.b.pc) == ZDC_SIGNALING_STABLE,
+              2000);
+    cr_assert_str_eq(zdc_pc_local_ufrag(h.b.pc), ufrag, "a plain offer restarts nothing");
+    cr_assert_eq(send_msg(ca, 100, false, 5), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    expect_msg(cb, 100, false, 5);
+    cr_assert_eq(zdc_pc_connection_state(h.b.pc), ZDC_STATE_CONNECTED);
+    harness_free(&h);
+}
+
+/* ---- NAT rebinding: the peer moves, ICE verifies the new address, data follows ----------- */
+
+/* B's NAT rebinds: B is seen from (and reachable at) port 10004 only; what A sends to 10002 is
+ * lost. B's consent checks reach A from 10004 and A's triggered check there is answered, so
+ * 10004 is verified; once A's consent on the old pair goes unanswered, A follows. An attacker
+ * replaying B's check from a third address gets nothing: its address never answers a check. */
+static void rebinding_is_followed(side *(*who)(harness *))
+{
+    harness h;
+    harness_init_logged(&h, ZDC_LOG_INFO);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    side *moved = who(&h), *stays = moved->peer;
+    zdc_pc_channel *cm = moved == &h.a ? ca : cb, *cs = moved == &h.a ? cb : ca;
+    uint64_t moved_id = moved == &h.a ? 1 : 2, stays_id = 3 - moved_id;
+    run_for(&h, 300); /* idle: nothing in flight */
+    moved->nat = true;
+    cr_assert_eq(zdc_addr_from_ip(&moved->nat_addr, "127.0.0.1", 9, 10004), 0);
+    /* an attacker replays the moved side's first check from 10003 meanwhile */
+    cr_assert_gt(moved->stun_req_len, 0);
+    inbox_push(stays, &h.spoof_addr, moved->stun_req, moved->stun_req_len);
+    /* ICE alone runs until the stayer follows: consent every 5 s, so the clock jumps */
+    h.ice_only = true;
+    for (int i = 0; i < 400 && !find_line(stays_id, ZDC_LOG_INFO, ZDC_LOG_ICE, "the peer moved");
+         i++) {
+        zdc_fakeclock_advance(clk(), 50 * MS);
+        step(&h);
+    }
+    h.ice_only = false;
+    EXPECT_LINE(stays_id, ZDC_LOG_INFO, ZDC_LOG_ICE, "to 127.0.0.1:10004");
+    zdc_peer_stats st = peer_stats(stays);
+    cr_assert_eq(st.remote_port, 10004, "data goes to the new address");
+    cr_assert_eq(zdc_pc_connection_state(stays->pc), ZDC_STATE_CONNECTED);
+    cr_assert_eq(zdc_pc_connection_state(moved->pc), ZDC_STATE_CONNECTED);
+    /* the replayed check's address never proved itself: no DTLS from it is taken */
+    cr_assert_not(zdc_pc_accepts_from(stays->pc, &h.spoof_addr));
+    cr_assert_not(find_line(stays_id, ZDC_LOG_INFO, ZDC_LOG_ICE, "10003"));
+    /* messages both ways over the new path */
+    cr_assert_eq(send_msg(cs, 1000, false, 1), 0);
+    cr_assert_eq(send_msg(cm, 1000, false, 2), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cm) == 1 && zdc_pc_channel_available(cs) == 1, 3000);
+    expect_msg(cm, 1000, false, 1);
+    expect_msg(cs, 1000, false, 2);
+    (void)moved_id;
+    harness_free(&h);
+}
+
+Test(pc, nat_rebinding_of_the_answerer_is_followed_once_verified)
+{
+    rebinding_is_followed(side_b);
+}
+
+Test(pc, nat_rebinding_of_the_offerer_is_followed_once_verified)
+{
+    rebinding_is_followed(side_a);
+}
+
+/* A forged source cannot move a connection: DTLS and checks from an address that never answered
+ * a check of ours are dropped or answered without effect, even while the selected pair is
+ * silent (the link to the real peer is a black hole). */
+Test(pc, unverified_address_cannot_take_over_a_silent_connection)
+{
+    harness h;
+    harness_init(&h, NULL);
+    zdc_pc_channel *ca = make_channel(&h.a, "c", NULL);
+    connect_peers(&h);
+    zdc_pc_channel *cb = await_remote(&h, &h.a, ca);
+    cr_assert_eq(send_msg(ca, 10, false, 1), 0);
+    RUN_UNTIL(&h, zdc_pc_channel_available(cb) == 1, 2000);
+    h.blackhole = true;
+    /* 8 s: A's consent to B fails, A is DISCONNECTED; meanwhile B's captured check and a copy
+     * of a DTLS record arrive from the attacker's address every 250 ms */
+    uint8_t forged[64];
+    fake_client_hello(forged, sizeof forged, 5);
+    for (int i = 0; i < 32; i++) {
+        zdc_fakeclock_advance(clk(), 250 * MS);
+        inbox_push(&h.a, &h.spoof_addr, h.b.stun_req, h.b.stun_req_len);
+        inbox_push(&h.a, &h.spoof_addr, forged, sizeof forged);
+        step(&h);
+    }
+    cr_assert_eq(h.a.conn, ZDC_STATE_DISCONNECTED);
+    zdc_peer_stats st = peer_stats(&h.a);
+    cr_assert_eq(st.remote_port, 10002, "still B's address");
+    cr_assert_not(zdc_pc_accepts_from(h.a.pc, &h.spoof_addr));
     harness_free(&h);
 }
 

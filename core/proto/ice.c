@@ -42,6 +42,7 @@ struct tx {
     uint8_t sends;
     uint64_t rto_ns;
     uint64_t next_ns; /* next retransmission, or the timeout after the last one */
+    uint64_t sent_ns; /* the last transmission (RTT samples: only when sends == 1) */
 };
 
 struct local_cand {
@@ -75,6 +76,7 @@ struct pair {
     uint32_t trig_seq;
     uint64_t priority;
     struct tx tx;
+    uint64_t rtt_ns; /* last unambiguous round trip of a check or consent check, 0 = none */
 };
 
 struct server {
@@ -135,6 +137,24 @@ struct zdc_ice {
     bool consent_prev_valid;
     uint64_t consent_next_ns;
     uint64_t last_alive_ns;
+
+    /* ICE restart (zdc_ice_restart): the pair selected before it, still used for data until
+     * the new checks select one (RFC 8445 §9: an agent keeps sending on the previously
+     * selected pair while the restart runs). */
+    struct {
+        bool active;
+        zdc_addr local, remote;
+        uint8_t local_type, remote_type;
+        uint64_t rtt_ns;
+    } kept;
+    unsigned restarts;
+    /* Once a restart selected its pair, the peer may still send on the old one until it sees
+     * the nomination: its remote address stays accepted (receiving only) for a consent
+     * interval, so nothing in flight is dropped. */
+    bool prev_active;
+    zdc_addr prev_remote;
+    uint64_t prev_until_ns;
+    unsigned follows; /* times the peer moved and we followed (NAT rebinding) */
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -244,6 +264,8 @@ static int compute_state(const zdc_ice *ice)
             return ZDC_ICE_COMPLETED;
         return ZDC_ICE_CONNECTED;
     }
+    if (ice->kept.active)
+        return ZDC_ICE_CONNECTED; /* restarting over the previous pair */
     return ice->remote_creds ? ZDC_ICE_CHECKING : ZDC_ICE_NEW;
 }
 
@@ -287,6 +309,7 @@ static void tx_start(zdc_ice *ice, struct tx *t, uint64_t now, uint64_t rto)
     t->sends = 1;
     t->rto_ns = rto;
     t->next_ns = now + rto;
+    t->sent_ns = now;
 }
 
 /* Returns 1 when a retransmission is due now, -1 when the transaction timed out, else 0. */
@@ -301,6 +324,7 @@ static int tx_due(struct tx *t, uint64_t now, unsigned max_sends, uint64_t rto_c
     t->sends++;
     t->rto_ns = min_u64(t->rto_ns * 2, rto_cap);
     t->next_ns = now + t->rto_ns;
+    t->sent_ns = now;
     return 1;
 }
 
@@ -563,6 +587,13 @@ static void select_pair(zdc_ice *ice, int idx, uint64_t now)
         return;
     bool restart = ice->selected == NO_PAIR || ice->disconnected;
     ice->selected = idx;
+    if (ice->kept.active) {
+        ice->kept.active = false;
+        ice->prev_active = true;
+        ice->prev_remote = ice->kept.remote;
+        ice->prev_until_ns = now + ice->consent_interval_ns;
+        ZDC_LOG_I(ice->cfg.log, ZDC_LOG_ICE, "ICE restart %u complete", ice->restarts);
+    }
     if (restart) {
         ice->disconnected = false;
         ice->last_alive_ns = now;
@@ -586,6 +617,44 @@ static void nominate(zdc_ice *ice, int idx, uint64_t now)
 {
     ice->pairs[idx].nominated = true;
     select_pair(ice, idx, now);
+}
+
+/* The peer moved (its NAT rebound: same credentials, a new source address): `idx` is a pair
+ * to an address that answered a check of ours — only the peer, who knows the password, can —
+ * while the selected pair stopped answering consent (a check retransmitted, or DISCONNECTED).
+ * Data goes to the new address from here on; an address that never answered a check cannot
+ * get here, so a replayed request or a forged source cannot move us (docs/security.md).
+ * Returns true when it switched. */
+static bool follow_peer(zdc_ice *ice, int idx, uint64_t now)
+{
+    if (ice->cfg.lite || ended(ice) || ice->selected == NO_PAIR || idx == ice->selected ||
+        idx < 0 || (size_t)idx >= ice->n_pairs)
+        return false;
+    const struct pair *p = &ice->pairs[idx];
+    const struct pair *sel = &ice->pairs[ice->selected];
+    if (p->state != PAIR_SUCCEEDED || !ice->remote[p->remote].verified || p->local != sel->local)
+        return false;
+    if (!ice->disconnected && !(ice->consent.active && ice->consent.sends >= 2))
+        return false; /* the selected pair is fine: a second path is no reason to move */
+    if (zdc_log_enabled(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE)) {
+        char from[ZDC_ADDR_STRLEN], to[ZDC_ADDR_STRLEN];
+        zdc_log_emit(ice->cfg.log, ZDC_LOG_INFO, ZDC_LOG_ICE,
+                     "the peer moved from %s to %s (its checks and ours succeed there; the "
+                     "selected pair stopped answering): following",
+                     zdc_addr_format(&ice->remote[sel->remote].addr, true, from, sizeof from),
+                     zdc_addr_format(&ice->remote[p->remote].addr, true, to, sizeof to));
+    }
+    ice->selected = idx;
+    ice->disconnected = false;
+    ice->last_alive_ns = now;
+    ice->consent.active = ice->consent_prev_valid = false;
+    ice->consent_next_ns = now + jitter(ice, ice->consent_interval_ns);
+    ice->follows++;
+    if (ice->cfg.on_selected_pair)
+        ice->cfg.on_selected_pair(ice->cfg.user, &ice->local[p->local].addr,
+                                  &ice->remote[p->remote].addr);
+    refresh_state(ice);
+    return true;
 }
 
 static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint64_t now)
@@ -624,6 +693,7 @@ static void check_succeeded(zdc_ice *ice, int idx, const zdc_stun_msg *msg, uint
         nominate(ice, idx, now); /* RFC 8445 §7.3.1.5 */
     if (ice->nominating == idx && !p->nominated)
         ice->nominating = NO_PAIR;
+    follow_peer(ice, idx, now);
 }
 
 static void start_check(zdc_ice *ice, int idx, uint64_t now)
@@ -1240,6 +1310,7 @@ static int handle_request(zdc_ice *ice, const zdc_addr *from, const uint8_t *p, 
             return 0;
     }
     on_checked_pair(ice, idx, msg->use_candidate, now);
+    follow_peer(ice, idx, now);
     refresh_state(ice);
     return 0;
 }
@@ -1281,10 +1352,14 @@ static int handle_consent_response(zdc_ice *ice, const zdc_addr *from, const uin
         return ZDC_ERR_NOT_FOUND;
     if (!check_response_integrity(ice, p, len, msg))
         return ZDC_ERR_INTEGRITY;
-    if (txid_eq(msg->txid, ice->consent.txid))
+    if (txid_eq(msg->txid, ice->consent.txid)) {
+        /* Karn: a retransmitted check's answer cannot tell which copy it answers */
+        if (msg->cls == ZDC_STUN_SUCCESS && ice->consent.sends == 1 && now >= ice->consent.sent_ns)
+            ice->pairs[ice->selected].rtt_ns = now - ice->consent.sent_ns;
         ice->consent.active = false;
-    else
+    } else {
         ice->consent_prev_valid = false;
+    }
     if (msg->cls == ZDC_STUN_SUCCESS) {
         ice->last_alive_ns = now; /* RFC 7675 §5.1: consent refreshed */
         ice->disconnected = false;
@@ -1312,6 +1387,8 @@ static int handle_check_response(zdc_ice *ice, int idx, const zdc_addr *from, co
     } else if (msg->cls == ZDC_STUN_ERROR) {
         pr->state = PAIR_FAILED; /* RFC 8445 §7.2.5.2.4: unrecoverable error */
     } else {
+        if (pr->tx.sends == 1 && now >= pr->tx.sent_ns)
+            pr->rtt_ns = now - pr->tx.sent_ns;
         check_succeeded(ice, idx, msg, now);
     }
     if (ice->nominating == idx && ice->pairs[idx].state != PAIR_SUCCEEDED)
@@ -1387,6 +1464,10 @@ bool zdc_ice_remote_verified(const zdc_ice *ice, const zdc_addr *addr)
         return false;
     zdc_addr a = *addr;
     zdc_addr_unmap_v4(&a);
+    if (ice->kept.active && zdc_addr_equal(&a, &ice->kept.remote))
+        return true; /* the pair in use while a restart runs */
+    if (ice->prev_active && zdc_addr_equal(&a, &ice->prev_remote))
+        return true; /* ... and shortly after it */
     int r = find_remote(ice, &a);
     return r >= 0 && ice->remote[r].verified;
 }
@@ -1422,6 +1503,8 @@ uint64_t zdc_ice_next_timeout(const zdc_ice *ice)
             t = min_u64(t, ice->pairs[i].tx.next_ns);
     if (can_check(ice) && has_check_work(ice))
         t = min_u64(t, ice->next_check_ns);
+    if (ice->prev_active)
+        t = min_u64(t, ice->prev_until_ns);
     if (ice->selected == NO_PAIR) {
         if (ice->remote_creds)
             t = min_u64(t, ice->checking_deadline_ns);
@@ -1508,6 +1591,8 @@ void zdc_ice_handle_timeout(zdc_ice *ice, uint64_t now_ns)
     if (!ice || ended(ice))
         return;
     arm(ice, now_ns);
+    if (ice->prev_active && now_ns >= ice->prev_until_ns)
+        ice->prev_active = false;
     run_gather_timers(ice, now_ns);
     run_check_timers(ice, now_ns);
     maybe_nominate(ice, now_ns);
@@ -1549,6 +1634,13 @@ const char *zdc_ice_local_pwd(const zdc_ice *ice)
 
 int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote)
 {
+    if (ice && ice->selected == NO_PAIR && ice->kept.active) {
+        if (local)
+            *local = ice->kept.local;
+        if (remote)
+            *remote = ice->kept.remote;
+        return 0;
+    }
     if (!ice || ice->selected == NO_PAIR)
         return ZDC_ERR_NOT_FOUND;
     const struct pair *p = &ice->pairs[ice->selected];
@@ -1557,4 +1649,101 @@ int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote)
     if (remote)
         *remote = ice->remote[p->remote].addr;
     return 0;
+}
+
+void zdc_ice_get_stats(const zdc_ice *ice, zdc_ice_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->consent = ZDC_CONSENT_NONE;
+    st->local_type = st->remote_type = -1;
+    if (ice && ice->selected == NO_PAIR && ice->kept.active) {
+        st->selected = true;
+        st->local = ice->kept.local;
+        st->remote = ice->kept.remote;
+        st->local_type = ice->kept.local_type;
+        st->remote_type = ice->kept.remote_type;
+        st->rtt_ns = ice->kept.rtt_ns;
+        st->last_alive_ns = ice->last_alive_ns;
+        st->consent = ZDC_CONSENT_GRANTED;
+        return;
+    }
+    if (!ice || ice->selected == NO_PAIR)
+        return;
+    const struct pair *p = &ice->pairs[ice->selected];
+    st->selected = true;
+    st->local = ice->local[p->local].addr;
+    st->remote = ice->remote[p->remote].addr;
+    st->local_type = ice->local[p->local].type;
+    st->remote_type = ice->remote[p->remote].type;
+    st->rtt_ns = p->rtt_ns;
+    st->last_alive_ns = ice->last_alive_ns;
+    st->consent = ice->failed         ? ZDC_CONSENT_EXPIRED
+                  : ice->disconnected ? ZDC_CONSENT_STALE
+                                      : ZDC_CONSENT_GRANTED;
+}
+
+int zdc_ice_restart(zdc_ice *ice, int role)
+{
+    if (!ice || (role != ZDC_ICE_CONTROLLING && role != ZDC_ICE_CONTROLLED))
+        return ZDC_ERR_INVALID_PARAMETER;
+    if (ended(ice))
+        return ZDC_ERR_INVALID_STATE;
+    if (ice->selected != NO_PAIR) { /* RFC 8445 §9: keep using it until the restart selects */
+        const struct pair *p = &ice->pairs[ice->selected];
+        ice->kept.active = true;
+        ice->kept.local = ice->local[p->local].addr;
+        ice->kept.remote = ice->remote[p->remote].addr;
+        ice->kept.local_type = ice->local[p->local].type;
+        ice->kept.remote_type = ice->remote[p->remote].type;
+        ice->kept.rtt_ns = p->rtt_ns;
+    }
+    ice->restarts++;
+    /* RFC 8445 §9: new credentials; every check, pair and remote candidate starts over */
+    char old[MAX_CRED + 1];
+    strcpy(old, ice->lufrag);
+    do
+        random_cred(ice, ice->lufrag, 8);
+    while (strcmp(old, ice->lufrag) == 0);
+    random_cred(ice, ice->lpwd, 24);
+    ice->rufrag[0] = ice->rpwd[0] = '\0';
+    ice->remote_creds = ice->remote_lite = ice->remote_eoc = false;
+    ice->need_arm = false;
+    ice->n_remote = 0;
+    ice->n_pairs = 0;
+    ice->n_fqdn_ignored = 0;
+    ice->selected = ice->nominating = NO_PAIR;
+    ice->have_valid = false;
+    ice->disconnected = false;
+    ice->consent.active = ice->consent_prev_valid = false;
+    /* host candidates are signaled again by the next zdc_ice_gather; reflexive ones are
+     * gathered again */
+    size_t n = 0;
+    for (size_t i = 0; i < ice->n_local; i++)
+        if (ice->local[i].type == ZDC_CAND_HOST)
+            ice->local[n++] = ice->local[i];
+    ice->n_local = n;
+    for (size_t i = 0; i < ice->n_servers; i++) {
+        ice->servers[i].tx.active = false;
+        ice->servers[i].done = false;
+    }
+    ice->gather_started = false;
+    ice->gathering = ZDC_ICE_GATHERING_NEW;
+    if (!ice->cfg.lite)
+        set_role(ice, role);
+    ZDC_LOG_I(ice->cfg.log, ZDC_LOG_ICE, "ICE restart %u: new credentials, %s", ice->restarts,
+              ice->kept.active ? "data stays on the selected pair meanwhile" : "no pair yet");
+    refresh_state(ice);
+    return 0;
+}
+
+bool zdc_ice_follow(zdc_ice *ice, const zdc_addr *from, uint64_t now_ns)
+{
+    if (!ice || !from || ended(ice))
+        return false;
+    zdc_addr a = *from;
+    zdc_addr_unmap_v4(&a);
+    int r = find_remote(ice, &a);
+    if (r < 0 || !ice->remote[r].verified)
+        return false;
+    return follow_peer(ice, pair_for_remote(ice, r), now_ns);
 }

@@ -41,6 +41,7 @@
 #include "addr.h"
 #include "log.h"
 #include "zdc/candidate.h"
+#include "zdc/stats.h"
 #include "zdc/stun.h"
 
 /* ICE connection state (RFC 8445 / W3C RTCIceConnectionState). The peer connection derives its
@@ -197,5 +198,36 @@ const char *zdc_ice_local_ufrag(const zdc_ice *ice);
 const char *zdc_ice_local_pwd(const zdc_ice *ice);
 /* The selected pair's addresses. Returns 0 or ZDC_ERR_NOT_FOUND (none selected yet). */
 int zdc_ice_selected_pair(const zdc_ice *ice, zdc_addr *local, zdc_addr *remote);
+
+/* Non-STUN traffic (DTLS) of the peer arrived from `from`, which is not the selected remote
+ * address. When `from` answered a check of ours and the selected pair stopped answering
+ * consent (a consent check retransmitted, or DISCONNECTED), the peer moved — its NAT rebound —
+ * and the agent selects the pair to `from` (on_selected_pair). Requests and check answers from
+ * such an address do the same inside the agent. Returns true when it switched. */
+bool zdc_ice_follow(zdc_ice *ice, const zdc_addr *from, uint64_t now_ns);
+
+/* ICE restart (RFC 8445 §9): new local credentials; remote credentials, remote candidates,
+ * pairs and checks start over (the next zdc_ice_set_remote_credentials and remote candidates
+ * are the new generation's); host candidates are signaled again by the next zdc_ice_gather and
+ * reflexive ones gathered again. The pair selected so far stays in use — zdc_ice_selected_pair,
+ * zdc_ice_remote_verified and the state (CONNECTED) answer for it — until the new checks
+ * select one; consent is not checked meanwhile, and the checking deadline bounds the restart.
+ * `role` is the agent's role for the new generation (the side that offers the restart
+ * controls; an ICE-lite agent stays controlled).
+ * Returns 0, ZDC_ERR_INVALID_PARAMETER or ZDC_ERR_INVALID_STATE (closed or failed). */
+int zdc_ice_restart(zdc_ice *ice, int role);
+
+/* The selected pair and its health (zdc_peer_get_stats). */
+typedef struct zdc_ice_stats {
+    bool selected;               /* a pair is selected; the fields below describe it */
+    zdc_addr local, remote;      /* its addresses */
+    int local_type, remote_type; /* enum zdc_cand_type, -1 when none */
+    uint64_t rtt_ns;             /* last round trip of a check on it answered at the first
+                                    transmission (consent checks included), 0 = none yet */
+    uint64_t last_alive_ns;      /* when it last proved alive (consent, RFC 7675) */
+    int consent;                 /* enum zdc_consent_state (zdc/stats.h) */
+} zdc_ice_stats;
+/* Fills *st (a NULL agent: nothing selected). */
+void zdc_ice_get_stats(const zdc_ice *ice, zdc_ice_stats *st);
 
 #endif /* ZDC_CORE_ICE_H */

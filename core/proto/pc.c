@@ -280,6 +280,17 @@ void zdc_pc_global_handle_timeout(uint64_t now_ns)
 
 static void after_input(zdc_pc *pc, uint64_t now_ns);
 
+/* A datagram this peer took (STUN for its agent, DTLS from a verified address). */
+static void count_rx(zdc_pc *pc, size_t len, bool stun)
+{
+    pc->st.rx_packets++;
+    pc->st.rx_bytes += len;
+    if (stun) {
+        pc->st.stun_rx_packets++;
+        pc->st.stun_rx_bytes += len;
+    }
+}
+
 int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
                        const zdc_stun_msg *msg, int parse_rv, uint64_t now_ns)
 {
@@ -289,6 +300,7 @@ int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
         return ZDC_ERR_NOT_FOUND;
     if (zdc_ice_handle_stun_msg(pc->ice, from, p, len, msg, parse_rv, now_ns) == ZDC_ERR_NOT_FOUND)
         return ZDC_ERR_NOT_FOUND;
+    count_rx(pc, len, true);
     after_input(pc, now_ns);
     return 0;
 }
@@ -341,22 +353,28 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
             return ZDC_ERR_NOT_FOUND;
         if (zdc_ice_handle_stun(pc->ice, from, p, len, now_ns) == ZDC_ERR_NOT_FOUND)
             return ZDC_ERR_NOT_FOUND;
+        count_rx(pc, len, true);
         break;
     case ZDC_DEMUX_DTLS:
         /* Only an address ICE has verified may speak DTLS to us: a datagram from anywhere else
          * cannot reach the handshake or inject data. */
         if (!pc->dtls || !zdc_pc_accepts_from(pc, from))
             return 0;
-        /* Where we send changes only through ICE (on_selected_pair: our nomination, or the
-         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1), never
-         * through a datagram: DTLS records are not authenticated before the handshake ends,
-         * and a source address is easily forged. Before any pair is selected, a validated
+        /* Where we send changes only through ICE (on_selected_pair: our nomination, the
+         * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1, or the peer
+         * moving to an address our check validated while the selected pair stopped answering
+         * consent: zdc_ice_follow), never through a datagram alone: DTLS records are not
+         * authenticated before the handshake ends, and a source address is easily forged. Before any pair is selected, a validated
          * pair the peer already speaks DTLS on is as good as any (RFC 8445 §12.1: data may be
          * sent on a valid pair before nomination completes). */
         if (!pc->have_remote_addr) {
             pc->remote_addr = *from;
             pc->have_remote_addr = true;
+        } else if (!zdc_addr_equal(from, &pc->remote_addr) && pc->ice) {
+            /* the peer's NAT may have rebound: ICE decides (zdc_ice_follow), not the datagram */
+            zdc_ice_follow(pc->ice, from, now_ns);
         }
+        count_rx(pc, len, false);
         zdc_dtls_handle_datagram(pc->dtls, p, len, now_ns);
         break;
     default:

@@ -59,6 +59,7 @@
 #include "log.h"
 #include "zdc/stun.h"
 #include "zdc/peer.h"
+#include "zdc/stats.h"
 
 typedef struct zdc_pc zdc_pc;
 
@@ -150,6 +151,13 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg);
 int zdc_pc_create_channel(zdc_pc *pc, const char *label, const zdc_channel_options *opts,
                           zdc_pc_channel **out);
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns);
+/* ICE restart (RFC 8445 §9, JSEP §5.2.1): new ICE credentials and an offer carrying them
+ * (DESCRIPTION event), candidates gathered again once it is applied; DTLS, SCTP and the
+ * channels carry on over the pair in use until the new checks select one. A later offer from
+ * the peer with new credentials restarts this side too (set_remote_description). Returns 0,
+ * ZDC_ERR_INVALID_STATE (not both descriptions applied, an offer pending, failed or closed) or
+ * ZDC_ERR_NOMEM. */
+int zdc_pc_restart_ice(zdc_pc *pc, uint64_t now_ns);
 int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
 int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns);
 int zdc_pc_add_ice_candidate(zdc_pc *pc, const char *mid, int index, const char *cand);
@@ -174,6 +182,10 @@ uint64_t zdc_pc_nomem_count(const zdc_pc *pc);
 void zdc_pc_set_log_peer(zdc_pc *pc, uint64_t id);
 /* The log context of this peer (for its owner's own lines). */
 const zdc_log_ctx *zdc_pc_log(const zdc_pc *pc);
+/* Statistics (pc_stats.c; include/zdc/stats.h documents the fields). Fill every field but
+ * `size`, which is kept; allocate nothing. now_ns: the clock of the other calls (consent age). */
+void zdc_pc_get_stats(const zdc_pc *pc, uint64_t now_ns, zdc_peer_stats *out);
+void zdc_pc_channel_get_stats(const zdc_pc_channel *ch, zdc_channel_stats *out);
 /* Negotiated DTLS cipher/version (NULL before the handshake). */
 const char *zdc_pc_dtls_cipher(const zdc_pc *pc);
 

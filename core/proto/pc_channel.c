@@ -42,6 +42,12 @@ void pc_channel_set_state(zdc_pc_channel *c, enum zdc_channel_state state)
 {
     if (c->state == state)
         return;
+    if (state == ZDC_CHANNEL_OPEN && !c->was_open) {
+        c->was_open = true;
+        c->pc->st.channels_opened++;
+    } else if (c->state == ZDC_CHANNEL_OPEN) {
+        c->pc->st.channels_closed++; /* W3C dataChannelsClosed: left the open state */
+    }
     c->state = state;
     /* A channel that never opened reports CLOSE too: the application learns it failed. */
     if (state == ZDC_CHANNEL_OPEN)
@@ -245,6 +251,15 @@ void pc_channels_open(zdc_pc *pc)
     }
 }
 
+/* SCTP took a message of the channel's. */
+static void count_sent(zdc_pc_channel *c, size_t len)
+{
+    c->msgs_out++;
+    c->bytes_out += len;
+    c->pc->st.msgs_out++;
+    c->pc->st.msg_bytes_out += len;
+}
+
 static void low_check(zdc_pc_channel *c, size_t before)
 {
     if (before > c->low_threshold && c->tx_bytes <= c->low_threshold)
@@ -262,6 +277,8 @@ static void flush_channel(zdc_pc_channel *c)
         int rv = zdc_sctp_send(pc->sctp, c->stream.v, m->ppid, m->data, m->len ? m->len : 1, &o);
         if (rv == ZDC_ERR_AGAIN)
             break;
+        if (rv == 0)
+            count_sent(c, m->len);
         c->tx_head = m->next;
         if (!c->tx_head)
             c->tx_tail = NULL;
@@ -306,7 +323,10 @@ static int send_now(zdc_pc_channel *c, const uint8_t *p, size_t len, uint32_t pp
     if (c->tx_head)
         return ZDC_ERR_AGAIN;
     zdc_sctp_send_opts o = channel_send_opts(c);
-    return zdc_sctp_send(c->pc->sctp, c->stream.v, ppid, len ? p : &zero, len ? len : 1, &o);
+    int rv = zdc_sctp_send(c->pc->sctp, c->stream.v, ppid, len ? p : &zero, len ? len : 1, &o);
+    if (rv == 0)
+        count_sent(c, len);
+    return rv;
 }
 
 static void enqueue(zdc_pc_channel *c, pc_msg *m)
@@ -664,6 +684,10 @@ void pc_channel_on_message(void *user, uint16_t stream, uint32_t ppid, const uin
     c->rx_tail = m;
     c->rx_count++;
     c->rx_bytes += rx_cost(len);
+    c->msgs_in++;
+    c->bytes_in += len;
+    pc->st.msgs_in++;
+    pc->st.msg_bytes_in += len;
     pc->rx_bytes += rx_cost(len);
     pc_push_event(pc, ZDC_PC_EV_CHANNEL_MESSAGE, 0, c, NULL, NULL);
     /* A full queue stops the reading of SCTP instead of growing: its receive window closes and

@@ -6,7 +6,9 @@
  *   pc_jsep.c     offer/answer: descriptions, remote candidates
  *   pc_stages.c   ICE, DTLS and SCTP created and wired together, their callbacks
  *   pc_channel.c  data channels and DCEP (RFC 8831/8832)
- *   pc_event.c    the event queue, the last error, connection and signaling states */
+ *   pc_event.c    the event queue, the last error, connection and signaling states
+ * and pc_stats.c (statistics), which only reads the state of the others and is called by none
+ * of them. */
 #ifndef ZDC_PROTO_PC_INT_H
 #define ZDC_PROTO_PC_INT_H
 
@@ -58,6 +60,9 @@ struct zdc_pc_channel {
     size_t low_threshold;
     bool reset_sent;
     bool forgotten; /* zdc_pc_channel_forget: freed once CLOSED */
+    bool was_open;  /* reached OPEN once (stats: channels opened/closed) */
+    /* Statistics: messages SCTP took from us, messages queued for the application. */
+    uint64_t msgs_out, msgs_in, bytes_out, bytes_in;
 };
 
 struct zdc_pc {
@@ -93,6 +98,7 @@ struct zdc_pc {
     bool offerer;
     char *created_type, *created_sdp; /* what on_session_description_created handed out */
     bool local_set, remote_set;
+    bool renegotiating; /* a later round of offer/answer (ICE restart): no new DTLS/SCTP */
     char *remote_text;
     zdc_sdp *remote;
     int remote_media; /* index of the data-channel m-section */
@@ -118,6 +124,15 @@ struct zdc_pc {
     size_t n_stun;
     bool ice_lite;
     bool require_sha256; /* zdc_peer_config.require_sha256_fingerprint */
+
+    /* Statistics (pc_stats.c): this peer's datagrams (STUN and DTLS) each way, its
+     * data-channel messages summed over every channel, channels that opened and closed. */
+    struct {
+        uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+        uint64_t stun_tx_packets, stun_tx_bytes, stun_rx_packets, stun_rx_bytes;
+        uint64_t msgs_out, msgs_in, msg_bytes_out, msg_bytes_in;
+        uint32_t channels_opened, channels_closed;
+    } st;
 
     /* Out of memory (pc_fail_nomem): allocations that failed, and the failure they caused. */
     uint64_t nomem_count;

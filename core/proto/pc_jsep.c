@@ -109,6 +109,36 @@ static bool answer_with_other_role(zdc_pc *pc, const char *sdp)
     return true;
 }
 
+/* Both descriptions of the last round are applied: a new offer (ours or the peer's) starts
+ * another round of offer/answer over the same DTLS and SCTP (JSEP §5.2.2, §5.3.2). */
+static bool established(const zdc_pc *pc)
+{
+    return pc->local_set && pc->remote_set && pc->sig_state == ZDC_SIGNALING_STABLE;
+}
+
+/* The next description this peer applies belongs to a new round. */
+static void begin_round(zdc_pc *pc)
+{
+    pc->local_set = false;
+    pc->renegotiating = true;
+}
+
+int zdc_pc_restart_ice(zdc_pc *pc, uint64_t now_ns)
+{
+    if (pc->closed || !pc->ice || !established(pc) || pc->conn_state == ZDC_STATE_FAILED) {
+        pc_set_err(pc, "ICE restart needs a connection with both descriptions applied and "
+                       "no offer pending");
+        return ZDC_ERR_INVALID_STATE;
+    }
+    /* RFC 8445 §9: new credentials; JSEP §5.2.1: the side that restarts offers, and controls */
+    int rv = zdc_ice_restart(pc->ice, ZDC_ICE_CONTROLLING);
+    if (rv != 0)
+        return rv;
+    begin_round(pc);
+    pc->offerer = true;
+    return build_description(pc, true);
+}
+
 const char *zdc_pc_local_description(zdc_pc *pc, bool with_candidates)
 {
     if (!pc->created_type)
@@ -131,6 +161,11 @@ uint64_t zdc_pc_remote_candidates_ignored(const zdc_pc *pc)
 
 int zdc_pc_create_offer(zdc_pc *pc, uint64_t now_ns)
 {
+    if (!pc->closed && pc->ice && established(pc) && pc->conn_state != ZDC_STATE_FAILED) {
+        begin_round(pc); /* a subsequent offer, same credentials (JSEP §5.2.2) */
+        pc->offerer = true;
+        return build_description(pc, true);
+    }
     if (pc->closed || pc->sig_state != ZDC_SIGNALING_STABLE || pc->remote_set)
         return ZDC_ERR_INVALID_STATE;
     if (pc->n_ch == 0) {
@@ -192,7 +227,20 @@ static int both_descriptions(zdc_pc *pc, uint64_t now_ns)
     int rv = zdc_ice_gather(pc->ice, now_ns);
     if (rv != 0 && rv != ZDC_ERR_INVALID_STATE)
         return rv;
+    if (pc->renegotiating) { /* a later round: DTLS and SCTP carry on as they are */
+        pc->renegotiating = false;
+        return 0;
+    }
     return pc_start_transport(pc, now_ns);
+}
+
+/* Whether `fp` is the remote fingerprint the DTLS association was set up with. */
+static bool same_fingerprint(const zdc_pc *pc, const zdc_dtls_fingerprint *fp)
+{
+    zdc_dtls_fingerprint cur;
+    if (!pc->remote || pc_remote_fingerprint(&pc->remote->media[pc->remote_media], &cur) != 0)
+        return true;
+    return cur.hash == fp->hash && cur.len == fp->len && memcmp(cur.bytes, fp->bytes, fp->len) == 0;
 }
 
 int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp, uint64_t now_ns)
@@ -206,7 +254,8 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
         pc_set_err(pc, "description type must be \"offer\" or \"answer\"");
         return ZDC_ERR_INVALID_PARAMETER;
     }
-    if (offer ? (pc->sig_state != ZDC_SIGNALING_STABLE || pc->remote_set)
+    bool reoffer = offer && pc->ice && established(pc) && pc->conn_state != ZDC_STATE_FAILED;
+    if (offer ? (pc->sig_state != ZDC_SIGNALING_STABLE || (pc->remote_set && !reoffer))
               : pc->sig_state != ZDC_SIGNALING_HAVE_LOCAL_OFFER) {
         pc_set_err(pc, offer ? "an offer is already being negotiated" : "no local offer to answer");
         return ZDC_ERR_INVALID_STATE;
@@ -252,6 +301,10 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
         pc_set_err(pc, "remote answer: line %u: a=setup:actpass is not allowed in an answer",
                    parsed->media[mi].line);
         rv = ZDC_ERR_MALFORMED;
+    } else if ((reoffer || pc->renegotiating) && !same_fingerprint(pc, &fp)) {
+        pc_set_err(pc, "remote %s: line %u: a new a=fingerprint (a DTLS restart) is not supported",
+                   type, parsed->media[mi].line);
+        rv = ZDC_ERR_NOT_SUPPORTED;
     }
     if (rv != 0) {
         ZDC_LOG_W(&pc->log, ZDC_LOG_PC, "remote description refused: %s", pc->err);
@@ -268,6 +321,22 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
     char uf[257], pw[257];
     snprintf(uf, sizeof uf, "%.*s", (int)m->ice_ufrag.len, m->ice_ufrag.p);
     snprintf(pw, sizeof pw, "%.*s", (int)m->ice_pwd.len, m->ice_pwd.p);
+    if (reoffer) {
+        begin_round(pc);
+        pc->offerer = false;
+        /* RFC 8445 §9: new remote credentials in an offer restart ICE; the answerer restarts
+         * too (new credentials in its answer) and is controlled */
+        const zdc_sdp_media *old = &pc->remote->media[pc->remote_media];
+        bool restart = old->ice_ufrag.len != m->ice_ufrag.len ||
+                       memcmp(old->ice_ufrag.p, m->ice_ufrag.p, m->ice_ufrag.len) != 0 ||
+                       old->ice_pwd.len != m->ice_pwd.len ||
+                       memcmp(old->ice_pwd.p, m->ice_pwd.p, m->ice_pwd.len) != 0;
+        if (restart && (rv = zdc_ice_restart(pc->ice, ZDC_ICE_CONTROLLED)) != 0) {
+            free(text);
+            free(parsed);
+            return rv;
+        }
+    }
     rv = zdc_ice_set_remote_credentials(pc->ice, uf, pw, parsed->ice_lite);
     if (rv != 0) {
         pc_set_err(pc, "remote %s: line %u: ICE credentials rejected", type, m->line);
@@ -275,6 +344,8 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
         free(parsed);
         return rv;
     }
+    free(pc->remote_text); /* the previous round's */
+    free(pc->remote);
     pc->remote_text = text;
     pc->remote = parsed;
     pc->remote_media = mi;
@@ -286,8 +357,11 @@ int zdc_pc_set_remote_description(zdc_pc *pc, const char *type, const char *sdp,
                              : m->max_message_size && m->max_message_size < SEND_CAP
                                  ? (size_t)m->max_message_size
                                  : SEND_CAP;
-    /* DTLS role (RFC 8842 §5.3): the answerer picks; zdc answers active, as browsers do. */
-    if (offer)
+    /* DTLS role (RFC 8842 §5.3): the answerer picks; zdc answers active, as browsers do. A
+     * later round keeps the association and its roles (RFC 8842 §5.5). */
+    if (pc->dtls)
+        ;
+    else if (offer)
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_ACTIVE ? ZDC_DTLS_SERVER : ZDC_DTLS_CLIENT;
     else
         pc->dtls_role = m->setup == ZDC_SDP_SETUP_PASSIVE ? ZDC_DTLS_CLIENT : ZDC_DTLS_SERVER;
@@ -341,8 +415,11 @@ int zdc_pc_set_local_description(zdc_pc *pc, const char *type, const char *sdp, 
     int rv;
     if (strcmp(type, "offer") == 0) {
         pc_set_signaling(pc, ZDC_SIGNALING_HAVE_LOCAL_OFFER);
-        /* JSEP §5.7: gathering starts with the local description. */
+        /* JSEP §5.7: gathering starts with the local description (again after an ICE
+         * restart; a later offer without one has nothing to gather). */
         rv = zdc_ice_gather(pc->ice, now_ns);
+        if (rv == ZDC_ERR_INVALID_STATE && pc->renegotiating)
+            rv = 0;
     } else {
         pc_set_signaling(pc, ZDC_SIGNALING_STABLE);
         rv = both_descriptions(pc, now_ns);

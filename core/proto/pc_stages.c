@@ -58,6 +58,8 @@ static int dtls_out(void *user, const uint8_t *p, size_t len)
     zdc_pc *pc = user;
     if (!pc->have_remote_addr)
         return ZDC_ERR_INVALID_STATE;
+    pc->st.tx_packets++;
+    pc->st.tx_bytes += len;
     pc->env.send(pc->env.user, &pc->remote_addr, p, len);
     return 0;
 }
@@ -72,6 +74,10 @@ static void dtls_data(void *user, const uint8_t *p, size_t len)
 static void ice_send(void *user, const zdc_addr *to, const uint8_t *p, size_t len)
 {
     zdc_pc *pc = user;
+    pc->st.tx_packets++;
+    pc->st.tx_bytes += len;
+    pc->st.stun_tx_packets++;
+    pc->st.stun_tx_bytes += len;
     pc->env.send(pc->env.user, to, p, len);
 }
 

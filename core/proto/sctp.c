@@ -63,6 +63,8 @@ struct zdc_sctp {
     bool dirty, in_dispatch, free_pending;
     zdc_sctp *dirty_prev, *dirty_next;
     zdc_sctp_stats stats;
+    uint32_t tsn_high; /* highest DATA TSN sent (stats.retransmissions) */
+    bool tsn_seen;
 };
 
 /* ---- process-global state ------------------------------------------------------------------
@@ -159,6 +161,31 @@ static void dirty_remove(zdc_sctp *s)
     s->dirty_prev = s->dirty_next = NULL;
 }
 
+/* Counts the DATA and I-DATA chunks of an outgoing packet whose TSN was sent before (RFC 9260
+ * §3.3.1, RFC 8260 §2.1: the TSN follows the 4-byte chunk header; TSNs compare by serial number
+ * arithmetic, RFC 1982). Reads only: the packet is usrsctp's, checksum included. */
+static void count_retransmissions(zdc_sctp *s, const uint8_t *p, size_t len)
+{
+    size_t off = 12; /* common header */
+    while (off < len && len - off >= 4) {
+        uint8_t type = p[off];
+        size_t clen = (size_t)p[off + 2] << 8 | p[off + 3];
+        if (clen < 4 || clen > len - off)
+            return;
+        if ((type == 0 || type == 64) && clen >= 8) {
+            uint32_t tsn = (uint32_t)p[off + 4] << 24 | (uint32_t)p[off + 5] << 16 |
+                           (uint32_t)p[off + 6] << 8 | p[off + 7];
+            if (!s->tsn_seen || (int32_t)(tsn - s->tsn_high) > 0) {
+                s->tsn_high = tsn;
+                s->tsn_seen = true;
+            } else {
+                s->stats.retransmissions++;
+            }
+        }
+        off += (clen + 3) & ~(size_t)3;
+    }
+}
+
 /* usrsctp → wire. Called from inside usrsctp on this thread. */
 static int conn_output(void *addr, void *buf, size_t len, uint8_t tos, uint8_t set_df)
 {
@@ -171,6 +198,8 @@ static int conn_output(void *addr, void *buf, size_t len, uint8_t tos, uint8_t s
     s->stats.bytes_out += len;
     if (len > s->stats.max_packet_out)
         s->stats.max_packet_out = len;
+    if (len > 12)
+        count_retransmissions(s, buf, len);
     return s->cfg.cb.send(s->cfg.user, buf, len) < 0 ? -1 : 0;
 }
 
@@ -936,6 +965,44 @@ int zdc_sctp_set_max_send_size(zdc_sctp *s, size_t max_send_size)
 void zdc_sctp_get_stats(const zdc_sctp *s, zdc_sctp_stats *st)
 {
     *st = s->stats;
+}
+
+static uint64_t abandoned(const zdc_sctp *s, uint16_t policy)
+{
+    struct sctp_prstatus pr;
+    socklen_t len = sizeof pr;
+    memset(&pr, 0, sizeof pr);
+    pr.sprstat_policy = policy;
+    if (usrsctp_getsockopt(s->sock, IPPROTO_SCTP, SCTP_PR_ASSOC_STATUS, &pr, &len) != 0)
+        return 0;
+    return pr.sprstat_abandoned_sent + pr.sprstat_abandoned_unsent;
+}
+
+void zdc_sctp_get_status(const zdc_sctp *s, zdc_sctp_status *st)
+{
+    memset(st, 0, sizeof *st);
+    if (s == NULL || s->state != ST_UP || s->sock == NULL)
+        return;
+    struct sctp_status ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (usrsctp_getsockopt(s->sock, IPPROTO_SCTP, SCTP_STATUS, &ss, &len) != 0)
+        return;
+    st->up = true;
+    st->cwnd = ss.sstat_primary.spinfo_cwnd;
+    st->peer_rwnd = ss.sstat_rwnd;
+    st->srtt_ms = ss.sstat_primary.spinfo_srtt;
+    st->rto_ms = ss.sstat_primary.spinfo_rto;
+    st->mtu = ss.sstat_primary.spinfo_mtu;
+    st->unacked = ss.sstat_unackdata;
+    struct zdc_sctp_sockstat sb;
+    len = sizeof sb;
+    memset(&sb, 0, sizeof sb);
+    sb.ss_assoc_id = SCTP_FUTURE_ASSOC;
+    if (usrsctp_getsockopt(s->sock, IPPROTO_SCTP, SCTP_GET_SNDBUF_USE, &sb, &len) == 0)
+        st->sndbuf_bytes = sb.ss_total_sndbuf;
+    /* the policies zdc sends with (zdc_sctp_send_opts) */
+    st->abandoned = abandoned(s, SCTP_PR_SCTP_TTL) + abandoned(s, SCTP_PR_SCTP_RTX);
 }
 
 /* ---- global timers -------------------------------------------------------------------- */

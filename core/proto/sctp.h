@@ -133,8 +133,23 @@ typedef struct zdc_sctp_send_opts {
 typedef struct zdc_sctp_stats {
     uint64_t packets_out, bytes_out, packets_in, bytes_in;
     uint64_t messages_out, messages_in, messages_too_large;
-    size_t max_packet_out; /* largest packet handed to `send` */
+    size_t max_packet_out;    /* largest packet handed to `send` */
+    uint64_t retransmissions; /* DATA/I-DATA chunks sent again: a TSN not above the highest
+                                 sent before (timeout or fast retransmit) */
 } zdc_sctp_stats;
+
+/* The association's transmission state, queried from the stack (zdc_peer_get_stats). */
+typedef struct zdc_sctp_status {
+    bool up;
+    uint32_t cwnd;      /* congestion window, bytes */
+    uint32_t peer_rwnd; /* the peer's receive window, bytes */
+    uint32_t srtt_ms;   /* smoothed RTT (RFC 9260 §6.3.1), 0 before a sample */
+    uint32_t rto_ms;
+    uint32_t mtu;          /* path MTU in use */
+    uint32_t unacked;      /* DATA chunks sent and not acknowledged */
+    uint32_t sndbuf_bytes; /* bytes held for sending: unsent, in flight or unacknowledged */
+    uint64_t abandoned;    /* messages abandoned by PR-SCTP (RFC 3758), sent or unsent */
+} zdc_sctp_status;
 
 /* Fills `cfg` with the defaults above (ports 5000/5000, no callbacks). */
 void zdc_sctp_config_default(zdc_sctp_config *cfg);
@@ -203,6 +218,9 @@ uint16_t zdc_sctp_out_streams(const zdc_sctp *s);
 int zdc_sctp_set_max_send_size(zdc_sctp *s, size_t max_send_size);
 
 void zdc_sctp_get_stats(const zdc_sctp *s, zdc_sctp_stats *st);
+/* Fills *st from the stack (a few socket-option reads, no allocation); zeroes while the
+ * association is not up. */
+void zdc_sctp_get_status(const zdc_sctp *s, zdc_sctp_status *st);
 
 /* ---- process-global timer driving ---------------------------------------------------------
  * usrsctp has one timer wheel for all associations and no "next expiry" query, so zdc ticks

@@ -182,6 +182,20 @@ ZDC_API int zdc_peer_create_data_channel(zdc_peer peer, const char *label,
  * not STABLE); ZDC_ERR_NOMEM. */
 ZDC_API int zdc_peer_create_offer(zdc_peer peer);
 
+/* ICE restart (RFC 8445 §9; the browser's restartIce() followed by createOffer()): new ICE
+ * credentials, and an offer carrying them through on_session_description_created("offer");
+ * apply it and send it as any offer, then the answer. Candidates are gathered and trickled
+ * again. The DTLS association, SCTP and every channel carry on: data keeps flowing over the
+ * pair in use until the new checks select one, and nothing sent meanwhile is lost. The side
+ * that restarts becomes ICE-controlling. Either side may restart; a remote offer with new
+ * credentials restarts this side too (zdc_peer_set_remote_description). After both
+ * descriptions are applied, zdc_peer_create_offer also works again (a later offer without a
+ * restart).
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_STATE (not both descriptions applied yet, an offer
+ * pending, or FAILED/CLOSED; zdc_peer_last_error says which); ZDC_ERR_NOT_SUPPORTED (an
+ * implementation without restarts); ZDC_ERR_NOMEM. */
+ZDC_API int zdc_peer_restart_ice(zdc_peer peer);
+
 /* Applies the remote description. For "offer" the peer then queues its answer through
  * on_session_description_created("answer", sdp).
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (type not "offer"/"answer");

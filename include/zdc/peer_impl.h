@@ -14,6 +14,7 @@
 #include "zdc/export.h"
 
 #include "zdc/peer.h"
+#include "zdc/stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,15 @@ typedef struct zdc_peer_impl {
      * channel's handle (zdc_channel_release); `chan` is not used by the API layer afterwards.
      * The implementation frees it once it is closed, and its stream id may be used again. */
     void (*channel_release)(void *chan);
+
+    /* Optional (NULL: zdc_peer_get_stats / zdc_channel_get_stats answer
+     * ZDC_ERR_NOT_SUPPORTED): fill every field of a zeroed struct of the header's size but
+     * `size` (include/zdc/stats.h); return 0 or a ZDC_ERR_* code. */
+    int (*get_stats)(void *obj, zdc_peer_stats *out);
+    int (*channel_get_stats)(void *chan, zdc_channel_stats *out);
+
+    /* Optional (NULL: zdc_peer_restart_ice answers ZDC_ERR_NOT_SUPPORTED). */
+    int (*restart_ice)(void *obj);
 
     /* Optional (NULL: zdc_peer_get_local_description answers NULL): the description the peer
      * created last, with the local candidates gathered so far when with_candidates (see

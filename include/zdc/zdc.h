@@ -15,6 +15,7 @@
 #include "zdc/peer.h"
 #include "zdc/tuning.h"
 #include "zdc/peer_impl.h"
+#include "zdc/stats.h"
 
 /* Wire-format codecs (sans-IO). */
 #include "zdc/candidate.h"

@@ -582,6 +582,61 @@ static void full_session(int backend, int engines, bool peer_poll)
     world_free(&w);
 }
 
+/* ---- ICE restart over real sockets ----------------------------------------------------- */
+
+static int restarts_done; /* "ICE restart N complete" lines, from both peers */
+static void count_restarts(void *user, int level, int component, zdc_peer peer, const char *line)
+{
+    (void)user;
+    (void)level;
+    (void)component;
+    (void)peer;
+    if (strstr(line, "restart") && strstr(line, "complete"))
+        restarts_done++;
+}
+
+static bool both_restarted(world *w)
+{
+    return restarts_done >= 2 && w->a.signaling == ZDC_SIGNALING_STABLE &&
+           w->b.signaling == ZDC_SIGNALING_STABLE;
+}
+
+/* zdc_peer_restart_ice from either side, with the engines' routing in the loop: the new
+ * local ufrag must route the new checks; messages keep flowing; nothing closes. */
+static void restart_session(int backend, int engines)
+{
+    world w;
+    world_init(&w, backend, engines, false);
+    for (int i = 0; i < engines; i++)
+        cr_assert_eq(zdc_engine_set_log(w.e[i], ZDC_LOG_INFO, count_restarts, NULL), 0);
+    zdc_channel ch = connect_pair(&w, "restart");
+    zdc_channel bch = w.b.received[0];
+    side *who[2] = {&w.b, &w.a};
+    for (int k = 0; k < 2; k++) {
+        restarts_done = 0;
+        cr_assert_eq(zdc_peer_restart_ice(who[k]->peer), 0, "%s",
+                     zdc_peer_last_error(who[k]->peer));
+        exchange(&w, &w.a, ch, &w.b, bch); /* during the restart */
+        cr_assert(drive(&w, both_restarted, STEP_MS), "restart %d: %d of 2 agents done", k,
+                  restarts_done);
+        exchange(&w, &w.b, bch, &w.a, ch); /* over the new pair */
+    }
+    cr_assert_eq(w.a.conn_state, ZDC_STATE_CONNECTED);
+    cr_assert_eq(w.b.conn_state, ZDC_STATE_CONNECTED);
+    cr_assert_eq(w.a.n_close + w.b.n_close, 0, "no channel closed");
+    cr_assert_eq(zdc_peer_restart_ice((zdc_peer){0}), ZDC_ERR_GONE);
+    world_free(&w);
+}
+
+Test(peer, ice_restart_one_engine_epoll, .timeout = 90)
+{
+    restart_session(ZDC_BACKEND_EPOLL, 1);
+}
+Test(peer, ice_restart_two_engines_uring, .timeout = 90)
+{
+    restart_session(ZDC_BACKEND_URING, 2);
+}
+
 Test(peer, one_engine_uring, .timeout = 90)
 {
     full_session(ZDC_BACKEND_URING, 1, false);

@@ -247,9 +247,23 @@ static void round_trip(const char *send_args, const char *shared, long long coun
     cr_expect_eq(B.code, 0, "echoer exit %d", B.code);
 }
 
+/* The stats event a peer prints at exit (zdc_peer_get_stats) containing `text`. */
+static void expect_exit_stats(const child *c, const char *text)
+{
+    const char *st = find_event_with(c, "stats", "\"reason\":\"exit\"");
+    cr_assert(st, "no stats event at exit");
+    cr_expect(strstr(st, text), "stats lack %s: %s", text, st);
+}
+
 Test(zdc_peer_relay, binary_round_trip)
 {
     round_trip("--send 50 --size 1200", "", 50);
+    /* the peers' own counts at exit: 50 messages of 1200 bytes each way */
+    expect_exit_stats(&A, "\"messagesSent\":50,\"messagesReceived\":50,"
+                          "\"messageBytesSent\":60000,\"messageBytesReceived\":60000,");
+    expect_exit_stats(&B, "\"messagesSent\":50,\"messagesReceived\":50,");
+    expect_exit_stats(&A, "\"dtlsVersion\":\"DTLSv1.2\"");
+    expect_exit_stats(&A, "\"label\":\"test\"");
 }
 
 Test(zdc_peer_relay, empty_and_short_messages)

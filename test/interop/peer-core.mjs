@@ -8,14 +8,16 @@
 //
 // Besides PEER_PROTOCOL.md v1 it speaks zdc-peer's extensions (test/zdc-peer/main.c, listed
 // at the top of run.mjs): --utf8, --channels N, --close-after N, --await-close, --close-peer,
-// --await-peer-close.
+// --await-peer-close, --restart-ice-at K, later offers/answers (ICE restart), --stats-exchange and the {"stats":true} / {"statsDone":true} lines (its
+// stats event carries what getStats() says: transport, selected pair, data channels).
 
 export function parseArgs(argv) {
   const o = { role: null, echo: false, send: 0, size: 0, text: false, label: 'test',
               unordered: false, maxRetransmits: null, maxPacketLifeTime: null, negotiated: null,
               protocol: '', close: false, timeout: 30, sizeGiven: false,
               utf8: false, channels: 1, channelsGiven: false, closeAfter: null, awaitClose: false,
-              closePeer: false, awaitPeerClose: false };
+              closePeer: false, awaitPeerClose: false, statsExchange: false,
+              restartIceAt: null };
   const num = (v, name) => {
     if (v === undefined || !/^\d+$/.test(v)) throw new Error(`${name} needs a non-negative integer`);
     return Number(v);
@@ -44,6 +46,8 @@ export function parseArgs(argv) {
       case '--await-close': o.awaitClose = true; break;
       case '--close-peer': o.closePeer = true; break;
       case '--await-peer-close': o.awaitPeerClose = true; break;
+      case '--stats-exchange': o.statsExchange = true; break;
+      case '--restart-ice-at': o.restartIceAt = num(argv[++i], a); break;
       default: throw new Error(`unknown option ${a}`);
     }
   }
@@ -187,10 +191,50 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     }
   }
 
-  function done() {
+  // {"event":"stats","reason":...,"browser":{transport,pair},"channels":[...]} from getStats():
+  // the W3C names as the stack reports them (a stack without getStats gives empty ones).
+  async function statsEvent(reason) {
+    const ev = { event: 'stats', reason, browser: {}, channels: [] };
+    try {
+      const report = await pc.getStats();
+      let transport = null;
+      report.forEach((s) => {
+        if (s.type === 'transport') transport = s;
+        if (s.type === 'data-channel')
+          ev.channels.push({ label: s.label, id: s.dataChannelIdentifier, state: s.state,
+                             messagesSent: s.messagesSent, messagesReceived: s.messagesReceived,
+                             bytesSent: s.bytesSent, bytesReceived: s.bytesReceived });
+      });
+      if (transport) {
+        ev.browser.transport = { bytesSent: transport.bytesSent, bytesReceived: transport.bytesReceived,
+                                 packetsSent: transport.packetsSent, packetsReceived: transport.packetsReceived,
+                                 tlsVersion: transport.tlsVersion, dtlsCipher: transport.dtlsCipher,
+                                 dtlsRole: transport.dtlsRole };
+        const pair = transport.selectedCandidatePairId && report.get(transport.selectedCandidatePairId);
+        if (pair)
+          ev.browser.pair = { bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived,
+                              packetsSent: pair.packetsSent, packetsReceived: pair.packetsReceived,
+                              currentRoundTripTime: pair.currentRoundTripTime };
+      }
+    } catch (e) {
+      ev.error = e.message;
+    }
+    emit(ev);
+  }
+  let statsDone = null;  // resolves when the other side answers our {"stats":true}
+
+  async function done() {
     const ok = stats.ok && (!reliable || stats.received === o.send);
     printResult(ok);
     if (!ok) { finish(1); return; }
+    if (o.statsExchange) {
+      await statsEvent('result');
+      const answered = new Promise((r) => { statsDone = r; });
+      out(JSON.stringify({ stats: true }));
+      const t = await Promise.race([answered.then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
+      if (!t) log('no statsDone from the other side within 3 s');
+      if (finished) return;
+    }
     if (o.close) { closeChannels(); return; }   // exit once we see them closed
     if (o.awaitClose) {
       if (nClosed === o.channels) finish(0);
@@ -256,6 +300,19 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     if (!reliable) armQuiet();
   }
 
+  // --restart-ice-at: restartIce(), then the offer it needs (the page handles no
+  // negotiationneeded), while the rest of the series flows.
+  function restartIce() {
+    log(`ICE restart after ${stats.received} echoes`);
+    pc.restartIce();
+    chain = chain.then(async () => {
+      const d = await pc.createOffer();
+      await pc.setLocalDescription(d);
+      emit({ type: pc.localDescription.type, sdp: pc.localDescription.sdp });
+      emit({ event: 'restart' });
+    }).catch((e) => fail(`restart: ${e.message}`));
+  }
+
   function armQuiet() {
     clearTimeout(quietTimer);
     quietTimer = setTimeout(done, 2000);
@@ -291,6 +348,7 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     stats.received++;
     stats.bytes += bytes.length;
     stats.t1 = now();
+    if (o.restartIceAt !== null && stats.received === o.restartIceAt) restartIce();
     if (!reliable) armQuiet();
     else if (stats.received === o.send) done();
   }
@@ -355,9 +413,22 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     if (!line) return;
     let m;
     try { m = JSON.parse(line); } catch (e) { log(`ignoring non-JSON line: ${line.slice(0, 80)}`); return; }
+    if (m.stats) { statsEvent('request').then(() => out(JSON.stringify({ statsDone: true }))); return; }
+    if (m.statsDone) { if (statsDone) statsDone(); return; }
     chain = chain.then(async () => {
       if (finished) return;
-      if (m.type === 'offer' && o.role === 'answer') {
+      const later = remoteSet && ((m.type === 'offer' && pc.signalingState === 'stable') ||
+                                  (m.type === 'answer' && pc.signalingState === 'have-local-offer'));
+      if (later && m.type === 'offer') {
+        await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        const ans = await pc.createAnswer();
+        await pc.setLocalDescription(ans);
+        emit({ type: pc.localDescription.type, sdp: pc.localDescription.sdp });
+        emit({ event: 'renegotiated', type: 'offer' });
+      } else if (later) {
+        await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        emit({ event: 'renegotiated', type: 'answer' });
+      } else if (m.type === 'offer' && o.role === 'answer') {
         await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
         remoteSet = true;
         const ans = await pc.createAnswer();

@@ -32,6 +32,15 @@
 //   --await-peer-close (echoer) exit 0 once the connection state leaves "connected"
 //                      (disconnected, failed or closed); stdin's end does not end it.
 //   --no-loopback      (zdc-peer only) gather no loopback candidates.
+//   --restart-ice-at K (sender) after K echoes, restart ICE (zdc_peer_restart_ice; in the page
+//                      pc.restartIce() and a new offer) while the series flows; prints
+//                      {"event":"restart"}. Either peer answers a later offer and applies the
+//                      answer to its own, printing {"event":"renegotiated","type":T}.
+//   --stats-exchange   (sender) after the result print a stats event, send {"stats":true} to
+//                      the other side (which prints its own stats event and answers
+//                      {"statsDone":true}), and only then close. The "stats" case compares
+//                      zdc's zdc_peer_get_stats/zdc_channel_get_stats with the browser's
+//                      getStats() taken on the same connection (docs/monitoring.md).
 //
 // Prints one line per case and closes with "N passed, N failed, N skipped". Exit 0 iff none
 // failed and at least one passed; 77 when every selected case was skipped.
@@ -85,7 +94,51 @@ const cases = [
   // The other cases print each side's states; this one requires them to be right.
   { name: 'connection states', send: '--send 20 --size 1200', states: true },
   { name: '50 MiB throughput', send: '--send 3200 --size 16384' },
+  // The sender restarts ICE with two thirds of the series still to come back: zdc restarts
+  // when it offers, Chromium (restartIce) when zdc answers; every echo must arrive, in order.
+  { name: 'ICE restart by the sender', send: '--send 300 --size 1200 --restart-ice-at 100', restart: true,
+    peers: ['chromium'] },
+  // zdc's counts against the browser's getStats() on the other end (see statsProblems).
+  { name: 'stats agree with getStats', send: '--send 100 --size 1200 --stats-exchange', stats: true,
+    peers: ['chromium'] },
 ];
+
+// The "stats" case: what zdc counted against what the browser's getStats() counted on the
+// same connection, each side's snapshot taken after the last echo and before any close.
+// Messages and their bytes must agree exactly, per direction; the DTLS datagrams' bytes (zdc:
+// bytesSent - stunBytesSent; the browser's selected candidate pair, which excludes
+// connectivity checks) within 2 % + 2 KiB, since the snapshots are a moment apart (SACKs,
+// heartbeats). Returns [problems, summary lines].
+function statsProblems(zdcR, peerR, count, size) {
+  const pick = (side) => side.events.filter((e) => e.event === 'stats' && e.reason !== 'exit').slice(-1)[0];
+  const z = pick(zdcR), b = pick(peerR);
+  if (!z || !b) return [[`stats events missing (zdc ${!!z}, browser ${!!b})`], []];
+  const problems = [], lines = [];
+  const zc = z.channels[0] || {}, bc = b.channels.find((c) => c.label === zc.label) || {};
+  const want = (what, got, exp) => { if (got !== exp) problems.push(`${what}: ${got}, expected ${exp}`); };
+  want('zdc messagesSent', zc.messagesSent, count);
+  want('zdc messagesReceived', zc.messagesReceived, count);
+  want('browser messagesReceived vs zdc messagesSent', bc.messagesReceived, zc.messagesSent);
+  want('browser bytesReceived vs zdc bytesSent', bc.bytesReceived, zc.bytesSent);
+  want('zdc messagesReceived vs browser messagesSent', zc.messagesReceived, bc.messagesSent);
+  want('zdc bytesReceived vs browser bytesSent', zc.bytesReceived, bc.bytesSent);
+  want('zdc channel bytesSent', zc.bytesSent, count * size);
+  const pair = b.browser.pair;
+  if (!pair) problems.push('the browser reported no selected candidate pair');
+  else {
+    const zSent = z.peer.bytesSent - z.peer.stunBytesSent, zRecv = z.peer.bytesReceived - z.peer.stunBytesReceived;
+    const near = (x, y) => Math.abs(x - y) <= 0.02 * Math.max(x, y) + 2048;
+    if (!near(zSent, pair.bytesReceived)) problems.push(`DTLS bytes zdc sent ${zSent}, browser received ${pair.bytesReceived}`);
+    if (!near(zRecv, pair.bytesSent)) problems.push(`DTLS bytes browser sent ${pair.bytesSent}, zdc received ${zRecv}`);
+    lines.push(`stats: messages ${zc.messagesSent}/${bc.messagesReceived} (zdc sent/browser received), ` +
+      `${zc.messagesReceived}/${bc.messagesSent} back; DTLS bytes zdc->browser ${zSent}/${pair.bytesReceived}, ` +
+      `browser->zdc ${pair.bytesSent}/${zRecv}; message payload ${zc.bytesSent} of ${zSent} DTLS bytes sent`);
+    lines.push(`stats: RTT zdc ICE ${z.peer.iceRttUs} us, SCTP ${z.peer.sctpRttUs} us; browser pair ` +
+      `${pair.currentRoundTripTime === undefined ? '?' : Math.round(pair.currentRoundTripTime * 1e6) + ' us'}; ` +
+      `DTLS zdc ${z.peer.dtlsVersion} ${z.peer.dtlsCipher}, browser ${b.browser.transport?.tlsVersion} ${b.browser.transport?.dtlsCipher}`);
+  }
+  return [problems, lines];
+}
 
 const split = (s) => (s || '').split(' ').filter(Boolean);
 const states = (side) => side.events.filter((e) => e.event === 'connection').map((e) => e.state);
@@ -122,6 +175,7 @@ function runCase(sender, echoer, veth) {
 // Runs one case and prints it; returns 'pass', 'fail', 'skip', or null (not selected).
 async function runOne(peer, def, zdcOffers, c) {
     if (def.only && !def.only.some((n) => c.name.startsWith(n))) return null;
+    if (c.peers && !c.peers.includes(peer)) return null;
     const who = self ? 'ndc(self)' : 'zdc';
     const title = `${who} ${zdcOffers ? 'offers' : 'answers'} / ${peer}: ${c.name}`;
     if (filter && !title.includes(filter)) return null;
@@ -166,11 +220,25 @@ async function runOne(peer, def, zdcOffers, c) {
       problems.push(`echoer saw ${count(r.b, 'closed')} of ${channels} channel closes`);
     if (end === '--await-close' && r.ok && count(r.a, 'closed') < channels)
       problems.push(`sender saw ${count(r.a, 'closed')} of ${channels} channel closes`);
+    if (c.restart) {
+      const ev = (side, name, type) => side.events.some((e) => e.event === name && (!type || e.type === type));
+      if (!ev(r.a, 'restart')) problems.push('the sender never restarted ICE');
+      if (!ev(r.b, 'renegotiated', 'offer')) problems.push('the echoer never answered the restart offer');
+      if (!ev(r.a, 'renegotiated', 'answer')) problems.push('the sender never applied the restart answer');
+    }
+    let statsLines = [];
+    if (c.stats && !self) {
+      const [sp, sl] = statsProblems(zdcR, peerR, Number(c.send.match(/--send (\d+)/)[1]),
+                                     Number(c.send.match(/--size (\d+)/)[1]));
+      problems.push(...sp);
+      statsLines = sl;
+    }
     const ok = problems.length === 0;
     const tput = result ? ` ${result.mbps} Mbit/s echoed (${result.received}/${result.sent})` : '';
     console.log(`${ok ? 'PASS' : 'FAIL'} ${title} [${secs}s]${tput}`);
     console.log(`     states: ${who} ${states(zdcR).join('>')}; ${peer} ${states(peerR).join('>')}`);
     for (const n of notes) console.log(`     ${n}`);
+    for (const n of statsLines) console.log(`     ${n}`);
     // Where a side's channel opened before it said "connected" (a sequence browsers never show).
     for (const [name, side] of [[who, zdcR], [peer, peerR]]) {
       const iOpen = side.events.findIndex((e) => e.event === 'open');

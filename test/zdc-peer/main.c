@@ -19,6 +19,18 @@
  *   --await-peer-close (echoer) exit 0 once the connection state leaves "connected" (to
  *                      disconnected, failed or closed); stdin's end does not end it
  *   --no-loopback      gather no loopback candidates (for machines with another interface)
+ *   {"stats":true}     (a line on stdin) print {"event":"stats",...} with zdc_peer_get_stats's
+ *                      and every channel's zdc_channel_get_stats's numbers, then the line
+ *                      {"statsDone":true} (relayed to the other peer); printed at exit too
+ *                      (reason "exit"), see stats.c
+ *   --restart-ice-at K (sender) after K echoes, restart ICE (zdc_peer_restart_ice: a new offer
+ *                      with new credentials) while the rest of the series flows; prints
+ *                      {"event":"restart"}. Either peer accepts a later offer (answering it)
+ *                      or the answer to its own, and prints {"event":"renegotiated","type":T}
+ *   --stats-exchange   (sender) after the result, print our stats event (reason "result"),
+ *                      send {"stats":true} to the other side and wait (up to 3 s) for its
+ *                      {"statsDone":true} before closing: both snapshots are taken while the
+ *                      channels are open (run.mjs compares them with the browser's getStats)
  *
  * The callbacks only record what happened (and print events); everything that calls back into
  * zdc — applying the local description, sending, echoing, closing — runs from the main loop
@@ -36,6 +48,9 @@
 #include "json.h"
 #include "zdc_peer.h"
 
+/* How long --stats-exchange waits for the other side's statsDone. */
+#define STATS_WAIT_SECONDS 3.0
+
 /* ---- options ------------------------------------------------------------------------------- */
 
 static const char usage_text[] =
@@ -45,6 +60,7 @@ static const char usage_text[] =
     "                [--timeout S]\n"
     "zdc extensions: [--utf8] [--channels N] [--close-after N] [--await-close]\n"
     "                [--close-peer] [--await-peer-close] [--no-loopback]\n"
+    "                [--stats-exchange] [--restart-ice-at K]\n"
     "JSON lines on stdin/stdout as in PEER_PROTOCOL.md (v1).\n";
 
 static bool parse_number(const char *s, uint64_t max, uint64_t *out)
@@ -64,7 +80,8 @@ static int parse_options(int argc, char **argv, options *o)
                    .negotiated = -1,
                    .timeout = 30,
                    .channels = 1,
-                   .close_after = -1};
+                   .close_after = -1,
+                   .restart_ice_at = -1};
     int roles = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -126,6 +143,11 @@ static int parse_options(int argc, char **argv, options *o)
             o->await_close = true;
         } else if (strcmp(arg, "--close-peer") == 0) {
             o->close_peer = true;
+        } else if (strcmp(arg, "--stats-exchange") == 0) {
+            o->stats_exchange = true;
+        } else if (strcmp(arg, "--restart-ice-at") == 0) {
+            NUMBER(UINT32_MAX);
+            o->restart_ice_at = (long long)v;
         } else if (strcmp(arg, "--await-peer-close") == 0) {
             o->await_peer_close = true;
         } else if (strcmp(arg, "--no-loopback") == 0) {
@@ -268,6 +290,23 @@ static void on_timeout(app *a)
     finish(a, EXIT_FAIL);
 }
 
+/* --stats-exchange: our snapshot, the other side's, then the end of the series. */
+static void run_stats_exchange(app *a)
+{
+    if (a->stats_exchange == 1) {
+        stats_print(a, "result");
+        puts("{\"stats\":true}");
+        fflush(stdout);
+        a->stats_exchange = 2;
+        a->stats_wait_until = now_seconds() + STATS_WAIT_SECONDS;
+    } else if (a->stats_exchange == 2 && (a->stats_done || now_seconds() >= a->stats_wait_until)) {
+        if (!a->stats_done)
+            logf_(a, "no statsDone from the other side within %.0f s", STATS_WAIT_SECONDS);
+        a->stats_exchange = 3;
+        traffic_end_series(a);
+    }
+}
+
 static void run(app *a)
 {
     while (!a->finished) {
@@ -276,6 +315,25 @@ static void run(app *a)
             break;
         }
         bool busy = signaling_read_stdin(a);
+        if (a->stats_requested) {
+            a->stats_requested = false;
+            stats_print(a, "request");
+            puts("{\"statsDone\":true}");
+            fflush(stdout);
+        }
+        run_stats_exchange(a);
+        if (a->o.restart_ice_at >= 0 && !a->restarted &&
+            a->received >= (uint64_t)a->o.restart_ice_at) {
+            a->restarted = true;
+            int rv = zdc_peer_restart_ice(a->peer);
+            if (rv < 0) {
+                fail_api(a, "restart_ice", rv);
+            } else {
+                logf_(a, "ICE restart after %" PRIu64 " echoes", a->received);
+                puts("{\"event\":\"restart\"}");
+                fflush(stdout);
+            }
+        }
         signaling_apply_local_description(a);
         busy |= traffic_pump_receive(a);
         busy |= traffic_pump_send(a);
@@ -322,6 +380,7 @@ int main(int argc, char **argv)
     }
     if (start(&a) == 0)
         run(&a);
+    stats_print(&a, "exit");
     cleanup(&a);
     return a.finished ? a.exit_code : EXIT_FAIL;
 }

@@ -84,6 +84,7 @@ void signaling_apply_local_description(app *a)
     if (rv < 0) {
         fail_api(a, "set_local_description", rv);
     } else {
+        a->end_sent = false; /* a later description (ICE restart) gathers again */
         char *js = json_string(sdp, strlen(sdp));
         if (js) {
             printf("{\"type\":\"%s\",\"sdp\":%s}\n", type, js);
@@ -181,11 +182,16 @@ static void flush_remote_candidates(app *a)
 static void handle_description(app *a, const char *type, const zdc_json_member *sdp_m)
 {
     bool want_offer = !a->o.offer;
-    if (strcmp(type, want_offer ? "offer" : "answer") != 0) {
+    /* zdc extension: once connected, either side may offer again (an ICE restart) */
+    int sig = zdc_peer_get_signaling_state(a->peer);
+    bool later =
+        a->remote_set && ((strcmp(type, "offer") == 0 && sig == ZDC_SIGNALING_STABLE) ||
+                          (strcmp(type, "answer") == 0 && sig == ZDC_SIGNALING_HAVE_LOCAL_OFFER));
+    if (!later && strcmp(type, want_offer ? "offer" : "answer") != 0) {
         logf_(a, "ignoring an unexpected \"%s\"", type);
         return;
     }
-    if (a->remote_set) {
+    if (a->remote_set && !later) {
         logf_(a, "ignoring a second \"%s\"", type);
         return;
     }
@@ -203,6 +209,10 @@ static void handle_description(app *a, const char *type, const zdc_json_member *
     }
     a->remote_set = true;
     flush_remote_candidates(a);
+    if (later) {
+        printf("{\"event\":\"renegotiated\",\"type\":\"%s\"}\n", type);
+        fflush(stdout);
+    }
 }
 
 static void handle_candidate(app *a, const zdc_json_member *m, size_t n)
@@ -274,6 +284,10 @@ static void handle_line(app *a, const char *p, size_t len)
         free(t);
     } else if (zdc_json_find(m, n, "candidate")) {
         handle_candidate(a, m, n);
+    } else if (zdc_json_find(m, n, "stats")) {
+        a->stats_requested = true; /* zdc extension: main.c answers with a stats event */
+    } else if (zdc_json_find(m, n, "statsDone")) {
+        a->stats_done = true; /* the other side answered our {"stats":true} */
     } else {
         logf_(a, "ignoring a line: %.80s", p);
     }

@@ -168,9 +168,17 @@ static void series_done(app *a)
 {
     bool ok = a->intact && (!a->reliable || a->received == a->o.send);
     traffic_print_result(a, ok);
-    if (!ok) {
+    if (!ok)
         finish(a, EXIT_FAIL);
-    } else if (a->o.close) {
+    else if (a->o.stats_exchange)
+        a->stats_exchange = 1; /* main.c exchanges stats, then calls traffic_end_series */
+    else
+        traffic_end_series(a);
+}
+
+void traffic_end_series(app *a)
+{
+    if (a->o.close) {
         close_channels(a); /* exit once on_close reports every stream reset done */
     } else if (a->o.await_close) {
         if (a->n_closed == a->o.channels)

@@ -7,6 +7,7 @@
  *                     and candidates, out and in
  *     -> traffic.c    the channels: opening, sending, echoing, checking echoes, closing
  *   report.c     log lines, error events and the result of failing; called by all three
+ *   stats.c      the stats event (zdc_peer_get_stats); called by main.c
  *   json.c       the JSON reader (built into zdc_test_support)
  * signaling.c and traffic.c do not call each other: what one does that matters to the other is
  * a field of `app` (say, how many channels closed when stdin ends).
@@ -54,6 +55,8 @@ typedef struct options {
     bool close_peer;
     bool await_peer_close;
     bool no_loopback;
+    bool stats_exchange;
+    long long restart_ice_at; /* -1 = off; else restart ICE after this many echoes */
 } options;
 
 /* One data channel and, on the sender, where its echoes stand. */
@@ -92,6 +95,15 @@ typedef struct app {
     size_t line_len, line_cap;
     bool stdin_eof;
     bool line_too_long;
+    bool stats_requested; /* {"stats":true} came in: main.c prints the stats event and
+                             answers {"statsDone":true} */
+    bool stats_done;      /* {"statsDone":true} came in */
+    /* --stats-exchange (sender): 1 = the result is out, main.c prints our stats and asks the
+     * other side for its own; 2 = waiting for its statsDone until stats_wait_until; then
+     * traffic_end_series. */
+    int stats_exchange;
+    bool restarted; /* --restart-ice-at done */
+    double stats_wait_until;
     double eof_until; /* stdin ended: exit once every channel closed, or at this time */
 
     /* the channels, in label order; a received one fills the slot its label names (traffic.c) */
@@ -173,7 +185,14 @@ void traffic_check_quiet(app *a);
 void traffic_check_closed(app *a);
 /* {"event":"result",...} */
 void traffic_print_result(app *a, bool ok);
+/* What the sender does after a good result: close, await the close, close the peer, or exit. */
+void traffic_end_series(app *a);
 /* Frees what traffic holds. */
 void traffic_clear(app *a);
+
+/* ---- stats.c ----------------------------------------------------------------------------- */
+
+/* {"event":"stats","reason":reason,"peer":{...},"channels":[...]} and a log line. */
+void stats_print(const app *a, const char *reason);
 
 #endif
