@@ -3,8 +3,9 @@
 # (libmicrohttpd-dev: server/, the optional zdc-server signaling front; built when found.)
 # Idempotent: packages already present are skipped without touching the network.
 # Usage: scripts/install-deps.sh [--interop] [--perf] [--godot]
-#   --interop adds Chromium and node/npm (the interop harness); --perf adds node/npm (zdc-perf's
-#   libdatachannel reference, perf/ndc-ref.mjs); --godot adds Debian's headless Godot 3
+#   --interop adds Chromium, Firefox ESR, node/npm (the interop harness) and Go with Debian's Pion
+#   sources (test/interop/pion-peer, built by scripts/build-pion-peer.sh); --perf adds node/npm
+#   (zdc-perf's libdatachannel reference, perf/ndc-ref.mjs); --godot adds Debian's headless Godot 3
 #   (godot3-server, the Godot suites in test/godot) and util-linux's setpriv.
 set -euo pipefail
 
@@ -14,7 +15,11 @@ pkgs=(build-essential cmake ninja-build pkg-config git
 node=0
 for flag in "$@"; do
   case "$flag" in
-    --interop) pkgs+=(chromium nodejs npm iproute2); node=1 ;;  # iproute2: test/interop/netns.sh
+    # iproute2: test/interop/netns.sh. Firefox ESR: test/interop/firefox-host.mjs. Go 1.19 and
+    # Pion v3 for the Pion peer, built in GOPATH mode from Debian's sources
+    # (/usr/share/gocode/src): no Go module proxy is used.
+    --interop) pkgs+=(chromium nodejs npm iproute2 firefox-esr golang-go golang-github-pion-webrtc.v3-dev)
+               node=1 ;;
     --perf) pkgs+=(nodejs npm); node=1 ;;
     --godot) pkgs+=(godot3-server util-linux) ;;
     *) echo "install-deps: unknown option $flag" >&2; exit 2 ;;

@@ -5,7 +5,8 @@
 #   2. ThreadSanitizer build: the ring/threading tests (ctest label "thread").
 #   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
 #   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.
-#   5. Interop: zdc-peer (ASan build) against Chromium and libdatachannel (ctest label interop).
+#   5. Interop: zdc-peer (ASan build) against libdatachannel, Pion, Chromium and Firefox (ctest
+#      label interop; the Pion peer is built by CMake through scripts/build-pion-peer.sh).
 #   Godot (label godot): libzdc_godot.so (ASan build, runtime preloaded) in Debian's
 #   godot3-server: the single-process suite and WebRTCMultiplayer with step 1, Godot <-> Godot
 #   and two-process multiplayer through the relay with step 1, Godot <-> Chromium with step 5.
@@ -59,10 +60,11 @@ run_ctest build/asan -LE 'interop'
 # The Godot relay cases (label godot), one line each.
 grep -hE '^[0-9]+: (PASS|FAIL|SKIP) (godot|WebRTCMultiplayer)' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
 
-section "Interop: zdc-peer against libdatachannel and Chromium (label interop)"
+section "Interop: zdc-peer against libdatachannel, Pion, Chromium and Firefox (label interop)"
 run_ctest build/asan -L interop
-# Each case's line, the connection states both sides reported, and Chromium's getStats().
-grep -hE '^[0-9]+: (PASS|FAIL|flaky|  |     )' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
+# Each case's line (N/A: the case cannot apply to that peer, with the reason), the connection
+# states both sides reported, and what each peer says it negotiated.
+grep -hE '^[0-9]+: (PASS|FAIL|N/A|flaky|not applicable|  |     )' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
 # zdc-server with 20 Chromium tabs (interop_game_server): its per-tab failures and summary.
 grep -hE '^[0-9]+: (\[game-server\]|game-server:)' build/asan/ctest.log | sed -E 's/^[0-9]+: //' || true
 

@@ -80,8 +80,16 @@ Test(dcep, parse_ack)
     zdc_dcep_msg m;
     cr_assert_eq(zdc_dcep_parse(ack, sizeof ack, &m), 0);
     cr_assert_eq(m.type, ZDC_DCEP_ACK);
-    static const uint8_t ack_trailing[] = {0x02, 0x00};
-    cr_assert_eq(zdc_dcep_parse(ack_trailing, sizeof ack_trailing, &m), ZDC_ERR_MALFORMED);
+    /* Pion's datachannel pads its ACK to four bytes: still an ACK. */
+    static const uint8_t ack_pion[] = {0x02, 0x00, 0x00, 0x00};
+    memset(&m, 0xff, sizeof m);
+    cr_assert_eq(zdc_dcep_parse(ack_pion, sizeof ack_pion, &m), 0);
+    cr_assert_eq(m.type, ZDC_DCEP_ACK);
+    cr_assert_null(m.open.label);
+    /* an empty message is no ACK, and an unknown type stays malformed whatever follows */
+    cr_assert_eq(zdc_dcep_parse(ack_pion, 0, &m), ZDC_ERR_TRUNCATED);
+    static const uint8_t other[] = {0x04, 0x00, 0x00, 0x00};
+    cr_assert_eq(zdc_dcep_parse(other, sizeof other, &m), ZDC_ERR_MALFORMED);
 }
 
 Test(dcep, build_byte_exact)

@@ -391,6 +391,8 @@ static void check_negotiated(zdc_dtls *d)
 {
     cr_assert_str_eq(zdc_dtls_cipher(d), "ECDHE-ECDSA-AES128-GCM-SHA256");
     cr_assert_str_eq(zdc_dtls_version(d), "DTLSv1.2");
+    /* RFC 5764 use_srtp: offered by the client, the first common profile selected. */
+    cr_assert_str_eq(zdc_dtls_srtp_profile(d), "SRTP_AEAD_AES_128_GCM");
     cr_assert_eq(zdc_dtls_error(d), 0);
     cr_assert_eq(zdc_dtls_next_timeout(d), ZDC_DTLS_NO_TIMEOUT);
     cr_assert_geq(zdc_dtls_max_payload(d), 1150u);
@@ -891,8 +893,8 @@ Test(dtls, create_free_cycles)
 
 /* Walks the hello at the start of datagram `p` (record 13 + handshake header 12) and reports
  * the version, the cipher (ServerHello), and whether extension `ext` is present. */
-static bool hello_has_ext(const uint8_t *p, size_t len, uint16_t ext, uint16_t *version,
-                          uint16_t *cipher)
+static bool hello_ext(const uint8_t *p, size_t len, uint16_t ext, uint16_t *version,
+                      uint16_t *cipher, const uint8_t **body, uint16_t *body_len)
 {
     zdc_rd r;
     uint8_t type, n8;
@@ -925,14 +927,51 @@ static bool hello_has_ext(const uint8_t *p, size_t len, uint16_t ext, uint16_t *
     while (zdc_rd_left(&r) > 0) {
         cr_assert_eq(zdc_rd_u16(&r, &t), 0);
         cr_assert_eq(zdc_rd_u16(&r, &l), 0);
+        const uint8_t *b = zdc_rd_cur(&r);
         cr_assert_eq(zdc_rd_skip(&r, l), 0);
-        if (t == ext)
+        if (t == ext) {
+            if (body != NULL) {
+                *body = b;
+                *body_len = l;
+            }
             return true;
+        }
     }
     return false;
 }
 
+static bool hello_has_ext(const uint8_t *p, size_t len, uint16_t ext, uint16_t *version,
+                          uint16_t *cipher)
+{
+    return hello_ext(p, len, ext, version, cipher, NULL, NULL);
+}
+
+/* RFC 5764 §4.1.1 UseSRTPData: profiles<2..2^16-1> (2 bytes each), then srtp_mki<0..255>.
+ * Returns how many profiles it lists, copied into `out` (up to `cap`); the MKI must be empty. */
+static size_t srtp_profiles(const uint8_t *body, uint16_t len, uint16_t *out, size_t cap)
+{
+    zdc_rd r;
+    uint16_t n, v;
+    uint8_t mki;
+    size_t k = 0;
+    zdc_rd_init(&r, body, len);
+    cr_assert_eq(zdc_rd_u16(&r, &n), 0);
+    cr_assert(n >= 2 && n % 2 == 0, "profile list length %u", n);
+    for (uint16_t i = 0; i < n / 2; i++) {
+        cr_assert_eq(zdc_rd_u16(&r, &v), 0);
+        if (k < cap)
+            out[k] = v;
+        k++;
+    }
+    cr_assert_eq(zdc_rd_u8(&r, &mki), 0);
+    cr_assert_eq(mki, 0, "no MKI");
+    cr_assert_eq(zdc_rd_left(&r), 0u, "nothing after the MKI");
+    return k;
+}
+
 #define EXT_USE_SRTP           0x000e
+#define SRTP_AES128_CM_SHA1_80 0x0001 /* RFC 5764 §4.1.2 */
+#define SRTP_AEAD_AES_128_GCM  0x0007 /* RFC 7714 §14.2 */
 #define EXT_SUPPORTED_VERSIONS 0x002b
 #define EXT_KEY_SHARE          0x0033
 
@@ -1003,8 +1042,12 @@ Test(dtls, openssl_client_any_version_with_use_srtp)
         while (A.in_head != A.in_tail) {
             pkt *p = &A.in[A.in_head++ % QCAP];
             if (p->b[13] == 2) { /* ServerHello */
-                cr_assert_not(hello_has_ext(p->b, p->len, EXT_USE_SRTP, &v, &c),
-                              "use_srtp not echoed");
+                const uint8_t *body;
+                uint16_t blen, prof[4];
+                cr_assert(hello_ext(p->b, p->len, EXT_USE_SRTP, &v, &c, &body, &blen),
+                          "the server selects a use_srtp profile");
+                cr_assert_eq(srtp_profiles(body, blen, prof, 4), 1u, "exactly one selected");
+                cr_assert_eq(prof[0], SRTP_AEAD_AES_128_GCM);
                 cr_assert_eq(v, 0xfefd, "DTLS 1.2");
                 cr_assert_eq(c, 0xc02b);
             }
@@ -1017,7 +1060,10 @@ Test(dtls, openssl_client_any_version_with_use_srtp)
     cr_assert(SSL_is_init_finished(cli));
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
     cr_assert_eq(SSL_version(cli), DTLS1_2_VERSION);
-    cr_assert_null(SSL_get_selected_srtp_profile(cli));
+    const SRTP_PROTECTION_PROFILE *sp = SSL_get_selected_srtp_profile(cli);
+    cr_assert_not_null(sp, "OpenSSL's client sees a negotiated SRTP profile");
+    cr_assert_str_eq(sp->name, "SRTP_AEAD_AES_128_GCM");
+    cr_assert_str_eq(zdc_dtls_srtp_profile(B.d), "SRTP_AEAD_AES_128_GCM");
     cr_assert_str_eq(zdc_dtls_version(B.d), "DTLSv1.2");
     /* data both ways */
     cr_assert_eq(SSL_write(cli, "hello", 5), 5);
@@ -1044,9 +1090,10 @@ static void put_u24(zdc_wr *w, uint32_t v)
 
 /* A browser-style ClientHello, as Chromium and Firefox send when they could speak DTLS 1.3:
  * record version DTLS 1.0, client_version DTLS 1.2, supported_versions {1.3, 1.2}, key_share
- * X25519, use_srtp, and GCM and ChaCha suites. The zdc server must answer with a DTLS 1.2
- * ServerHello choosing ECDHE-ECDSA-AES128-GCM-SHA256 with neither use_srtp nor
- * supported_versions in it. */
+ * X25519, use_srtp {AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES128_CM_SHA1_80}, and GCM and ChaCha
+ * suites. The zdc server must answer with a DTLS 1.2 ServerHello choosing
+ * ECDHE-ECDSA-AES128-GCM-SHA256 and use_srtp SRTP_AEAD_AES_128_GCM, with neither
+ * supported_versions nor key_share in it. */
 Test(dtls, browser_style_client_hello_offering_dtls13_and_srtp)
 {
     uint8_t ch[600];
@@ -1117,7 +1164,11 @@ Test(dtls, browser_style_client_hello_offering_dtls13_and_srtp)
     pkt *sh = &A.in[A.in_head % QCAP];
     uint16_t v = 0, c = 0;
     cr_assert_eq(sh->b[13], 2, "ServerHello, no HelloVerifyRequest");
-    cr_assert_not(hello_has_ext(sh->b, sh->len, EXT_USE_SRTP, &v, &c));
+    const uint8_t *ext;
+    uint16_t blen, prof[4];
+    cr_assert(hello_ext(sh->b, sh->len, EXT_USE_SRTP, &v, &c, &ext, &blen));
+    cr_assert_eq(srtp_profiles(ext, blen, prof, 4), 1u);
+    cr_assert_eq(prof[0], SRTP_AEAD_AES_128_GCM);
     cr_assert_not(hello_has_ext(sh->b, sh->len, EXT_SUPPORTED_VERSIONS, &v, &c));
     cr_assert_not(hello_has_ext(sh->b, sh->len, EXT_KEY_SHARE, &v, &c));
     cr_assert_eq(v, 0xfefd, "DTLS 1.2");
@@ -1136,7 +1187,10 @@ typedef struct ossl_peer {
     X509 *x;
 } ossl_peer;
 
-static void ossl_client_run(ossl_peer *o, const char *ciphers, const char *groups, bool cert)
+/* An OpenSSL client with the given cipher list, groups, certificate and use_srtp profiles (NULL:
+ * OpenSSL's defaults / none) runs its handshake against a zdc server B. */
+static void ossl_client_run(ossl_peer *o, const char *ciphers, const char *groups, bool cert,
+                            const char *srtp)
 {
     zdc_dtls_fingerprint fp = {.hash = ZDC_DTLS_HASH_SHA256, .len = 32};
     unsigned int n;
@@ -1151,6 +1205,8 @@ static void ossl_client_run(ossl_peer *o, const char *ciphers, const char *group
         cr_assert_eq(SSL_CTX_set_cipher_list(o->ctx, ciphers), 1);
     if (groups)
         cr_assert_eq(SSL_CTX_set1_groups_list(o->ctx, groups), 1);
+    if (srtp)
+        cr_assert_eq(SSL_CTX_set_tlsext_use_srtp(o->ctx, srtp), 0); /* 0 is success */
     if (cert) {
         SSL_CTX_use_certificate(o->ctx, o->x);
         SSL_CTX_use_PrivateKey(o->ctx, o->key);
@@ -1192,7 +1248,7 @@ static void ossl_peer_free(ossl_peer *o)
 static void expect_cipher(const char *offer, const char *chosen)
 {
     ossl_peer o;
-    ossl_client_run(&o, offer, NULL, true);
+    ossl_client_run(&o, offer, NULL, true, NULL);
     cr_assert(SSL_is_init_finished(o.ssl), "offer %s", offer);
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
     cr_assert_str_eq(zdc_dtls_cipher(B.d), chosen);
@@ -1220,7 +1276,7 @@ Test(dtls, server_preference_wins_over_client_order)
 Test(dtls, cbc_only_client_is_refused)
 {
     ossl_peer o;
-    ossl_client_run(&o, "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA", NULL, true);
+    ossl_client_run(&o, "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA", NULL, true, NULL);
     cr_assert_not(SSL_is_init_finished(o.ssl));
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_FAILED);
     cr_assert_eq(zdc_dtls_error(B.d), ZDC_ERR_PROTOCOL);
@@ -1230,21 +1286,21 @@ Test(dtls, cbc_only_client_is_refused)
 Test(dtls, groups_x25519_preferred_p256_accepted_p384_refused)
 {
     ossl_peer o;
-    ossl_client_run(&o, NULL, NULL, true); /* OpenSSL's default list starts with X25519 */
+    ossl_client_run(&o, NULL, NULL, true, NULL); /* OpenSSL's default list starts with X25519 */
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
     cr_assert_eq(SSL_get_negotiated_group(o.ssl), NID_X25519);
     ossl_peer_free(&o);
     zdc_dtls_free(B.d);
     A.in_head = A.in_tail = 0;
 
-    ossl_client_run(&o, NULL, "P-256", true);
+    ossl_client_run(&o, NULL, "P-256", true, NULL);
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
     cr_assert_eq(SSL_get_negotiated_group(o.ssl), NID_X9_62_prime256v1);
     ossl_peer_free(&o);
     zdc_dtls_free(B.d);
     A.in_head = A.in_tail = 0;
 
-    ossl_client_run(&o, NULL, "P-384", true);
+    ossl_client_run(&o, NULL, "P-384", true, NULL);
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_FAILED);
     ossl_peer_free(&o);
 }
@@ -1253,7 +1309,7 @@ Test(dtls, groups_x25519_preferred_p256_accepted_p384_refused)
 Test(dtls, client_without_certificate_is_refused)
 {
     ossl_peer o;
-    ossl_client_run(&o, NULL, NULL, false);
+    ossl_client_run(&o, NULL, NULL, false, NULL);
     cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_FAILED);
     cr_assert_eq(zdc_dtls_error(B.d), ZDC_ERR_PROTOCOL);
     cr_assert_eq(B.nmsgs, 0u);
@@ -1323,7 +1379,7 @@ Test(dtls, short_protected_records_chacha)
 {
     ossl_peer o;
     uint8_t buf[256];
-    ossl_client_run(&o, "ECDHE-ECDSA-CHACHA20-POLY1305", NULL, true);
+    ossl_client_run(&o, "ECDHE-ECDSA-CHACHA20-POLY1305", NULL, true, NULL);
     cr_assert_str_eq(zdc_dtls_cipher(B.d), "ECDHE-ECDSA-CHACHA20-POLY1305");
     short_records_at(B.d, &B);
     /* the smallest genuine ChaCha records (16-byte tag + 0..7 bytes) still get through */
@@ -1416,4 +1472,163 @@ Test(dtls, fatal_alert_received_fails_the_connection_and_is_logged)
     SSL_CTX_free(ctx);
     X509_free(x);
     EVP_PKEY_free(key);
+}
+
+/* ---- use_srtp (RFC 5764) against OpenSSL peers, both roles ------------------------------ */
+
+/* The first datagram B sent (the ServerHello flight) carries use_srtp or not. */
+static bool server_hello_has_srtp(void)
+{
+    uint16_t v, c;
+    cr_assert_geq(A.in_tail, 1u);
+    cr_assert_eq(A.in[0].b[13], 2, "ServerHello");
+    return hello_has_ext(A.in[0].b, A.in[0].len, EXT_USE_SRTP, &v, &c);
+}
+
+Test(dtls, srtp_server_selects_the_one_profile_offered)
+{
+    ossl_peer o;
+    ossl_client_run(&o, NULL, NULL, true, "SRTP_AES128_CM_SHA1_80");
+    cr_assert(SSL_is_init_finished(o.ssl));
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert(server_hello_has_srtp());
+    const SRTP_PROTECTION_PROFILE *sp = SSL_get_selected_srtp_profile(o.ssl);
+    cr_assert_not_null(sp);
+    cr_assert_str_eq(sp->name, "SRTP_AES128_CM_SHA1_80");
+    cr_assert_str_eq(zdc_dtls_srtp_profile(B.d), "SRTP_AES128_CM_SHA1_80");
+    expect_line(2, ZDC_LOG_INFO, "use_srtp SRTP_AES128_CM_SHA1_80");
+    ossl_peer_free(&o);
+}
+
+/* A client that offers no use_srtp (libdatachannel built without media, old stacks) connects,
+ * and the ServerHello carries no use_srtp (RFC 5764 §4.1.1: only in answer to an offer). */
+Test(dtls, srtp_server_client_offering_none_connects)
+{
+    ossl_peer o;
+    ossl_client_run(&o, NULL, NULL, true, NULL);
+    cr_assert(SSL_is_init_finished(o.ssl));
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert_not(server_hello_has_srtp());
+    cr_assert_null(SSL_get_selected_srtp_profile(o.ssl));
+    cr_assert_null(zdc_dtls_srtp_profile(B.d));
+    expect_line(2, ZDC_LOG_INFO, "use_srtp none");
+    ossl_peer_free(&o);
+}
+
+/* A client offering only profiles zdc does not list: no profile, no extension, connected. */
+Test(dtls, srtp_server_client_offering_other_profiles_connects)
+{
+    ossl_peer o;
+    ossl_client_run(&o, NULL, NULL, true, "SRTP_AEAD_AES_256_GCM");
+    cr_assert(SSL_is_init_finished(o.ssl));
+    cr_assert_eq(zdc_dtls_get_state(B.d), ZDC_DTLS_CONNECTED);
+    cr_assert_not(server_hello_has_srtp());
+    cr_assert_null(SSL_get_selected_srtp_profile(o.ssl));
+    cr_assert_null(zdc_dtls_srtp_profile(B.d));
+    ossl_peer_free(&o);
+}
+
+/* An OpenSSL server (use_srtp profiles `srtp`, or none) against a zdc client A. */
+static void ossl_server_run(ossl_peer *o, const char *srtp)
+{
+    zdc_dtls_fingerprint fp = {.hash = ZDC_DTLS_HASH_SHA256, .len = 32};
+    unsigned int n;
+    uint8_t buf[8192];
+    int len;
+
+    memset(o, 0, sizeof *o);
+    make_openssl_cert(&o->key, &o->x);
+    cr_assert_eq(X509_digest(o->x, EVP_sha256(), fp.bytes, &n), 1);
+    o->ctx = SSL_CTX_new(DTLS_method());
+    if (srtp)
+        cr_assert_eq(SSL_CTX_set_tlsext_use_srtp(o->ctx, srtp), 0);
+    SSL_CTX_use_certificate(o->ctx, o->x);
+    SSL_CTX_use_PrivateKey(o->ctx, o->key);
+    SSL_CTX_set_verify(o->ctx, SSL_VERIFY_PEER, accept_any);
+    SSL_CTX_set_options(o->ctx, SSL_OP_NO_QUERY_MTU);
+    o->ssl = SSL_new(o->ctx);
+    o->rd = BIO_new(BIO_s_mem());
+    o->wr = BIO_new(BIO_s_mem());
+    SSL_set_bio(o->ssl, o->rd, o->wr);
+    SSL_set_mtu(o->ssl, 1200);
+    SSL_set_accept_state(o->ssl);
+    A.d = endpoint(&A, ZDC_DTLS_CLIENT, fp);
+    cr_assert_eq(zdc_dtls_start(A.d, g_now), 0);
+    for (int round = 0; round < 10; round++) {
+        if (B.in_head == B.in_tail)
+            break;
+        while (B.in_head != B.in_tail) {
+            pkt *p = &B.in[B.in_head++ % QCAP];
+            BIO_write(o->rd, p->b, (int)p->len);
+            (void)SSL_do_handshake(o->ssl);
+        }
+        while ((len = BIO_read(o->wr, buf, sizeof buf)) > 0)
+            (void)zdc_dtls_handle_datagram(A.d, buf, (size_t)len, g_now);
+    }
+    ERR_clear_error();
+}
+
+/* zdc's ClientHello (the first datagram A sent) offers exactly the browsers' two profiles. */
+static void check_client_offer(void)
+{
+    const uint8_t *body;
+    uint16_t blen, v, c, prof[4];
+    cr_assert_geq(B.in_tail, 1u);
+    cr_assert_eq(B.in[0].b[13], 1, "ClientHello");
+    cr_assert(hello_ext(B.in[0].b, B.in[0].len, EXT_USE_SRTP, &v, &c, &body, &blen),
+              "zdc's ClientHello offers use_srtp");
+    cr_assert_eq(srtp_profiles(body, blen, prof, 4), 2u);
+    cr_assert_eq(prof[0], SRTP_AEAD_AES_128_GCM);
+    cr_assert_eq(prof[1], SRTP_AES128_CM_SHA1_80);
+}
+
+static void check_app_data_to_ossl(ossl_peer *o)
+{
+    uint8_t buf[64];
+    cr_assert_eq(zdc_dtls_send(A.d, (const uint8_t *)"ping", 4), 0);
+    pkt *p = &B.in[B.in_head++ % QCAP];
+    BIO_write(o->rd, p->b, (int)p->len);
+    cr_assert_eq(SSL_read(o->ssl, buf, sizeof buf), 4);
+    cr_assert_eq(memcmp(buf, "ping", 4), 0);
+}
+
+Test(dtls, srtp_client_offer_selected_by_openssl_server)
+{
+    ossl_peer o;
+    ossl_server_run(&o, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80");
+    check_client_offer();
+    cr_assert(SSL_is_init_finished(o.ssl));
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    const SRTP_PROTECTION_PROFILE *sp = SSL_get_selected_srtp_profile(o.ssl);
+    cr_assert_not_null(sp);
+    cr_assert_str_eq(sp->name, "SRTP_AEAD_AES_128_GCM");
+    cr_assert_str_eq(zdc_dtls_srtp_profile(A.d), "SRTP_AEAD_AES_128_GCM");
+    check_app_data_to_ossl(&o);
+    ossl_peer_free(&o);
+}
+
+/* A server that prefers (or only has) the older profile: zdc accepts its choice. */
+Test(dtls, srtp_client_accepts_the_server_choice)
+{
+    ossl_peer o;
+    ossl_server_run(&o, "SRTP_AES128_CM_SHA1_80");
+    cr_assert(SSL_is_init_finished(o.ssl));
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    cr_assert_str_eq(SSL_get_selected_srtp_profile(o.ssl)->name, "SRTP_AES128_CM_SHA1_80");
+    cr_assert_str_eq(zdc_dtls_srtp_profile(A.d), "SRTP_AES128_CM_SHA1_80");
+    ossl_peer_free(&o);
+}
+
+/* A server that does not do use_srtp ignores the offer; zdc connects without a profile. */
+Test(dtls, srtp_client_against_server_without_srtp_connects)
+{
+    ossl_peer o;
+    ossl_server_run(&o, NULL);
+    check_client_offer();
+    cr_assert(SSL_is_init_finished(o.ssl));
+    cr_assert_eq(zdc_dtls_get_state(A.d), ZDC_DTLS_CONNECTED);
+    cr_assert_null(SSL_get_selected_srtp_profile(o.ssl));
+    cr_assert_null(zdc_dtls_srtp_profile(A.d));
+    check_app_data_to_ossl(&o);
+    ossl_peer_free(&o);
 }

@@ -57,14 +57,18 @@ int zdc_dcep_parse(const uint8_t *p, size_t len, zdc_dcep_msg *out)
     zdc_rd_init(&r, p, len);
     if ((rv = zdc_rd_u8(&r, &out->type)) != 0)
         return rv;
-    if (out->type == ZDC_DCEP_OPEN)
+    if (out->type == ZDC_DCEP_OPEN) {
         rv = parse_open(&r, &out->open);
-    else if (out->type != ZDC_DCEP_ACK)
+        /* The label and protocol lengths must account for the whole message: trailing bytes
+         * mean the sender and we disagree about the format. */
+        if (rv == 0 && zdc_rd_left(&r) != 0)
+            rv = ZDC_ERR_MALFORMED;
+    } else if (out->type != ZDC_DCEP_ACK) {
         rv = ZDC_ERR_MALFORMED;
-    /* The label and protocol lengths must account for the whole message: trailing bytes mean
-     * the sender and we disagree about the format. */
-    if (rv == 0 && zdc_rd_left(&r) != 0)
-        rv = ZDC_ERR_MALFORMED;
+    }
+    /* An ACK (RFC 8832 §5.2) is its type byte alone, but Pion's datachannel (Debian's
+     * golang-github-pion-datachannel-dev 1.5.x, under Pion WebRTC v3) sends it padded to four
+     * bytes. An ACK carries nothing, so whatever follows the type cannot be misread: ignored. */
     if (rv != 0)
         memset(out, 0, sizeof *out);
     return rv;

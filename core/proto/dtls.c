@@ -44,15 +44,17 @@
 #define CIPHERS                                                                                    \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                                 \
     "ECDHE-ECDSA-CHACHA20-POLY1305"
-#define GROUPS       "X25519:P-256"
-#define MAX_DATAGRAM 16384u
-#define RECORD_HDR   13u
-#define HS_HDR       12u
-#define MAX_RECORD   (16384u + 2048u) /* RFC 6347 §4.1: DTLSCiphertext length limit */
-#define CT_CCS       20
-#define CT_ALERT     21
-#define CT_HANDSHAKE 22
-#define CT_APP_DATA  23
+#define GROUPS "X25519:P-256"
+/* RFC 5764 §4.1.1 use_srtp: the profiles browsers offer (RFC 7714 AEAD_AES_128_GCM first). */
+#define SRTP_PROFILES "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
+#define MAX_DATAGRAM  16384u
+#define RECORD_HDR    13u
+#define HS_HDR        12u
+#define MAX_RECORD    (16384u + 2048u) /* RFC 6347 §4.1: DTLSCiphertext length limit */
+#define CT_CCS        20
+#define CT_ALERT      21
+#define CT_HANDSHAKE  22
+#define CT_APP_DATA   23
 
 struct zdc_dtls_cert {
     atomic_uint refs;
@@ -279,6 +281,15 @@ static SSL_CTX *shared_ctx(EVP_PKEY *key, X509 *x)
         !SSL_CTX_set_cipher_list(ctx, CIPHERS) || !SSL_CTX_set1_groups_list(ctx, GROUPS) ||
         SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* use_srtp (RFC 5764 §4.1.1), although no SRTP is keyed: every browser and most stacks
+     * offer it on data-channel-only sessions too, and some (Pion) fail the connection when the
+     * handshake ends with no profile chosen. As client we offer SRTP_PROFILES; as server we
+     * select the first of ours the client offered (none offered: no extension, still fine).
+     * Note the inverted return convention: 0 is success. */
+    if (SSL_CTX_set_tlsext_use_srtp(ctx, SRTP_PROFILES) != 0) {
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -631,9 +642,10 @@ static int drive(zdc_dtls *d)
                 rv = fail(d, ZDC_ERR_FINGERPRINT);
             } else {
                 d->state = ZDC_DTLS_CONNECTED;
-                ZDC_LOG_I(d->log, ZDC_LOG_DTLS, "DTLS connected as %s: %s, %s",
+                ZDC_LOG_I(d->log, ZDC_LOG_DTLS, "DTLS connected as %s: %s, %s, use_srtp %s",
                           d->role == ZDC_DTLS_CLIENT ? "client" : "server", SSL_get_version(d->ssl),
-                          SSL_CIPHER_get_name(SSL_get_current_cipher(d->ssl)));
+                          SSL_CIPHER_get_name(SSL_get_current_cipher(d->ssl)),
+                          zdc_dtls_srtp_profile(d) ? zdc_dtls_srtp_profile(d) : "none");
             }
         } else {
             int e = SSL_get_error(d->ssl, r);
@@ -895,6 +907,14 @@ const char *zdc_dtls_cipher(const zdc_dtls *d)
         return NULL;
     const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
     return c != NULL ? SSL_CIPHER_get_name(c) : NULL;
+}
+
+const char *zdc_dtls_srtp_profile(const zdc_dtls *d)
+{
+    if (d->state != ZDC_DTLS_CONNECTED && d->state != ZDC_DTLS_CLOSED)
+        return NULL;
+    const SRTP_PROTECTION_PROFILE *p = SSL_get_selected_srtp_profile(d->ssl);
+    return p != NULL ? p->name : NULL;
 }
 
 const char *zdc_dtls_version(const zdc_dtls *d)

@@ -6,8 +6,11 @@
  * monotonic nanosecond clock) into every call that can arm or fire a timer.
  *
  * Profile (what WebRTC peers expect, RFC 8827 §6.5, RFC 8842):
- *   - DTLS 1.2 only. A ClientHello offering DTLS 1.3 (supported_versions) negotiates 1.2;
- *     SRTP is not enabled, so an offered use_srtp extension is ignored and not echoed.
+ *   - DTLS 1.2 only. A ClientHello offering DTLS 1.3 (supported_versions) negotiates 1.2.
+ *   - use_srtp (RFC 5764 §4.1.1) as browsers do it: a client offers SRTP_AEAD_AES_128_GCM and
+ *     SRTP_AES128_CM_SHA1_80, a server selects the first of those the client offered. No SRTP
+ *     keys are ever exported: the extension is there because peers such as Pion fail the
+ *     connection when no profile was chosen. A peer that offers or selects none still connects.
  *   - Ciphers ECDHE-ECDSA-AES128-GCM-SHA256 (preferred), ECDHE-ECDSA-AES256-GCM-SHA384,
  *     ECDHE-ECDSA-CHACHA20-POLY1305; groups X25519, P-256; no session resumption, no
  *     renegotiation, no cookie exchange (ICE has already validated the path).
@@ -214,6 +217,13 @@ int zdc_dtls_error(const zdc_dtls *d);
  * ("DTLSv1.2"), or NULL before CONNECTED. Static strings. */
 const char *zdc_dtls_cipher(const zdc_dtls *d);
 const char *zdc_dtls_version(const zdc_dtls *d);
+
+/* The SRTP protection profile the handshake selected through use_srtp (RFC 5764), e.g.
+ * "SRTP_AEAD_AES_128_GCM"; NULL before CONNECTED or when the peer offered none of ours. zdc
+ * offers SRTP_AEAD_AES_128_GCM and SRTP_AES128_CM_SHA1_80 (as browsers do) and selects one as
+ * server, but never keys SRTP: the extension is there because peers such as Pion require a
+ * profile to be chosen. Static string. */
+const char *zdc_dtls_srtp_profile(const zdc_dtls *d);
 
 /* Counters, for tests and diagnostics. */
 typedef struct zdc_dtls_stats {

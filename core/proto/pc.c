@@ -298,6 +298,8 @@ int zdc_pc_handle_stun(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
         return 0;
     if (!pc->ice)
         return ZDC_ERR_NOT_FOUND;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     if (zdc_ice_handle_stun_msg(pc->ice, from, p, len, msg, parse_rv, now_ns) == ZDC_ERR_NOT_FOUND)
         return ZDC_ERR_NOT_FOUND;
     count_rx(pc, len, true);
@@ -347,6 +349,8 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
 {
     if (pc->closed)
         return 0;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     switch (zdc_demux_classify(p, len)) {
     case ZDC_DEMUX_STUN:
         if (!pc->ice)
@@ -364,9 +368,9 @@ int zdc_pc_handle_datagram(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, s
          * controlling peer's on a pair our own check validated, RFC 8445 §8.1.1, or the peer
          * moving to an address our check validated while the selected pair stopped answering
          * consent: zdc_ice_follow), never through a datagram alone: DTLS records are not
-         * authenticated before the handshake ends, and a source address is easily forged. Before any pair is selected, a validated
-         * pair the peer already speaks DTLS on is as good as any (RFC 8445 §12.1: data may be
-         * sent on a valid pair before nomination completes). */
+         * authenticated before the handshake ends, and a source address is easily forged. Before
+         * any pair is selected, a validated pair the peer already speaks DTLS on is as good as any
+         * (RFC 8445 §12.1: data may be sent on a valid pair before nomination completes). */
         if (!pc->have_remote_addr) {
             pc->remote_addr = *from;
             pc->have_remote_addr = true;
@@ -411,6 +415,8 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
     uint64_t x;
     if (pc->sctp && !pc->env.owner_runs_global_timers && zdc_pc_global_next_timeout(&x) && x < t)
         t = x;
+    if (pc->sctp && (x = zdc_sctp_next_timeout(pc->sctp)) < t)
+        t = x; /* the native SCTP's own timers (usrsctp: none here) */
     if (pc->rx_resume)
         t = 0; /* the application made room: take what SCTP holds */
     return t;
@@ -424,6 +430,10 @@ void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
         zdc_ice_handle_timeout(pc->ice, now_ns);
     if (pc->dtls)
         zdc_dtls_handle_timeout(pc->dtls, now_ns);
+    if (pc->sctp && zdc_sctp_next_timeout(pc->sctp) <= now_ns)
+        zdc_sctp_handle_timeout(pc->sctp, now_ns);
+    else if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
     /* usrsctp's timer wheel is process-wide: ticking it may run other peers' timers too,
      * and a second tick at the same now_ns does nothing. */
     uint64_t tick;

@@ -53,6 +53,12 @@ static void sctp_buffered(void *user, size_t amount)
     pc_channels_flush(pc);
 }
 
+/* The native SCTP queued an application's send: run our timeout soon (with the time). */
+static void sctp_wakeup(void *user)
+{
+    pc_notify(user);
+}
+
 static int dtls_out(void *user, const uint8_t *p, size_t len)
 {
     zdc_pc *pc = user;
@@ -233,12 +239,14 @@ int pc_start_transport(zdc_pc *pc, uint64_t now_ns)
                                  .on_message = pc_channel_on_message,
                                  .on_message_too_large = pc_channel_on_too_large,
                                  .on_stream_reset = pc_channel_on_stream_reset,
-                                 .on_buffered_amount = sctp_buffered};
+                                 .on_buffered_amount = sctp_buffered,
+                                 .on_wakeup = sctp_wakeup};
     sc.user = pc;
     sc.log = &pc->log;
     rv = zdc_sctp_new(&sc, &pc->sctp);
     if (rv != 0)
         return rv;
+    zdc_sctp_set_now(pc->sctp, now_ns);
     pc_update_connection_state(pc);
     pc_start_dtls_if_ready(pc, now_ns);
     return 0;

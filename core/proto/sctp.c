@@ -6,6 +6,7 @@
  * non-blocking usrsctp_recvv and raising the user's callbacks with no usrsctp lock held.
  */
 #include "sctp.h"
+#include "sctp_native.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -65,6 +66,8 @@ struct zdc_sctp {
     zdc_sctp_stats stats;
     uint32_t tsn_high; /* highest DATA TSN sent (stats.retransmissions) */
     bool tsn_seen;
+
+    zdc_sctp_nat *nat; /* cfg.native: every call goes there (sctp_native.c) */
 };
 
 /* ---- process-global state ------------------------------------------------------------------
@@ -382,6 +385,8 @@ void zdc_sctp_config_default(zdc_sctp_config *cfg)
     cfg->max_send_size = ZDC_SCTP_DEFAULT_MAX_MESSAGE;
     cfg->sndbuf = ZDC_SCTP_DEFAULT_SNDBUF;
     cfg->rcvbuf = ZDC_SCTP_DEFAULT_RCVBUF;
+    const char *impl = getenv("ZDC_SCTP");
+    cfg->native = impl != NULL && strcmp(impl, "native") == 0;
 }
 
 static bool config_valid(const zdc_sctp_config *c)
@@ -419,6 +424,15 @@ int zdc_sctp_new(const zdc_sctp_config *cfg, zdc_sctp **out)
     if (s == NULL)
         return ZDC_ERR_NOMEM;
     s->cfg = *cfg;
+    if (cfg->native) {
+        int nrv = zdc_sctp_nat_new(cfg, &s->nat);
+        if (nrv != 0) {
+            free(s);
+            return nrv;
+        }
+        *out = s;
+        return 0;
+    }
     int rv = global_ref();
     if (rv != 0)
         goto fail_ref;
@@ -456,6 +470,8 @@ fail_ref:
 
 int zdc_sctp_connect(zdc_sctp *s)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_connect(s->nat);
     if (s == NULL)
         return ZDC_ERR_INVALID_PARAMETER;
     if (s->state == ST_CLOSED)
@@ -498,7 +514,7 @@ static void go_down(zdc_sctp *s, int reason)
 static void flush_resets(zdc_sctp *s);
 
 /* RFC 9260 §3.3.10 error causes (and RFC 6525's, RFC 9260 numbering). */
-static const char *cause_name(uint16_t code)
+const char *zdc_sctp_cause_name(uint16_t code)
 {
     static const char *const names[] = {
         "none",
@@ -557,9 +573,9 @@ static void log_assoc_end(zdc_sctp *s, const struct sctp_assoc_change *ac, const
                 info[n++] = c >= 0x20 && c < 0x7f ? (char)c : '.';
             }
         info[n] = '\0';
-        int w =
-            snprintf(causes + used, sizeof causes - used, "%scause %u (%s%s%s%s)", used ? ", " : "",
-                     (unsigned)code, cause_name(code), n ? ": \"" : "", info, n ? "\"" : "");
+        int w = snprintf(causes + used, sizeof causes - used, "%scause %u (%s%s%s%s)",
+                         used ? ", " : "", (unsigned)code, zdc_sctp_cause_name(code),
+                         n ? ": \"" : "", info, n ? "\"" : "");
         if (w < 0)
             break;
         used += (size_t)w < sizeof causes - used ? (size_t)w : sizeof causes - 1 - used;
@@ -771,6 +787,8 @@ static void drain_dirty(void)
 
 int zdc_sctp_handle_packet(zdc_sctp *s, const uint8_t *p, size_t len)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_handle_packet(s->nat, p, len);
     if (s == NULL || p == NULL || len == 0)
         return ZDC_ERR_INVALID_PARAMETER;
     if (s->state == ST_CLOSED || s->free_pending)
@@ -793,6 +811,10 @@ int zdc_sctp_handle_packet(zdc_sctp *s, const uint8_t *p, size_t len)
 
 void zdc_sctp_pause_receive(zdc_sctp *s, bool paused)
 {
+    if (s != NULL && s->nat) {
+        zdc_sctp_nat_pause_receive(s->nat, paused);
+        return;
+    }
     if (s == NULL || s->rx_paused == paused)
         return;
     s->rx_paused = paused;
@@ -810,6 +832,8 @@ void zdc_sctp_pause_receive(zdc_sctp *s, bool paused)
 int zdc_sctp_send(zdc_sctp *s, uint16_t stream, uint32_t ppid, const uint8_t *data, size_t len,
                   const zdc_sctp_send_opts *opts)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_send(s->nat, stream, ppid, data, len, opts);
     if (s == NULL || len == 0 || data == NULL)
         return ZDC_ERR_INVALID_PARAMETER;
     if (gone(s))
@@ -870,6 +894,8 @@ int zdc_sctp_send(zdc_sctp *s, uint16_t stream, uint32_t ppid, const uint8_t *da
 
 size_t zdc_sctp_buffered_amount(zdc_sctp *s)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_buffered_amount(s->nat);
     if (s == NULL || gone(s))
         return 0;
     return query_buffered(s);
@@ -897,6 +923,8 @@ static void flush_resets(zdc_sctp *s)
 
 int zdc_sctp_reset_stream(zdc_sctp *s, uint16_t stream)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_reset_stream(s->nat, stream);
     if (s == NULL)
         return ZDC_ERR_INVALID_PARAMETER;
     if (gone(s))
@@ -925,6 +953,10 @@ int zdc_sctp_reset_stream(zdc_sctp *s, uint16_t stream)
 
 void zdc_sctp_close(zdc_sctp *s)
 {
+    if (s != NULL && s->nat) {
+        zdc_sctp_nat_close(s->nat);
+        return;
+    }
     if (s == NULL || s->state == ST_CLOSED)
         return;
     /* The ABORT leaves through conn_output during usrsctp_close: mark closed only after. */
@@ -934,6 +966,11 @@ void zdc_sctp_close(zdc_sctp *s)
 
 void zdc_sctp_free(zdc_sctp *s)
 {
+    if (s != NULL && s->nat) {
+        zdc_sctp_nat_free(s->nat);
+        free(s);
+        return;
+    }
     if (s == NULL || s->free_pending)
         return;
     zdc_sctp_close(s);
@@ -946,16 +983,22 @@ void zdc_sctp_free(zdc_sctp *s)
 
 bool zdc_sctp_is_up(const zdc_sctp *s)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_is_up(s->nat);
     return s != NULL && s->state == ST_UP;
 }
 
 uint16_t zdc_sctp_out_streams(const zdc_sctp *s)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_out_streams(s->nat);
     return s ? s->out_streams : 0;
 }
 
 int zdc_sctp_set_max_send_size(zdc_sctp *s, size_t max_send_size)
 {
+    if (s != NULL && s->nat)
+        return zdc_sctp_nat_set_max_send_size(s->nat, max_send_size);
     if (s == NULL || max_send_size == 0 || max_send_size > s->cfg.sndbuf)
         return ZDC_ERR_INVALID_PARAMETER;
     s->cfg.max_send_size = max_send_size;
@@ -964,6 +1007,10 @@ int zdc_sctp_set_max_send_size(zdc_sctp *s, size_t max_send_size)
 
 void zdc_sctp_get_stats(const zdc_sctp *s, zdc_sctp_stats *st)
 {
+    if (s->nat) {
+        zdc_sctp_nat_get_stats(s->nat, st);
+        return;
+    }
     *st = s->stats;
 }
 
@@ -981,6 +1028,10 @@ static uint64_t abandoned(const zdc_sctp *s, uint16_t policy)
 void zdc_sctp_get_status(const zdc_sctp *s, zdc_sctp_status *st)
 {
     memset(st, 0, sizeof *st);
+    if (s != NULL && s->nat) {
+        zdc_sctp_nat_get_status(s->nat, st);
+        return;
+    }
     if (s == NULL || s->state != ST_UP || s->sock == NULL)
         return;
     struct sctp_status ss;
@@ -1003,6 +1054,30 @@ void zdc_sctp_get_status(const zdc_sctp *s, zdc_sctp_status *st)
         st->sndbuf_bytes = sb.ss_total_sndbuf;
     /* the policies zdc sends with (zdc_sctp_send_opts) */
     st->abandoned = abandoned(s, SCTP_PR_SCTP_TTL) + abandoned(s, SCTP_PR_SCTP_RTX);
+}
+
+/* ---- per-association time (native) ---------------------------------------------------- */
+
+bool zdc_sctp_is_native(const zdc_sctp *s)
+{
+    return s != NULL && s->nat != NULL;
+}
+
+void zdc_sctp_set_now(zdc_sctp *s, uint64_t now_ns)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_set_now(s->nat, now_ns);
+}
+
+uint64_t zdc_sctp_next_timeout(const zdc_sctp *s)
+{
+    return s != NULL && s->nat ? zdc_sctp_nat_next_timeout(s->nat) : UINT64_MAX;
+}
+
+void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_handle_timeout(s->nat, now_ns);
 }
 
 /* ---- global timers -------------------------------------------------------------------- */

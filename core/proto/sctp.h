@@ -82,6 +82,10 @@ typedef struct zdc_sctp_callbacks {
     void (*on_stream_reset)(void *user, uint16_t stream);
     /* The association's send-buffer fill level dropped to `amount` bytes. */
     void (*on_buffered_amount)(void *user, size_t amount);
+    /* Native SCTP only, optional: a send made outside any call that carries time (an
+     * application's send) is queued; the association asks to be run (zdc_sctp_handle_timeout
+     * with the current time) soon, when it puts the queued data on the wire. */
+    void (*on_wakeup)(void *user);
 } zdc_sctp_callbacks;
 
 typedef struct zdc_sctp_config {
@@ -98,6 +102,12 @@ typedef struct zdc_sctp_config {
      * is declared dead. Servers may lower these to detect vanished clients sooner. */
     uint32_t rto_initial_ms, rto_min_ms, rto_max_ms;
     uint16_t max_retransmits;
+    /* Use zdc's own SCTP (core/sctp, docs/sctp.md) instead of usrsctp. zdc_sctp_config_default
+     * sets it from the environment: ZDC_SCTP=native selects it, anything else (or unset)
+     * keeps usrsctp. A native association has no process-global state: its timers run
+     * through zdc_sctp_next_timeout / zdc_sctp_handle_timeout, and it needs the caller's
+     * time through zdc_sctp_set_now. */
+    bool native;
     zdc_sctp_callbacks cb;
     void *user;
     /* Optional log context (must outlive the association); NULL is silent. An association that
@@ -221,6 +231,21 @@ void zdc_sctp_get_stats(const zdc_sctp *s, zdc_sctp_stats *st);
 /* Fills *st from the stack (a few socket-option reads, no allocation); zeroes while the
  * association is not up. */
 void zdc_sctp_get_status(const zdc_sctp *s, zdc_sctp_status *st);
+
+/* ---- per-association time (native SCTP; no-ops for usrsctp) -------------------------------- */
+
+/* True when `s` runs on the native SCTP. */
+bool zdc_sctp_is_native(const zdc_sctp *s);
+
+/* The caller's current time (monotonic ns, never going back), used by the calls that carry no
+ * time of their own (send, reset, connect, handle_packet). */
+void zdc_sctp_set_now(zdc_sctp *s, uint64_t now_ns);
+
+/* When zdc_sctp_handle_timeout must run next, or UINT64_MAX (always, for usrsctp). */
+uint64_t zdc_sctp_next_timeout(const zdc_sctp *s);
+
+/* Runs the association's due timers (retransmissions, delayed SACK, ...). */
+void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns);
 
 /* ---- process-global timer driving ---------------------------------------------------------
  * usrsctp has one timer wheel for all associations and no "next expiry" query, so zdc ticks

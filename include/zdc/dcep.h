@@ -92,7 +92,8 @@ typedef struct zdc_dcep_reliability {
  * Returns 0 with *out filled, or:
  *   ZDC_ERR_TRUNCATED  empty input, or it ends before the header or the announced label /
  *                      protocol bytes are complete.
- *   ZDC_ERR_MALFORMED  unknown message type or channel type, or bytes after the message.
+ *   ZDC_ERR_MALFORMED  unknown message type or channel type, or bytes after an OPEN. Bytes
+ *                      after an ACK's type byte are ignored (Pion pads its ACK to 4 bytes).
  *   ZDC_ERR_INVALID_PARAMETER  p NULL with len > 0, or out NULL.
  * *out is zeroed on error. */
 ZDC_API int zdc_dcep_parse(const uint8_t *p, size_t len, zdc_dcep_msg *out);

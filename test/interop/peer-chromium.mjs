@@ -37,7 +37,7 @@ window.startPeer = (args) => {
       if (transport && transport.selectedCandidatePairId) pair = stats.get(transport.selectedCandidatePairId);
       const cand = (id) => { const c = stats.get(id); return c ? c.candidateType + ' ' + c.protocol + ' ' + c.address + ':' + c.port : '?'; };
       window.zdcLog('getStats: selected pair ' + (pair ? cand(pair.localCandidateId) + ' <-> ' + cand(pair.remoteCandidateId) : 'none') +
-        '; DTLS ' + (transport ? transport.tlsVersion + ' ' + transport.dtlsCipher + ' (' + transport.dtlsRole + ')' : '?'));
+        '; DTLS ' + (transport ? transport.tlsVersion + ' ' + transport.dtlsCipher + ' (' + transport.dtlsRole + '), SRTP profile ' + transport.srtpCipher : '?'));
     },
   });
   window.zdcInput = (line) => peer.input(line);

@@ -1,0 +1,106 @@
+#include "crc32c.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define CRC32C_POLY 0x82F63B78u /* reflected Castagnoli polynomial (RFC 9260 Appendix A) */
+
+/* table[0] is the byte-at-a-time table; table[k][b] is the contribution of byte b followed by
+ * k zero bytes, so eight input bytes fold with eight lookups ("slicing-by-8"). */
+static uint32_t table[8][256];
+static bool use_hw;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_init(void)
+{
+    for (uint32_t b = 0; b < 256; b++) {
+        uint32_t c = b;
+        for (int i = 0; i < 8; i++)
+            c = (c >> 1) ^ (CRC32C_POLY & (0u - (c & 1u)));
+        table[0][b] = c;
+    }
+    for (uint32_t b = 0; b < 256; b++)
+        for (int k = 1; k < 8; k++)
+            table[k][b] = (table[k - 1][b] >> 8) ^ table[0][table[k - 1][b] & 0xff];
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    use_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+static inline uint32_t load_le32(const uint8_t *s)
+{
+    return (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+}
+
+static uint32_t sw_raw(uint32_t c, const uint8_t *s, size_t n)
+{
+    while (n >= 8) {
+        uint32_t lo = load_le32(s) ^ c;
+        uint32_t hi = load_le32(s + 4);
+        c = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^ table[5][(lo >> 16) & 0xff] ^
+            table[4][lo >> 24] ^ table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
+            table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
+        s += 8;
+        n -= 8;
+    }
+    while (n--)
+        c = (c >> 8) ^ table[0][(c ^ *s++) & 0xff];
+    return c;
+}
+
+uint32_t zdc_crc32c_update_sw(uint32_t crc, const void *p, size_t n)
+{
+    pthread_once(&init_once, crc32c_init);
+    return ~sw_raw(~crc, p, n);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The SSE4.2 crc32 instruction computes exactly this CRC (Castagnoli, reflected); only this
+ * function is compiled for SSE4.2, so the rest of the library runs on any x86-64. The 8-byte
+ * loads go through memcpy: input may be unaligned. */
+__attribute__((target("sse4.2"))) static uint32_t hw_raw(uint32_t c, const uint8_t *s, size_t n)
+{
+    uint64_t c64 = c;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, s, 8); /* x86 is little-endian: the byte order crc32q expects */
+        c64 = __builtin_ia32_crc32di(c64, v);
+        s += 8;
+        n -= 8;
+    }
+    c = (uint32_t)c64;
+    while (n--)
+        c = __builtin_ia32_crc32qi(c, *s++);
+    return c;
+}
+
+uint32_t zdc_crc32c_update_hw(uint32_t crc, const void *p, size_t n)
+{
+    return ~hw_raw(~crc, p, n);
+}
+#else
+uint32_t zdc_crc32c_update_hw(uint32_t crc, const void *p, size_t n)
+{
+    return zdc_crc32c_update_sw(crc, p, n);
+}
+#endif
+
+bool zdc_crc32c_have_hw(void)
+{
+    pthread_once(&init_once, crc32c_init);
+    return use_hw;
+}
+
+uint32_t zdc_crc32c_update(uint32_t crc, const void *p, size_t n)
+{
+    pthread_once(&init_once, crc32c_init);
+    if (use_hw)
+        return zdc_crc32c_update_hw(crc, p, n);
+    return ~sw_raw(~crc, p, n);
+}
+
+uint32_t zdc_crc32c(const void *p, size_t n)
+{
+    return zdc_crc32c_update(0, p, n);
+}
