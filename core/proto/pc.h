@@ -173,7 +173,7 @@ const char *zdc_pc_last_error(const zdc_pc *pc);
 const char *zdc_pc_local_description(zdc_pc *pc, bool with_candidates);
 /* Remote candidates ignored because the description or the ICE agent already held
  * ZDC_PC_MAX_REMOTE_CANDIDATES of them. */
-#define ZDC_PC_MAX_REMOTE_CANDIDATES 32
+#define ZDC_PC_MAX_REMOTE_CANDIDATES ZDC_PEER_MAX_REMOTE_CANDIDATES
 uint64_t zdc_pc_remote_candidates_ignored(const zdc_pc *pc);
 /* Allocations that failed and lost state (each one fails the connection: ZDC_STATE_FAILED,
  * zdc_pc_last_error says what was lost). */

@@ -218,7 +218,8 @@ ZDC_API int zdc_peer_restart_ice(zdc_peer peer);
  * ZDC_ERR_NOT_SUPPORTED (no data-channel section, no fingerprint, DTLS fingerprint hash we
  * cannot check, or only SHA-1 with zdc_peer_config.require_sha256_fingerprint);
  * ZDC_ERR_TOO_LARGE (over 64 KiB of SDP; refused before it is copied). Nothing changes on
- * error. */
+ * error. Candidates beyond ZDC_PEER_MAX_REMOTE_CANDIDATES are ignored and counted (see
+ * zdc_peer_add_ice_candidate), never an error. */
 ZDC_API int zdc_peer_set_remote_description(zdc_peer peer, const char *type, const char *sdp);
 
 /* Applies the local description created by this peer (pass back what
@@ -228,9 +229,13 @@ ZDC_API int zdc_peer_set_remote_description(zdc_peer peer, const char *type, con
 ZDC_API int zdc_peer_set_local_description(zdc_peer peer, const char *type, const char *sdp);
 
 /* Adds a remote ICE candidate ("candidate:..." with or without "a="; "" = end of candidates).
- * Candidates arriving before the remote description are buffered.
+ * Candidates arriving before the remote description are buffered (up to 64). A peer uses at
+ * most ZDC_PEER_MAX_REMOTE_CANDIDATES remote candidates (from the description and from here
+ * together): extras are ignored and counted, not refused — the count is in
+ * zdc_peer_last_error() and logged (WARN, ice).
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_MALFORMED (zdc_peer_last_error() says why);
- * ZDC_ERR_NOT_FOUND (mid names no section of the remote description); ZDC_ERR_QUEUE_FULL. */
+ * ZDC_ERR_NOT_FOUND (mid names no section of the remote description). */
+#define ZDC_PEER_MAX_REMOTE_CANDIDATES 32
 ZDC_API int zdc_peer_add_ice_candidate(zdc_peer peer, const char *mid, int index, const char *name);
 
 /* Drives the peer: runs the engine inline if it has no thread of its own, then fires this

@@ -36,6 +36,7 @@ int main(void)
     const char *sdp = zdc_peer_get_local_description(p, false);
     printf("engine on port %d (%s), offer of %zu bytes\n", zdc_engine_port(e, 4),
            zdc_engine_backend_name(e), sdp ? strlen(sdp) : 0);
+    int ok = sdp && strstr(sdp, "webrtc-datachannel") != NULL; /* sdp dies with the peer */
     zdc_engine_free(e);
-    return sdp && strstr(sdp, "webrtc-datachannel") ? 0 : 1;
+    return ok ? 0 : 1;
 }

@@ -27,11 +27,21 @@ try { ({ chromium } = await import('playwright-core')); } catch (e) {
 }
 
 const log = (s) => console.log(`[game-server] ${s}`);
-const hardStop = setTimeout(() => { log('FAIL: timed out'); process.exit(1); }, (seconds + 90) * 1000);
-hardStop.unref();
+let srv = null;
+let progress = null; // the tabs' state, for a failure report
+const fail = async (why) => {
+  log(`FAIL: ${why}`);
+  if (progress) log(`tabs: ${await Promise.race([progress(), new Promise((r) => setTimeout(() => r('?'), 5000))])}`);
+  console.log('game-server: FAIL');
+  if (srv) srv.kill('SIGKILL');
+  process.exit(1);
+};
+// A hung browser or server never holds the test past this (ctest's timeout is 180 s).
+setTimeout(() => fail('timed out'), (seconds + 140) * 1000);
+process.on('unhandledRejection', (e) => fail(String(e && e.stack || e)));
 
 // The server: loopback, any ports; its first line names the HTTP URL.
-const srv = spawn(serverPath, ['--bind', '127.0.0.1', '--loopback', '--tick-hz', '20'],
+srv = spawn(serverPath, ['--bind', '127.0.0.1', '--loopback', '--tick-hz', '20'],
   { stdio: ['ignore', 'pipe', 'inherit'] });
 const lines = [];
 const rl = readline.createInterface({ input: srv.stdout });
@@ -60,7 +70,15 @@ for (let i = 0; i < clients; i++) {
   page.on('pageerror', (e) => log(`tab ${i}: page error ${e}`));
   pages.push(page);
 }
-await Promise.all(pages.map((p) => p.goto(`${url}?test=${seconds}`)));
+// One tab after another: twenty page loads at once on a busy 2-core machine can take long.
+for (const p of pages) await p.goto(`${url}?test=${seconds}`, { waitUntil: 'domcontentloaded', timeout: 60000 });
+log(`${clients} tabs loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+progress = async () => {
+  const st = await Promise.all(pages.map((p) => p.evaluate(() => window.zdcResult).catch(() => null)));
+  const n = (f) => st.filter((r) => r && f(r)).length;
+  return `${n((r) => r.connected)} connected, ${n((r) => r.finished)} finished, ` +
+    `${n((r) => r.error)} with an error (${(st.find((r) => r && r.error) || {}).error || '-'})`;
+};
 const results = await Promise.all(pages.map(async (p) => {
   await p.waitForFunction(() => window.zdcResult && window.zdcResult.finished, null,
     { timeout: (seconds + 60) * 1000, polling: 200 });
@@ -72,7 +90,7 @@ stopping = true;
 srv.kill('SIGTERM');
 await new Promise((r) => srv.on('exit', r));
 
-let fail = 0;
+let failures = 0;
 const minTicks = Math.floor(seconds * 20 * 0.5);
 results.forEach((r, i) => {
   const why = [];
@@ -81,17 +99,17 @@ results.forEach((r, i) => {
   if (r.ticks < minTicks) why.push(`${r.ticks} ticks < ${minTicks}`);
   if (r.sent !== seconds * 20) why.push(`sent ${r.sent} of ${seconds * 20}`);
   if (r.result !== r.sent) why.push(`server counted ${r.result} of ${r.sent} messages`);
-  if (why.length) { fail++; log(`tab ${i}: FAIL ${why.join('; ')}`); }
+  if (why.length) { failures++; log(`tab ${i}: FAIL ${why.join('; ')}`); }
 });
 const summary = lines.find((l) => l.startsWith('summary ')) || '';
 const num = (k) => Number((summary.match(new RegExp(`${k}=(\\d+)`)) || [])[1]);
 const sentTotal = results.reduce((a, r) => a + r.sent, 0);
 const ticks = results.reduce((a, r) => a + r.ticks, 0);
-if (num('players') !== clients) { fail++; log(`FAIL server summary: players=${num('players')}, want ${clients}`); }
-if (num('in') !== sentTotal) { fail++; log(`FAIL server summary: in=${num('in')}, tabs sent ${sentTotal}`); }
-if (num('results') !== clients) { fail++; log(`FAIL server summary: results=${num('results')}`); }
+if (num('players') !== clients) { failures++; log(`FAIL server summary: players=${num('players')}, want ${clients}`); }
+if (num('in') !== sentTotal) { failures++; log(`FAIL server summary: in=${num('in')}, tabs sent ${sentTotal}`); }
+if (num('results') !== clients) { failures++; log(`FAIL server summary: results=${num('results')}`); }
 log(`${clients - results.filter((r) => r.result !== r.sent || !r.connected || r.gaps).length}/${clients} clients ` +
   `passed: ${sentTotal} reliable messages to the server and ${ticks} reliable ticks to the clients, ` +
   `none lost; ${results.reduce((a, r) => a + r.unreliable, 0)} unreliable state messages; server: ${summary}`);
-console.log(fail ? 'game-server: FAIL' : 'game-server: PASS');
-process.exit(fail ? 1 : 0);
+console.log(failures ? "game-server: FAIL" : "game-server: PASS");
+process.exit(failures ? 1 : 0);
