@@ -134,6 +134,14 @@ static void deliver(zdc_sctp_nat *n, uint16_t stream, uint32_t ppid, const uint8
         n->cfg.cb.on_message(n->cfg.user, stream, ppid, p, len, flags);
 }
 
+static void n_too_large(void *user, uint16_t stream, uint32_t ppid)
+{
+    zdc_sctp_nat *n = user;
+    n->stats.messages_too_large++;
+    if (n->cfg.cb.on_message_too_large)
+        n->cfg.cb.on_message_too_large(n->cfg.user, stream, ppid);
+}
+
 static void n_msg(void *user, uint16_t stream, uint32_t ppid, const uint8_t *p, size_t len,
                   unsigned flags)
 {
@@ -243,6 +251,7 @@ int zdc_sctp_nat_new(const zdc_sctp_config *cfg, zdc_sctp_nat **out)
                                       .on_up = n_up,
                                       .on_down = n_down,
                                       .on_message = n_msg,
+                                      .on_message_too_large = n_too_large,
                                       .on_stream_reset = n_reset,
                                       .on_abort = n_abort};
     c.user = n;

@@ -50,6 +50,9 @@ typedef struct zdc_sctp_assoc_callbacks {
     /* One complete message, valid during the call. */
     void (*on_message)(void *user, uint16_t stream, uint32_t ppid, const uint8_t *p, size_t len,
                        unsigned flags);
+    /* Optional: a message on `stream` was larger than max_message_size and was dropped whole
+     * (RFC 8831 §6.6: the channel layer closes that channel). */
+    void (*on_message_too_large)(void *user, uint16_t stream, uint32_t ppid);
     /* The peer reset its outgoing `stream` (RFC 6525 §5.2.2): the remote closed a channel. */
     void (*on_stream_reset)(void *user, uint16_t stream);
     /* Our reset of outgoing `stream` was performed by the peer: the id may be used again. */

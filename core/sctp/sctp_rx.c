@@ -161,6 +161,8 @@ static void deliver_span(zdc_sctp_assoc *a, uint32_t first, uint32_t last)
         free(buf);
     } else {
         a->st.dropped++; /* over max_message_size, or out of memory */
+        if (total > a->cfg.max_message_size && a->cfg.cb.on_message_too_large)
+            a->cfg.cb.on_message_too_large(a->cfg.user, stream, ppid);
     }
 }
 
@@ -226,10 +228,13 @@ int zdc_sctp_rx_data(zdc_sctp_assoc *a, const zdc_sctp_data_chunk *d)
         mark_received(a, tsn);
         if (!unordered)
             s->next_ssn++;
-        if (d->len <= a->cfg.max_message_size)
+        if (d->len <= a->cfg.max_message_size) {
             deliver(a, d->stream, d->ppid, d->payload, d->len, unordered);
-        else
+        } else {
             a->st.dropped++;
+            if (a->cfg.cb.on_message_too_large)
+                a->cfg.cb.on_message_too_large(a->cfg.user, d->stream, d->ppid);
+        }
         if (!unordered && a->n_stored)
             deliver_ready(a, s);
         return 0;

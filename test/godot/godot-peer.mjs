@@ -38,8 +38,11 @@ const server = net.createServer((s) => {
   sock = s;
   server.close();
   for (const l of toGodot.splice(0)) s.write(l + '\n');
-  readline.createInterface({ input: s }).on('line', (line) => process.stdout.write(line + '\n'));
+  // Godot may reset the socket as it exits (unread bytes): readline re-emits the socket's
+  // errors, so both need a handler or node dies on ECONNRESET after a passing case.
   s.on('error', () => {});
+  readline.createInterface({ input: s }).on('line', (line) => process.stdout.write(line + '\n'))
+    .on('error', () => {});
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 
