@@ -3,7 +3,7 @@
 #   1. AddressSanitizer + UBSan build: unit and integration tests, the attack suite, seed-corpus
 #      replay of every fuzz target (ctest labels unit, integration, security, fuzz).
 #   2. ThreadSanitizer build: the ring/threading tests (ctest label "thread").
-#   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 20) each.
+#   3. libFuzzer build: every fuzz target fuzzed for ZDC_FUZZ_SECONDS (default 10) each.
 #   4. AFL++ build: every fuzz target compiled with afl-clang-fast and fuzzed briefly.
 #   5. Interop: zdc-peer (ASan build) against libdatachannel, Pion, Chromium and Firefox (ctest
 #      label interop; the Pion peer is built by CMake through scripts/build-pion-peer.sh).
@@ -96,8 +96,8 @@ valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definit
     --show-leak-kinds=definite,indirect build/release/tutorial
 
 if [ "${ZDC_SKIP_FUZZ:-0}" != 1 ]; then
-    section "libFuzzer: ${ZDC_FUZZ_SECONDS:-20} s per target"
-    scripts/fuzz.sh libfuzzer "${ZDC_FUZZ_SECONDS:-20}"
+    section "libFuzzer: ${ZDC_FUZZ_SECONDS:-10} s per target"
+    scripts/fuzz.sh libfuzzer "${ZDC_FUZZ_SECONDS:-10}"
     section "AFL++: ${ZDC_AFL_SECONDS:-5} s per target"
     scripts/fuzz.sh afl "${ZDC_AFL_SECONDS:-5}"
 fi
