@@ -3,50 +3,27 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "crc_slice8.h"
+
 #define CRC32C_POLY 0x82F63B78u /* reflected Castagnoli polynomial (RFC 9260 Appendix A) */
 
-/* table[0] is the byte-at-a-time table; table[k][b] is the contribution of byte b followed by
- * k zero bytes, so eight input bytes fold with eight lookups ("slicing-by-8"). */
+/* Slicing-by-8 tables (crc_slice8.h). */
 static uint32_t table[8][256];
 static bool use_hw;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void crc32c_init(void)
 {
-    for (uint32_t b = 0; b < 256; b++) {
-        uint32_t c = b;
-        for (int i = 0; i < 8; i++)
-            c = (c >> 1) ^ (CRC32C_POLY & (0u - (c & 1u)));
-        table[0][b] = c;
-    }
-    for (uint32_t b = 0; b < 256; b++)
-        for (int k = 1; k < 8; k++)
-            table[k][b] = (table[k - 1][b] >> 8) ^ table[0][table[k - 1][b] & 0xff];
+    zdc_crc_slice8_build(table, CRC32C_POLY);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     use_hw = __builtin_cpu_supports("sse4.2");
 #endif
 }
 
-static inline uint32_t load_le32(const uint8_t *s)
-{
-    return (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
-}
-
 static uint32_t sw_raw(uint32_t c, const uint8_t *s, size_t n)
 {
-    while (n >= 8) {
-        uint32_t lo = load_le32(s) ^ c;
-        uint32_t hi = load_le32(s + 4);
-        c = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^ table[5][(lo >> 16) & 0xff] ^
-            table[4][lo >> 24] ^ table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
-            table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
-        s += 8;
-        n -= 8;
-    }
-    while (n--)
-        c = (c >> 8) ^ table[0][(c ^ *s++) & 0xff];
-    return c;
+    return zdc_crc_slice8((const uint32_t(*)[256])table, c, s, n);
 }
 
 uint32_t zdc_crc32c_update_sw(uint32_t crc, const void *p, size_t n)
