@@ -60,6 +60,11 @@ typedef struct zdc_sctp_assoc_callbacks {
     /* The peer sent ABORT; `causes` are its error causes (walk with zdc_sctp_cause_next),
      * valid during the call. on_down follows. */
     void (*on_abort)(void *user, const uint8_t *causes, size_t len);
+    /* Optional: the peer restarted (RFC 9260 §5.2.4 A: a COOKIE ECHO with new tags). The
+     * association goes on with fresh sequence state: everything queued or in flight was
+     * dropped, every stream starts again at SSN 0, and the peer has lost what it held
+     * (the channel layer above should treat its channels as closed). */
+    void (*on_restart)(void *user);
 } zdc_sctp_assoc_callbacks;
 
 typedef struct zdc_sctp_assoc_config {

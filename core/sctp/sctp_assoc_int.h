@@ -36,6 +36,7 @@ typedef struct tx_msg {
     uint32_t ppid;
     bool unordered;
     bool abandoned;    /* PR-SCTP (RFC 3758 §3.5): given up, covered by FORWARD-TSN */
+    bool ssn_closed;   /* its stream's reset request has gone: the SSN is of a closed epoch */
     uint8_t pr_policy; /* ZDC_SCTP_ASSOC_PR_* */
     uint32_t pr_rtx;   /* PR_RTX: retransmissions allowed */
     uint64_t expires;  /* PR_TTL: deadline */
@@ -198,6 +199,7 @@ void zdc_sctp_reset_flush(zdc_sctp_assoc *a, uint64_t now);
 void zdc_sctp_reset_timeout(zdc_sctp_assoc *a, uint64_t now);
 void zdc_sctp_assoc_send_chunk(zdc_sctp_assoc *a, uint32_t vtag, const zdc_sctp_chunk *c);
 void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
+void zdc_sctp_tx_close_ssn_epoch(zdc_sctp_assoc *a, uint16_t stream);
 bool zdc_sctp_tx_stream_idle(const zdc_sctp_assoc *a, uint16_t stream);
 void zdc_sctp_rx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
 void zdc_sctp_rx_forward_tsn(zdc_sctp_assoc *a, const zdc_sctp_fwd_tsn_chunk *f);

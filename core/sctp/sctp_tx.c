@@ -122,6 +122,19 @@ void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream)
             a->txs[i].next_ssn = 0;
 }
 
+/* The stream's Outgoing SSN Reset Request is about to go: the SSNs its outstanding messages
+ * carry belong to an epoch the peer closes when it performs the reset (which it does only
+ * once its cumulative TSN reaches the request's last TSN, RFC 6525 §5.2.2). A FORWARD-TSN
+ * must then not name them: arriving after the reset it would skip the new epoch's SSN 0. */
+void zdc_sctp_tx_close_ssn_epoch(zdc_sctp_assoc *a, uint16_t stream)
+{
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (f->msg && f->msg->stream == stream)
+            f->msg->ssn_closed = true;
+    }
+}
+
 bool zdc_sctp_tx_idle(const zdc_sctp_assoc *a)
 {
     return a->queued_bytes == 0;
@@ -298,7 +311,7 @@ static void write_forward_tsn(zdc_sctp_assoc *a, zdc_wr *w)
     uint16_t n = 0;
     for (uint32_t t = a->peer_cum + 1; zdc_tsn_le(t, a->adv_ack); t++) {
         tx_frag *f = frag_of(a, t);
-        if (!f->abandoned || f->msg->unordered)
+        if (!f->abandoned || f->msg->unordered || f->msg->ssn_closed)
             continue;
         uint16_t k;
         for (k = 0; k < n && st[k].stream != f->msg->stream; k++)
