@@ -5,7 +5,8 @@
  * let time pass, reset a stream, or inject the following bytes as a packet with a valid header
  * into B. Then the link heals: everything is delivered until both sides are quiet.
  *
- * Checked besides "no crash, no leak, no UB": the receive buffer never holds more than the
+ * Checked besides "no crash, no leak, no UB": every packet sent parses and has its control
+ * chunks before its DATA chunks (RFC 9260 §6.10); the receive buffer never holds more than the
  * window plus one message; when both associations are still up after healing, every reliable
  * message arrived exactly once, intact, and in order on its stream where ordered; no message
  * ever arrives twice or corrupt. */
@@ -45,9 +46,27 @@ typedef struct side {
 static side S[2];
 static uint64_t now;
 
+/* RFC 9260 §6.10: a packet's control chunks come before its DATA chunks. */
+static void check_chunk_order(const uint8_t *p, size_t len)
+{
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    bool data = false;
+    if (zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0)
+        abort(); /* we built it */
+    while (zdc_sctp_chunk_next(&it, &raw) == 1) {
+        if (raw.type == ZDC_SCTP_DATA)
+            data = true;
+        else if (data)
+            abort();
+    }
+}
+
 static int on_send(void *user, const uint8_t *p, size_t len)
 {
     side *s = user;
+    check_chunk_order(p, len);
     if (s->nq == QMAX)
         return 0; /* the link's queue is full: lost */
     uint8_t *c = malloc(len);

@@ -45,8 +45,9 @@ struct ep {
     int up, down, down_reason, restarts;
     uint16_t in_streams, out_streams;
     unsigned packets_sent, dropped_by_test;
-    unsigned chunks[256]; /* chunks sent, by type */
-    unsigned drop;        /* DROP_* */
+    unsigned chunks[256];        /* chunks sent, by type */
+    unsigned control_after_data; /* packets with a control chunk after DATA (§6.10) */
+    unsigned drop;               /* DROP_* */
     uint16_t resets[128], done[128];
     size_t nresets, ndone, msgs_at_reset;
     struct ep *peer;
@@ -54,8 +55,10 @@ struct ep {
 
 static zdc_fakeclock clk;
 
-static inline unsigned pkt_chunks(const uint8_t *p, size_t len, unsigned *types)
+static inline unsigned pkt_chunks(const uint8_t *p, size_t len, unsigned *types,
+                                  unsigned *misordered)
 {
+    bool data_seen = false, bad = false;
     zdc_sctp_header h;
     zdc_sctp_chunk_iter it;
     zdc_sctp_raw_chunk raw;
@@ -65,6 +68,10 @@ static inline unsigned pkt_chunks(const uint8_t *p, size_t len, unsigned *types)
     while (zdc_sctp_chunk_next(&it, &raw) == 1) {
         if (types)
             types[raw.type]++;
+        if (raw.type == ZDC_SCTP_DATA)
+            data_seen = true;
+        else if (data_seen)
+            bad = true;
         if (raw.type == ZDC_SCTP_SACK)
             mask |= DROP_SACK;
         else if (raw.type == ZDC_SCTP_DATA)
@@ -74,6 +81,8 @@ static inline unsigned pkt_chunks(const uint8_t *p, size_t len, unsigned *types)
         else if (raw.type == ZDC_SCTP_HEARTBEAT)
             mask |= DROP_HEARTBEAT;
     }
+    if (bad && misordered)
+        (*misordered)++;
     return mask | DROP_ALL;
 }
 
@@ -81,7 +90,7 @@ static inline int ep_send(void *user, const uint8_t *p, size_t len)
 {
     struct ep *e = user;
     e->packets_sent++;
-    unsigned mask = pkt_chunks(p, len, e->chunks);
+    unsigned mask = pkt_chunks(p, len, e->chunks, &e->control_after_data);
     if (mask & e->drop) {
         e->dropped_by_test++;
         return 0;

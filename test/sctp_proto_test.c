@@ -81,3 +81,34 @@ Test(sctp_proto, reset_delivers_what_waited_behind_an_abandoned_message)
     ep_clear(&a);
     ep_clear(&b);
 }
+
+/* RFC 9260 §6.10: in a packet, control chunks come before DATA. A FORWARD-TSN due because a
+ * retransmission is abandoned went after the packet's other retransmitted DATA; usrsctp then
+ * aborts ("DATA chunk followed by chunk of type c0", found by test/integration/sctp_diff). */
+Test(sctp_proto, forward_tsn_precedes_data_in_a_packet)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.seed = 41;
+    ic.loss = 0.10;
+    ic.delay_ns = 20 * MSEC;
+    pair(&a, &b, &ic);
+    connect_both(&a, &b);
+    for (uint32_t i = 0; i < 300; i++) {
+        zdc_sctp_assoc_send_opts o = {.unordered = i % 3 == 0,
+                                      .pr_policy =
+                                          i % 2 ? ZDC_SCTP_ASSOC_PR_RTX : ZDC_SCTP_ASSOC_PR_NONE,
+                                      .pr_value = i % 4 == 1 ? 1 : 0};
+        cr_assert_eq(send_msg(&a, (uint16_t)(i % 3), i, 200 + (i * 37) % 2500, &o), 0);
+        if (i % 10 == 0)
+            RUN_UNTIL(&a, &b, false, 10 * MSEC);
+    }
+    RUN_UNTIL(&a, &b, zdc_sctp_assoc_buffered_amount(a.a) == 0, 60 * SEC);
+    cr_assert_eq(zdc_sctp_assoc_buffered_amount(a.a), 0);
+    cr_assert_gt(a.chunks[ZDC_SCTP_FORWARD_TSN], 0, "FORWARD-TSNs were sent");
+    cr_assert_eq(a.control_after_data, 0, "%u packets had a control chunk after DATA",
+                 a.control_after_data);
+    cr_assert_eq(b.control_after_data, 0);
+    ep_clear(&a);
+    ep_clear(&b);
+}

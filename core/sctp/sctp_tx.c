@@ -304,6 +304,20 @@ static void advance_ack_point(zdc_sctp_assoc *a)
         a->fwd_pending = true;
 }
 
+/* Gives up the messages of fragments due for retransmission whose policy says so (RFC 3758
+ * §3.5 A3), before a packet is built: the FORWARD-TSN this may call for must precede the
+ * packet's DATA chunks. */
+static void abandon_due(zdc_sctp_assoc *a, uint64_t now)
+{
+    for (uint32_t t = a->peer_cum + 1; a->n_rtx && zdc_tsn_lt(t, a->next_tsn); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (f->rtx && should_abandon(f, now)) {
+            abandon(a, f->msg);
+            advance_ack_point(a);
+        }
+    }
+}
+
 static void write_forward_tsn(zdc_sctp_assoc *a, zdc_wr *w)
 {
     /* §3.2: the highest SSN skipped on each ordered stream. */
@@ -371,16 +385,20 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
         zdc_sctp_assoc_begin(a, &w, a->peer_tag);
         bool any = zdc_sctp_rx_write_sack(a, &w, false);
         bool first = true;
+        if (data_ok && a->n_rtx)
+            abandon_due(a, now);
+        /* RFC 9260 §6.10: control chunks go before any DATA chunk of a packet (usrsctp aborts
+         * a packet with a FORWARD-TSN after DATA: "DATA chunk followed by chunk of type c0"). */
+        if (a->fwd_pending && data_ok && zdc_tsn_lt(a->peer_cum, a->adv_ack) &&
+            a->cfg.mtu - w.len >= 8 + 4 * 64) {
+            write_forward_tsn(a, &w);
+            any = true;
+        }
         /* Retransmissions first (§6.1 C), within cwnd except the first packet. */
         for (uint32_t t = a->peer_cum + 1; data_ok && a->n_rtx && zdc_tsn_lt(t, a->next_tsn); t++) {
             tx_frag *f = frag_of(a, t);
             if (!f->rtx)
                 continue;
-            if (should_abandon(f, now)) {
-                abandon(a, f->msg);
-                advance_ack_point(a);
-                continue;
-            }
             if (!(first && burst == 0) && a->flight_size >= a->cwnd)
                 break;
             if (data_room(&w, a->cfg.mtu) < f->len)
@@ -389,11 +407,6 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
             any = true;
         }
         first = false;
-        if (a->fwd_pending && data_ok && zdc_tsn_lt(a->peer_cum, a->adv_ack) &&
-            a->cfg.mtu - w.len >= 8 + 4 * 64) {
-            write_forward_tsn(a, &w);
-            any = true;
-        }
         /* New data while cwnd and the peer's window allow (§6.1 A, B; a zero window still
          * lets one probe through when nothing is in flight). */
         while (data_ok && a->flight_size < a->cwnd && (a->peer_rwnd > 0 || a->flight_size == 0)) {
