@@ -30,11 +30,12 @@ struct rmsg {
 };
 
 enum {
-    DROP_SACK = 1u << 0,     /* packets carrying a SACK */
-    DROP_DATA = 1u << 1,     /* packets carrying DATA */
-    DROP_HB_ACK = 1u << 2,   /* packets carrying a HEARTBEAT ACK */
-    DROP_ALL = 1u << 3,      /* everything */
-    DROP_HEARTBEAT = 1u << 4 /* packets carrying a HEARTBEAT */
+    DROP_SACK = 1u << 0,       /* packets carrying a SACK */
+    DROP_DATA = 1u << 1,       /* packets carrying DATA */
+    DROP_HB_ACK = 1u << 2,     /* packets carrying a HEARTBEAT ACK */
+    DROP_ALL = 1u << 3,        /* everything */
+    DROP_HEARTBEAT = 1u << 4,  /* packets carrying a HEARTBEAT */
+    DROP_COOKIE_ECHO = 1u << 5 /* packets carrying a COOKIE ECHO */
 };
 
 struct ep {
@@ -48,6 +49,8 @@ struct ep {
     unsigned chunks[256];        /* chunks sent, by type */
     unsigned control_after_data; /* packets with a control chunk after DATA (§6.10) */
     unsigned drop;               /* DROP_* */
+    /* optional: rewrites a packet this end sends (in a buffer of 2048 bytes) */
+    void (*mangle)(struct ep *e, uint8_t *p, size_t *len);
     uint16_t resets[128], done[128];
     size_t nresets, ndone, msgs_at_reset;
     struct ep *peer;
@@ -80,6 +83,8 @@ static inline unsigned pkt_chunks(const uint8_t *p, size_t len, unsigned *types,
             mask |= DROP_HB_ACK;
         else if (raw.type == ZDC_SCTP_HEARTBEAT)
             mask |= DROP_HEARTBEAT;
+        else if (raw.type == ZDC_SCTP_COOKIE_ECHO)
+            mask |= DROP_COOKIE_ECHO;
     }
     if (bad && misordered)
         (*misordered)++;
@@ -90,6 +95,12 @@ static inline int ep_send(void *user, const uint8_t *p, size_t len)
 {
     struct ep *e = user;
     e->packets_sent++;
+    uint8_t copy[2048];
+    if (e->mangle && len <= sizeof copy) {
+        memcpy(copy, p, len);
+        e->mangle(e, copy, &len);
+        p = copy;
+    }
     unsigned mask = pkt_chunks(p, len, e->chunks, &e->control_after_data);
     if (mask & e->drop) {
         e->dropped_by_test++;

@@ -355,6 +355,8 @@ static void write_frag(zdc_sctp_assoc *a, zdc_wr *w, tx_frag *f, uint64_t now)
     zdc_sctp_chunk_build(w, &c);
     if (f->tx_count > 0)
         a->st.retransmits++;
+    else
+        a->last_data_at = now; /* new data: the path is not idle (§8.3) */
     f->tx_count++;
     f->sent_at = now;
     set_rtx(a, f, false);
@@ -431,7 +433,7 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
         a->t3_at = now + a->rto;
 }
 
-static void rtt_sample(zdc_sctp_assoc *a, uint64_t r)
+void zdc_sctp_tx_rtt_sample(zdc_sctp_assoc *a, uint64_t r)
 {
     /* RFC 6298 §2 (RFC 9260 §6.3.1): alpha 1/8, beta 1/4, RTO = SRTT + 4 RTTVAR. */
     if (!a->have_rtt) {
@@ -476,7 +478,7 @@ void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, ui
     }
     a->peer_cum = cum;
     if (sample)
-        rtt_sample(a, sample);
+        zdc_sctp_tx_rtt_sample(a, sample);
     uint32_t highest_new = cum;
     for (unsigned i = 0; i < s->n_gaps; i++) {
         zdc_sctp_gap g = zdc_sctp_sack_gap(s, i);
