@@ -394,6 +394,28 @@ Test(dtls_record, several_records_in_one_datagram)
     pair_clear(&p);
 }
 
+Test(dtls_record, gcm_explicit_nonce_can_continue_another_writers_counter)
+{
+    pair p;
+    pair_init(&p, ZDC_DTLS_AEAD_AES128_GCM, 3);
+    cr_assert_eq(zdc_dtls_record_set_explicit_nonce(&p.c, UINT64_MAX - 1), 0);
+    uint64_t want[3] = {UINT64_MAX - 1, UINT64_MAX, 0};
+    for (int i = 0; i < 3; i++) {
+        rec r;
+        zdc_dtls_rec_view v;
+        size_t used;
+        seal(&p.c, &r, 10, (uint8_t)i);
+        uint64_t got = (uint64_t)zdc_load_u32(r.p + 13) << 32 | zdc_load_u32(r.p + 17);
+        cr_assert_eq(got, want[i]);
+        cr_assert_eq(zdc_load_u32(r.p + 7), 3u + (uint32_t)i, "the sequence is unaffected");
+        cr_assert_eq(zdc_dtls_record_open(&p.s, r.p, r.len, &used, &v), 0);
+    }
+    pair_clear(&p);
+    pair_init(&p, ZDC_DTLS_AEAD_CHACHA20_POLY1305, 0);
+    cr_assert_eq(zdc_dtls_record_set_explicit_nonce(&p.c, 5), ZDC_ERR_INVALID_PARAMETER);
+    pair_clear(&p);
+}
+
 /* ---- anti-replay (RFC 6347 §4.1.2.6) --------------------------------------------------- */
 
 #define NREC 200

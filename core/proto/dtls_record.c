@@ -191,6 +191,14 @@ void zdc_dtls_record_clear(zdc_dtls_record *r)
     OPENSSL_cleanse(r, sizeof *r);
 }
 
+int zdc_dtls_record_set_explicit_nonce(zdc_dtls_record *r, uint64_t next)
+{
+    if (r == NULL || r->wctx == NULL || !is_gcm(r->aead))
+        return ZDC_ERR_INVALID_PARAMETER;
+    r->explicit_off = next - ((uint64_t)r->epoch << 48 | r->wseq); /* modulo 2^64 */
+    return 0;
+}
+
 size_t zdc_dtls_record_head(const zdc_dtls_record *r)
 {
     return ZDC_DTLS_REC_HDR + (is_gcm(r->aead) ? ZDC_DTLS_REC_EXPLICIT : 0);
@@ -294,7 +302,7 @@ int zdc_dtls_record_aead_open(zdc_dtls_record *r, const uint8_t nonce[12], const
 int zdc_dtls_record_seal(zdc_dtls_record *r, uint8_t type, uint8_t *plain, size_t len,
                          uint8_t **rec, size_t *rec_len)
 {
-    uint8_t seq64[8], nonce[12], aad[13];
+    uint8_t seq64[8], explicit_[8], nonce[12], aad[13];
 
     if (r == NULL || r->wctx == NULL || (plain == NULL) || rec == NULL || rec_len == NULL ||
         type < ZDC_DTLS_CT_ALERT || type > ZDC_DTLS_CT_APP_DATA)
@@ -306,8 +314,10 @@ int zdc_dtls_record_seal(zdc_dtls_record *r, uint8_t type, uint8_t *plain, size_
         return ZDC_ERR_CLOSED;
     size_t head = zdc_dtls_record_head(r);
     uint8_t *h = plain - head;
-    store_u64(seq64, (uint64_t)r->epoch << 48 | r->wseq);
-    make_nonce(r->aead, r->wiv, seq64, nonce);
+    uint64_t s64 = (uint64_t)r->epoch << 48 | r->wseq;
+    store_u64(seq64, s64);
+    store_u64(explicit_, is_gcm(r->aead) ? s64 + r->explicit_off : s64);
+    make_nonce(r->aead, r->wiv, explicit_, nonce);
     make_aad(aad, seq64, type, len);
 
     int rv = zdc_dtls_record_aead_seal(r, nonce, aad, sizeof aad, plain, len, plain + len);
@@ -319,7 +329,7 @@ int zdc_dtls_record_seal(zdc_dtls_record *r, uint8_t type, uint8_t *plain, size_
     memcpy(h + 3, seq64, 8);
     zdc_store_u16(h + 11, (uint16_t)(head - ZDC_DTLS_REC_HDR + len + ZDC_DTLS_REC_TAG));
     if (head > ZDC_DTLS_REC_HDR)
-        memcpy(h + ZDC_DTLS_REC_HDR, seq64, ZDC_DTLS_REC_EXPLICIT);
+        memcpy(h + ZDC_DTLS_REC_HDR, explicit_, ZDC_DTLS_REC_EXPLICIT);
     r->wseq++;
     r->stats.sealed++;
     *rec = h;

@@ -9,7 +9,8 @@
  *                   With the extended master secret (RFC 7627) the session's master secret
  *                   already is the extended one: nothing changes here.
  *   nonce           GCM: 4-byte salt from the key block || 8-byte explicit nonce carried in the
- *                   record (RFC 5288 §3); zdc writes epoch || seq there.
+ *                   record (RFC 5288 §3); zdc writes epoch || seq there, or continues another
+ *                   writer's counter (zdc_dtls_record_set_explicit_nonce()).
  *                   ChaCha20-Poly1305: 12-byte IV XOR (epoch << 48 | seq), left-padded with
  *                   zeros (RFC 7905 §2); nothing carried.
  *   AAD             epoch(2) || seq(6) || type(1) || version(2) || plaintext length(2)
@@ -95,9 +96,10 @@ typedef struct zdc_dtls_record {
     void *wctx; /* EVP_CIPHER_CTX, keyed for writing */
     void *rctx; /* EVP_CIPHER_CTX, keyed for reading */
     uint8_t wiv[12], riv[12];
-    uint64_t wseq; /* next sequence number to write; ZDC_DTLS_REC_SEQ_MAX + 1 = exhausted */
-    uint64_t rtop; /* highest sequence number accepted (valid when rwin != 0) */
-    uint64_t rwin; /* bit i: rtop - i was accepted (or lies below the floor) */
+    uint64_t wseq;         /* next sequence number to write; ZDC_DTLS_REC_SEQ_MAX + 1 = exhausted */
+    uint64_t explicit_off; /* GCM: explicit nonce = (epoch << 48 | seq) + explicit_off */
+    uint64_t rtop;         /* highest sequence number accepted (valid when rwin != 0) */
+    uint64_t rwin;         /* bit i: rtop - i was accepted (or lies below the floor) */
     zdc_dtls_record_stats stats;
 } zdc_dtls_record;
 
@@ -109,6 +111,13 @@ typedef struct zdc_dtls_record {
  * 2^48) or ZDC_ERR_NOMEM / ZDC_ERR_CRYPTO (nothing to clear then). */
 int zdc_dtls_record_init(zdc_dtls_record *r, const zdc_dtls_keys *k, bool is_client, uint16_t epoch,
                          uint64_t write_seq, uint64_t read_floor);
+
+/* GCM only: the next record written carries explicit nonce `next`, the one after it next + 1,
+ * and so on (instead of epoch || seq). For taking over the write direction from OpenSSL 3.0,
+ * whose GCM explicit nonces are a counter from a random start: continuing its run keeps every
+ * (key, nonce) pair unique (the run cannot come round in 2^48 records). Returns 0 or
+ * ZDC_ERR_INVALID_PARAMETER (NULL, or ChaCha20-Poly1305, whose nonce is bound to epoch||seq). */
+int zdc_dtls_record_set_explicit_nonce(zdc_dtls_record *r, uint64_t next);
 
 /* Frees the cipher contexts and wipes the IVs. Safe on a zeroed or cleared struct. */
 void zdc_dtls_record_clear(zdc_dtls_record *r);
