@@ -497,6 +497,32 @@ Test(dtls_record, read_floor_rejects_what_was_processed_before)
     pair_clear(&p);
 }
 
+Test(dtls_record, marked_seen_and_moved_write_sequence)
+{
+    pair p;
+    rec r[6];
+    zdc_dtls_rec_view v;
+    pair_init(&p, ZDC_DTLS_AEAD_CHACHA20_POLY1305, 0);
+    for (int i = 0; i < 6; i++)
+        seal(&p.c, &r[i], 8, (uint8_t)i);
+    cr_assert_eq(zdc_dtls_record_mark_seen(&p.s, 0), 0);
+    cr_assert_eq(zdc_dtls_record_mark_seen(&p.s, 2), 0);
+    cr_assert_eq(open_copy(&p.s, &r[0], &v), ZDC_ERR_AGAIN);
+    cr_assert_eq(open_copy(&p.s, &r[1], &v), 0);
+    cr_assert_eq(open_copy(&p.s, &r[2], &v), ZDC_ERR_AGAIN);
+    cr_assert_eq(open_copy(&p.s, &r[3], &v), 0);
+    cr_assert_eq(zdc_dtls_record_mark_seen(&p.s, ZDC_DTLS_REC_SEQ_MAX + 1),
+                 ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_dtls_record_set_write_seq(&p.c, 40), 0);
+    rec w;
+    seal(&p.c, &w, 8, 0);
+    cr_assert_eq(zdc_load_u32(w.p + 7), 40u);
+    cr_assert_eq(open_copy(&p.s, &w, &v), 0);
+    cr_assert_eq(zdc_dtls_record_set_write_seq(&p.c, ZDC_DTLS_REC_SEQ_MAX + 2),
+                 ZDC_ERR_INVALID_PARAMETER);
+    pair_clear(&p);
+}
+
 Test(dtls_record, sequence_exhaustion_refuses_to_wrap)
 {
     pair p;

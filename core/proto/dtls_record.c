@@ -191,6 +191,24 @@ void zdc_dtls_record_clear(zdc_dtls_record *r)
     OPENSSL_cleanse(r, sizeof *r);
 }
 
+int zdc_dtls_record_set_write_seq(zdc_dtls_record *r, uint64_t seq)
+{
+    if (r == NULL || seq > ZDC_DTLS_REC_SEQ_MAX + 1)
+        return ZDC_ERR_INVALID_PARAMETER;
+    r->wseq = seq;
+    return 0;
+}
+
+static void window_mark(zdc_dtls_record *r, uint64_t seq);
+
+int zdc_dtls_record_mark_seen(zdc_dtls_record *r, uint64_t seq)
+{
+    if (r == NULL || seq > ZDC_DTLS_REC_SEQ_MAX)
+        return ZDC_ERR_INVALID_PARAMETER;
+    window_mark(r, seq);
+    return 0;
+}
+
 int zdc_dtls_record_set_explicit_nonce(zdc_dtls_record *r, uint64_t next)
 {
     if (r == NULL || r->wctx == NULL || !is_gcm(r->aead))

@@ -112,6 +112,18 @@ typedef struct zdc_dtls_record {
 int zdc_dtls_record_init(zdc_dtls_record *r, const zdc_dtls_keys *k, bool is_client, uint16_t epoch,
                          uint64_t write_seq, uint64_t read_floor);
 
+/* Moves the write direction to sequence number `seq` (the next record carries it): for taking
+ * over from another writer of the same epoch, at one above the highest sequence number it
+ * used. Call before zdc_dtls_record_set_explicit_nonce(). Returns 0 or
+ * ZDC_ERR_INVALID_PARAMETER (NULL, seq above 2^48). */
+int zdc_dtls_record_set_write_seq(zdc_dtls_record *r, uint64_t seq);
+
+/* Marks sequence number `seq` as received without opening anything (records another reader
+ * processed, e.g. OpenSSL before the hand-off), so the same record arriving again is a
+ * replay. Moves the window like an accepted record: use it only for small, plausible
+ * sequence numbers. Returns 0 or ZDC_ERR_INVALID_PARAMETER. */
+int zdc_dtls_record_mark_seen(zdc_dtls_record *r, uint64_t seq);
+
 /* GCM only: the next record written carries explicit nonce `next`, the one after it next + 1,
  * and so on (instead of epoch || seq). For taking over the write direction from OpenSSL 3.0,
  * whose GCM explicit nonces are a counter from a random start: continuing its run keeps every
