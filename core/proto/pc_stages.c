@@ -206,7 +206,11 @@ static void turn_send(void *user, const uint8_t *p, size_t len)
 {
     pc_turn *t = user;
     zdc_pc *pc = t->pc;
-    pc->env.send(pc->env.user, &pc->turn_cfg[t - pc->turn].server, p, len);
+    size_t slot = (size_t)(t - pc->turn);
+    if (pc->turn_cfg[slot].transport == ZDC_TURN_UDP)
+        pc->env.send(pc->env.user, &pc->turn_cfg[slot].server, p, len);
+    else if (t->stream) /* RFC 6062: messages follow each other on the stream as they are */
+        pc->env.stream_send(pc->env.user, (unsigned)slot, p, len);
 }
 
 static void turn_random(void *user, uint8_t *p, size_t n)
@@ -292,7 +296,8 @@ static int make_turn(zdc_pc *pc)
         t->pc = pc;
         zdc_turn_config tc = {.username = pc->turn_cfg[i].username,
                               .password = pc->turn_cfg[i].credential,
-                              .transport = ZDC_TURN_UDP,
+                              .transport = pc->turn_cfg[i].transport,
+                              .refresh_every_ms = pc->tun.turn_refresh_ms,
                               .software = "zdc",
                               .log = &pc->log,
                               .user = t,
@@ -310,6 +315,31 @@ static int make_turn(zdc_pc *pc)
     return pc->n_turn ? zdc_ice_expect_relays(pc->ice, (unsigned)pc->n_turn) : 0;
 }
 
+/* Allocates on server i: over UDP at once; over TCP/TLS the stream is opened first and the
+ * Allocate waits in its queue until it is connected. */
+static void turn_start(zdc_pc *pc, size_t i, uint64_t now_ns)
+{
+    pc_turn *t = &pc->turn[i];
+    const pc_turn_cfg *c = &pc->turn_cfg[i];
+    int rv = 0;
+    if (c->transport != ZDC_TURN_UDP) {
+        zdc_pc_stream_params sp = {.server = c->server,
+                                   .tls = c->transport == ZDC_TURN_TLS,
+                                   .server_name = c->server_name,
+                                   .fingerprint = c->fingerprint,
+                                   .insecure = c->insecure};
+        rv = pc->env.stream_open ? pc->env.stream_open(pc->env.user, (unsigned)i, &sp)
+                                 : ZDC_ERR_NOT_SUPPORTED;
+        t->stream = rv == 0;
+    }
+    zdc_turn_allocate(t->t, now_ns);
+    if (rv != 0)
+        zdc_turn_abort(t->t, rv,
+                       rv == ZDC_ERR_NOT_SUPPORTED
+                           ? "TURN over TCP/TLS needs an engine (no stream transport here)"
+                           : "cannot open a TCP connection to the TURN server");
+}
+
 int pc_gather(zdc_pc *pc, uint64_t now_ns)
 {
     pc->now_ns = now_ns;
@@ -318,7 +348,7 @@ int pc_gather(zdc_pc *pc, uint64_t now_ns)
         return rv;
     for (size_t i = 0; i < pc->n_turn; i++)
         if (pc->turn[i].t && zdc_turn_state(pc->turn[i].t) == ZDC_TURN_IDLE)
-            zdc_turn_allocate(pc->turn[i].t, now_ns);
+            turn_start(pc, i, now_ns);
     return 0;
 }
 
@@ -331,6 +361,9 @@ void pc_turn_free_all(zdc_pc *pc, bool close)
             zdc_turn_close(pc->turn[i].t, pc->now_ns);
         zdc_turn_free(pc->turn[i].t);
         pc->turn[i].t = NULL;
+        if (pc->turn[i].stream)
+            pc->env.stream_close(pc->env.user, (unsigned)i); /* after the deallocation left */
+        pc->turn[i].stream = false;
     }
 }
 

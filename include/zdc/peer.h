@@ -92,15 +92,26 @@ enum zdc_write_mode { ZDC_WRITE_MODE_TEXT = 0, ZDC_WRITE_MODE_BINARY = 1 };
 /* ---- configuration -------------------------------------------------------------------- */
 
 typedef struct zdc_ice_server {
-    /* One or more URLs: "stun:host:port", "turn:host:port?transport=udp", ... Several may be
-     * given separated by ',' or whitespace (the JS "urls" list). turn: URLs relay over UDP
-     * (RFC 8656) with username and credential (the long-term credential mechanism); turn:
-     * URLs with ?transport=tcp and turns: URLs are accepted and skipped (TURN over TCP/TLS is
-     * not implemented yet; zdc_peer_last_error says so). Names are resolved by
+    /* One or more URLs: "stun:host:port", "turn:host:port?transport=udp|tcp",
+     * "turns:host:port", ... Several may be given separated by ',' or whitespace (the JS
+     * "urls" list). turn: URLs relay (RFC 8656) with username and credential (the long-term
+     * credential mechanism), over UDP, or over TCP with ?transport=tcp (RFC 6062 framing);
+     * turns: URLs relay over TLS over TCP (default port 5349). Names are resolved by
      * zdc_peer_initialize. */
     const char *urls;
     const char *username;   /* turn: required */
     const char *credential; /* turn: required (the password) */
+    /* turns: only. By default the server's certificate must chain to the system's trust
+     * store (OpenSSL's default paths) and name tls_server_name (NULL: the URL's host, a name
+     * or an IP address). */
+    const char *tls_server_name;
+    /* turns: pin instead: only the certificate whose SHA-256 fingerprint this is ("sha-256
+     * AB:CD:..." as in SDP, or the 64 hex digits alone) is accepted, chain and name are not
+     * checked (a self-signed certificate). */
+    const char *tls_fingerprint;
+    /* turns: no verification at all (tests only: anyone on the path can read the relay's
+     * credentials exchange and traffic). */
+    bool tls_insecure;
 } zdc_ice_server;
 
 /* W3C RTCIceTransportPolicy. */
