@@ -482,6 +482,9 @@ static void connected(zdc_stream *s)
     }
     s->state = ZDC_STREAM_OPEN;
     s->deadline = UINT64_MAX;
+    char server[ZDC_ADDR_STRLEN];
+    zdc_addr_format(&s->cfg.server, true, server, sizeof server);
+    ZDC_LOG_I(s->cfg.log, ZDC_LOG_TURN, "TURN over TCP to %s: connected", server);
     flush(s);
 }
 
