@@ -76,6 +76,13 @@ static void on_message(void *user, const uint8_t *p, size_t len)
     zdc_engine_member_changed(m);
 }
 
+static void on_open(void *user, const char *info)
+{
+    zdc_engine_stream *es = user;
+    if (es->m && es->m->pc)
+        zdc_pc_turn_stream_opened(es->m->pc, es->slot, info);
+}
+
 static void on_failed(void *user, const char *reason)
 {
     zdc_engine_stream *es = user;
@@ -113,6 +120,7 @@ static int stream_open(void *user, unsigned slot, const zdc_pc_stream_params *sp
                            .log = m->pc ? zdc_pc_log(m->pc) : NULL,
                            .user = es,
                            .on_message = on_message,
+                           .on_open = on_open,
                            .on_failed = on_failed};
     m->streams[slot] = es;
     zdc_link_append(&e->streams, &es->link);

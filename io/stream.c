@@ -39,6 +39,7 @@ struct zdc_stream {
     SSL *ssl;
     bool want_write; /* TLS: the last operation wants the socket writable */
     char ktls[96];
+    char info[160]; /* TLS: version, cipher, kTLS (on_open) */
     uint8_t *rx;
     size_t rx_len;
     uint8_t *tx; /* queued bytes tx[tx_head..tx_len) */
@@ -193,8 +194,9 @@ static bool tls_opened(zdc_stream *s)
 #endif
     char server[ZDC_ADDR_STRLEN];
     zdc_addr_format(&s->cfg.server, true, server, sizeof server);
-    ZDC_LOG_I(s->cfg.log, ZDC_LOG_TURN, "TURN over TLS to %s: %s, %s, %s", server,
-              SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl), s->ktls);
+    snprintf(s->info, sizeof s->info, "%s, %s, %s", SSL_get_version(s->ssl),
+             SSL_get_cipher_name(s->ssl), s->ktls);
+    ZDC_LOG_I(s->cfg.log, ZDC_LOG_TURN, "TURN over TLS to %s: %s", server, s->info);
     return true;
 }
 
@@ -453,7 +455,9 @@ static void handshake(zdc_stream *s)
         s->state = ZDC_STREAM_OPEN;
         s->deadline = UINT64_MAX;
         s->want_write = false;
-        if (flush(s))
+        if (s->cfg.on_open)
+            s->cfg.on_open(s->cfg.user, s->info);
+        if (s->state == ZDC_STREAM_OPEN && !s->free_pending && flush(s))
             readable(s); /* the server may already have sent (or closed) */
         return;
     }
@@ -485,7 +489,10 @@ static void connected(zdc_stream *s)
     char server[ZDC_ADDR_STRLEN];
     zdc_addr_format(&s->cfg.server, true, server, sizeof server);
     ZDC_LOG_I(s->cfg.log, ZDC_LOG_TURN, "TURN over TCP to %s: connected", server);
-    flush(s);
+    if (s->cfg.on_open)
+        s->cfg.on_open(s->cfg.user, "");
+    if (!s->free_pending)
+        flush(s);
 }
 
 static void handle_io(zdc_stream *s, short revents)

@@ -52,6 +52,9 @@ typedef struct zdc_stream_config {
     void *user;
     /* One whole message (STUN, or ChannelData with its padding). May call zdc_stream_send. */
     void (*on_message)(void *user, const uint8_t *p, size_t len);
+    /* Optional: the stream is OPEN; info (TLS: "TLSv1.3, <cipher>, kTLS: ...", TCP: "") is
+     * valid during the call. */
+    void (*on_open)(void *user, const char *info);
     /* The stream failed (state FAILED); reason is valid during the call. */
     void (*on_failed)(void *user, const char *reason);
 } zdc_stream_config;

@@ -496,6 +496,12 @@ void zdc_pc_turn_stream_failed(zdc_pc *pc, unsigned slot, const char *reason, ui
     after_input(pc, now_ns);
 }
 
+void zdc_pc_turn_stream_opened(zdc_pc *pc, unsigned slot, const char *info)
+{
+    if (!pc->closed && slot < pc->n_turn && pc->turn[slot].t)
+        snprintf(pc->turn[slot].info, sizeof pc->turn[slot].info, "%s", info ? info : "");
+}
+
 size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max)
 {
     size_t n = 0;

@@ -242,6 +242,9 @@ int zdc_pc_handle_turn_stream(zdc_pc *pc, unsigned slot, const uint8_t *p, size_
 /* The stream of TURN client `slot` failed (could not connect, TLS refused, dropped): that
  * allocation FAILS with `reason`, as one over UDP that stopped answering. */
 void zdc_pc_turn_stream_failed(zdc_pc *pc, unsigned slot, const char *reason, uint64_t now_ns);
+/* The stream of TURN client `slot` is open; info (TLS: version, cipher, kTLS path) is kept for
+ * zdc_peer_stats.relay_tls. */
+void zdc_pc_turn_stream_opened(zdc_pc *pc, unsigned slot, const char *info);
 /* The addresses of the TURN servers over UDP this peer talks to now, at most max. Returns the
  * count. */
 size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max);

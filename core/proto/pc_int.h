@@ -83,6 +83,7 @@ typedef struct pc_turn {
     zdc_turn *t;
     bool allocated, reported; /* reported: the ICE agent heard the outcome */
     bool stream;              /* env.stream_open succeeded: close it with the client */
+    char info[96];            /* TLS: what zdc_pc_turn_stream_opened said (stats) */
 } pc_turn;
 
 struct zdc_pc {

@@ -304,17 +304,22 @@ scenario() {
     run_pair 30 "--ice-server turn:203.0.113.1:3478?transport=tcp --ice-username alice --ice-credential s3cret --send 20 --size 1000" "$peerb"
     local rc1=$?
     a_tcp=$(selected A)
-    [ $rc1 = 0 ] && echo "$a_tcp" | grep -qE -- '\(relay -> ' &&
+    # zdc_peer_get_stats (zdc-peer prints it at exit): relayProtocol of the selected pair.
+    local st1 st2
+    st1=$(grep -m1 -ohE '^A event .*"relayProtocol":"[a-z]+"' "$tmp/run.log" | grep -oE '"relayProtocol":"[a-z]+"')
+    [ $rc1 = 0 ] && echo "$a_tcp" | grep -qE -- '\(relay -> ' && [ "$st1" = '"relayProtocol":"tcp"' ] &&
       grep -q "^A log .*TURN over TCP to 203.0.113.1:3478: connected" "$tmp/run.log" && ok_tcp=1
     [ $ok_tcp = 1 ] || { echo "---- tcp-only, TCP run ----"; tail -n 40 "$tmp/run.log"; }
     run_pair 30 "--ice-server turns:203.0.113.1:5349 --ice-username alice --ice-credential s3cret --ice-tls-fingerprint $turn_fp --send 20 --size 1000" "$peerb"
     local rc2=$?
     a_tls=$(selected A)
     ktls=$(grep -m1 -oE "^A log .*TURN over TLS to 203.0.113.1:5349: [^\"]*" "$tmp/run.log" | sed 's/.*5349: //')
-    [ $rc2 = 0 ] && echo "$a_tls" | grep -qE -- '\(relay -> ' && echo "$ktls" | grep -q "kTLS: " && ok_tls=1
+    st2=$(grep -m1 -ohE '^A event .*"relayProtocol":"[a-z]+","relayTls":"[^"]*"' "$tmp/run.log" | grep -oE '"relayProtocol":.*')
+    [ $rc2 = 0 ] && echo "$a_tls" | grep -qE -- '\(relay -> ' && echo "$ktls" | grep -q "kTLS: " &&
+      echo "$st2" | grep -q '"relayProtocol":"tls","relayTls":".*kTLS: ' && ok_tls=1
     # The firewall did drop A's UDP (its checks and STUN): the relay was the only way.
     drops=$(nsx a nft list table inet tcponly 2>/dev/null | grep -oE 'packets [0-9]+' | head -1)
-    detail="tcp: rc=$rc1 A[$a_tcp]; tls: rc=$rc2 A[$a_tls] [$ktls]; udp dropped [$drops]"
+    detail="tcp: rc=$rc1 A[$a_tcp] stats[$st1]; tls: rc=$rc2 A[$a_tls] [$ktls] stats[$st2]; udp dropped [$drops]"
     [ $ok_tcp = 1 ] && [ $ok_tls = 1 ] && [ -n "$drops" ] && [ "$drops" != "packets 0" ] && ok=1
     ;;
   refresh)
