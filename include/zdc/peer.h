@@ -185,11 +185,12 @@ ZDC_API int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_p
 ZDC_API void zdc_peer_free(zdc_peer peer);
 
 /* (Re)initializes with a configuration: discards any previous connection, channel and queued
- * event, and returns to state NEW. stun: URLs are resolved now (numeric addresses or names
- * through the system resolver).
- * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, tuning.max_channels
- * over 1024);
- * ZDC_ERR_NOT_SUPPORTED (turn:/turns: URLs — relaying is not implemented yet); ZDC_ERR_NOMEM.
+ * event, and returns to state NEW. stun:/turn:/turns: URLs are resolved now (numeric addresses
+ * or names through the system resolver).
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, a name that does not
+ * resolve, a turn:/turns: URL without username and credential, more than 8 STUN or 4 TURN
+ * servers, tls_server_name or tls_fingerprint too long, tuning.max_channels over 1024);
+ * ZDC_ERR_NOT_SUPPORTED (stuns: URLs); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
 ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
 
