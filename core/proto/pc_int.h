@@ -84,6 +84,7 @@ typedef struct pc_turn {
     bool allocated, reported; /* reported: the ICE agent heard the outcome */
     bool stream;              /* env.stream_open succeeded: close it with the client */
     char info[96];            /* TLS: what zdc_pc_turn_stream_opened said (stats) */
+    zdc_addr mapped;          /* our address as the server saw it (offered again on restart) */
 } pc_turn;
 
 struct zdc_pc {
