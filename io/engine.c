@@ -81,10 +81,11 @@ zdc_loop *zdc_engine_loop(const zdc_engine *e)
 static int engine_send(zdc_engine *e, zdc_pkt *pkt)
 {
     if (e->worker) {
+        uint32_t len = pkt->len; /* pkt is the I/O thread's once queued */
         int rv = zdc_worker_send(e->worker, pkt, e->in_poll);
         if (rv == 0) {
             e->st.tx_datagrams++;
-            e->st.tx_bytes += pkt->len;
+            e->st.tx_bytes += len;
         }
         return rv;
     }

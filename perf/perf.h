@@ -53,6 +53,7 @@ typedef struct perf_params {
     int hs_clients;    /* clients connecting at once */
     int scale_peers;   /* peers on the server engine in the scale case */
     double scale_secs; /* seconds of 20 Hz ticks */
+    int workers;       /* scale/handshake server: engine workers, each on a thread (0: inline) */
     bool against;      /* run the reference */
     const char *json;  /* output file or NULL */
     const char *node;
