@@ -150,6 +150,8 @@ static uint64_t key_workers(zdc_keymap *m, const void *key, size_t len)
 static void remember_txid(zdc_workers *ws, unsigned worker, const zdc_pkt *pkt)
 {
     const uint8_t *p = pkt->data;
+    if (ws->n == 1)
+        return;
     if (pkt->len < 20 || (p[0] & 0x01) != 0 || (p[1] & 0x10) != 0 ||
         zdc_demux_classify(p, pkt->len) != ZDC_DEMUX_STUN)
         return;
@@ -174,6 +176,9 @@ static void remember_txid(zdc_workers *ws, unsigned worker, const zdc_pkt *pkt)
  * indication) by its source address. The worker's own table confirms. */
 static uint64_t owners(zdc_workers *ws, const zdc_pkt *pkt)
 {
+    if (ws->n == 1)
+        return 1; /* one worker (io_thread): its own table routes everything, self traffic and
+                     TURN included, exactly as an engine without threads */
     uint64_t mask = 0;
     if (zdc_demux_classify(pkt->data, pkt->len) == ZDC_DEMUX_STUN) {
         zdc_stun_msg msg;
@@ -455,6 +460,8 @@ static void publish_addr(zdc_worker *w, zdc_wk_pub *pub, int slot, const uint8_t
 
 void zdc_worker_publish(zdc_worker *w, zdc_wk_pub *pub, const zdc_route_entry *r)
 {
+    if (w->ws->n == 1)
+        return; /* nothing to choose between */
     size_t ul = r && r->has_ufrag ? strlen(r->ufrag) : 0;
     if (pub->ufrag_len != ul || (ul && memcmp(pub->ufrag, r->ufrag, ul) != 0)) {
         if (pub->ufrag_len)

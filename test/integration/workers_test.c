@@ -585,3 +585,91 @@ Test(workers, free_with_live_peers, .timeout = 120)
         }
     }
 }
+
+/* ---- one worker beside the I/O thread: two peers of the engine talk to each other ---------- */
+
+typedef struct self_side {
+    zdc_peer peer;
+    struct self_side *other;
+    zdc_channel ch;
+    bool open;
+    int got;
+} self_side;
+
+static void self_desc(void *user, zdc_peer peer, const char *type, const char *sdp)
+{
+    self_side *s = user;
+    zdc_peer_set_local_description(peer, type, sdp);
+    zdc_peer_set_remote_description(s->other->peer, type, sdp);
+}
+
+static void self_cand(void *user, zdc_peer peer, const char *mid, int index, const char *cand)
+{
+    self_side *s = user;
+    (void)peer;
+    zdc_peer_add_ice_candidate(s->other->peer, mid, index, cand);
+}
+
+static void self_dc(void *user, zdc_peer peer, zdc_channel ch)
+{
+    self_side *s = user;
+    (void)peer;
+    s->ch = ch;
+}
+
+static void self_open(void *user, zdc_peer peer, zdc_channel ch)
+{
+    self_side *s = user;
+    (void)peer;
+    s->open = true;
+    s->ch = ch;
+    for (int i = 0; i < 10; i++)
+        zdc_channel_put_packet(ch, (const uint8_t *)"tick", 4);
+}
+
+static void self_msg(void *user, zdc_peer peer, zdc_channel ch)
+{
+    self_side *s = user;
+    (void)peer;
+    const uint8_t *d;
+    size_t len;
+    bool str;
+    while (zdc_channel_get_packet(ch, &d, &len, &str) == 0) {
+        s->got += len == 4 && memcmp(d, "tick", 4) == 0;
+        zdc_channel_release_packet(ch);
+    }
+}
+
+Test(workers, io_thread_self_pair, .timeout = 120)
+{
+    use_native_sctp();
+    zdc_engine *e = engine_with(1, true);
+    cr_assert_not_null(e);
+    zdc_engine *w = zdc_engine_worker(e, 0);
+    cr_assert_neq(w, e, "a worker beside the I/O thread");
+    self_side a = {0}, b = {0};
+    a.other = &b;
+    b.other = &a;
+    zdc_peer_callbacks cb = {.on_session_description_created = self_desc,
+                             .on_ice_candidate_created = self_cand,
+                             .on_data_channel_received = self_dc,
+                             .on_channel_open = self_open,
+                             .on_channel_message = self_msg};
+    cb.user = &a;
+    cr_assert_eq(zdc_peer_new(w, &cb, &a.peer), 0);
+    cb.user = &b;
+    cr_assert_eq(zdc_peer_new(w, &cb, &b.peer), 0);
+    cr_assert_eq(zdc_peer_create_data_channel(a.peer, "self", NULL, &a.ch), 0);
+    cr_assert_eq(zdc_peer_create_offer(a.peer), 0);
+    uint64_t t0 = now_ms();
+    while ((a.got < 10 || b.got < 10) && now_ms() - t0 < DEADLINE_MS)
+        zdc_engine_poll(w, 10);
+    cr_assert_eq(a.got, 10, "a got %d", a.got);
+    cr_assert_eq(b.got, 10, "b got %d", b.got);
+    zdc_engine_stats st;
+    zdc_engine_get_stats(e, &st);
+    cr_assert_gt(st.self_sent, 0, "through the engine's own socket");
+    zdc_peer_free(a.peer);
+    zdc_peer_free(b.peer);
+    zdc_engine_free(e);
+}
