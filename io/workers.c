@@ -585,6 +585,12 @@ void zdc_workers_free(zdc_workers *ws)
     for (unsigned i = 0; ws->w && i < ws->n; i++)
         if (ws->w[i].e)
             zdc_engine_worker_free(ws->w[i].e);
+    /* Closing the loop may still complete receives (io_uring reaps what is in flight), and
+     * those come to io_on_recv: close it while the rings exist, drain them after. */
+    if (ws->loop) {
+        take_sends(ws); /* what the peers sent while closing (SCTP ABORT, close_notify) */
+        zdc_loop_close(ws->loop);
+    }
     for (unsigned i = 0; ws->w && i < ws->n; i++) {
         zdc_worker *w = &ws->w[i];
         if (w->rx.slots)
