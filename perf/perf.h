@@ -64,6 +64,16 @@ typedef struct perf_params {
 double perf_now(void);      /* CLOCK_MONOTONIC seconds (the same clock in every process) */
 double perf_cpu_self(void); /* user + system CPU seconds of this process */
 long perf_rss_kib(void);    /* resident set of this process */
+/* CPU seconds of each thread of this process (/proc/self/task): up to cap threads. */
+#define PERF_MAX_THREADS 80
+typedef struct perf_threads {
+    int n;
+    int tid[PERF_MAX_THREADS];
+    double cpu[PERF_MAX_THREADS];
+} perf_threads;
+void perf_threads_read(perf_threads *t);
+/* The largest CPU seconds one thread spent between two readings (threads matched by id). */
+double perf_threads_busiest(const perf_threads *before, const perf_threads *after);
 
 /* zdc side: runs one case once. */
 void perf_zdc_run(const perf_case *c, const perf_params *p, perf_metrics *out);
