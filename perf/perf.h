@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PERF_MAX_METRICS 16
+#define PERF_MAX_METRICS 24
 #define PERF_MAX_ROUNDS  20
 
 /* What one run of one case measured: named figures (the same names in ndc-ref.mjs). */

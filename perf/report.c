@@ -241,6 +241,7 @@ static int shown_for(const perf_case *c, shown *out)
     case PERF_SCALE:
         out[n++] = (shown){"cpu_pct_per_1000", "CPU % /1000", false};
         out[n++] = (shown){"cpu_us_per_msg", "CPU us/msg", false};
+        out[n++] = (shown){"busiest_us_per_msg", "busiest thread us/msg", false};
         out[n++] = (shown){"tick_rate_pct", "tick rate %", true};
         out[n++] = (shown){"p99_tick_ms", "p99 tick ms", false};
         out[n++] = (shown){"rss_kib_per_peer", "KiB/peer", false};
