@@ -35,13 +35,14 @@ typedef struct tx_msg {
     uint16_t stream, ssn;
     uint32_t ppid;
     bool unordered;
-    bool abandoned;    /* PR-SCTP (RFC 3758 §3.5): given up, covered by FORWARD-TSN */
-    bool ssn_closed;   /* its stream's reset request has gone: the SSN is of a closed epoch */
-    uint8_t pr_policy; /* ZDC_SCTP_ASSOC_PR_* */
-    uint32_t pr_rtx;   /* PR_RTX: retransmissions allowed */
-    uint64_t expires;  /* PR_TTL: deadline */
-    size_t len, sent;  /* bytes handed to fragments so far */
-    unsigned refs;     /* unacknowledged fragments, +1 while queued */
+    bool abandoned;     /* PR-SCTP (RFC 3758 §3.5): given up, covered by FORWARD-TSN */
+    bool ssn_closed;    /* its stream's reset request has gone: the SSN is of a closed epoch */
+    uint32_t closed_at; /* that request's Sender's Last Assigned TSN */
+    uint8_t pr_policy;  /* ZDC_SCTP_ASSOC_PR_* */
+    uint32_t pr_rtx;    /* PR_RTX: retransmissions allowed */
+    uint64_t expires;   /* PR_TTL: deadline */
+    size_t len, sent;   /* bytes handed to fragments so far */
+    unsigned refs;      /* unacknowledged fragments, +1 while queued */
     uint8_t data[];
 } tx_msg;
 

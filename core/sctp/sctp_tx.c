@@ -124,14 +124,18 @@ void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream)
 
 /* The stream's Outgoing SSN Reset Request is about to go: the SSNs its outstanding messages
  * carry belong to an epoch the peer closes when it performs the reset (which it does only
- * once its cumulative TSN reaches the request's last TSN, RFC 6525 §5.2.2). A FORWARD-TSN
- * must then not name them: arriving after the reset it would skip the new epoch's SSN 0. */
+ * once its cumulative TSN reaches the request's last TSN, RFC 6525 §5.2.2). An entry naming
+ * them in a FORWARD-TSN that reaches beyond that TSN could arrive after the reset and skip
+ * the new epoch's SSNs: write_forward_tsn keeps such entries to FORWARD-TSNs that end at or
+ * before it. */
 void zdc_sctp_tx_close_ssn_epoch(zdc_sctp_assoc *a, uint16_t stream)
 {
     for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++) {
         tx_frag *f = frag_of(a, t);
-        if (f->msg && f->msg->stream == stream)
+        if (f->msg && f->msg->stream == stream) {
             f->msg->ssn_closed = true;
+            f->msg->closed_at = a->next_tsn - 1; /* the request's last TSN */
+        }
     }
 }
 
@@ -320,25 +324,42 @@ static void abandon_due(zdc_sctp_assoc *a, uint64_t now)
 
 static void write_forward_tsn(zdc_sctp_assoc *a, zdc_wr *w)
 {
+    /* An abandoned message of a stream whose reset request went (its SSN of a closed epoch)
+     * may be named only by a FORWARD-TSN ending at or before that request's last TSN L: the
+     * peer performs the reset once its cumulative TSN reaches L (RFC 6525 §5.2.2), so such a
+     * FORWARD-TSN is either processed before the reset or ignored as old. This one therefore
+     * stops at L; the next (after the peer's SACK) goes further, without the entry. Once the
+     * peer's cumulative TSN is at L the entry is left out: the reset delivers what waited. */
+    uint32_t cap = a->adv_ack;
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_le(t, cap); t++) {
+        const tx_msg *m = frag_of(a, t)->msg;
+        if (frag_of(a, t)->abandoned && !m->unordered && m->ssn_closed &&
+            zdc_tsn_lt(a->peer_cum, m->closed_at) && zdc_tsn_lt(m->closed_at, cap))
+            cap = m->closed_at;
+    }
     /* §3.2: the highest SSN skipped on each ordered stream. */
     zdc_sctp_fwd_stream st[64];
     uint16_t n = 0;
-    for (uint32_t t = a->peer_cum + 1; zdc_tsn_le(t, a->adv_ack); t++) {
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_le(t, cap); t++) {
         tx_frag *f = frag_of(a, t);
-        if (!f->abandoned || f->msg->unordered || f->msg->ssn_closed)
+        if (!f->abandoned || f->msg->unordered)
+            continue;
+        if (f->msg->ssn_closed && !zdc_tsn_lt(a->peer_cum, f->msg->closed_at))
             continue;
         uint16_t k;
         for (k = 0; k < n && st[k].stream != f->msg->stream; k++)
             ;
         if (k == n) {
-            if (n == 64)
-                break; /* the rest on the next FORWARD-TSN */
+            if (n == 64) {
+                cap = t - 1; /* the rest on the next FORWARD-TSN */
+                break;
+            }
             st[n++] = (zdc_sctp_fwd_stream){f->msg->stream, f->msg->ssn};
         } else if ((int16_t)(f->msg->ssn - st[k].ssn) > 0) {
             st[k].ssn = f->msg->ssn;
         }
     }
-    zdc_sctp_fwd_tsn_build(w, a->adv_ack, st, n);
+    zdc_sctp_fwd_tsn_build(w, cap, st, n);
     a->fwd_pending = false;
 }
 

@@ -27,7 +27,7 @@
 #include "sctp_wire.h"
 
 #define MSEC          1000000ull
-#define CASE_LIMIT_NS (9000ull * MSEC)
+#define CASE_LIMIT_NS (12000ull * MSEC)
 #define N_MSGS        120
 #define HDR           12 /* index u32, length u32, stream u16, sender u8, pad */
 
