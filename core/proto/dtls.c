@@ -863,10 +863,12 @@ static int drive(zdc_dtls *d)
                 rv = fail(d, ZDC_ERR_FINGERPRINT);
             } else {
                 d->state = ZDC_DTLS_CONNECTED;
-                ZDC_LOG_I(d->log, ZDC_LOG_DTLS, "DTLS connected as %s: %s, %s, use_srtp %s",
+                ZDC_LOG_I(d->log, ZDC_LOG_DTLS,
+                          "DTLS connected as %s: %s, %s, use_srtp %s, records %s",
                           d->role == ZDC_DTLS_CLIENT ? "client" : "server", SSL_get_version(d->ssl),
                           SSL_CIPHER_get_name(SSL_get_current_cipher(d->ssl)),
-                          zdc_dtls_srtp_profile(d) ? zdc_dtls_srtp_profile(d) : "none");
+                          zdc_dtls_srtp_profile(d) ? zdc_dtls_srtp_profile(d) : "none",
+                          d->zdc_records ? "zdc" : "openssl");
             }
         } else {
             int e = SSL_get_error(d->ssl, r);
