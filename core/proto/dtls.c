@@ -534,7 +534,7 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
     d->deadline = ZDC_DTLS_NO_TIMEOUT;
     d->log = cfg->log;
     d->alert_in = -1;
-    d->zdc_records = cfg->records == ZDC_DTLS_RECORDS_ZDC;
+    d->zdc_records = cfg->records != ZDC_DTLS_RECORDS_OPENSSL;
     d->ssl = SSL_new(cfg->cert->ctx);
     bio = d->ssl != NULL ? BIO_new(cfg->cert->bio_method) : NULL;
     if (bio == NULL) {
