@@ -103,6 +103,8 @@ static int stream_open(void *user, unsigned slot, const zdc_pc_stream_params *sp
     zdc_engine *e = m->engine;
     if (slot >= ZDC_ROUTE_SERVERS)
         return ZDC_ERR_INVALID_PARAMETER;
+    if (e->worker) /* a worker waits on its rings only: nothing would poll the socket */
+        return ZDC_ERR_NOT_SUPPORTED;
     if (m->streams[slot]) /* a stale one: the peer connection starts over */
         zdc_engine_stream_forget(e, m);
     zdc_engine_stream *es = calloc(1, sizeof *es);

@@ -358,7 +358,8 @@ static void turn_start(zdc_pc *pc, size_t i, uint64_t now_ns)
     if (rv != 0)
         zdc_turn_abort(t->t, rv,
                        rv == ZDC_ERR_NOT_SUPPORTED
-                           ? "TURN over TCP/TLS needs an engine (no stream transport here)"
+                           ? "TURN over TCP/TLS is not available here (no engine, or a worker of a "
+                             "threaded engine)"
                            : "cannot open a TCP connection to the TURN server");
 }
 
