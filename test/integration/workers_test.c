@@ -118,7 +118,17 @@ Test(workers, usrsctp_refused)
     o.workers = 1;
     o.io_thread = true;
     cr_assert_eq(zdc_engine_new(&o, &e), ZDC_ERR_NOT_SUPPORTED);
+    /* Switched to usrsctp after the engine was made: its workers take no more peers. */
     use_native_sctp();
+    o.workers = 2;
+    cr_assert_eq(zdc_engine_new(&o, &e), 0);
+    setenv("ZDC_SCTP", "usrsctp", 1);
+    zdc_peer p;
+    zdc_peer_callbacks cb = {0};
+    cr_assert_eq(zdc_peer_new(zdc_engine_worker(e, 1), &cb, &p), ZDC_ERR_NOT_SUPPORTED);
+    use_native_sctp();
+    cr_assert_eq(zdc_peer_new(zdc_engine_worker(e, 1), &cb, &p), 0);
+    zdc_engine_free(e);
 }
 
 /* ---- traffic across workers and engines ------------------------------------------------- */
