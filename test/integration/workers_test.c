@@ -721,3 +721,66 @@ Test(workers, worker_in_an_application_loop, .timeout = 120)
 {
     run_self_pair(true);
 }
+
+/* ---- idle: no spinning ---------------------------------------------------------------------- */
+
+typedef struct idle_thread {
+    zdc_engine *w;
+    pthread_t th;
+    _Atomic bool stop;
+    _Atomic int polls;
+} idle_thread;
+
+static void *idle_main(void *arg)
+{
+    idle_thread *t = arg;
+    while (!atomic_load(&t->stop)) {
+        zdc_engine_poll(t->w, -1); /* returns on zdc_engine_wake */
+        atomic_fetch_add(&t->polls, 1);
+    }
+    return NULL;
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An engine with two workers, each blocked in zdc_engine_poll(w, -1) on its thread, and no
+ * peer: for 300 ms nobody runs (the I/O thread and both workers sleep), then
+ * zdc_engine_wake releases each worker's poll from another thread. */
+Test(workers, idle_costs_no_cpu_and_wake_releases_a_blocked_poll, .timeout = 60)
+{
+    use_native_sctp();
+    zdc_engine *e = engine_with(2, false);
+    cr_assert_not_null(e);
+    static idle_thread t[2];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < 2; i++) {
+        t[i].w = zdc_engine_worker(e, (unsigned)i);
+        cr_assert_eq(pthread_create(&t[i].th, NULL, idle_main, &t[i]), 0);
+    }
+    struct timespec settle = {0, 50 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    int polls0 = atomic_load(&t[0].polls) + atomic_load(&t[1].polls);
+    double c0 = cpu_seconds();
+    struct timespec idle = {0, 300 * 1000 * 1000};
+    nanosleep(&idle, NULL);
+    double used = cpu_seconds() - c0;
+    int polls1 = atomic_load(&t[0].polls) + atomic_load(&t[1].polls);
+    printf("workers: idle engine with 2 workers used %.1f ms of CPU in 300 ms, %d polls\n",
+           used * 1e3, polls1 - polls0);
+    cr_assert_eq(polls1, polls0, "no poll returned while nothing happened");
+    cr_assert_lt(used, 0.05, "idle: %.1f ms of CPU in 300 ms", used * 1e3);
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&t[i].stop, true);
+        zdc_engine_wake(t[i].w); /* any thread */
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i].th, NULL); /* hangs (ctest's timeout) if a wake-up were lost */
+    cr_assert_gt(atomic_load(&t[0].polls) + atomic_load(&t[1].polls), polls1,
+                 "zdc_engine_wake released the blocked polls");
+    zdc_engine_free(e);
+}
