@@ -264,6 +264,7 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .public4 = e->public4,
                       .public6 = e->public6,
                       .log = &e->log};
+    zdc_engine_stream_env(&env); /* TURN over TCP/TLS: engine_stream.c */
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
         zdc_timer_cancel(&e->timers, &m->timer);
@@ -287,6 +288,7 @@ void zdc_engine_detach(zdc_engine_member *m)
      * remembered before the references to m below are cleared. */
     zdc_pc_free(m->pc);
     m->pc = NULL;
+    zdc_engine_stream_forget(e, m);
     zdc_engine_self_forget(e, m);
     zdc_route_remove(&e->route, &m->route);
     if (e->worker)
@@ -470,7 +472,8 @@ static int engine_step(zdc_engine *e, int timeout_ms)
             zdc_pkt_unref(pkt);
         }
     } else {
-        int rv = zdc_loop_poll(e->loop, timeout_ns);
+        int rv = e->n_streams ? zdc_engine_stream_wait(e, timeout_ns)
+                              : zdc_loop_poll(e->loop, timeout_ns);
         if (rv < 0)
             return ZDC_ERR_IO;
         now = zdc_engine_now_ns();
@@ -617,6 +620,8 @@ static int engine_base_init(zdc_engine *e)
     zdc_engine_log_init(e);
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
+    zdc_link_init(&e->streams);
+    zdc_link_init(&e->stream_graves);
     zdc_timers_init(&e->timers);
     int rv = zdc_engine_ext_init(e);
     if (rv != 0) {
@@ -651,6 +656,7 @@ static void engine_base_clear(zdc_engine *e)
         if (zdc_link_linked(&e->all) && MEMBER_OF(e->all.prev, all) == m)
             zdc_engine_detach(m); /* an owner that failed to detach it */
     }
+    zdc_engine_stream_clear(e);
     zdc_timers_clear(&e->timers);
     zdc_route_clear(&e->route);
     zdc_engine_self_clear(e);
@@ -732,7 +738,7 @@ fail:
 void zdc_engine_free(zdc_engine *e)
 {
     if (!e || e->worker)
-        return; /* a worker goes with its engine */
+        return;                   /* a worker goes with its engine */
     zdc_workers_free(e->workers); /* stops the I/O thread, frees the workers' peers */
     engine_base_clear(e);
     zdc_loop_free(e->loop);

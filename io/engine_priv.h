@@ -33,7 +33,8 @@ struct zdc_engine_member {
     zdc_link ready;                    /* members with events to dispatch (self-linked: none) */
     zdc_timer timer;                   /* armed at zdc_pc_next_timeout (UINT64_MAX: none) */
     struct zdc_engine_member *due;     /* next member whose timer fired in this step */
-    zdc_wk_pub pub;                    /* keys published to the I/O thread (a worker's) */
+    struct zdc_engine_stream *streams[ZDC_ROUTE_SERVERS]; /* TURN over TCP/TLS, per slot */
+    zdc_wk_pub pub; /* keys published to the I/O thread (a worker's) */
 };
 
 /* A datagram one member sent to the engine's own socket, remembered until it comes back. */
@@ -91,6 +92,10 @@ struct zdc_engine {
      * of the engine's own lines (peer 0). */
     zdc_logger log;
     zdc_log_ctx log_ctx;
+
+    /* TCP/TLS connections to TURN servers (engine_stream.c). */
+    zdc_link streams, stream_graves;
+    size_t n_streams;
 };
 
 /* engine_fd.c: the owner thread queued work outside poll (a send, an event, an earlier
@@ -104,6 +109,19 @@ int zdc_engine_ext_init(zdc_engine *e);
 /* The earliest deadline of every member and of the process-wide timers (UINT64_MAX: none). */
 uint64_t zdc_engine_next_deadline(const zdc_engine *e);
 void zdc_engine_ext_clear(zdc_engine *e);
+
+/* ---- engine_stream.c: TURN over TCP/TLS ---------------------------------------------- */
+
+/* Fills env's stream_open/send/close for member m's peer connection. */
+void zdc_engine_stream_env(zdc_pc_env *env);
+/* One wait with streams open: polls their sockets beside the loop's descriptors for up to
+ * timeout_ns (< 0: no limit), runs their I/O and deadlines, and lets the loop take what came.
+ * Returns as zdc_loop_poll. */
+int zdc_engine_stream_wait(zdc_engine *e, int64_t timeout_ns);
+/* Closes every stream of m (it is being detached). */
+void zdc_engine_stream_forget(zdc_engine *e, zdc_engine_member *m);
+/* Frees what is left (zdc_engine_free). */
+void zdc_engine_stream_clear(zdc_engine *e);
 
 /* ---- workers.c and engine.c: the threaded engine ------------------------------------------ */
 

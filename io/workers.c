@@ -301,8 +301,7 @@ static void take_sends(zdc_workers *ws)
 static bool io_has_work(zdc_workers *ws)
 {
     for (unsigned i = 0; i < ws->n; i++)
-        if (ws->w[i].carry || zdc_spsc_count(&ws->w[i].tx) > 0 ||
-            zdc_spsc_count(&ws->w[i].upd) > 0)
+        if (ws->w[i].carry || zdc_spsc_count(&ws->w[i].tx) > 0 || zdc_spsc_count(&ws->w[i].upd) > 0)
             return true;
     return false;
 }
@@ -444,8 +443,7 @@ static void post(zdc_worker *w, bool add, int kind, const void *key, size_t len)
     w->backlog_tail = m;
 }
 
-static void publish_addr(zdc_worker *w, zdc_wk_pub *pub, int slot, const uint8_t *key,
-                         size_t len)
+static void publish_addr(zdc_worker *w, zdc_wk_pub *pub, int slot, const uint8_t *key, size_t len)
 {
     if (pub->addr_len[slot] == len && (len == 0 || memcmp(pub->addr[slot], key, len) == 0))
         return;

@@ -37,9 +37,9 @@ typedef struct zdc_worker zdc_worker;   /* one worker engine's rings */
 #define ZDC_WK_SLOTS (2 + ZDC_ROUTE_VERIFIED + ZDC_ROUTE_SERVERS)
 typedef struct zdc_wk_pub {
     char ufrag[257];
-    uint16_t ufrag_len;                     /* 0: none */
-    uint8_t addr[ZDC_WK_SLOTS - 1][19];     /* address keys (route.h zdc_route_addr_key) */
-    uint8_t addr_len[ZDC_WK_SLOTS - 1];     /* 0: none */
+    uint16_t ufrag_len;                 /* 0: none */
+    uint8_t addr[ZDC_WK_SLOTS - 1][19]; /* address keys (route.h zdc_route_addr_key) */
+    uint8_t addr_len[ZDC_WK_SLOTS - 1]; /* 0: none */
 } zdc_wk_pub;
 
 /* ---- the front (engine.c, zdc_engine_new / zdc_engine_free) ------------------------------ */

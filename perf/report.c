@@ -60,7 +60,8 @@ void perf_threads_read(perf_threads *t)
         /* Fields after the command's closing parenthesis: state is 3rd, utime 14th, stime 15th. */
         char *p = strrchr(buf, ')');
         unsigned long ut = 0, st = 0;
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        if (!p ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
             continue;
         t->tid[t->n] = atoi(de->d_name);
         t->cpu[t->n] = (double)(ut + st) / (double)hz;

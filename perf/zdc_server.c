@@ -441,8 +441,7 @@ static int server_serve(server *sv, char kind, double secs)
 }
 
 /* wave: how many clients of each client process may be connecting at a time (0: all). */
-static int server_start(server *sv, int n, bool reliable, int wave, int workers,
-                        perf_metrics *out)
+static int server_start(server *sv, int n, bool reliable, int wave, int workers, perf_metrics *out)
 {
     memset(sv, 0, sizeof *sv);
     sv->workers = workers;

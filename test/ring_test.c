@@ -339,7 +339,7 @@ Test(spsc, pool_buffer_batches_round_trip, .timeout = 120)
 {
     static struct batch_ctx c;
     zdc_pool_config pc = zdc_pool_config_default();
-    pc.max_buffers = 64;  /* fewer than the rings hold: the pool runs dry and recovers */
+    pc.max_buffers = 64; /* fewer than the rings hold: the pool runs dry and recovers */
     zdc_pool *pool;
     cr_assert_eq(zdc_pool_new(&pc, &pool), 0);
     cr_assert_eq(zdc_spsc_init(&c.rx, 256), 0);

@@ -38,6 +38,11 @@ typedef struct zdc_peer_tuning {
     size_t max_send_queue_channel;
     /* Channels (SCTP streams) per peer, created or received (default and maximum 1024). */
     uint32_t max_channels;
+    /* Tests: TURN allocations are refreshed and their permissions and channels renewed this
+     * often (ms) instead of shortly before they expire (allocations last 600 s and more on
+     * real servers), so a short run sees a real Refresh and CreatePermission. Default 0: the
+     * normal schedule (docs/turn.md). */
+    uint32_t turn_refresh_ms;
 } zdc_peer_tuning;
 
 #ifdef __cplusplus

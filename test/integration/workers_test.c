@@ -30,13 +30,13 @@
 
 #include "zdc/zdc.h"
 
-#define DEADLINE_MS  60000
-#define PAIRS        24
-#define IN_FLIGHT    3 /* pairs one client thread runs at once */
-#define MESSAGES     40
-#define SRV_WORKERS  3
-#define CLI_WORKERS  2
-#define MAILBOX      4096
+#define DEADLINE_MS 60000
+#define PAIRS       24
+#define IN_FLIGHT   3 /* pairs one client thread runs at once */
+#define MESSAGES    40
+#define SRV_WORKERS 3
+#define CLI_WORKERS 2
+#define MAILBOX     4096
 
 static uint64_t now_ms(void)
 {
@@ -182,8 +182,7 @@ static void fail(wthread *t, const char *what, int pair)
         fprintf(stderr, "workers_test pair %d: %s\n", pair, what);
 }
 
-static void send_mail(wthread *to, int kind, int pair, const char *text, const char *mid,
-                      int index)
+static void send_mail(wthread *to, int kind, int pair, const char *text, const char *mid, int index)
 {
     mail m = {kind, pair, text ? strdup(text) : NULL, mid ? strdup(mid) : NULL, index};
     pthread_mutex_lock(&to->lock);

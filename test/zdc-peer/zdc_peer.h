@@ -62,6 +62,7 @@ typedef struct options {
     zdc_ice_server ice_servers[4];
     size_t n_ice_servers;
     bool relay_only;
+    uint32_t turn_refresh_ms;
 } options;
 
 /* One data channel and, on the sender, where its echoes stand. */
