@@ -34,6 +34,8 @@
 
 #define MEMBER_OF(ptr, field) ZDC_CONTAINER_OF(ptr, zdc_engine_member, field)
 
+static bool sctp_thread_safe(void);
+
 void zdc_engine_options_default(zdc_engine_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -229,6 +231,8 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
         return ZDC_ERR_INVALID_PARAMETER;
     if (e->workers)
         return ZDC_ERR_INVALID_STATE; /* the I/O front: peers live on its workers */
+    if (e->worker && !sctp_thread_safe())
+        return ZDC_ERR_NOT_SUPPORTED; /* usrsctp became the SCTP since zdc_engine_new */
     zdc_engine_member *m = calloc(1, sizeof *m);
     if (!m)
         return ZDC_ERR_NOMEM;
