@@ -36,17 +36,44 @@ struct ep {
     bool abort_zero_checksum_init; /* behave like Pion 1.8.6: ABORT an INIT carrying ZCA */
     uint16_t resets[128], done[128];
     size_t nresets, ndone;
-    size_t msgs_at_reset; /* messages received when the first reset arrived */
+    size_t msgs_at_reset;                  /* messages received when the first reset arrived */
+    unsigned reset_reqs, reset_reqs_early; /* our reset requests; those sent before their
+                                              Sender's Last Assigned TSN was acknowledged */
     struct ep *peer;
 };
 
 static zdc_fakeclock clk;
 static uint32_t test_mtu = 1200; /* a test may pick another (not a multiple of 4) */
 
+/* Counts the Outgoing SSN Reset Requests in packet p and those sent while data up to their
+ * Sender's Last Assigned TSN was still unacknowledged. */
+static void count_reset_requests(struct ep *e, const uint8_t *p, size_t len)
+{
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    zdc_sctp_chunk c;
+    if (e->a == NULL || zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0)
+        return;
+    while (zdc_sctp_chunk_next(&it, &raw) == 1) {
+        if (raw.type != ZDC_SCTP_RE_CONFIG || zdc_sctp_chunk_parse(&raw, &c) != 0)
+            continue;
+        for (unsigned i = 0; i < c.u.reconfig.n; i++) {
+            const zdc_sctp_reconf_param *q = &c.u.reconfig.p[i];
+            if (q->type != ZDC_SCTP_P_OUT_RESET_REQ)
+                continue;
+            e->reset_reqs++;
+            if (zdc_tsn_lt(e->a->peer_cum, q->last_tsn))
+                e->reset_reqs_early++;
+        }
+    }
+}
+
 static int ep_send(void *user, const uint8_t *p, size_t len)
 {
     struct ep *e = user;
     e->packets_sent++;
+    count_reset_requests(e, p, len);
     if (len >= 12 && zdc_crc32c_load(p + 8) == 0)
         e->zero_csum_seen++;
     cr_assert_leq(len, test_mtu);
@@ -640,6 +667,9 @@ Test(sctp_assoc, reset_after_data_in_flight_then_the_stream_id_is_reused)
     cr_assert_eq(b.nresets, 1);
     cr_assert_eq(b.resets[0], 3);
     cr_assert_eq(b.msgs_at_reset, 30, "every message sent before the reset arrived first");
+    cr_assert_gt(a.reset_reqs, 0);
+    cr_assert_eq(a.reset_reqs_early, 0,
+                 "the request waits until the stream's data is acknowledged (as usrsctp does)");
     cr_assert_eq(a.ndone, 1);
     cr_assert_eq(a.done[0], 3);
     /* The id again, from SSN 0: delivered, in order. */

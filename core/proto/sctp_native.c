@@ -43,9 +43,59 @@ struct zdc_sctp_nat {
     zdc_sctp_stats stats;
 };
 
+/* TRACE: one line per packet, its chunks summarised (the data path; off costs a compare). */
+static void trace_packet(const zdc_sctp_nat *n, const char *dir, const uint8_t *p, size_t len)
+{
+    if (!zdc_log_enabled(n->cfg.log, ZDC_LOG_TRACE, ZDC_LOG_SCTP))
+        return;
+    char line[512] = "";
+    size_t used = 0;
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    if (zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0)
+        return;
+    while (used < sizeof line - 64 && zdc_sctp_chunk_next(&it, &raw) == 1) {
+        zdc_sctp_chunk c;
+        int w;
+        if (zdc_sctp_chunk_parse(&raw, &c) != 0) {
+            w = snprintf(line + used, sizeof line - used, " [type %u]", (unsigned)raw.type);
+        } else if (c.type == ZDC_SCTP_DATA) {
+            w = snprintf(line + used, sizeof line - used,
+                         " [DATA tsn %u sid %u ssn %u ppid %u %zu B%s%s%s]", (unsigned)c.u.data.tsn,
+                         (unsigned)c.u.data.stream, (unsigned)c.u.data.ssn, (unsigned)c.u.data.ppid,
+                         c.u.data.len, (c.u.data.flags & ZDC_SCTP_DATA_B) ? " B" : "",
+                         (c.u.data.flags & ZDC_SCTP_DATA_E) ? " E" : "",
+                         (c.u.data.flags & ZDC_SCTP_DATA_U) ? " U" : "");
+        } else if (c.type == ZDC_SCTP_SACK) {
+            w = snprintf(line + used, sizeof line - used,
+                         " [SACK cum %u a_rwnd %u gaps %u dups %u]", (unsigned)c.u.sack.cum_tsn,
+                         (unsigned)c.u.sack.a_rwnd, (unsigned)c.u.sack.n_gaps,
+                         (unsigned)c.u.sack.n_dups);
+        } else if (c.type == ZDC_SCTP_RE_CONFIG) {
+            const zdc_sctp_reconf_param *q = &c.u.reconfig.p[0];
+            w = snprintf(line + used, sizeof line - used,
+                         " [RE-CONFIG param %u seq %u last_tsn %u result %u streams %u%s]",
+                         (unsigned)q->type, (unsigned)q->req_seq, (unsigned)q->last_tsn,
+                         (unsigned)q->result, (unsigned)q->n_streams,
+                         c.u.reconfig.n > 1 ? " +1" : "");
+        } else if (c.type == ZDC_SCTP_FORWARD_TSN) {
+            w = snprintf(line + used, sizeof line - used, " [FORWARD-TSN %u, %u streams]",
+                         (unsigned)c.u.fwd_tsn.new_cum_tsn, (unsigned)c.u.fwd_tsn.n_streams);
+        } else {
+            w = snprintf(line + used, sizeof line - used, " [type %u]", (unsigned)c.type);
+        }
+        if (w < 0)
+            break;
+        used += (size_t)w < sizeof line - used ? (size_t)w : sizeof line - 1 - used;
+    }
+    ZDC_LOG_T(n->cfg.log, ZDC_LOG_SCTP, "SCTP %s %zu B:%s", dir, len, line);
+}
+
 static int n_send(void *user, const uint8_t *p, size_t len)
 {
     zdc_sctp_nat *n = user;
+    trace_packet(n, "out", p, len);
     n->stats.packets_out++;
     n->stats.bytes_out += len;
     if (len > n->stats.max_packet_out)
@@ -176,6 +226,7 @@ static void n_msg(void *user, uint16_t stream, uint32_t ppid, const uint8_t *p, 
 static void n_reset(void *user, uint16_t stream)
 {
     zdc_sctp_nat *n = user;
+    ZDC_LOG_D(n->cfg.log, ZDC_LOG_SCTP, "stream %u reset by the peer", (unsigned)stream);
     if (n->cfg.cb.on_stream_reset)
         n->cfg.cb.on_stream_reset(n->cfg.user, stream);
 }
@@ -318,6 +369,7 @@ int zdc_sctp_nat_handle_packet(zdc_sctp_nat *n, const uint8_t *p, size_t len)
         return ZDC_ERR_CLOSED;
     n->stats.packets_in++;
     n->stats.bytes_in += len;
+    trace_packet(n, "in", p, len);
     n->in_call = true;
     zdc_sctp_assoc_handle_packet(n->a, p, len, n->now); /* bad packets are counted inside */
     after_call(n);
@@ -380,6 +432,7 @@ int zdc_sctp_nat_reset_stream(zdc_sctp_nat *n, uint16_t stream)
     if (!n->up)
         return ZDC_ERR_INVALID_STATE;
     int rv = zdc_sctp_assoc_reset_stream(n->a, stream, n->now);
+    ZDC_LOG_D(n->cfg.log, ZDC_LOG_SCTP, "stream %u: reset requested (%d)", (unsigned)stream, rv);
     return rv == ZDC_ERR_QUEUE_FULL ? ZDC_ERR_NOMEM : rv;
 }
 
