@@ -9,16 +9,21 @@
  *     "result <count of in messages>" (the end-to-end check the CI test makes);
  *   - anything else is echoed back on the channel it came on.
  * Events go to stdout as lines, for a game written in another language to read:
- *   http <url> / udp <port> / join <id> / leave <id> / summary players=<n> in=<n> ...
+ *   http <url> / udp <port> / join <id> from <address> / leave <id> / summary players=<n> in=<n>
+ * ...
  *
  * Usage: zdc-server [--bind IP] [--http-port N] [--udp-port N] [--public-address IP]
  *                   [--www DIR] [--loopback] [--tick-hz N] [--duration S] [--max-players N]
  * Stops on SIGINT/SIGTERM or after --duration seconds. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "zdc_server.h"
 
@@ -67,7 +72,16 @@ static void on_join(void *user, zdc_server *s, uint32_t id)
 {
     game *g = user;
     g->joins++;
-    printf("join %u\n", id);
+    char addr[INET6_ADDRSTRLEN] = "?";
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (zdc_peer_get_remote_address(zdc_server_player_peer(s, id), &ss, &len) == 0) {
+        const void *ip = ss.ss_family == AF_INET
+                             ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+                             : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        inet_ntop(ss.ss_family, ip, addr, sizeof addr);
+    }
+    printf("join %u from %s\n", id, addr);
     fflush(stdout);
     char hello[64];
     int n = snprintf(hello, sizeof hello, "welcome %u", id);
@@ -108,9 +122,35 @@ static void on_message(void *user, zdc_server *s, uint32_t id, bool reliable, co
     }
 }
 
+/* The browser client: the installed one when this program runs from an installation (found
+ * next to the executable, <prefix>/bin/../share/zdc/www, so a relocated prefix works), else
+ * the source tree's (a build tree). --www overrides both. */
+static const char *default_www(void)
+{
+#ifdef ZDC_SERVER_WWW_RELATIVE
+    static char path[PATH_MAX];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int w =
+                snprintf(path, sizeof path, "%s/../%s/zdc-client.js", exe, ZDC_SERVER_WWW_RELATIVE);
+            if (w > 0 && (size_t)w < sizeof path && access(path, R_OK) == 0) {
+                path[w - (int)strlen("/zdc-client.js")] = '\0';
+                return path;
+            }
+        }
+    }
+#endif
+    return ZDC_SERVER_WWW;
+}
+
 int main(int argc, char **argv)
 {
-    zdc_server_options o = {.www_dir = ZDC_SERVER_WWW};
+    zdc_server_options o = {.www_dir = default_www()};
     double tick_hz = 20, duration = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -567,3 +567,9 @@ zdc_engine *zdc_server_engine(zdc_server *s)
 {
     return s->engine;
 }
+
+zdc_peer zdc_server_player_peer(zdc_server *s, uint32_t player_id)
+{
+    player *p = find(s, player_id);
+    return p ? p->peer : (zdc_peer){0};
+}

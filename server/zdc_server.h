@@ -86,6 +86,12 @@ int zdc_server_udp_port(const zdc_server *s);
 unsigned zdc_server_player_count(const zdc_server *s); /* joined players */
 zdc_engine *zdc_server_engine(zdc_server *s);
 
+/* The player's peer connection, for what zdc's peer API offers beyond this header: its
+ * address (zdc_peer_get_remote_address), statistics (zdc_peer_get_stats), user data. Valid
+ * until on_leave returns; do not free it (zdc_server_kick closes it). Returns a zero handle,
+ * which every zdc_peer_* call refuses with ZDC_ERR_GONE, for an unknown or departed player. */
+zdc_peer zdc_server_player_peer(zdc_server *s, uint32_t player);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "zdc/peer.h"
 
@@ -116,6 +117,17 @@ typedef struct zdc_peer_stats {
  * smaller than offsetof(zdc_peer_stats, bytes_sent) + 8); ZDC_ERR_NOT_SUPPORTED (an
  * implementation other than zdc's own that has no stats). */
 ZDC_API int zdc_peer_get_stats(zdc_peer peer, zdc_peer_stats *out);
+
+/* The remote end of the selected candidate pair as a socket address: where the player's
+ * datagrams come from now (their public address and port, or their TURN relay's when the pair
+ * is relayed: the remote candidate type in zdc_peer_get_stats tells). Follows NAT rebinding
+ * and ICE restarts. For ban lists, rate limits per address, geolocation.
+ * *len is set to the address's length (sizeof(struct sockaddr_in) or _in6).
+ * Returns 0; ZDC_ERR_GONE (stale handle); ZDC_ERR_INVALID_PARAMETER (out or len NULL);
+ * ZDC_ERR_INVALID_STATE (no pair selected yet: before ICE connected); ZDC_ERR_NOT_SUPPORTED
+ * (an implementation with no stats). */
+ZDC_API int zdc_peer_get_remote_address(zdc_peer peer, struct sockaddr_storage *out,
+                                        socklen_t *len);
 
 typedef struct zdc_channel_stats {
     size_t size;       /* as in zdc_peer_stats */

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "zdc/log.h"
 #include "zdc/zdc.h"
 
@@ -255,6 +258,38 @@ Test(game, non_trickle_signaling)
     cr_assert_eq(zdc_channel_put_packet(a.ch, (const uint8_t *)"hello", 5), 0);
     cr_assert(run_until(b_got_one, &a, &b, 5000));
     cr_assert_str_eq(b.last, "hello");
+    zdc_peer_free(a.peer);
+    zdc_peer_free(b.peer);
+}
+
+/* A server learns each player's address: the remote end of the selected pair, as a socket
+ * address. Both peers are on one loopback engine, so each sees the engine's own port. */
+Test(game, remote_address_of_a_player)
+{
+    side a = {0}, b = {0};
+    new_peer(&a);
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    cr_assert_eq(zdc_peer_get_remote_address(a.peer, &ss, &len), ZDC_ERR_INVALID_STATE,
+                 "no pair before ICE");
+    cr_assert_eq(zdc_peer_get_remote_address(a.peer, NULL, &len), ZDC_ERR_INVALID_PARAMETER);
+    cr_assert_eq(zdc_peer_get_remote_address(a.peer, &ss, NULL), ZDC_ERR_INVALID_PARAMETER);
+    zdc_peer_free(a.peer);
+    cr_assert_eq(zdc_peer_get_remote_address(a.peer, &ss, &len), ZDC_ERR_GONE);
+
+    memset(&a, 0, sizeof a);
+    connect_non_trickle(&a, &b, NULL);
+    memset(&ss, 0xa5, sizeof ss);
+    cr_assert_eq(zdc_peer_get_remote_address(b.peer, &ss, &len), 0);
+    cr_assert_eq(len, sizeof(struct sockaddr_in));
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+    cr_assert_eq(in->sin_family, AF_INET);
+    cr_assert_eq(ntohl(in->sin_addr.s_addr), INADDR_LOOPBACK);
+    cr_assert_eq(ntohs(in->sin_port), zdc_engine_port(engine, 4), "port %u vs %d",
+                 ntohs(in->sin_port), zdc_engine_port(engine, 4));
+    zdc_peer_stats st = {.size = sizeof st};
+    cr_assert_eq(zdc_peer_get_stats(b.peer, &st), 0);
+    cr_assert_eq(ntohs(in->sin_port), st.remote_port, "the same pair as the stats");
     zdc_peer_free(a.peer);
     zdc_peer_free(b.peer);
 }

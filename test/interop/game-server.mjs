@@ -107,6 +107,11 @@ const sentTotal = results.reduce((a, r) => a + r.sent, 0);
 const ticks = results.reduce((a, r) => a + r.ticks, 0);
 if (num('players') !== clients) { failures++; log(`FAIL server summary: players=${num('players')}, want ${clients}`); }
 if (num('in') !== sentTotal) { failures++; log(`FAIL server summary: in=${num('in')}, tabs sent ${sentTotal}`); }
+const joins = lines.filter((l) => l.startsWith('join '));
+const addressed = joins.filter((l) => /^join \d+ from [0-9a-fA-F.:]+$/.test(l));
+if (joins.length !== clients || addressed.length !== clients) {
+  failures++; log(`FAIL server join lines: ${joins.length} joins, ${addressed.length} with the player's address (zdc_peer_get_remote_address)`);
+}
 if (num('results') !== clients) { failures++; log(`FAIL server summary: results=${num('results')}`); }
 log(`${clients - results.filter((r) => r.result !== r.sent || !r.connected || r.gaps).length}/${clients} clients ` +
   `passed: ${sentTotal} reliable messages to the server and ${ticks} reliable ticks to the clients, ` +
