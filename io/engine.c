@@ -501,6 +501,8 @@ static int parse_options(const zdc_engine_options *o, zdc_loop_config *lc, zdc_a
         if (zdc_addr_from_ip(&pa, o->public_address, strlen(o->public_address), 0) != 0)
             return ZDC_ERR_INVALID_PARAMETER;
     }
+    if (o->tuning.sctp_impl > ZDC_SCTP_IMPL_USRSCTP)
+        return ZDC_ERR_INVALID_PARAMETER;
     if (o->tuning.max_channels > 1024)
         return ZDC_ERR_INVALID_PARAMETER;
     lc->port_min = o->port_min;

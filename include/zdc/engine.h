@@ -70,7 +70,7 @@ ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 
 /* Opens the sockets, generates the certificate. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
  * range, a bind_address or public_address that is not an IP literal, tuning.max_channels over
- * 1024); ZDC_ERR_ADDR_IN_USE (no free port in the
+ * 1024, tuning.sctp_impl not one of enum zdc_sctp_impl); ZDC_ERR_ADDR_IN_USE (no free port in the
  * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
  * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
  * ZDC_ERR_IO. */

@@ -177,7 +177,7 @@ ZDC_API void zdc_peer_free(zdc_peer peer);
  * event, and returns to state NEW. stun: URLs are resolved now (numeric addresses or names
  * through the system resolver).
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, tuning.max_channels
- * over 1024);
+ * over 1024, tuning.sctp_impl not one of enum zdc_sctp_impl);
  * ZDC_ERR_NOT_SUPPORTED (turn:/turns: URLs — relaying is not implemented yet); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
 ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);

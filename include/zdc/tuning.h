@@ -10,6 +10,14 @@
 extern "C" {
 #endif
 
+/* The SCTP implementation under the data channels (zdc_peer_tuning.sctp_impl, docs/sctp.md). */
+enum zdc_sctp_impl {
+    ZDC_SCTP_IMPL_DEFAULT = 0, /* the environment variable ZDC_SCTP=usrsctp|native decides;
+                                  unset (or any other value): native */
+    ZDC_SCTP_IMPL_NATIVE = 1,  /* zdc's own sans-IO SCTP (core/sctp) */
+    ZDC_SCTP_IMPL_USRSCTP = 2, /* usrsctp (Debian's libusrsctp), zdc's SCTP before native */
+};
+
 /* Every field: 0 = inherit. In zdc_engine_options, 0 is the default named here; in
  * zdc_peer_config, 0 is the engine's value. */
 typedef struct zdc_peer_tuning {
@@ -38,6 +46,10 @@ typedef struct zdc_peer_tuning {
     size_t max_send_queue_channel;
     /* Channels (SCTP streams) per peer, created or received (default and maximum 1024). */
     uint32_t max_channels;
+    /* SCTP implementation (enum zdc_sctp_impl; default ZDC_SCTP_IMPL_DEFAULT: the ZDC_SCTP
+     * environment variable, else native). Taken when the transport starts (the first
+     * offer/answer); a later zdc_peer_configure does not switch a running association. */
+    uint32_t sctp_impl;
 } zdc_peer_tuning;
 
 #ifdef __cplusplus
