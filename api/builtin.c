@@ -185,7 +185,7 @@ static int resolve(const bpeer *b, const char *host, char *ip, size_t cap)
  * Rewrites each server's URLs with their addresses into urls[] (scheme, port and transport
  * kept; a malformed list is kept as it is, for the connection to report). */
 static int resolve_servers(bpeer *b, const zdc_peer_config *cfg, zdc_ice_server *servers,
-                           char (*urls)[600])
+                           char (*urls)[600], char (*names)[256])
 {
     static const char *const schemes[] = {"stun", "stuns", "turn", "turns"};
     for (size_t i = 0; i < cfg->n_ice_servers; i++) {
@@ -204,6 +204,11 @@ static int resolve_servers(bpeer *b, const zdc_peer_config *cfg, zdc_ice_server 
                     snprintf(b->err, sizeof b->err, "ice server %zu: cannot resolve '%.100s'", i,
                              host);
                     return ZDC_ERR_INVALID_PARAMETER;
+                }
+                /* turns: the certificate is checked against the name, not the address. */
+                if (u[k].scheme == ZDC_ICEURL_TURNS && !servers[i].tls_server_name) {
+                    memcpy(names[i], u[k].host, sizeof names[i]);
+                    servers[i].tls_server_name = names[i];
                 }
                 host = ip;
             }
@@ -246,9 +251,13 @@ static int initialize(void *obj, const zdc_peer_config *cfg)
     }
     zdc_ice_server servers[MAX_URLS];
     char(*urls)[600] = malloc(MAX_URLS * sizeof *urls);
-    if (!urls)
+    char(*names)[256] = malloc(MAX_URLS * sizeof *names);
+    if (!urls || !names) {
+        free(urls);
+        free(names);
         return ZDC_ERR_NOMEM;
-    int rv = resolve_servers(b, cfg, servers, urls);
+    }
+    int rv = resolve_servers(b, cfg, servers, urls, names);
     if (rv == 0) {
         zdc_peer_config c = *cfg;
         c.ice_servers = servers;
@@ -257,6 +266,7 @@ static int initialize(void *obj, const zdc_peer_config *cfg)
         zdc_pc_initialize(b->pc, NULL); /* peer.h: NEW, no ICE servers */
     }
     free(urls);
+    free(names);
     return rv;
 }
 

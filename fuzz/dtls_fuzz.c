@@ -4,6 +4,9 @@
  * application data before CONNECTED, no datagram larger than the MTU, a failed endpoint stays
  * silent, and once CONNECTED no injected, corrupted, truncated or replayed datagram fails it.
  *
+ * Each input runs twice, with OpenSSL's record layer and with zdc's after the hand-off
+ * (docs/dtls-records.md).
+ *
  * Input: a sequence of ops, one byte each (low 3 bits = op, bit 3 = which side), some followed
  * by arguments. Like dtls_test.c, this program supplies gettimeofday() so OpenSSL's timer runs
  * on the same simulated clock as now_ns and runs replay deterministically. */
@@ -95,13 +98,8 @@ static void deliver(side *s, uint8_t how, const uint8_t **in, size_t *left)
     (void)zdc_dtls_handle_datagram(s->d, p.b, p.len, now);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run(const uint8_t *data, size_t size, zdc_dtls_records records)
 {
-    if (certs[0] == NULL &&
-        (zdc_dtls_cert_new(&certs[0]) != 0 || zdc_dtls_cert_new(&certs[1]) != 0))
-        abort();
     memset(S, 0, sizeof S);
     now = SEC;
     for (int i = 0; i < 2; i++) {
@@ -113,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.send = on_send;
         cfg.on_data = on_data;
         cfg.user = &S[i];
+        cfg.records = records;
         S[i].peer = &S[1 - i];
         if (zdc_dtls_new(&cfg, &S[i].d) != 0)
             abort();
@@ -178,5 +177,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     zdc_dtls_free(S[0].d);
     zdc_dtls_free(S[1].d);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Every input runs twice: with OpenSSL's record layer and with zdc's (the hand-off). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (certs[0] == NULL &&
+        (zdc_dtls_cert_new(&certs[0]) != 0 || zdc_dtls_cert_new(&certs[1]) != 0))
+        abort();
+    run(data, size, ZDC_DTLS_RECORDS_OPENSSL);
+    run(data, size, ZDC_DTLS_RECORDS_ZDC);
     return 0;
 }

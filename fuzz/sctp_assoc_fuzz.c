@@ -2,10 +2,12 @@
  * associations on a simulated clock, and a link the input controls. Each input byte pair is an
  * action: send a message (either side, any stream, ordered or not, reliable or partially
  * reliable), deliver / drop / duplicate / reorder / corrupt the next packet of a direction,
- * let time pass, reset a stream, or inject the following bytes as a packet with a valid header
+ * let time pass, reset a stream, restart one side (a fresh association with new tags: the other
+ * must detect the restart), or inject the following bytes as a packet with a valid header
  * into B. Then the link heals: everything is delivered until both sides are quiet.
  *
- * Checked besides "no crash, no leak, no UB": the receive buffer never holds more than the
+ * Checked besides "no crash, no leak, no UB": every packet sent parses and has its control
+ * chunks before its DATA chunks (RFC 9260 §6.10); the receive buffer never holds more than the
  * window plus one message; when both associations are still up after healing, every reliable
  * message arrived exactly once, intact, and in order on its stream where ordered; no message
  * ever arrives twice or corrupt. */
@@ -44,10 +46,29 @@ typedef struct side {
 
 static side S[2];
 static uint64_t now;
+static uint64_t n_restarts; /* in this run: seeds the restarted side's association */
+
+/* RFC 9260 §6.10: a packet's control chunks come before its DATA chunks. */
+static void check_chunk_order(const uint8_t *p, size_t len)
+{
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    bool data = false;
+    if (zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0)
+        abort(); /* we built it */
+    while (zdc_sctp_chunk_next(&it, &raw) == 1) {
+        if (raw.type == ZDC_SCTP_DATA)
+            data = true;
+        else if (data)
+            abort();
+    }
+}
 
 static int on_send(void *user, const uint8_t *p, size_t len)
 {
     side *s = user;
+    check_chunk_order(p, len);
     if (s->nq == QMAX)
         return 0; /* the link's queue is full: lost */
     uint8_t *c = malloc(len);
@@ -189,6 +210,20 @@ static void inject(const uint8_t *p, size_t len)
     zdc_sctp_assoc_handle_packet(S[1].a, pk, 12 + len, now);
 }
 
+/* The side's process restarts: a fresh association (new tags) connects to the other side,
+ * which must detect the restart (RFC 9260 §5.2.4 A). What either side sent before is no longer
+ * owed: only messages sent afterwards must arrive. */
+static void restart_side(int who)
+{
+    zdc_sctp_assoc_free(S[who].a);
+    S[who].a = make(&S[who], 100 + ++n_restarts);
+    S[who].up = 0;
+    for (int i = 0; i < 2; i++)
+        for (uint32_t k = 0; k < S[i].nsent; k++)
+            S[i].reliable[k] = false;
+    zdc_sctp_assoc_connect(S[who].a, now);
+}
+
 static void teardown(void)
 {
     for (int i = 0; i < 2; i++) {
@@ -206,6 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int k = 0; k < 8; k++)
             S[i].last_ordered[k] = -1;
     now = 1000000000ull;
+    n_restarts = 0;
     S[0].a = make(&S[0], 1);
     S[1].a = make(&S[1], 2);
     zdc_sctp_assoc_connect(S[0].a, now);
@@ -250,6 +286,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             run_timers();
             break;
         case 8:
+            if (arg == 0xff) {
+                restart_side(dir);
+                break;
+            }
             if (zdc_sctp_assoc_is_up(S[dir].a))
                 zdc_sctp_assoc_reset_stream(S[dir].a, arg & 7, now);
             break;
@@ -300,6 +340,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 }
     }
+    if (getenv("ZDC_FUZZ_DEBUG"))
+        fprintf(stderr, "up %d %d, restarts seen %llu %llu, messages %u %u\n", S[0].up, S[1].up,
+                (unsigned long long)S[0].a->st.restarts, (unsigned long long)S[1].a->st.restarts,
+                S[0].nsent, S[1].nsent);
     teardown();
     return 0;
 }

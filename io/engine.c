@@ -23,6 +23,7 @@
 #include <sys/random.h>
 
 #include "engine_priv.h"
+#include "sctp.h"
 #include "sock.h"
 #include "zdc/demux.h"
 #include "zdc/stun.h"
@@ -51,9 +52,9 @@ uint64_t zdc_engine_now_ns(void)
 
 /* ---- environment given to every peer connection ---------------------------------------- */
 
-static void env_random(void *user, uint8_t *p, size_t n)
+void zdc_engine_random(void *buf, size_t n)
 {
-    (void)user;
+    uint8_t *p = buf;
     if (n == 0 || RAND_bytes(p, (int)n) == 1)
         return;
     /* OpenSSL's DRBG failed (it should not): the kernel's source is as good. */
@@ -63,6 +64,39 @@ static void env_random(void *user, uint8_t *p, size_t n)
         if (r > 0)
             off += (size_t)r;
     }
+}
+
+static void env_random(void *user, uint8_t *p, size_t n)
+{
+    (void)user;
+    zdc_engine_random(p, n);
+}
+
+zdc_loop *zdc_engine_loop(const zdc_engine *e)
+{
+    return e->front ? e->front->loop : e->loop;
+}
+
+/* Queues a datagram: on the loop's send queue, or (a worker) on its ring to the I/O thread. */
+static int engine_send(zdc_engine *e, zdc_pkt *pkt)
+{
+    if (e->worker) {
+        uint32_t len = pkt->len; /* pkt is the I/O thread's once queued */
+        int rv = zdc_worker_send(e->worker, pkt, e->in_poll);
+        if (rv == 0) {
+            e->st.tx_datagrams++;
+            e->st.tx_bytes += len;
+        }
+        return rv;
+    }
+    int rv = zdc_loop_send(e->loop, pkt);
+    if (rv == ZDC_ERR_QUEUE_FULL) {
+        /* Let the loop hand queued datagrams to the kernel, then try once more. The loop
+         * queues what it receives meanwhile (no callback runs), so this cannot re-enter. */
+        if (zdc_loop_poll(e->loop, 0) >= 0)
+            rv = zdc_loop_send(e->loop, pkt);
+    }
+    return rv;
 }
 
 static void mark_ready(zdc_engine *e, zdc_engine_member *m)
@@ -110,7 +144,7 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     }
     if (zdc_demux_classify(p, len) == ZDC_DEMUX_STUN)        /* even if this copy is lost: a */
         zdc_route_tx_remember(&e->route, &m->route, p, len); /* retransmission may not be */
-    zdc_pkt *pkt = zdc_loop_pkt_alloc(e->loop);
+    zdc_pkt *pkt = zdc_pool_get(zdc_loop_pool(zdc_engine_loop(e)));
     if (!pkt) {
         e->st.tx_no_buffer++;
         return;
@@ -123,13 +157,7 @@ static void env_send(void *user, const zdc_addr *to, const uint8_t *p, size_t le
     }
     memcpy(d, p, len);
     pkt->addr = *to;
-    int rv = zdc_loop_send(e->loop, pkt);
-    if (rv == ZDC_ERR_QUEUE_FULL) {
-        /* Let the loop hand queued datagrams to the kernel, then try once more. The loop
-         * queues what it receives meanwhile (no callback runs), so this cannot re-enter. */
-        if (zdc_loop_poll(e->loop, 0) >= 0)
-            rv = zdc_loop_send(e->loop, pkt);
-    }
+    int rv = engine_send(e, pkt);
     if (rv == 0 && zdc_engine_is_self(e, to))
         zdc_engine_self_sent(e, m, p, len);
     if (rv == 0)
@@ -178,6 +206,8 @@ static void sync(zdc_engine *e, zdc_engine_member *m)
     zdc_addr servers[ZDC_ROUTE_SERVERS];
     size_t ns = zdc_pc_turn_servers(m->pc, servers, ZDC_ROUTE_SERVERS);
     zdc_route_set_servers(&e->route, &m->route, servers, ns);
+    if (e->worker)
+        zdc_worker_publish(e->worker, &m->pub, &m->route);
     arm(e, m, zdc_pc_next_timeout(m->pc));
 }
 
@@ -197,6 +227,8 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
 {
     if (!e || !ops || !ops->dispatch || !ops->release || !out)
         return ZDC_ERR_INVALID_PARAMETER;
+    if (e->workers)
+        return ZDC_ERR_INVALID_STATE; /* the I/O front: peers live on its workers */
     zdc_engine_member *m = calloc(1, sizeof *m);
     if (!m)
         return ZDC_ERR_NOMEM;
@@ -225,9 +257,11 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .rx_channel_limit = e->rx_channel_limit,
                       .rx_peer_limit = e->rx_peer_limit,
                       .tuning = e->tuning,
+                      .native_sctp_only = e->front != NULL, /* peers on threads */
                       .public4 = e->public4,
                       .public6 = e->public6,
                       .log = &e->log};
+    zdc_engine_stream_env(&env); /* TURN over TCP/TLS: engine_stream.c */
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
         zdc_timer_cancel(&e->timers, &m->timer);
@@ -251,8 +285,11 @@ void zdc_engine_detach(zdc_engine_member *m)
      * remembered before the references to m below are cleared. */
     zdc_pc_free(m->pc);
     m->pc = NULL;
+    zdc_engine_stream_forget(e, m);
     zdc_engine_self_forget(e, m);
     zdc_route_remove(&e->route, &m->route);
+    if (e->worker)
+        zdc_worker_publish(e->worker, &m->pub, NULL);
     zdc_timer_cancel(&e->timers, &m->timer);
     /* From whichever list it is on: the engine's, or a dispatch in progress. */
     if (zdc_link_linked(&m->ready))
@@ -347,8 +384,11 @@ static void route(zdc_engine *e, const zdc_pkt *pkt, uint64_t now)
         sender->partnered = to->partnered = true;
     }
     deliver(e, to, pkt, stun ? &msg : NULL, stun_rv, now);
-    if (stun && !self_traffic && to->pc)
+    if (stun && !self_traffic && to->pc) {
         zdc_route_add_verified(&e->route, &to->route, from);
+        if (e->worker)
+            zdc_worker_publish(e->worker, &to->pub, &to->route);
+    }
 }
 
 uint64_t zdc_engine_next_deadline(const zdc_engine *e)
@@ -381,16 +421,27 @@ static void run_timeouts(zdc_engine *e, uint64_t now)
 
 static int engine_step(zdc_engine *e, int timeout_ms);
 
+/* After a step: the front sees the worker's sends and counters. */
+static void step_end(zdc_engine *e)
+{
+    if (e->worker)
+        zdc_worker_step_end(e->worker, &e->st);
+}
+
 int zdc_engine_step(zdc_engine *e, int timeout_ms)
 {
     if (!e)
         return ZDC_ERR_INVALID_PARAMETER;
+    if (e->workers)
+        return ZDC_ERR_INVALID_STATE;
     bool outer = e->in_poll;
     e->in_poll = true;
     int rv = engine_step(e, timeout_ms);
     e->in_poll = outer;
-    if (!outer)
+    if (!outer) {
+        step_end(e);
         zdc_engine_ext_rearm(e, zdc_engine_next_deadline(e));
+    }
     return rv;
 }
 
@@ -407,15 +458,26 @@ static int engine_step(zdc_engine *e, int timeout_ms)
         if (timeout_ns < 0 || until < timeout_ns)
             timeout_ns = until;
     }
-    int rv = zdc_loop_poll(e->loop, timeout_ns);
-    if (rv < 0)
-        return ZDC_ERR_IO;
-
-    now = zdc_engine_now_ns();
     zdc_pkt *pkt;
-    while (zdc_loop_recv(e->loop, &pkt) == 1) {
-        route(e, pkt, now);
-        zdc_pkt_unref(pkt);
+    if (e->worker) {
+        zdc_worker_wait(e->worker, e->wake_fd, timeout_ns);
+        now = zdc_engine_now_ns();
+        while (zdc_worker_recv(e->worker, &pkt) == 1) {
+            e->st.rx_datagrams++;
+            e->st.rx_bytes += pkt->len;
+            route(e, pkt, now);
+            zdc_pkt_unref(pkt);
+        }
+    } else {
+        int rv = e->n_streams ? zdc_engine_stream_wait(e, timeout_ns)
+                              : zdc_loop_poll(e->loop, timeout_ns);
+        if (rv < 0)
+            return ZDC_ERR_IO;
+        now = zdc_engine_now_ns();
+        while (zdc_loop_recv(e->loop, &pkt) == 1) {
+            route(e, pkt, now);
+            zdc_pkt_unref(pkt);
+        }
     }
     now = zdc_engine_now_ns();
     uint64_t tick;
@@ -432,14 +494,18 @@ int zdc_engine_poll(zdc_engine *e, int timeout_ms)
 {
     if (!e)
         return ZDC_ERR_INVALID_PARAMETER;
+    if (e->workers)
+        return ZDC_ERR_INVALID_STATE; /* the I/O front: poll its workers */
     bool outer = e->in_poll;
     e->in_poll = true;
     int rv = engine_step(e, timeout_ms);
     if (rv == 0)
         dispatch(e);
     e->in_poll = outer;
-    if (!outer)
+    if (!outer) {
+        step_end(e);
         zdc_engine_ext_rearm(e, zdc_engine_next_deadline(e));
+    }
     return rv;
 }
 
@@ -503,7 +569,7 @@ static int parse_options(const zdc_engine_options *o, zdc_loop_config *lc, zdc_a
     }
     if (o->tuning.sctp_impl > ZDC_SCTP_IMPL_USRSCTP)
         return ZDC_ERR_INVALID_PARAMETER;
-    if (o->tuning.max_channels > 1024)
+    if (o->tuning.max_channels > 1024 || o->workers > ZDC_ENGINE_MAX_WORKERS)
         return ZDC_ERR_INVALID_PARAMETER;
     lc->port_min = o->port_min;
     lc->port_max = o->port_max;
@@ -546,6 +612,67 @@ static int gather_local(zdc_engine *e, const zdc_engine_options *o, const zdc_ad
     return 0;
 }
 
+/* What every engine has, inline, front or worker: the log sink, members, timers, routing,
+ * self traffic, the application loop's eventfd. */
+static int engine_base_init(zdc_engine *e)
+{
+    zdc_engine_log_init(e);
+    zdc_link_init(&e->all);
+    zdc_link_init(&e->ready);
+    zdc_link_init(&e->streams);
+    zdc_link_init(&e->stream_graves);
+    zdc_timers_init(&e->timers);
+    int rv = zdc_engine_ext_init(e);
+    if (rv != 0) {
+        zdc_engine_ext_clear(e);
+        return rv;
+    }
+    /* Random map keys: remotes choose addresses and USERNAMEs, not where they land. */
+    uint8_t seeds[5][16];
+    zdc_engine_random(&seeds[0][0], sizeof seeds);
+    static const zdc_route_ops ops = {.owns_stun = route_owns_stun,
+                                      .accepts_from = route_accepts_from};
+    if ((rv = zdc_route_init(&e->route, &ops, (const uint8_t(*)[16])seeds)) != 0) {
+        zdc_engine_ext_clear(e);
+        return rv;
+    }
+    if ((rv = zdc_engine_self_init(e, seeds[4])) != 0) {
+        zdc_route_clear(&e->route);
+        zdc_engine_ext_clear(e);
+        return rv;
+    }
+    return 0;
+}
+
+/* Frees every member (through its owner), then what engine_base_init made. */
+static void engine_base_clear(zdc_engine *e)
+{
+    /* Teardown has one owner: each member's owner frees its peer (so its handles answer
+     * "gone"), and that detaches the member. */
+    while (zdc_link_linked(&e->all)) {
+        zdc_engine_member *m = MEMBER_OF(e->all.prev, all);
+        m->ops.release(m->arg);
+        if (zdc_link_linked(&e->all) && MEMBER_OF(e->all.prev, all) == m)
+            zdc_engine_detach(m); /* an owner that failed to detach it */
+    }
+    zdc_engine_stream_clear(e);
+    zdc_timers_clear(&e->timers);
+    zdc_route_clear(&e->route);
+    zdc_engine_self_clear(e);
+    zdc_engine_ext_clear(e);
+}
+
+/* Multi-threaded engines need an SCTP without process-global state: usrsctp keeps its stack
+ * in globals (core/proto/sctp.c), zdc's own SCTP keeps nothing outside the association. */
+static bool sctp_thread_safe(const zdc_engine_options *o)
+{
+    if (o->tuning.sctp_impl != ZDC_SCTP_IMPL_DEFAULT)
+        return o->tuning.sctp_impl == ZDC_SCTP_IMPL_NATIVE;
+    zdc_sctp_config c;
+    zdc_sctp_config_default(&c); /* ZDC_SCTP, else native */
+    return c.native;
+}
+
 int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
 {
     if (!out)
@@ -562,6 +689,9 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     int rv = parse_options(o, &lc, &bind_ip);
     if (rv != 0)
         return rv;
+    bool threaded = o->workers > 1 || o->io_thread;
+    if (threaded && !sctp_thread_safe(o))
+        return ZDC_ERR_NOT_SUPPORTED;
     zdc_engine *e = calloc(1, sizeof *e);
     if (!e)
         return ZDC_ERR_NOMEM;
@@ -569,6 +699,8 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     e->rx_channel_limit = o->max_receive_queue_channel; /* 0: the peer's default */
     e->rx_peer_limit = o->max_receive_queue_peer;
     e->tuning = o->tuning;
+    if (threaded) /* fixed now: a later ZDC_SCTP does not matter; workers copy it */
+        e->tuning.sctp_impl = ZDC_SCTP_IMPL_NATIVE;
     if (o->public_address) {
         zdc_addr pa;
         /* parse_options checked it */
@@ -578,77 +710,101 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
         else
             e->public6 = pa;
     }
-    zdc_engine_log_init(e);
-    zdc_link_init(&e->all);
-    zdc_link_init(&e->ready);
-    zdc_timers_init(&e->timers);
-    if ((rv = zdc_engine_ext_init(e)) != 0) {
-        zdc_engine_ext_clear(e);
+    if ((rv = engine_base_init(e)) != 0) {
         free(e);
         return rv;
     }
-    /* Random map keys: remotes choose addresses and USERNAMEs, not where they land. */
-    uint8_t seeds[5][16];
-    env_random(NULL, &seeds[0][0], sizeof seeds);
-    static const zdc_route_ops ops = {.owns_stun = route_owns_stun,
-                                      .accepts_from = route_accepts_from};
-    bool route_ok = false, self_ok = false;
-    if ((rv = zdc_route_init(&e->route, &ops, (const uint8_t(*)[16])seeds)) != 0)
-        goto fail;
-    route_ok = true;
-    if ((rv = zdc_engine_self_init(e, seeds[4])) != 0)
-        goto fail;
-    self_ok = true;
+    if (threaded) {
+        if ((rv = zdc_workers_new(o->workers > 1 ? o->workers : 1, &e->workers)) != 0)
+            goto fail;
+        zdc_workers_loop_config(e->workers, &lc);
+    }
     if ((rv = zdc_loop_new(&lc, &e->loop)) != 0)
         goto fail;
     if ((rv = gather_local(e, o, &bind_ip)) != 0)
         goto fail;
     if ((rv = zdc_dtls_cert_new(&e->cert)) != 0)
         goto fail;
+    if (e->workers && (rv = zdc_workers_start(e->workers, e, e->loop)) != 0)
+        goto fail;
     *out = e;
     return 0;
 fail:
+    zdc_workers_free(e->workers);
+    engine_base_clear(e);
     zdc_loop_free(e->loop);
-    if (self_ok)
-        zdc_engine_self_clear(e);
-    if (route_ok)
-        zdc_route_clear(&e->route);
-    zdc_timers_clear(&e->timers);
-    zdc_engine_ext_clear(e);
+    zdc_dtls_cert_free(e->cert);
     free(e);
     return rv;
 }
 
 void zdc_engine_free(zdc_engine *e)
 {
-    if (!e)
-        return;
-    /* Teardown has one owner: each member's owner frees its peer (so its handles answer
-     * "gone"), and that detaches the member. */
-    while (zdc_link_linked(&e->all)) {
-        zdc_engine_member *m = MEMBER_OF(e->all.prev, all);
-        m->ops.release(m->arg);
-        if (zdc_link_linked(&e->all) && MEMBER_OF(e->all.prev, all) == m)
-            zdc_engine_detach(m); /* an owner that failed to detach it */
-    }
-    zdc_timers_clear(&e->timers);
-    zdc_route_clear(&e->route);
-    zdc_engine_self_clear(e);
+    if (!e || e->worker)
+        return;                   /* a worker goes with its engine */
+    zdc_workers_free(e->workers); /* stops the I/O thread, frees the workers' peers */
+    engine_base_clear(e);
     zdc_loop_free(e->loop);
-    zdc_engine_ext_clear(e);
     zdc_dtls_cert_free(e->cert);
     free(e);
 }
 
+int zdc_engine_worker_new(zdc_engine *front, zdc_worker *w, zdc_engine **out)
+{
+    zdc_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return ZDC_ERR_NOMEM;
+    e->front = front;
+    e->worker = w;
+    e->cert = front->cert; /* shared, read-only; the front frees it */
+    memcpy(e->local, front->local, sizeof e->local);
+    e->n_local = front->n_local;
+    e->max_message_size = front->max_message_size;
+    e->rx_channel_limit = front->rx_channel_limit;
+    e->rx_peer_limit = front->rx_peer_limit;
+    e->tuning = front->tuning;
+    e->public4 = front->public4;
+    e->public6 = front->public6;
+    int rv = engine_base_init(e);
+    if (rv != 0) {
+        free(e);
+        return rv;
+    }
+    *out = e;
+    return 0;
+}
+
+void zdc_engine_worker_free(zdc_engine *e)
+{
+    engine_base_clear(e);
+    free(e);
+}
+
+zdc_engine *zdc_engine_worker(zdc_engine *e, unsigned i)
+{
+    if (!e)
+        return NULL;
+    if (e->workers)
+        return zdc_workers_engine(e->workers, i);
+    return i == 0 ? e : NULL;
+}
+
+unsigned zdc_engine_workers(const zdc_engine *e)
+{
+    if (!e)
+        return 0;
+    return e->workers ? zdc_workers_count(e->workers) : 1;
+}
+
 const char *zdc_engine_backend_name(const zdc_engine *e)
 {
-    return e ? zdc_loop_backend_name(e->loop) : "";
+    return e ? zdc_loop_backend_name(zdc_engine_loop(e)) : "";
 }
 
 int zdc_engine_port(const zdc_engine *e, int family)
 {
     zdc_addr a;
-    if (!e || zdc_loop_local_addr(e->loop, family, &a) != 0)
+    if (!e || zdc_loop_local_addr(zdc_engine_loop(e), family, &a) != 0)
         return ZDC_ERR_NOT_FOUND;
     return zdc_addr_port(&a);
 }
@@ -660,14 +816,19 @@ const char *zdc_engine_fingerprint(const zdc_engine *e)
 
 void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out)
 {
-    zdc_loop_stats ls;
-    zdc_loop_get_stats(e->loop, &ls);
+    zdc_loop *l = zdc_engine_loop(e);
     *out = e->st;
+    out->buffers_outstanding = zdc_pool_outstanding(zdc_loop_pool(l));
+    if (e->worker)
+        return; /* its own traffic, counted on its rings */
+    zdc_loop_stats ls;
+    zdc_loop_get_stats(l, &ls);
     out->rx_datagrams = ls.rx_packets;
     out->rx_bytes = ls.rx_bytes;
     out->tx_datagrams = ls.tx_packets;
     out->tx_bytes = ls.tx_bytes;
     out->rx_no_buffer = ls.rx_pool_exhausted + ls.rx_queue_full;
     out->tx_refused += ls.tx_errors;
-    out->buffers_outstanding = zdc_pool_outstanding(zdc_loop_pool(e->loop));
+    if (e->workers)
+        zdc_workers_add_stats(e->workers, out);
 }

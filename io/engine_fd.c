@@ -45,16 +45,25 @@ static void post(int fd)
     (void)!write(fd, &one, sizeof one);
 }
 
+/* Sends queued or datagrams received that the next zdc_engine_poll(e, 0) handles. */
+static bool has_pending(zdc_engine *e)
+{
+    return e->worker ? zdc_worker_has_pending(e->worker) : zdc_loop_has_pending(e->loop);
+}
+
 int zdc_engine_fd(zdc_engine *e)
 {
     if (!e)
         return ZDC_ERR_INVALID_PARAMETER;
+    if (e->workers)
+        return ZDC_ERR_INVALID_STATE; /* the I/O front: its workers have descriptors */
     if (e->ext_fd >= 0)
         return e->ext_fd;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int tf = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     int fds[8];
-    size_t n = zdc_loop_pollable_fds(e->loop, fds, 6);
+    /* A worker's datagrams arrive on its ring: the I/O thread writes its eventfd. */
+    size_t n = e->worker ? 0 : zdc_loop_pollable_fds(e->loop, fds, 6);
     fds[n++] = tf;
     fds[n++] = e->wake_fd;
     bool ok = ep >= 0 && tf >= 0;
@@ -83,7 +92,7 @@ int zdc_engine_next_timeout_ms(zdc_engine *e)
 {
     if (!e)
         return -1;
-    if (zdc_link_linked(&e->ready) || zdc_loop_has_pending(e->loop))
+    if (zdc_link_linked(&e->ready) || has_pending(e))
         return 0;
     uint64_t d = zdc_engine_next_deadline(e);
     if (d == UINT64_MAX)
@@ -99,9 +108,16 @@ void zdc_engine_wake(zdc_engine *e)
 {
     if (!e)
         return;
+    if (e->worker) {
+        post(e->wake_fd); /* a worker waits on it, inside zdc_engine_poll or in the app's loop */
+        return;
+    }
     if (atomic_load_explicit(&e->ext_on, memory_order_acquire))
         post(e->wake_fd);
-    zdc_loop_wake(e->loop); /* a thread inside zdc_engine_poll */
+    if (e->workers)
+        zdc_workers_wake_io(e->workers);
+    else
+        zdc_loop_wake(e->loop); /* a thread inside zdc_engine_poll */
 }
 
 void zdc_engine_ext_signal(zdc_engine *e)
@@ -129,7 +145,7 @@ void zdc_engine_ext_rearm(zdc_engine *e, uint64_t deadline)
 {
     if (!atomic_load_explicit(&e->ext_on, memory_order_relaxed))
         return;
-    if (zdc_link_linked(&e->ready) || zdc_loop_has_pending(e->loop)) {
+    if (zdc_link_linked(&e->ready) || has_pending(e)) {
         if (!e->signalled) {
             e->signalled = true;
             post(e->wake_fd);

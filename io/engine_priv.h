@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "route.h"
 #include "timer.h"
+#include "workers.h"
 
 #define ZDC_ENGINE_MAX_LOCAL 16
 /* Datagrams to the engine's own socket remembered at once (engine_self.c). */
@@ -32,6 +33,8 @@ struct zdc_engine_member {
     zdc_link ready;                    /* members with events to dispatch (self-linked: none) */
     zdc_timer timer;                   /* armed at zdc_pc_next_timeout (UINT64_MAX: none) */
     struct zdc_engine_member *due;     /* next member whose timer fired in this step */
+    struct zdc_engine_stream *streams[ZDC_ROUTE_SERVERS]; /* TURN over TCP/TLS, per slot */
+    zdc_wk_pub pub; /* keys published to the I/O thread (a worker's) */
 };
 
 /* A datagram one member sent to the engine's own socket, remembered until it comes back. */
@@ -43,7 +46,13 @@ typedef struct zdc_engine_self_send {
 } zdc_engine_self_send;
 
 struct zdc_engine {
-    zdc_loop *loop;
+    zdc_loop *loop; /* NULL on a worker: its datagrams move through `worker`'s rings */
+    /* Threads (workers.h): the front of an engine with workers has `workers` and runs no
+     * peers; a worker engine has `worker` (its rings) and `front`. Both NULL: the inline
+     * engine of one thread. */
+    zdc_workers *workers;
+    zdc_worker *worker;
+    zdc_engine *front;
     zdc_dtls_cert *cert;
     zdc_addr local[ZDC_ENGINE_MAX_LOCAL];
     size_t n_local;
@@ -83,6 +92,10 @@ struct zdc_engine {
      * of the engine's own lines (peer 0). */
     zdc_logger log;
     zdc_log_ctx log_ctx;
+
+    /* TCP/TLS connections to TURN servers (engine_stream.c). */
+    zdc_link streams, stream_graves;
+    size_t n_streams;
 };
 
 /* engine_fd.c: the owner thread queued work outside poll (a send, an event, an earlier
@@ -96,6 +109,31 @@ int zdc_engine_ext_init(zdc_engine *e);
 /* The earliest deadline of every member and of the process-wide timers (UINT64_MAX: none). */
 uint64_t zdc_engine_next_deadline(const zdc_engine *e);
 void zdc_engine_ext_clear(zdc_engine *e);
+
+/* ---- engine_stream.c: TURN over TCP/TLS ---------------------------------------------- */
+
+/* Fills env's stream_open/send/close for member m's peer connection. */
+void zdc_engine_stream_env(zdc_pc_env *env);
+/* One wait with streams open: polls their sockets beside the loop's descriptors for up to
+ * timeout_ns (< 0: no limit), runs their I/O and deadlines, and lets the loop take what came.
+ * Returns as zdc_loop_poll. */
+int zdc_engine_stream_wait(zdc_engine *e, int64_t timeout_ns);
+/* Closes every stream of m (it is being detached). */
+void zdc_engine_stream_forget(zdc_engine *e, zdc_engine_member *m);
+/* Frees what is left (zdc_engine_free). */
+void zdc_engine_stream_clear(zdc_engine *e);
+
+/* ---- workers.c and engine.c: the threaded engine ------------------------------------------ */
+
+/* A worker engine of `front` (whose loop, certificate and addresses it shares) fed by w's
+ * rings. Returns 0, ZDC_ERR_NOMEM or ZDC_ERR_IO. */
+int zdc_engine_worker_new(zdc_engine *front, zdc_worker *w, zdc_engine **out);
+/* Frees a worker engine and its peers (zdc_workers_free). */
+void zdc_engine_worker_free(zdc_engine *e);
+/* Random bytes (OpenSSL's DRBG, else the kernel's). */
+void zdc_engine_random(void *p, size_t n);
+/* The loop that carries e's datagrams (a worker's: its front's). */
+zdc_loop *zdc_engine_loop(const zdc_engine *e);
 
 /* ---- engine_log.c: the log sink ------------------------------------------------------- */
 

@@ -51,7 +51,7 @@ void zdc_engine_self_clear(zdc_engine *e)
 bool zdc_engine_is_self(const zdc_engine *e, const zdc_addr *to)
 {
     zdc_addr mine;
-    if (zdc_loop_local_addr(e->loop, zdc_addr_family(to), &mine) != 0 ||
+    if (zdc_loop_local_addr(zdc_engine_loop(e), zdc_addr_family(to), &mine) != 0 ||
         zdc_addr_port(&mine) != zdc_addr_port(to))
         return false;
     if (zdc_addr_ip_equal(&mine, to) || zdc_addr_is_loopback(to))

@@ -244,3 +244,8 @@ zdc_route_entry *zdc_route_server_take(zdc_route *r, const zdc_addr *from,
     }
     return NULL;
 }
+
+size_t zdc_route_addr_key(const zdc_addr *a, uint8_t key[19])
+{
+    return addr_key(a, key);
+}

@@ -117,4 +117,8 @@ zdc_route_entry *zdc_route_stun_owner(zdc_route *r, const zdc_stun_msg *msg,
 zdc_route_entry *zdc_route_addr_owner(zdc_route *r, const zdc_addr *from,
                                       const zdc_route_entry *skip);
 
+/* The key an address is indexed under in these maps (family, port, IP bytes); returns its
+ * length (7 or 19). io/workers.c keys the I/O thread's map the same way. */
+size_t zdc_route_addr_key(const zdc_addr *a, uint8_t key[19]);
+
 #endif /* ZDC_IO_ROUTE_H */

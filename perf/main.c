@@ -64,7 +64,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: zdc-perf [--against libdatachannel] [--rounds N] [--quick] [--json FILE]\n"
             "                [--only TEXT] [--node PATH] [--reference-script PATH]\n"
-            "                [--scale-peers N] [--seconds S] [--verbose]\n"
+            "                [--scale-peers N] [--workers N] [--seconds S] [--verbose]\n"
             "Runs zdc's loopback performance suite; with --against, libdatachannel (npm\n"
             "node-datachannel) runs the same cases in the same invocation, interleaved.\n");
 }
@@ -116,6 +116,13 @@ static int parse_args(int argc, char **argv, perf_params *p, const char **only)
             i++;
         } else if (strcmp(a, "--seconds") == 0 && v) {
             secs = atof(v);
+            i++;
+        } else if (strcmp(a, "--workers") == 0 && v) {
+            p->workers = atoi(v);
+            if (p->workers < 0 || p->workers > 64) {
+                fprintf(stderr, "zdc-perf: --workers 0..64\n");
+                return -1;
+            }
             i++;
         } else if (strcmp(a, "--scale-peers") == 0 && v) {
             scale = atoi(v);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PERF_MAX_METRICS 16
+#define PERF_MAX_METRICS 24
 #define PERF_MAX_ROUNDS  20
 
 /* What one run of one case measured: named figures (the same names in ndc-ref.mjs). */
@@ -53,6 +53,7 @@ typedef struct perf_params {
     int hs_clients;    /* clients connecting at once */
     int scale_peers;   /* peers on the server engine in the scale case */
     double scale_secs; /* seconds of 20 Hz ticks */
+    int workers;       /* scale/handshake server: engine workers, each on a thread (0: inline) */
     bool against;      /* run the reference */
     const char *json;  /* output file or NULL */
     const char *node;
@@ -63,6 +64,16 @@ typedef struct perf_params {
 double perf_now(void);      /* CLOCK_MONOTONIC seconds (the same clock in every process) */
 double perf_cpu_self(void); /* user + system CPU seconds of this process */
 long perf_rss_kib(void);    /* resident set of this process */
+/* CPU seconds of each thread of this process (/proc/self/task): up to cap threads. */
+#define PERF_MAX_THREADS 80
+typedef struct perf_threads {
+    int n;
+    int tid[PERF_MAX_THREADS];
+    double cpu[PERF_MAX_THREADS];
+} perf_threads;
+void perf_threads_read(perf_threads *t);
+/* The largest CPU seconds one thread spent between two readings (threads matched by id). */
+double perf_threads_busiest(const perf_threads *before, const perf_threads *after);
 
 /* zdc side: runs one case once. */
 void perf_zdc_run(const perf_case *c, const perf_params *p, perf_metrics *out);

@@ -1,5 +1,7 @@
 /* Statistics over rounds, the machine, progress lines, the summary table and the JSON file. */
+#include <dirent.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -34,6 +36,52 @@ long perf_rss_kib(void)
         fclose(f);
     }
     return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void perf_threads_read(perf_threads *t)
+{
+    t->n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    long hz = sysconf(_SC_CLK_TCK);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && t->n < PERF_MAX_THREADS) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        /* Fields after the command's closing parenthesis: state is 3rd, utime 14th, stime 15th. */
+        char *p = strrchr(buf, ')');
+        unsigned long ut = 0, st = 0;
+        if (!p ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            continue;
+        t->tid[t->n] = atoi(de->d_name);
+        t->cpu[t->n] = (double)(ut + st) / (double)hz;
+        t->n++;
+    }
+    closedir(d);
+}
+
+double perf_threads_busiest(const perf_threads *before, const perf_threads *after)
+{
+    double best = 0;
+    for (int i = 0; i < after->n; i++) {
+        double c0 = 0;
+        for (int j = 0; j < before->n; j++)
+            if (before->tid[j] == after->tid[i])
+                c0 = before->cpu[j];
+        if (after->cpu[i] - c0 > best)
+            best = after->cpu[i] - c0;
+    }
+    return best;
 }
 
 void perf_metric_set(perf_metrics *m, const char *name, double v)
@@ -194,6 +242,7 @@ static int shown_for(const perf_case *c, shown *out)
     case PERF_SCALE:
         out[n++] = (shown){"cpu_pct_per_1000", "CPU % /1000", false};
         out[n++] = (shown){"cpu_us_per_msg", "CPU us/msg", false};
+        out[n++] = (shown){"busiest_us_per_msg", "busiest thread us/msg", false};
         out[n++] = (shown){"tick_rate_pct", "tick rate %", true};
         out[n++] = (shown){"p99_tick_ms", "p99 tick ms", false};
         out[n++] = (shown){"rss_kib_per_peer", "KiB/peer", false};

@@ -218,6 +218,21 @@ zdc_engine *perf_engine_new(bool epoll)
     return e;
 }
 
+zdc_engine *perf_engine_new_workers(int workers)
+{
+    zdc_engine_options o;
+    zdc_engine_options_default(&o);
+    o.include_loopback = true;
+    o.bind_address = "127.0.0.1";
+    o.ipv6 = false;
+    o.workers = (unsigned)workers;
+    o.io_thread = true; /* --workers 1: one worker beside the I/O thread */
+    zdc_engine *e = NULL;
+    if (zdc_engine_new(&o, &e) != 0)
+        return NULL;
+    return e;
+}
+
 void perf_spin_poll(zdc_engine *e, perf_spin *sp, bool activity)
 {
     zdc_engine_stats st;

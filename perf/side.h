@@ -62,6 +62,8 @@ int perf_side_fill(perf_side *s, uint8_t *buf, size_t size, uint64_t *seq, size_
                    int max_msgs);
 
 zdc_engine *perf_engine_new(bool epoll);
+/* A server engine with that many workers (and an I/O thread): docs/threads.md. */
+zdc_engine *perf_engine_new_workers(int workers);
 
 /* Spin, then block: polls without waiting while datagrams (or the caller's `activity`, e.g.
  * signaling) arrived in the last PERF_SPIN_S, else waits up to 1 ms in zdc_engine_poll. A

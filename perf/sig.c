@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,20 @@ static void flush(int fd)
 }
 
 /* Wire form: kind, idx (decimal) NUL, a NUL, num (decimal) NUL, text. */
+/* The server's workers (zdc-perf --workers) send from their threads: one at a time. */
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool sig_send(int fd, char kind, int idx, const char *a, int num, const char *text);
+
 bool perf_sig_send(int fd, char kind, int idx, const char *a, int num, const char *text)
+{
+    pthread_mutex_lock(&sig_lock);
+    bool ok = sig_send(fd, kind, idx, a, num, text);
+    pthread_mutex_unlock(&sig_lock);
+    return ok;
+}
+
+static bool sig_send(int fd, char kind, int idx, const char *a, int num, const char *text)
 {
     size_t tl = text ? strlen(text) : 0;
     size_t cap = tl + 96;
@@ -88,7 +102,9 @@ bool perf_sig_send(int fd, char kind, int idx, const char *a, int num, const cha
 
 int perf_sig_recv(int fd, perf_sig_msg *m, char *buf, size_t cap, int timeout_ms)
 {
+    pthread_mutex_lock(&sig_lock);
     flush(fd);
+    pthread_mutex_unlock(&sig_lock);
     if (timeout_ms > 0) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, timeout_ms) <= 0)

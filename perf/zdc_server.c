@@ -14,7 +14,10 @@
  * Control messages on each client process's signaling pair: child 'Y' ready (engines made),
  * parent 'G' go (clients offer), parent 'T' <seconds> tick, child 'R' <report>, parent 'Q'
  * quit. Peer indexes in 'D'/'C' messages are global (0..N-1). */
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,7 +208,25 @@ static int clients_main(int fd, int lo, int n, bool reliable, int wave)
 
 /* ---- the server (this process) ------------------------------------------------------- */
 
+/* With --workers N the server engine has N workers (docs/threads.md), each polled by a thread
+ * of its own that owns the peers idx % N: this thread reads the signaling and hands each
+ * message to the owning worker's mailbox. */
+typedef struct swork {
+    struct server *sv;
+    unsigned i;
+    zdc_engine *w;
+    pthread_t th;
+    bool started;
+    pthread_mutex_t lock;
+    perf_sig_msg *box; /* text strdup'ed */
+    size_t n, cap;
+    _Atomic int n_open;
+    _Atomic bool stop;
+} swork;
+
 typedef struct server {
+    int workers;
+    swork *wk;
     int n, n_open, k; /* peers; open; client processes */
     int fd[MAX_CLIENT_PROCS];
     pid_t pid[MAX_CLIENT_PROCS];
@@ -221,9 +242,111 @@ static void server_broadcast(server *sv, char kind, const char *text)
         perf_sig_send(sv->fd[j], kind, 0, "", 0, text);
 }
 
+/* Creates (on the worker's thread) and feeds the server side of peer m->idx. */
+static void server_apply(server *sv, zdc_engine *e, const perf_sig_msg *m)
+{
+    if (!sv->made[m->idx]) {
+        if (perf_side_new(&sv->s[m->idx], e, sv->fd[m->idx / CLIENTS_PER_PROC], m->idx) != 0)
+            return;
+        sv->s[m->idx].on_msg = perf_side_echo;
+        sv->made[m->idx] = true;
+    }
+    perf_side_apply(&sv->s[m->idx], m);
+}
+
+static void *swork_main(void *arg)
+{
+    swork *w = arg;
+    server *sv = w->sv;
+    double count_at = 0;
+    while (!atomic_load(&w->stop)) {
+        zdc_engine_poll(w->w, 1);
+        pthread_mutex_lock(&w->lock);
+        perf_sig_msg *box = w->box;
+        size_t n = w->n;
+        w->box = NULL;
+        w->n = w->cap = 0;
+        pthread_mutex_unlock(&w->lock);
+        for (size_t j = 0; j < n; j++) {
+            server_apply(sv, w->w, &box[j]);
+            free((char *)box[j].text);
+        }
+        free(box);
+        double now = perf_now();
+        if (now - count_at > 0.05) {
+            count_at = now;
+            int open = 0;
+            for (int i = (int)w->i; i < sv->n; i += sv->workers)
+                open += sv->made[i] && sv->s[i].open;
+            atomic_store(&w->n_open, open);
+        }
+    }
+    return NULL;
+}
+
+static int server_post(server *sv, const perf_sig_msg *m)
+{
+    swork *w = &sv->wk[m->idx % sv->workers];
+    perf_sig_msg c = *m;
+    c.text = strdup(m->text ? m->text : "");
+    pthread_mutex_lock(&w->lock);
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        perf_sig_msg *b = realloc(w->box, cap * sizeof *b);
+        if (!b) {
+            pthread_mutex_unlock(&w->lock);
+            free((char *)c.text);
+            return -1;
+        }
+        w->box = b;
+        w->cap = cap;
+    }
+    w->box[w->n++] = c;
+    pthread_mutex_unlock(&w->lock);
+    zdc_engine_wake(w->w); /* any thread */
+    return 0;
+}
+
+static int server_workers_start(server *sv)
+{
+    sv->wk = calloc((size_t)sv->workers, sizeof *sv->wk);
+    if (!sv->wk)
+        return -1;
+    for (int i = 0; i < sv->workers; i++) {
+        swork *w = &sv->wk[i];
+        w->sv = sv;
+        w->i = (unsigned)i;
+        w->w = zdc_engine_worker(sv->e, (unsigned)i);
+        pthread_mutex_init(&w->lock, NULL);
+        if (pthread_create(&w->th, NULL, swork_main, w) != 0)
+            return -1;
+        w->started = true;
+    }
+    return 0;
+}
+
+static void server_workers_stop(server *sv)
+{
+    for (int i = 0; sv->wk && i < sv->workers; i++) {
+        swork *w = &sv->wk[i];
+        if (!w->started)
+            continue;
+        atomic_store(&w->stop, true);
+        zdc_engine_wake(w->w);
+        pthread_join(w->th, NULL);
+        for (size_t j = 0; j < w->n; j++)
+            free((char *)w->box[j].text);
+        free(w->box);
+        pthread_mutex_destroy(&w->lock);
+    }
+    free(sv->wk);
+    sv->wk = NULL;
+}
+
 static void server_end(server *sv)
 {
     server_broadcast(sv, 'Q', "");
+    server_workers_stop(sv); /* the peers are this thread's again */
     for (int j = 0; j < sv->k; j++)
         close(sv->fd[j]);
     double end = perf_now() + 10;
@@ -260,7 +383,15 @@ static int server_serve(server *sv, char kind, double secs)
         sv->got[j] = NULL;
     }
     while (perf_now() < end) {
-        zdc_engine_poll(sv->e, 1);
+        if (sv->wk) {
+            /* The workers poll the engine: wait for signaling only. */
+            struct pollfd pf[MAX_CLIENT_PROCS];
+            for (int j = 0; j < sv->k; j++)
+                pf[j] = (struct pollfd){.fd = sv->fd[j], .events = POLLIN};
+            poll(pf, (nfds_t)sv->k, 2);
+        } else {
+            zdc_engine_poll(sv->e, 1);
+        }
         /* The signaling sockets are the harness's, not the server's: read them at most once a
          * millisecond so that their system calls do not count as the server's work. */
         double now = perf_now();
@@ -275,7 +406,10 @@ static int server_serve(server *sv, char kind, double secs)
                     return 0;
                 if (r == 0)
                     break;
-                if ((m.kind == 'D' || m.kind == 'C') && m.idx >= 0 && m.idx < sv->n) {
+                if ((m.kind == 'D' || m.kind == 'C') && m.idx >= 0 && m.idx < sv->n && sv->wk) {
+                    if (server_post(sv, &m) != 0)
+                        return 0;
+                } else if ((m.kind == 'D' || m.kind == 'C') && m.idx >= 0 && m.idx < sv->n) {
                     if (!sv->made[m.idx]) {
                         if (perf_side_new(&sv->s[m.idx], sv->e, sv->fd[m.idx / CLIENTS_PER_PROC],
                                           m.idx) != 0)
@@ -292,8 +426,12 @@ static int server_serve(server *sv, char kind, double secs)
             }
         if (kind == 0) {
             int open = 0;
-            for (int i = 0; i < sv->n; i++)
-                open += sv->made[i] && sv->s[i].open;
+            if (sv->wk)
+                for (int i = 0; i < sv->workers; i++)
+                    open += atomic_load(&sv->wk[i].n_open);
+            else
+                for (int i = 0; i < sv->n; i++)
+                    open += sv->made[i] && sv->s[i].open;
             sv->n_open = open;
             if (open == sv->n)
                 return 1;
@@ -303,9 +441,10 @@ static int server_serve(server *sv, char kind, double secs)
 }
 
 /* wave: how many clients of each client process may be connecting at a time (0: all). */
-static int server_start(server *sv, int n, bool reliable, int wave, perf_metrics *out)
+static int server_start(server *sv, int n, bool reliable, int wave, int workers, perf_metrics *out)
 {
     memset(sv, 0, sizeof *sv);
+    sv->workers = workers;
     sv->n = n;
     sv->k = (n + CLIENTS_PER_PROC - 1) / CLIENTS_PER_PROC;
     if (sv->k < 1 || sv->k > MAX_CLIENT_PROCS) {
@@ -343,7 +482,15 @@ static int server_start(server *sv, int n, bool reliable, int wave, perf_metrics
     }
     sv->s = calloc((size_t)n, sizeof *sv->s);
     sv->made = calloc((size_t)n, sizeof *sv->made);
-    sv->e = perf_engine_new(false);
+    sv->e = workers ? perf_engine_new_workers(workers) : perf_engine_new(false);
+    if (workers && !sv->e) {
+        perf_fail(out, "no engine with %d workers (they need ZDC_SCTP=native)", workers);
+        return -1;
+    }
+    if (workers && server_workers_start(sv) != 0) {
+        perf_fail(out, "no worker threads");
+        return -1;
+    }
     if (!sv->e || !sv->s || !sv->made || !server_serve(sv, 'Y', 300)) {
         perf_fail(out, "the clients' processes did not start");
         return -1;
@@ -355,7 +502,7 @@ void perf_zdc_handshakes(const perf_case *c, const perf_params *p, perf_metrics 
 {
     (void)c;
     server sv;
-    if (server_start(&sv, p->hs_clients, true, 0, out) == 0) {
+    if (server_start(&sv, p->hs_clients, true, 0, p->workers, out) == 0) {
         double t0 = perf_now(), cpu0 = perf_cpu_self();
         server_broadcast(&sv, 'G', "");
         int ok = server_serve(&sv, 0, 60);
@@ -385,7 +532,7 @@ void perf_zdc_scale(const perf_case *c, const perf_params *p, perf_metrics *out)
     server sv;
     /* The tick is measured, not the admission: clients connect in waves of SCALE_WAVE per
      * client process so that a burst of thousands of handshakes does not starve ICE. */
-    if (server_start(&sv, p->scale_peers, false, SCALE_WAVE, out) != 0) {
+    if (server_start(&sv, p->scale_peers, false, SCALE_WAVE, p->workers, out) != 0) {
         server_end(&sv);
         return;
     }
@@ -407,10 +554,14 @@ void perf_zdc_scale(const perf_case *c, const perf_params *p, perf_metrics *out)
     perf_heap_stop();
     char secs[32];
     snprintf(secs, sizeof secs, "%.3f", p->scale_secs);
+    perf_threads th0, th1;
+    perf_threads_read(&th0);
     double t0 = perf_now(), cpu0 = perf_cpu_self();
     server_broadcast(&sv, 'T', secs);
     int got = server_serve(&sv, 'R', p->scale_secs + 120);
     double t1 = perf_now(), cpu1 = perf_cpu_self();
+    perf_threads_read(&th1);
+    double busiest = perf_threads_busiest(&th0, &th1);
     /* Percentiles cannot be merged exactly from per-process figures: across client
      * processes each percentile shown is the largest of theirs (exact with one process). */
     tick_report all = {0};
@@ -435,6 +586,7 @@ void perf_zdc_scale(const perf_case *c, const perf_params *p, perf_metrics *out)
         double n = (double)sv.n;
         double cpu_pct = 100.0 * (cpu1 - cpu0) / (t1 - t0);
         perf_metric_set(out, "peers", n);
+        perf_metric_set(out, "workers", sv.workers);
         perf_metric_set(out, "cpu_pct_per_1000", cpu_pct * 1000.0 / n);
         perf_metric_set(out, "p50_tick_ms", all.p50 * 1e3);
         perf_metric_set(out, "p99_tick_ms", all.p99 * 1e3);
@@ -459,6 +611,12 @@ void perf_zdc_scale(const perf_case *c, const perf_params *p, perf_metrics *out)
                         100.0 * (double)all.sent / (n * p->scale_secs / TICK_PERIOD));
         perf_metric_set(out, "cpu_us_per_msg",
                         all.received ? (cpu1 - cpu0) * 1e6 / (double)all.received : 0);
+        /* The thread that limits throughput: its CPU per echoed message. With one core per
+         * thread the server could echo 1e6 / this many messages a second (a projection: the
+         * clients here share the same two cores, so nothing here saturates the server). */
+        perf_metric_set(out, "busiest_thread_pct", 100.0 * busiest / (t1 - t0));
+        perf_metric_set(out, "busiest_us_per_msg",
+                        all.received ? busiest * 1e6 / (double)all.received : 0);
         out->ok = true;
         if (heap && h.untracked_blocks)
             perf_fail(out, "heap by owner: %llu blocks not tracked",

@@ -21,7 +21,7 @@ for flag in "$@"; do
     # Pion v3 for the Pion peer, built in GOPATH mode from Debian's sources
     # (/usr/share/gocode/src): no Go module proxy is used.
     --interop) pkgs+=(chromium nodejs npm iproute2 firefox-esr golang-go golang-github-pion-webrtc.v3-dev
-                nftables coturn)  # test/nat/nat.sh: NAT routers and the TURN server
+                nftables coturn openssl)  # test/nat/nat.sh: NAT routers, the TURN server, its TLS certificate
                node=1 ;;
     --perf) pkgs+=(nodejs npm); node=1 ;;
     --godot) pkgs+=(godot3-server util-linux) ;;

@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "pool.h"
 #include "ring.h"
 #include "zdc/error.h"
 
@@ -284,4 +287,106 @@ Test(mpsc, three_producers_stress, .timeout = 120)
     void *v;
     cr_assert_not(zdc_mpsc_pop(&c.r, &v), "nothing extra");
     zdc_mpsc_clear(&c.r);
+}
+
+/* ---- the workers' batch path: pool buffers out on one ring and back on another ------------- */
+
+/* The shape of io/workers.c: the I/O thread takes buffers from the pool, fills them and pushes
+ * them in bursts on a worker's receive ring; the worker pops bursts, checks each buffer,
+ * writes its answer into the same buffer and pushes it on its send ring; the I/O thread pops
+ * those, checks the answer and returns the buffer to the pool. One owner at a time: every
+ * byte is checked on the far side, and at the end every buffer is back in the pool. */
+enum { BATCH_ITEMS = 200000, BATCH_MAX = 32 };
+
+struct batch_ctx {
+    zdc_spsc rx, tx;
+    size_t bad;
+};
+
+static void *batch_worker(void *arg)
+{
+    struct batch_ctx *c = arg;
+    void *buf[BATCH_MAX];
+    uint32_t expect = 1;
+    size_t pending = 0; /* popped, not yet pushed back */
+    while (expect <= BATCH_ITEMS || pending) {
+        size_t n = pending ? pending : zdc_spsc_pop_burst(&c->rx, buf, BATCH_MAX);
+        if (n == 0) {
+            sched_yield();
+            continue;
+        }
+        if (!pending) {
+            for (size_t i = 0; i < n; i++, expect++) {
+                zdc_pkt *p = buf[i];
+                uint32_t v;
+                memcpy(&v, p->data, 4);
+                if (v != expect || p->len != 64 || p->data[63] != (uint8_t)expect)
+                    c->bad++;
+                p->data[0] ^= 0xff; /* the answer, in place */
+            }
+        }
+        size_t k = zdc_spsc_push_burst(&c->tx, buf, n);
+        if (k < n)
+            memmove(buf, buf + k, (n - k) * sizeof buf[0]);
+        pending = n - k;
+        if (pending)
+            sched_yield();
+    }
+    return NULL;
+}
+
+Test(spsc, pool_buffer_batches_round_trip, .timeout = 120)
+{
+    static struct batch_ctx c;
+    zdc_pool_config pc = zdc_pool_config_default();
+    pc.max_buffers = 64; /* fewer than the rings hold: the pool runs dry and recovers */
+    zdc_pool *pool;
+    cr_assert_eq(zdc_pool_new(&pc, &pool), 0);
+    cr_assert_eq(zdc_spsc_init(&c.rx, 256), 0);
+    cr_assert_eq(zdc_spsc_init(&c.tx, 256), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, batch_worker, &c), 0);
+    uint32_t next = 1, back = 1;
+    size_t bad = 0, dry = 0;
+    void *buf[BATCH_MAX];
+    while (back <= BATCH_ITEMS) {
+        size_t n = 0;
+        while (n < (size_t)(1 + next % BATCH_MAX) && next + n <= BATCH_ITEMS) {
+            zdc_pkt *p = zdc_pool_get(pool);
+            if (!p) {
+                dry++;
+                break;
+            }
+            uint8_t *d = zdc_pkt_put(p, 64);
+            uint32_t v = next + (uint32_t)n;
+            memset(d, 0, 64);
+            memcpy(d, &v, 4);
+            d[63] = (uint8_t)v;
+            buf[n++] = p;
+        }
+        size_t k = zdc_spsc_push_burst(&c.rx, buf, n);
+        for (size_t i = k; i < n; i++)
+            zdc_pkt_unref(buf[i]); /* did not fit: never handed over, numbered again */
+        next += (uint32_t)k;
+        size_t m = zdc_spsc_pop_burst(&c.tx, buf, BATCH_MAX);
+        for (size_t i = 0; i < m; i++, back++) {
+            zdc_pkt *p = buf[i];
+            uint32_t v = back;
+            uint8_t first = (uint8_t)(v & 0xff) ^ 0xff;
+            if (p->data[0] != first || p->data[63] != (uint8_t)v)
+                bad++;
+            zdc_pkt_unref(p);
+        }
+        if (k == 0 && m == 0)
+            sched_yield();
+    }
+    pthread_join(th, NULL);
+    cr_assert_eq(c.bad, 0, "worker saw a wrong buffer");
+    cr_assert_eq(bad, 0, "I/O side saw a wrong answer");
+    cr_assert_eq(zdc_pool_outstanding(pool), 0, "every buffer back in the pool");
+    cr_assert_eq(zdc_spsc_count(&c.rx) + zdc_spsc_count(&c.tx), 0);
+    printf("ring batches: %d buffers round trip, pool ran dry %zu times\n", BATCH_ITEMS, dry);
+    zdc_spsc_clear(&c.rx);
+    zdc_spsc_clear(&c.tx);
+    zdc_pool_free(pool);
 }

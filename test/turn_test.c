@@ -84,6 +84,9 @@ static void on_data(void *user, const zdc_addr *peer, const uint8_t *p, size_t l
 
 static const char *USER = "alice", *PASS = "s3cret", *REALM = "zdc.test";
 
+/* config.refresh_every_ms for the next fx_init (tests that want it set it, then reset it). */
+static uint32_t fx_refresh_every_ms;
+
 static void fx_init(fx *f, int transport, uint32_t lifetime)
 {
     memset(f, 0, sizeof *f);
@@ -93,6 +96,7 @@ static void fx_init(fx *f, int transport, uint32_t lifetime)
                            .password = PASS,
                            .transport = transport,
                            .lifetime_s = lifetime,
+                           .refresh_every_ms = fx_refresh_every_ms,
                            .user = f,
                            .random = rnd,
                            .send = on_send,
@@ -530,6 +534,68 @@ Test(turn, permission_installed_renewed_and_expires)
     run_until(&f, t1 + 300 * S);
     cr_assert(!zdc_turn_has_permission(f.t, &peer));
     cr_assert_eq(zdc_turn_state(f.t), ZDC_TURN_ALLOCATED, "the allocation itself is fine");
+    fx_fini(&f);
+}
+
+/* config.refresh_every_ms (tuning.turn_refresh_ms): everything renewed that often, so a real
+ * server's answers are seen in a short test (nat.sh "refresh"); never later than normal. */
+Test(turn, refresh_every_renews_early)
+{
+    fx f;
+    fx_refresh_every_ms = 5000;
+    fx_init(&f, ZDC_TURN_UDP, 0);
+    fx_refresh_every_ms = 0;
+    allocate(&f, 600);
+    uint64_t t0 = f.now;
+    cr_assert_eq(zdc_turn_next_timeout(f.t), t0 + 5 * S, "refresh after 5 s, not 540 s");
+    zdc_addr peer = za("192.0.2.10", 7000);
+    cr_assert_eq(zdc_turn_bind_channel(f.t, &peer, f.now), 0);
+    zdc_stun_msg m;
+    zdc_turn_attrs a;
+    /* Answer the CreatePermission and the ChannelBind. */
+    for (int k = f.n_out - 2; k < f.n_out; k++) {
+        cr_assert_eq(zdc_turn_parse(f.out[k].data, f.out[k].len, &m, &a), 0);
+        cr_assert_eq(succeed(&f, &m, 0, false), 0);
+    }
+    cr_assert(zdc_turn_channel(f.t, &peer));
+    for (int round = 0; round < 3; round++) {
+        int before = f.n_out;
+        run_until(&f, f.now + 5 * S);
+        int refresh = 0, perm = 0, bind = 0;
+        for (int k = before; k < f.n_out; k++) {
+            cr_assert_eq(zdc_turn_parse(f.out[k].data, f.out[k].len, &m, &a), 0);
+            refresh += m.method == ZDC_TURN_REFRESH;
+            perm += m.method == ZDC_TURN_CREATE_PERMISSION;
+            bind += m.method == ZDC_TURN_CHANNEL_BIND;
+            cr_assert_eq(succeed(&f, &m, 600, false), 0);
+        }
+        cr_assert_eq(refresh, 1, "round %d: one Refresh", round);
+        cr_assert_eq(perm, 1, "round %d: one CreatePermission", round);
+        cr_assert_eq(bind, 1, "round %d: one ChannelBind", round);
+        cr_assert_eq(zdc_turn_state(f.t), ZDC_TURN_ALLOCATED);
+    }
+    cr_assert_eq(zdc_turn_expiry(f.t), f.now + 600 * S);
+    fx_fini(&f);
+}
+
+/* The transport to the server is gone (a TCP/TLS stream dropped): FAILED once, with the
+ * reason given, and nothing is sent any more. */
+Test(turn, abort_fails_once_with_reason)
+{
+    fx f;
+    fx_init(&f, ZDC_TURN_TCP, 0);
+    allocate(&f, 600);
+    zdc_turn_abort(f.t, ZDC_ERR_IO, "TURN over TCP to 192.0.2.1:3478: the server closed it");
+    cr_assert_eq(zdc_turn_state(f.t), ZDC_TURN_FAILED);
+    cr_assert_eq(f.failed, 1);
+    cr_assert_eq(f.fail_err, ZDC_ERR_IO);
+    cr_assert_eq(f.fail_code, 0);
+    cr_assert_str_eq(f.fail_reason, "TURN over TCP to 192.0.2.1:3478: the server closed it");
+    zdc_turn_abort(f.t, ZDC_ERR_IO, "again");
+    cr_assert_eq(f.failed, 1, "reported once");
+    int before = f.n_out;
+    run_until(&f, f.now + 700 * S);
+    cr_assert_eq(f.n_out, before, "a failed client sends nothing");
     fx_fini(&f);
 }
 

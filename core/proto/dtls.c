@@ -40,6 +40,7 @@
 #include <openssl/x509.h>
 
 #include "bytes.h"
+#include "dtls_record.h"
 
 #define CIPHERS                                                                                    \
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                                 \
@@ -55,6 +56,9 @@
 #define CT_ALERT      21
 #define CT_HANDSHAKE  22
 #define CT_APP_DATA   23
+/* Epoch-1 sequence numbers below this, fed to OpenSSL before the hand-off, are remembered so
+ * zdc treats them as replays afterwards (OpenSSL buffers at most 100 early records). */
+#define FED_BITS 256u
 
 struct zdc_dtls_cert {
     atomic_uint refs;
@@ -87,6 +91,19 @@ struct zdc_dtls {
     zdc_dtls_stats stats;
     const zdc_log_ctx *log;
     int alert_in; /* the last alert received, (level << 8) | description; -1 = none */
+    /* The hand-off to zdc's record layer (docs/dtls-records.md). */
+    bool zdc_records;       /* configured: hand off once connected */
+    bool connected_once;    /* records_start() ran */
+    bool rx_zdc, tx_zdc;    /* zdc opens / seals application records */
+    zdc_dtls_record rec;    /* keyed when rx_zdc is set */
+    bool ossl_wrote;        /* OpenSSL wrote a protected record ... */
+    uint64_t ossl_wseq_max; /* ... the highest sequence number among them */
+    uint64_t ossl_explicit; /* ... the first 8 body bytes of the last (GCM: explicit nonce) */
+    uint64_t ossl_fed[FED_BITS / 64]; /* bit s: epoch-1 record s (< FED_BITS) fed to OpenSSL */
+    const char *cipher_name;          /* kept for after the SSL object is freed */
+    const char *version_name;
+    const char *srtp_name;
+    size_t max_payload;
 };
 
 /* ---- fingerprints ---------------------------------------------------------------------- */
@@ -178,12 +195,40 @@ static void format_fp(const uint8_t *b, size_t n, char *out)
 
 /* ---- the datagram BIO ------------------------------------------------------------------ */
 
+static uint64_t load_u64(const uint8_t *s)
+{
+    return (uint64_t)zdc_load_u32(s) << 32 | zdc_load_u32(s + 4);
+}
+
+/* Notes the sequence numbers (and GCM explicit nonces) of every protected record OpenSSL
+ * writes: zdc's writer continues above them, so no (key, nonce) pair is used twice. */
+static void observe_written(zdc_dtls *d, const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    while (len - off >= RECORD_HDR) {
+        const uint8_t *h = p + off;
+        size_t rlen = zdc_load_u16(h + 11);
+        if (rlen > len - off - RECORD_HDR)
+            return;
+        if (zdc_load_u16(h + 3) != 0) {
+            uint64_t seq = (uint64_t)zdc_load_u16(h + 5) << 32 | zdc_load_u32(h + 7);
+            if (!d->ossl_wrote || seq > d->ossl_wseq_max)
+                d->ossl_wseq_max = seq;
+            if (rlen >= 8)
+                d->ossl_explicit = load_u64(h + RECORD_HDR);
+            d->ossl_wrote = true;
+        }
+        off += RECORD_HDR + rlen;
+    }
+}
+
 static int bio_write(BIO *b, const char *buf, int len)
 {
     zdc_dtls *d = BIO_get_data(b);
     BIO_clear_retry_flags(b);
     if (len <= 0)
         return 0;
+    observe_written(d, (const uint8_t *)buf, (size_t)len);
     d->stats.datagrams_out++;
     (void)d->send(d->user, (const uint8_t *)buf, (size_t)len);
     return len;
@@ -434,7 +479,7 @@ static unsigned int timer_cb(SSL *ssl, unsigned int prev_us)
 static void sync_timer(zdc_dtls *d)
 {
     struct timeval tv;
-    if (d->state != ZDC_DTLS_CONNECTING || !DTLSv1_get_timeout(d->ssl, &tv))
+    if (d->ssl == NULL || d->state != ZDC_DTLS_CONNECTING || !DTLSv1_get_timeout(d->ssl, &tv))
         d->deadline = ZDC_DTLS_NO_TIMEOUT;
 }
 
@@ -445,6 +490,11 @@ static void info_cb(const SSL *ssl, int where, int ret);
 void zdc_dtls_config_default(zdc_dtls_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    const char *rec = getenv("ZDC_DTLS_RECORDS");
+    if (rec != NULL && strcmp(rec, "zdc") == 0)
+        cfg->records = ZDC_DTLS_RECORDS_ZDC;
+    else if (rec != NULL && strcmp(rec, "openssl") == 0)
+        cfg->records = ZDC_DTLS_RECORDS_OPENSSL;
 }
 
 int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
@@ -484,6 +534,7 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
     d->deadline = ZDC_DTLS_NO_TIMEOUT;
     d->log = cfg->log;
     d->alert_in = -1;
+    d->zdc_records = cfg->records == ZDC_DTLS_RECORDS_ZDC;
     d->ssl = SSL_new(cfg->cert->ctx);
     bio = d->ssl != NULL ? BIO_new(cfg->cert->bio_method) : NULL;
     if (bio == NULL) {
@@ -495,6 +546,12 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
     BIO_set_data(bio, d);
     SSL_set_bio(d->ssl, bio, bio); /* one reference, owned by the SSL */
     SSL_set_app_data(d->ssl, d);
+    if (cfg->cipher_list != NULL && SSL_set_cipher_list(d->ssl, cfg->cipher_list) != 1) {
+        SSL_free(d->ssl);
+        free(d);
+        ERR_clear_error();
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
     SSL_set_mtu(d->ssl, mtu);
     DTLS_set_timer_cb(d->ssl, timer_cb);
     SSL_set_info_callback(d->ssl, info_cb);
@@ -513,6 +570,7 @@ void zdc_dtls_free(zdc_dtls *d)
     if (d == NULL)
         return;
     SSL_free(d->ssl);
+    zdc_dtls_record_clear(&d->rec);
     zdc_dtls_cert_free(d->cert);
     free(d);
 }
@@ -628,6 +686,169 @@ static int read_app_data(zdc_dtls *d)
     return 0;
 }
 
+/* ---- the hand-off to zdc's record layer (docs/dtls-records.md) ------------------------- */
+
+/* zdc starts writing: above every sequence number OpenSSL wrote in epoch 1 and, for GCM,
+ * continuing OpenSSL's explicit-nonce counter; OpenSSL never writes again (its SSL object,
+ * buffers and keys are freed here), so no (key, nonce) pair can repeat. */
+static void records_take_writes(zdc_dtls *d)
+{
+    uint64_t seq = d->ossl_wrote ? d->ossl_wseq_max + 1 : 0;
+    (void)zdc_dtls_record_set_write_seq(&d->rec, seq);
+    if (d->ossl_wrote && d->rec.aead != ZDC_DTLS_AEAD_CHACHA20_POLY1305)
+        (void)zdc_dtls_record_set_explicit_nonce(&d->rec, d->ossl_explicit + 1);
+    d->tx_zdc = true;
+    SSL_free(d->ssl);
+    d->ssl = NULL;
+    ZDC_LOG(d->log, ZDC_LOG_DEBUG, ZDC_LOG_DTLS, "DTLS records: zdc writes from sequence %llu",
+            (unsigned long long)seq);
+}
+
+/* Once connected: derive the keys from the session and let zdc open application records.
+ * The client also takes over writing at once (the server's Finished proved the handshake
+ * complete on both sides); the server does when the client's first application record
+ * arrives (the client only sends one after it has the server's Finished), and until then
+ * OpenSSL answers a retransmitted client flight and writes what the application sends. */
+static void records_start(zdc_dtls *d)
+{
+    uint8_t ms[48], cr[32], sr[32];
+    zdc_dtls_keys k;
+    const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
+    uint16_t suite = c != NULL ? (uint16_t)(SSL_CIPHER_get_id(c) & 0xffff) : 0;
+
+    d->cipher_name = c != NULL ? SSL_CIPHER_get_name(c) : NULL;
+    d->version_name = SSL_get_version(d->ssl);
+    const SRTP_PROTECTION_PROFILE *sp = SSL_get_selected_srtp_profile(d->ssl);
+    d->srtp_name = sp != NULL ? sp->name : NULL;
+    d->max_payload = DTLS_get_data_mtu(d->ssl);
+    if (!d->zdc_records)
+        return;
+    int rv = ZDC_ERR_CRYPTO;
+    if (SSL_SESSION_get_master_key(SSL_get_session(d->ssl), ms, sizeof ms) == sizeof ms &&
+        SSL_get_client_random(d->ssl, cr, sizeof cr) == sizeof cr &&
+        SSL_get_server_random(d->ssl, sr, sizeof sr) == sizeof sr)
+        rv = zdc_dtls_keys_derive(&k, suite, ms, sizeof ms, cr, sr);
+    OPENSSL_cleanse(ms, sizeof ms);
+    if (rv == 0) {
+        /* The write side stays closed (sequence space "exhausted") until records_take_writes */
+        rv = zdc_dtls_record_init(&d->rec, &k, d->role == ZDC_DTLS_CLIENT, 1,
+                                  ZDC_DTLS_REC_SEQ_MAX + 1, 0);
+        zdc_dtls_keys_wipe(&k);
+    }
+    if (rv != 0) { /* an unexpected suite or a crypto failure: OpenSSL keeps the records */
+        ERR_clear_error();
+        ZDC_LOG(d->log, ZDC_LOG_WARN, ZDC_LOG_DTLS,
+                "DTLS records: staying with OpenSSL's record layer (suite 0x%04x): %s",
+                (unsigned)suite, zdc_strerror(rv));
+        d->zdc_records = false;
+        return;
+    }
+    /* What OpenSSL already processed is a replay for zdc. Only small sequence numbers are
+     * plausible this early and only those are remembered: a forged large one must not move
+     * zdc's window (a forged small one costs at most the genuine record of that number). */
+    for (unsigned s = 0; s < FED_BITS; s++)
+        if (d->ossl_fed[s / 64] >> (s % 64) & 1)
+            (void)zdc_dtls_record_mark_seen(&d->rec, s);
+    d->rx_zdc = true;
+    if (d->role == ZDC_DTLS_CLIENT)
+        records_take_writes(d);
+}
+
+/* Seals one record of `type` and sends it as one datagram. */
+static int records_send(zdc_dtls *d, uint8_t type, const uint8_t *p, size_t len)
+{
+    uint8_t buf[ZDC_DTLS_REC_HEAD_ROOM + MAX_DATAGRAM + ZDC_DTLS_REC_TAG];
+    uint8_t *rec;
+    size_t rec_len;
+    if (len > MAX_DATAGRAM)
+        return ZDC_ERR_TOO_LARGE;
+    if (len > 0)
+        memcpy(buf + ZDC_DTLS_REC_HEAD_ROOM, p, len);
+    int rv = zdc_dtls_record_seal(&d->rec, type, buf + ZDC_DTLS_REC_HEAD_ROOM, len, &rec, &rec_len);
+    if (rv != 0)
+        return rv;
+    d->stats.datagrams_out++;
+    (void)d->send(d->user, rec, rec_len);
+    return 0;
+}
+
+static int fail(zdc_dtls *d, int code);
+
+/* RFC 5246 §7.2: an authenticated alert opened by zdc. */
+static void records_alert(zdc_dtls *d, const uint8_t *p, size_t len)
+{
+    static const uint8_t close_notify[2] = {SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY};
+    if (len != 2)
+        return;
+    d->alert_in = p[0] << 8 | p[1];
+    bool fatal = p[0] == SSL3_AL_FATAL;
+    ZDC_LOG(d->log, fatal ? ZDC_LOG_WARN : ZDC_LOG_INFO, ZDC_LOG_DTLS,
+            "DTLS alert received: %s %s (%d)", fatal ? "fatal" : "warning",
+            SSL_alert_desc_string_long(d->alert_in), p[1]);
+    if (fatal) {
+        (void)fail(d, ZDC_ERR_PROTOCOL);
+    } else if (p[1] == SSL_AD_CLOSE_NOTIFY) {
+        /* RFC 5246 §7.2.1: answer close_notify with our own. */
+        if (d->tx_zdc)
+            (void)records_send(d, CT_ALERT, close_notify, sizeof close_notify);
+        else
+            SSL_shutdown(d->ssl);
+        ERR_clear_error();
+        d->state = ZDC_DTLS_CLOSED;
+    }
+}
+
+static int drive(zdc_dtls *d);
+
+/* A datagram once zdc opens the records (framing already checked by filter_datagram):
+ * application data and alerts of epoch 1 are opened here; handshake records go to OpenSSL
+ * while it still writes (the server answering a retransmitted client flight), else nowhere. */
+static int records_datagram(zdc_dtls *d, const uint8_t *p, size_t len)
+{
+    uint8_t buf[MAX_DATAGRAM];
+    size_t off, n = 0;
+    bool for_ossl = false;
+
+    for (off = 0; off < len && d->state == ZDC_DTLS_CONNECTED;) {
+        const uint8_t *h = p + off;
+        size_t rl = RECORD_HDR + zdc_load_u16(h + 11), used;
+        uint16_t epoch = zdc_load_u16(h + 3);
+        zdc_dtls_rec_view v;
+        off += rl;
+        if (epoch == 0 || h[0] == CT_HANDSHAKE || h[0] == CT_CCS) {
+            for_ossl = for_ossl || !(epoch == 0 && h[0] == CT_ALERT);
+            continue;
+        }
+        memcpy(buf, h, rl);
+        if (zdc_dtls_record_open(&d->rec, buf, rl, &used, &v) != 0)
+            continue; /* counted: RFC 6347 §4.1.2.7, discarded silently */
+        if (v.type == CT_APP_DATA) {
+            if (!d->tx_zdc)
+                records_take_writes(d);
+            if (v.len > 0)
+                d->on_data(d->user, v.data, v.len);
+        } else if (v.type == CT_ALERT) {
+            records_alert(d, v.data, v.len);
+        }
+    }
+    if (for_ossl && d->ssl != NULL && d->state == ZDC_DTLS_CONNECTED) {
+        for (off = 0; off < len;) {
+            const uint8_t *h = p + off;
+            size_t rl = RECORD_HDR + zdc_load_u16(h + 11);
+            uint16_t epoch = zdc_load_u16(h + 3);
+            if ((epoch == 0 && h[0] != CT_ALERT) || (epoch != 0 && h[0] == CT_HANDSHAKE)) {
+                memcpy(buf + n, h, rl);
+                n += rl;
+            }
+            off += rl;
+        }
+        d->in = buf;
+        d->in_len = n;
+        return drive(d);
+    }
+    return d->state == ZDC_DTLS_FAILED ? d->err : 0;
+}
+
 /* Runs OpenSSL on whatever input is pending (d->in) and keeps state and timer in step. */
 static int drive(zdc_dtls *d)
 {
@@ -657,6 +878,10 @@ static int drive(zdc_dtls *d)
         rv = read_app_data(d);
     sync_timer(d);
     d->in_len = 0;
+    if (rv == 0 && d->state == ZDC_DTLS_CONNECTED && !d->connected_once) {
+        d->connected_once = true;
+        records_start(d);
+    }
     return rv;
 }
 
@@ -713,6 +938,8 @@ static bool handshake_framing_ok(const uint8_t *p, size_t len)
  * no protected record can be genuine; the larger bound applies. */
 static size_t min_protected_len(const zdc_dtls *d)
 {
+    if (d->ssl == NULL)
+        return d->rec.aead == ZDC_DTLS_AEAD_CHACHA20_POLY1305 ? 16 : 8 + 16;
     const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
     if (c == NULL)
         c = SSL_get_pending_cipher(d->ssl);
@@ -749,6 +976,11 @@ static long filter_datagram(zdc_dtls *d, const uint8_t *p, size_t len, uint8_t *
          * OpenSSL 3.0 answers one with a fatal internal_error instead of discarding it. */
         if (epoch != 0 && rlen < min_protected_len(d))
             return ZDC_ERR_MALFORMED;
+        if (epoch == 1 && out == NULL && rec[5] == 0 && rec[6] == 0 &&
+            zdc_load_u32(rec + 7) < FED_BITS) {
+            uint32_t s = zdc_load_u32(rec + 7);
+            d->ossl_fed[s / 64] |= UINT64_C(1) << (s % 64);
+        }
         if (epoch == 0) {
             if (type == CT_ALERT) {
                 /* Unauthenticated: note it, do not act on it (see the policy above). */
@@ -800,6 +1032,8 @@ int zdc_dtls_handle_datagram(zdc_dtls *d, const uint8_t *p, size_t len, uint64_t
     }
     if (n == 0)
         return 0; /* only ignored alerts */
+    if (d->rx_zdc)
+        return records_datagram(d, p, len);
     d->in = p;
     if ((size_t)n < len) { /* strip the alerts: rare, so only then copy */
         n = filter_datagram(d, p, len, buf);
@@ -823,6 +1057,8 @@ int zdc_dtls_send(zdc_dtls *d, const uint8_t *p, size_t len)
         return 0;
     if (len > zdc_dtls_max_payload(d))
         return ZDC_ERR_TOO_LARGE;
+    if (d->tx_zdc)
+        return records_send(d, CT_APP_DATA, p, len) == 0 ? 0 : ZDC_ERR_CRYPTO;
     ERR_clear_error();
     if (SSL_write_ex(d->ssl, p, len, &written) != 1 || written != len) {
         ERR_clear_error();
@@ -835,7 +1071,7 @@ size_t zdc_dtls_max_payload(const zdc_dtls *d)
 {
     if (d == NULL || d->state != ZDC_DTLS_CONNECTED)
         return 0;
-    return DTLS_get_data_mtu(d->ssl);
+    return d->ssl != NULL ? DTLS_get_data_mtu(d->ssl) : d->max_payload;
 }
 
 uint64_t zdc_dtls_next_timeout(const zdc_dtls *d)
@@ -852,7 +1088,7 @@ int zdc_dtls_handle_timeout(zdc_dtls *d, uint64_t now_ns)
         return ZDC_ERR_INVALID_PARAMETER;
     if (d->state == ZDC_DTLS_FAILED || d->state == ZDC_DTLS_CLOSED)
         return ZDC_ERR_CLOSED;
-    if (d->deadline == ZDC_DTLS_NO_TIMEOUT || now_ns < d->deadline)
+    if (d->deadline == ZDC_DTLS_NO_TIMEOUT || now_ns < d->deadline || d->ssl == NULL)
         return 0;
     d->now = now_ns;
     if (d->flight_retransmits >= d->max_retransmits)
@@ -881,7 +1117,10 @@ int zdc_dtls_close(zdc_dtls *d)
         return ZDC_ERR_INVALID_PARAMETER;
     if (d->state == ZDC_DTLS_FAILED || d->state == ZDC_DTLS_CLOSED)
         return ZDC_ERR_CLOSED;
-    if (d->state == ZDC_DTLS_CONNECTED) {
+    if (d->state == ZDC_DTLS_CONNECTED && d->tx_zdc) {
+        static const uint8_t close_notify[2] = {SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY};
+        (void)records_send(d, CT_ALERT, close_notify, sizeof close_notify);
+    } else if (d->state == ZDC_DTLS_CONNECTED) {
         ERR_clear_error();
         SSL_shutdown(d->ssl); /* close_notify, RFC 5246 §7.2.1 */
         ERR_clear_error();
@@ -905,6 +1144,8 @@ const char *zdc_dtls_cipher(const zdc_dtls *d)
 {
     if (d->state != ZDC_DTLS_CONNECTED && d->state != ZDC_DTLS_CLOSED)
         return NULL;
+    if (d->ssl == NULL)
+        return d->cipher_name;
     const SSL_CIPHER *c = SSL_get_current_cipher(d->ssl);
     return c != NULL ? SSL_CIPHER_get_name(c) : NULL;
 }
@@ -913,6 +1154,8 @@ const char *zdc_dtls_srtp_profile(const zdc_dtls *d)
 {
     if (d->state != ZDC_DTLS_CONNECTED && d->state != ZDC_DTLS_CLOSED)
         return NULL;
+    if (d->ssl == NULL)
+        return d->srtp_name;
     const SRTP_PROTECTION_PROFILE *p = SSL_get_selected_srtp_profile(d->ssl);
     return p != NULL ? p->name : NULL;
 }
@@ -921,10 +1164,19 @@ const char *zdc_dtls_version(const zdc_dtls *d)
 {
     if (d->state != ZDC_DTLS_CONNECTED && d->state != ZDC_DTLS_CLOSED)
         return NULL;
-    return SSL_get_version(d->ssl);
+    return d->ssl != NULL ? SSL_get_version(d->ssl) : d->version_name;
 }
 
 void zdc_dtls_get_stats(const zdc_dtls *d, zdc_dtls_stats *st)
 {
     *st = d->stats;
+    st->records_auth_failed = d->rec.stats.auth_failed;
+    st->records_replayed = d->rec.stats.replayed;
+}
+
+zdc_dtls_records_phase zdc_dtls_get_records_phase(const zdc_dtls *d)
+{
+    return d->tx_zdc   ? ZDC_DTLS_PHASE_ZDC
+           : d->rx_zdc ? ZDC_DTLS_PHASE_ZDC_READS
+                       : ZDC_DTLS_PHASE_OPENSSL;
 }

@@ -132,6 +132,13 @@ typedef enum zdc_dtls_state {
 #define ZDC_DTLS_DEFAULT_RETRIES 7
 #define ZDC_DTLS_NO_TIMEOUT      UINT64_MAX
 
+/* Who protects application records once the handshake is complete (docs/dtls-records.md). */
+typedef enum zdc_dtls_records {
+    ZDC_DTLS_RECORDS_DEFAULT = 0, /* the build's default: OpenSSL */
+    ZDC_DTLS_RECORDS_OPENSSL,     /* OpenSSL's record layer throughout */
+    ZDC_DTLS_RECORDS_ZDC,         /* zdc's (dtls_record.h) after the hand-off */
+} zdc_dtls_records;
+
 typedef struct zdc_dtls_config {
     zdc_dtls_role role;
     zdc_dtls_cert *cert;            /* our certificate; a reference is taken */
@@ -151,11 +158,16 @@ typedef struct zdc_dtls_config {
      * reason at ERROR (fingerprint mismatch, alert received, timeout); alerts received at WARN
      * (close_notify at INFO), the handshake's end at INFO. */
     const zdc_log_ctx *log;
+    /* zdc_dtls_config_default() sets it from the environment: ZDC_DTLS_RECORDS=zdc|openssl. */
+    zdc_dtls_records records;
+    /* OpenSSL cipher list replacing the profile's (tests, diagnostics); NULL = the profile's.
+     * An invalid or empty list makes zdc_dtls_new() fail with ZDC_ERR_INVALID_PARAMETER. */
+    const char *cipher_list;
 } zdc_dtls_config;
 
 typedef struct zdc_dtls zdc_dtls;
 
-/* Zeroes `cfg` (every size and timer at its default). */
+/* Zeroes `cfg` (every size and timer at its default) and reads ZDC_DTLS_RECORDS. */
 void zdc_dtls_config_default(zdc_dtls_config *cfg);
 
 /* Creates an endpoint in state NEW. Returns 0, ZDC_ERR_INVALID_PARAMETER (missing cert or
@@ -233,7 +245,20 @@ typedef struct zdc_dtls_stats {
     uint64_t datagrams_out;
     uint64_t retransmits;       /* timer expiries that resent a flight */
     uint8_t last_ignored_alert; /* AlertDescription of the last ignored alert (RFC 5246 §7.2) */
+    /* zdc's record layer (after the hand-off): records dropped for failing authentication,
+     * and as replays (RFC 6347 §4.1.2.6). */
+    uint64_t records_auth_failed;
+    uint64_t records_replayed;
 } zdc_dtls_stats;
+
+/* Where the hand-off to zdc's record layer stands (ZDC_DTLS_RECORDS_ZDC). */
+typedef enum zdc_dtls_records_phase {
+    ZDC_DTLS_PHASE_OPENSSL = 0, /* OpenSSL reads and writes every record */
+    ZDC_DTLS_PHASE_ZDC_READS,   /* zdc opens application records, OpenSSL still writes */
+    ZDC_DTLS_PHASE_ZDC,         /* zdc reads and writes; the SSL object is freed */
+} zdc_dtls_records_phase;
+
+zdc_dtls_records_phase zdc_dtls_get_records_phase(const zdc_dtls *d);
 
 void zdc_dtls_get_stats(const zdc_dtls *d, zdc_dtls_stats *st);
 

@@ -128,17 +128,9 @@ void zdc_pc_free(zdc_pc *pc)
 
 /* A turn: URL of server i into turn_cfg[*n_turn]. Returns 0, or an error (pc->err says). */
 static int add_turn_server(zdc_pc *pc, const zdc_peer_config *cfg, size_t i, const zdc_iceurl *u,
-                           pc_turn_cfg *out, size_t *n_turn, char *note, size_t note_cap)
+                           pc_turn_cfg *out, size_t *n_turn)
 {
     const zdc_ice_server *s = &cfg->ice_servers[i];
-    if (u->scheme == ZDC_ICEURL_TURNS || u->transport == ZDC_ICEURL_TCP) {
-        /* TURN over TCP/TLS (RFC 6062 framing, turns:) is not implemented: other URLs of the
-         * same server (turn: over UDP) still work, as a browser's would. */
-        snprintf(note, note_cap, "ice server %zu: %s URL skipped (TURN over %s not supported yet)",
-                 i, u->scheme == ZDC_ICEURL_TURNS ? "turns:" : "turn:?transport=tcp",
-                 u->scheme == ZDC_ICEURL_TURNS ? "TLS" : "TCP");
-        return 0;
-    }
     if (!s->username || !s->credential || !s->username[0]) {
         pc_set_err(pc, "ice server %zu: a turn: URL needs username and credential", i);
         return ZDC_ERR_INVALID_PARAMETER;
@@ -162,6 +154,20 @@ static int add_turn_server(zdc_pc *pc, const zdc_peer_config *cfg, size_t i, con
     }
     snprintf(c->username, sizeof c->username, "%s", s->username);
     snprintf(c->credential, sizeof c->credential, "%s", s->credential);
+    /* RFC 7065 §3: turns: is TLS over TCP; turn: is UDP unless ?transport=tcp. */
+    c->transport = u->scheme == ZDC_ICEURL_TURNS    ? ZDC_TURN_TLS
+                   : u->transport == ZDC_ICEURL_TCP ? ZDC_TURN_TCP
+                                                    : ZDC_TURN_UDP;
+    c->insecure = s->tls_insecure;
+    const char *name = s->tls_server_name ? s->tls_server_name : u->host;
+    if (strlen(name) >= sizeof c->server_name ||
+        (s->tls_fingerprint && strlen(s->tls_fingerprint) >= sizeof c->fingerprint)) {
+        pc_set_err(pc, "ice server %zu: tls_server_name or tls_fingerprint too long", i);
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    snprintf(c->server_name, sizeof c->server_name, "%s", name);
+    snprintf(c->fingerprint, sizeof c->fingerprint, "%s",
+             s->tls_fingerprint ? s->tls_fingerprint : "");
     (*n_turn)++;
     return 0;
 }
@@ -171,7 +177,6 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
     zdc_addr servers[8];
     size_t n = 0, n_turn = 0;
     pc_turn_cfg turn[PC_MAX_TURN];
-    char note[160] = "";
     if (cfg && cfg->ice_transport_policy != ZDC_ICE_TRANSPORT_ALL &&
         cfg->ice_transport_policy != ZDC_ICE_TRANSPORT_RELAY) {
         pc_set_err(pc, "unknown ice_transport_policy %d", cfg->ice_transport_policy);
@@ -187,7 +192,7 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
         }
         for (size_t k = 0; k < nu; k++) {
             if (urls[k].scheme == ZDC_ICEURL_TURN || urls[k].scheme == ZDC_ICEURL_TURNS) {
-                rv = add_turn_server(pc, cfg, i, &urls[k], turn, &n_turn, note, sizeof note);
+                rv = add_turn_server(pc, cfg, i, &urls[k], turn, &n_turn);
                 if (rv != 0)
                     return rv;
                 continue;
@@ -219,6 +224,10 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
         pc_set_err(pc, "tuning.sctp_impl: not one of enum zdc_sctp_impl");
         return ZDC_ERR_INVALID_PARAMETER;
     }
+    if (cfg && cfg->tuning.sctp_impl == ZDC_SCTP_IMPL_USRSCTP && pc->env.native_sctp_only) {
+        pc_set_err(pc, "tuning.sctp_impl: usrsctp cannot run on an engine with threads");
+        return ZDC_ERR_NOT_SUPPORTED;
+    }
     pc->closed = false;
     reset_connection(pc, true);
     pc->tun = pc->base;
@@ -236,6 +245,7 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
         OVERRIDE(max_send_queue_channel);
         OVERRIDE(max_channels);
         OVERRIDE(sctp_impl);
+        OVERRIDE(turn_refresh_ms);
 #undef OVERRIDE
     }
     pc->env.rx_channel_limit = pc->tun.max_receive_queue_channel;
@@ -253,8 +263,6 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
     pc->gather_state = ZDC_GATHERING_NEW;
     pc->sig_state = ZDC_SIGNALING_STABLE;
     pc->err[0] = '\0';
-    if (note[0])
-        pc_set_err(pc, "%s", note); /* not an error: zdc_peer_last_error tells what was skipped */
     return 0;
 }
 
@@ -473,11 +481,41 @@ int zdc_pc_handle_turn(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_
     return 0;
 }
 
+int zdc_pc_handle_turn_stream(zdc_pc *pc, unsigned slot, const uint8_t *p, size_t len,
+                              uint64_t now_ns)
+{
+    if (pc->closed || slot >= pc->n_turn || !pc->turn[slot].t)
+        return ZDC_ERR_NOT_FOUND;
+    pc->now_ns = now_ns;
+    if (pc->sctp)
+        zdc_sctp_set_now(pc->sctp, now_ns);
+    int rv = zdc_turn_handle_input(pc->turn[slot].t, p, len, now_ns);
+    if (rv == ZDC_ERR_NOT_FOUND || rv == ZDC_ERR_CLOSED)
+        return ZDC_ERR_NOT_FOUND;
+    after_input(pc, now_ns);
+    return 0;
+}
+
+void zdc_pc_turn_stream_failed(zdc_pc *pc, unsigned slot, const char *reason, uint64_t now_ns)
+{
+    if (pc->closed || slot >= pc->n_turn || !pc->turn[slot].t)
+        return;
+    pc->now_ns = now_ns;
+    zdc_turn_abort(pc->turn[slot].t, ZDC_ERR_IO, reason);
+    after_input(pc, now_ns);
+}
+
+void zdc_pc_turn_stream_opened(zdc_pc *pc, unsigned slot, const char *info)
+{
+    if (!pc->closed && slot < pc->n_turn && pc->turn[slot].t)
+        snprintf(pc->turn[slot].info, sizeof pc->turn[slot].info, "%s", info ? info : "");
+}
+
 size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < pc->n_turn && n < max; i++)
-        if (pc->turn[i].t && !pc->closed)
+        if (pc->turn[i].t && !pc->closed && pc->turn_cfg[i].transport == ZDC_TURN_UDP)
             out[n++] = pc->turn_cfg[i].server;
     return n;
 }

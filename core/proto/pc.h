@@ -70,6 +70,15 @@ typedef struct zdc_pc zdc_pc;
 #define ZDC_PC_DEFAULT_RX_PEER_LIMIT    (4u * 1024u * 1024u)
 typedef struct zdc_pc_channel zdc_pc_channel;
 
+/* A TCP or TLS connection to a TURN server (zdc_pc_env.stream_open). */
+typedef struct zdc_pc_stream_params {
+    zdc_addr server;
+    bool tls;
+    const char *server_name; /* TLS: the name to verify and send as SNI ("": the IP) */
+    const char *fingerprint; /* TLS: pinned SHA-256 fingerprint ("": none) */
+    bool insecure;           /* TLS: no verification */
+} zdc_pc_stream_params;
+
 typedef struct zdc_pc_env {
     void *user;
     /* Required: one datagram to `to`. */
@@ -91,6 +100,9 @@ typedef struct zdc_pc_env {
      * when set, take precedence over the fields above. zdc_peer_config.tuning overrides it
      * per peer. */
     zdc_peer_tuning tuning;
+    /* The peer runs on a thread of a multi-threaded engine: usrsctp (process-global state) is
+     * refused (zdc_peer_tuning.sctp_impl USRSCTP: ZDC_ERR_NOT_SUPPORTED). */
+    bool native_sctp_only;
     /* NAT 1:1: host candidates announce this address (family 0: the socket's) instead. */
     zdc_addr public4, public6;
     /* Optional: something happened to this peer that its owner should look at — an event was
@@ -110,6 +122,15 @@ typedef struct zdc_pc_env {
      * silent. Lines are tagged with the id zdc_pc_set_log_peer gives. The stages (ICE, DTLS,
      * SCTP) log through the same sink. */
     const zdc_logger *log;
+    /* Optional: TURN over TCP and TLS (turn:?transport=tcp, turns:). The owner carries one
+     * byte stream per TURN client `slot` (0..3): stream_open starts connecting (and the TLS
+     * handshake), stream_send queues one message (bounded: what does not fit is dropped, as a
+     * lost datagram), stream_close ends it. The owner hands back each complete message
+     * (zdc_pc_handle_turn_stream) and reports a stream that failed or dropped
+     * (zdc_pc_turn_stream_failed). Without stream_open those URLs fail gathering at once. */
+    int (*stream_open)(void *user, unsigned slot, const zdc_pc_stream_params *params);
+    void (*stream_send)(void *user, unsigned slot, const uint8_t *p, size_t len);
+    void (*stream_close)(void *user, unsigned slot);
 } zdc_pc_env;
 
 enum zdc_pc_event_kind {
@@ -217,7 +238,18 @@ bool zdc_pc_accepts_from(const zdc_pc *pc, const zdc_addr *from);
  * routes it as any other datagram: the address may also be a STUN server's). */
 int zdc_pc_handle_turn(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len,
                        uint64_t now_ns);
-/* The addresses of the TURN servers this peer talks to now, at most max. Returns the count. */
+/* One complete message (STUN or ChannelData, RFC 6062 framing undone) from the stream of
+ * TURN client `slot`. Returns as zdc_pc_handle_turn. */
+int zdc_pc_handle_turn_stream(zdc_pc *pc, unsigned slot, const uint8_t *p, size_t len,
+                              uint64_t now_ns);
+/* The stream of TURN client `slot` failed (could not connect, TLS refused, dropped): that
+ * allocation FAILS with `reason`, as one over UDP that stopped answering. */
+void zdc_pc_turn_stream_failed(zdc_pc *pc, unsigned slot, const char *reason, uint64_t now_ns);
+/* The stream of TURN client `slot` is open; info (TLS: version, cipher, kTLS path) is kept for
+ * zdc_peer_stats.relay_tls. */
+void zdc_pc_turn_stream_opened(zdc_pc *pc, unsigned slot, const char *info);
+/* The addresses of the TURN servers over UDP this peer talks to now, at most max. Returns the
+ * count. */
 size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max);
 /* The selected pair's candidate types (enum zdc_cand_type). 0 or ZDC_ERR_NOT_FOUND. */
 int zdc_pc_selected_candidate_types(const zdc_pc *pc, int *local_type, int *remote_type);

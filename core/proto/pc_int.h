@@ -70,14 +70,21 @@ struct zdc_pc_channel {
 
 typedef struct pc_turn_cfg {
     zdc_addr server;
+    int transport; /* enum zdc_turn_transport */
     char username[509];
     char credential[257];
+    char server_name[256]; /* TLS */
+    char fingerprint[200]; /* TLS pin */
+    bool insecure;         /* TLS */
 } pc_turn_cfg;
 
 typedef struct pc_turn {
     struct zdc_pc *pc;
     zdc_turn *t;
     bool allocated, reported; /* reported: the ICE agent heard the outcome */
+    bool stream;              /* env.stream_open succeeded: close it with the client */
+    char info[96];            /* TLS: what zdc_pc_turn_stream_opened said (stats) */
+    zdc_addr mapped;          /* our address as the server saw it (offered again on restart) */
 } pc_turn;
 
 struct zdc_pc {

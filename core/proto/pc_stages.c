@@ -206,7 +206,11 @@ static void turn_send(void *user, const uint8_t *p, size_t len)
 {
     pc_turn *t = user;
     zdc_pc *pc = t->pc;
-    pc->env.send(pc->env.user, &pc->turn_cfg[t - pc->turn].server, p, len);
+    size_t slot = (size_t)(t - pc->turn);
+    if (pc->turn_cfg[slot].transport == ZDC_TURN_UDP)
+        pc->env.send(pc->env.user, &pc->turn_cfg[slot].server, p, len);
+    else if (t->stream) /* RFC 6062: messages follow each other on the stream as they are */
+        pc->env.stream_send(pc->env.user, (unsigned)slot, p, len);
 }
 
 static void turn_random(void *user, uint8_t *p, size_t n)
@@ -219,6 +223,7 @@ static void turn_allocated(void *user, const zdc_addr *relayed, const zdc_addr *
 {
     pc_turn *t = user;
     t->allocated = true;
+    t->mapped = *mapped;
     if (t->pc->ice && !t->reported) {
         t->reported = true;
         zdc_ice_add_relayed_candidate(t->pc->ice, relayed, mapped);
@@ -284,24 +289,46 @@ int pc_turn_input(zdc_pc *pc, const zdc_addr *from, const uint8_t *p, size_t len
     return ZDC_ERR_NOT_FOUND;
 }
 
+/* The TURN client of server i, in state IDLE. */
+static int make_one(zdc_pc *pc, size_t i)
+{
+    pc_turn *t = &pc->turn[i];
+    memset(t, 0, sizeof *t);
+    t->pc = pc;
+    zdc_turn_config tc = {.username = pc->turn_cfg[i].username,
+                          .password = pc->turn_cfg[i].credential,
+                          .transport = pc->turn_cfg[i].transport,
+                          .refresh_every_ms = pc->tun.turn_refresh_ms,
+                          .software = "zdc",
+                          .log = &pc->log,
+                          .user = t,
+                          .random = turn_random,
+                          .send = turn_send,
+                          .on_allocated = turn_allocated,
+                          .on_failed = turn_failed,
+                          .on_data = turn_data};
+    return zdc_turn_new(&tc, &t->t);
+}
+
+/* Frees client i (close: deallocates first) and its stream. */
+static void free_one(zdc_pc *pc, size_t i, bool close)
+{
+    pc_turn *t = &pc->turn[i];
+    if (!t->t)
+        return;
+    if (close)
+        zdc_turn_close(t->t, pc->now_ns);
+    zdc_turn_free(t->t);
+    t->t = NULL;
+    if (t->stream)
+        pc->env.stream_close(pc->env.user, (unsigned)i); /* after the deallocation left */
+    t->stream = false;
+}
+
 static int make_turn(zdc_pc *pc)
 {
     for (size_t i = 0; i < pc->n_turn; i++) {
-        pc_turn *t = &pc->turn[i];
-        memset(t, 0, sizeof *t);
-        t->pc = pc;
-        zdc_turn_config tc = {.username = pc->turn_cfg[i].username,
-                              .password = pc->turn_cfg[i].credential,
-                              .transport = ZDC_TURN_UDP,
-                              .software = "zdc",
-                              .log = &pc->log,
-                              .user = t,
-                              .random = turn_random,
-                              .send = turn_send,
-                              .on_allocated = turn_allocated,
-                              .on_failed = turn_failed,
-                              .on_data = turn_data};
-        int rv = zdc_turn_new(&tc, &t->t);
+        int rv = make_one(pc, i);
         if (rv != 0) {
             pc_turn_free_all(pc, false);
             return rv;
@@ -310,28 +337,82 @@ static int make_turn(zdc_pc *pc)
     return pc->n_turn ? zdc_ice_expect_relays(pc->ice, (unsigned)pc->n_turn) : 0;
 }
 
+/* Allocates on server i: over UDP at once; over TCP/TLS the stream is opened first and the
+ * Allocate waits in its queue until it is connected. */
+static void turn_start(zdc_pc *pc, size_t i, uint64_t now_ns)
+{
+    pc_turn *t = &pc->turn[i];
+    const pc_turn_cfg *c = &pc->turn_cfg[i];
+    int rv = 0;
+    if (c->transport != ZDC_TURN_UDP) {
+        zdc_pc_stream_params sp = {.server = c->server,
+                                   .tls = c->transport == ZDC_TURN_TLS,
+                                   .server_name = c->server_name,
+                                   .fingerprint = c->fingerprint,
+                                   .insecure = c->insecure};
+        rv = pc->env.stream_open ? pc->env.stream_open(pc->env.user, (unsigned)i, &sp)
+                                 : ZDC_ERR_NOT_SUPPORTED;
+        t->stream = rv == 0;
+    }
+    zdc_turn_allocate(t->t, now_ns);
+    if (rv != 0)
+        zdc_turn_abort(t->t, rv,
+                       rv == ZDC_ERR_NOT_SUPPORTED
+                           ? "TURN over TCP/TLS is not available here (no engine, or a worker of a "
+                             "threaded engine)"
+                           : "cannot open a TCP connection to the TURN server");
+}
+
 int pc_gather(zdc_pc *pc, uint64_t now_ns)
 {
     pc->now_ns = now_ns;
+    /* After an ICE restart (RFC 8445 §9) the agent has dropped its relayed candidates: they
+     * are gathered again. An allocation that is up is offered again (its relayed address
+     * with the new credentials); one that failed is made anew (the server may be back). */
+    bool again = false;
+    for (size_t i = 0; i < pc->n_turn; i++)
+        again |= pc->turn[i].reported;
+    again = again && zdc_ice_gathering_state(pc->ice) == ZDC_ICE_GATHERING_NEW;
+    for (size_t i = 0; again && i < pc->n_turn; i++) {
+        pc_turn *t = &pc->turn[i];
+        if (t->t && zdc_turn_state(t->t) != ZDC_TURN_FAILED &&
+            zdc_turn_state(t->t) != ZDC_TURN_CLOSED)
+            continue;
+        free_one(pc, i, false);
+        if (make_one(pc, i) != 0)
+            free_one(pc, i, false);
+    }
+    if (again) {
+        unsigned n = 0;
+        for (size_t i = 0; i < pc->n_turn; i++)
+            n += pc->turn[i].t != NULL;
+        zdc_ice_expect_relays(pc->ice, n);
+    }
     int rv = zdc_ice_gather(pc->ice, now_ns);
     if (rv != 0)
         return rv;
-    for (size_t i = 0; i < pc->n_turn; i++)
-        if (pc->turn[i].t && zdc_turn_state(pc->turn[i].t) == ZDC_TURN_IDLE)
-            zdc_turn_allocate(pc->turn[i].t, now_ns);
+    for (size_t i = 0; i < pc->n_turn; i++) {
+        pc_turn *t = &pc->turn[i];
+        if (!t->t)
+            continue;
+        zdc_addr relayed;
+        if (zdc_turn_state(t->t) == ZDC_TURN_IDLE) {
+            turn_start(pc, i, now_ns);
+        } else if (again && t->reported && zdc_turn_relayed_address(t->t, &relayed) == 0) {
+            ZDC_LOG_I(&pc->log, ZDC_LOG_TURN,
+                      "ICE restart: the relayed candidate of TURN server "
+                      "%zu offered again",
+                      i);
+            zdc_ice_add_relayed_candidate(pc->ice, &relayed, &t->mapped);
+        }
+    }
     return 0;
 }
 
 void pc_turn_free_all(zdc_pc *pc, bool close)
 {
-    for (size_t i = 0; i < PC_MAX_TURN; i++) {
-        if (!pc->turn[i].t)
-            continue;
-        if (close)
-            zdc_turn_close(pc->turn[i].t, pc->now_ns);
-        zdc_turn_free(pc->turn[i].t);
-        pc->turn[i].t = NULL;
-    }
+    for (size_t i = 0; i < PC_MAX_TURN; i++)
+        free_one(pc, i, close);
 }
 
 uint64_t pc_turn_next_timeout(const zdc_pc *pc)

@@ -66,6 +66,12 @@ void zdc_pc_get_stats(const zdc_pc *pc, uint64_t now_ns, zdc_peer_stats *out)
     zdc_ice_stats is;
     zdc_ice_get_stats(pc->ice, &is);
     fill_pair(&is, now_ns, out);
+    if (out->has_selected_pair && pc->via_relay >= 0 && pc->turn[pc->via_relay].t) {
+        static const char *const names[] = {"udp", "tcp", "tls"};
+        int tr = pc->turn_cfg[pc->via_relay].transport;
+        snprintf(out->relay_protocol, sizeof out->relay_protocol, "%s", names[tr]);
+        snprintf(out->relay_tls, sizeof out->relay_tls, "%s", pc->turn[pc->via_relay].info);
+    }
     out->ice_role = pc->ice ? zdc_ice_role(pc->ice) : -1;
     out->ice_state = pc->conn_state;
 

@@ -223,6 +223,15 @@ static void n_msg(void *user, uint16_t stream, uint32_t ppid, const uint8_t *p, 
     zdc_sctp_assoc_set_app_held(n->a, n->held_bytes, n->now); /* shrinks the window */
 }
 
+/* RFC 9260 §5.2.4 A: the association goes on with fresh state; the streams the peer had are
+ * reported reset right after (on_stream_reset), which closes their channels above. */
+static void n_restart(void *user)
+{
+    zdc_sctp_nat *n = user;
+    ZDC_LOG(n->cfg.log, ZDC_LOG_WARN, ZDC_LOG_SCTP,
+            "SCTP peer restarted: association reset, its channels are closed");
+}
+
 static void n_reset(void *user, uint16_t stream)
 {
     zdc_sctp_nat *n = user;
@@ -304,6 +313,7 @@ int zdc_sctp_nat_new(const zdc_sctp_config *cfg, zdc_sctp_nat **out)
                                       .on_message = n_msg,
                                       .on_message_too_large = n_too_large,
                                       .on_stream_reset = n_reset,
+                                      .on_restart = n_restart,
                                       .on_abort = n_abort};
     c.user = n;
     int rv = zdc_sctp_assoc_new(&c, &n->a);

@@ -117,7 +117,7 @@ static void fail(zdc_turn *t, int err, unsigned code, const char *fmt, const cha
     if (t->state == ZDC_TURN_FAILED || t->state == ZDC_TURN_CLOSED)
         return;
     /* The server's reason phrase is untrusted text: keep printable ASCII only. */
-    char clean[96];
+    char clean[160];
     size_t n = 0;
     for (size_t i = 0; i < detail_len && n + 1 < sizeof clean; i++)
         clean[n++] = detail[i] >= 0x20 && detail[i] < 0x7F ? detail[i] : '?';
@@ -359,6 +359,12 @@ void zdc_turn_close(zdc_turn *t, uint64_t now_ns)
     t->state = ZDC_TURN_CLOSED;
 }
 
+void zdc_turn_abort(zdc_turn *t, int err, const char *reason)
+{
+    if (t)
+        fail(t, err, 0, "%.0u%s", reason ? reason : "transport lost", reason ? strlen(reason) : 14);
+}
+
 static bool addr_usable(const zdc_addr *a)
 {
     return a && (zdc_addr_family(a) == 4 || zdc_addr_family(a) == 6);
@@ -472,13 +478,20 @@ int zdc_turn_send(zdc_turn *t, const zdc_addr *peer, const uint8_t *p, size_t le
 
 /* ---- responses ---------------------------------------------------------------------------- */
 
+/* When to renew something due `after` ns from now: earlier with config.refresh_every_ms. */
+static uint64_t renew_at(const zdc_turn *t, uint64_t now, uint64_t after)
+{
+    uint64_t every = (uint64_t)t->cfg.refresh_every_ms * NS_PER_MS;
+    return now + (every && every < after ? every : after);
+}
+
 static void schedule_refresh(zdc_turn *t, uint32_t lifetime, uint64_t now)
 {
     t->lifetime = lifetime;
     t->expires = now + (uint64_t)lifetime * NS_PER_S;
     /* Refresh a minute before expiry, or at 3/4 of a short lifetime. */
     uint64_t lead = lifetime >= 240 ? 60 * NS_PER_S : (uint64_t)lifetime * NS_PER_S / 4;
-    t->refresh_at = t->expires - lead;
+    t->refresh_at = renew_at(t, now, t->expires - lead - now);
 }
 
 /* A 401 or 438 to transaction i: learn the realm and nonce, try again. */
@@ -592,7 +605,7 @@ static void handle_success(zdc_turn *t, int i, const zdc_stun_msg *m, const zdc_
             return;
         p->installed = true;
         p->expires = now + PERMISSION_LIFETIME_NS;
-        p->renew_at = now + PERMISSION_RENEW_NS;
+        p->renew_at = renew_at(t, now, PERMISSION_RENEW_NS);
         if (zdc_log_enabled(t->cfg.log, ZDC_LOG_DEBUG, ZDC_LOG_TURN)) {
             char a_[ZDC_ADDR_STRLEN];
             zdc_addr_format(&p->peer, false, a_, sizeof a_);
@@ -606,7 +619,7 @@ static void handle_success(zdc_turn *t, int i, const zdc_stun_msg *m, const zdc_
             return;
         c->bound = true;
         c->expires = now + CHANNEL_LIFETIME_NS;
-        c->renew_at = now + CHANNEL_RENEW_NS;
+        c->renew_at = renew_at(t, now, CHANNEL_RENEW_NS);
         if (zdc_log_enabled(t->cfg.log, ZDC_LOG_DEBUG, ZDC_LOG_TURN)) {
             char a_[ZDC_ADDR_STRLEN];
             zdc_addr_format(&c->peer, true, a_, sizeof a_);
@@ -618,7 +631,7 @@ static void handle_success(zdc_turn *t, int i, const zdc_stun_msg *m, const zdc_
         if (p) {
             p->installed = true;
             p->expires = now + PERMISSION_LIFETIME_NS;
-            p->renew_at = now + PERMISSION_RENEW_NS;
+            p->renew_at = renew_at(t, now, PERMISSION_RENEW_NS);
         }
         return;
     }

@@ -61,6 +61,10 @@ typedef struct zdc_turn_config {
     const char *software;   /* SOFTWARE attribute; NULL = none */
     const zdc_log_ctx *log; /* NULL = silent; failures at ERROR, allocation at INFO, the
                                rest (refresh, permissions, channels) at DEBUG */
+    /* Tests: refresh the allocation and renew permissions and channels this often (ms) instead
+     * of shortly before they expire, so a real server's Refresh and CreatePermission answers
+     * can be seen in a short run. 0 = the normal schedule; never later than it. */
+    uint32_t refresh_every_ms;
 
     void *user;
     /* Required: fills p with n unpredictable bytes (transaction ids). */
@@ -89,6 +93,10 @@ int zdc_turn_allocate(zdc_turn *t, uint64_t now_ns);
 /* Deallocates: an allocated client sends a Refresh with LIFETIME 0 once (RFC 8656 §7.2) and
  * moves to CLOSED; afterwards nothing is sent and input is ignored. Idempotent. */
 void zdc_turn_close(zdc_turn *t, uint64_t now_ns);
+
+/* The transport to the server is gone (a TCP/TLS connection dropped or could not be made):
+ * FAILED with `reason` (on_failed raised with err, code 0), unless already FAILED or CLOSED. */
+void zdc_turn_abort(zdc_turn *t, int err, const char *reason);
 
 /* Installs (and keeps renewing) a permission for peer's IP. Returns 0; ZDC_ERR_INVALID_STATE
  * (not ALLOCATED); ZDC_ERR_INVALID_PARAMETER (unset address); ZDC_ERR_QUEUE_FULL (too many

@@ -20,10 +20,11 @@ void zdc_sctp_assoc_config_default(zdc_sctp_assoc_config *c)
     c->rto_max_ms = 10000;
     c->max_retransmits = 10;
     c->max_init_retransmits = 8;
+    c->hb_interval_ms = 30000; /* RFC 9260 §16 HB.interval */
     c->zero_checksum = true;
 }
 
-static uint32_t rnd32(zdc_sctp_assoc *a)
+uint32_t zdc_sctp_assoc_rnd32(zdc_sctp_assoc *a)
 {
     /* splitmix64 over the configured seed: tags and TSNs need not be secret here (the DTLS
      * layer below authenticates every packet), only distinct per association. */
@@ -31,6 +32,11 @@ static uint32_t rnd32(zdc_sctp_assoc *a)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return (uint32_t)(z ^ (z >> 31));
+}
+
+static uint32_t rnd32(zdc_sctp_assoc *a)
+{
+    return zdc_sctp_assoc_rnd32(a);
 }
 
 static uint32_t nonzero_tag(zdc_sctp_assoc *a)
@@ -127,7 +133,7 @@ void zdc_sctp_assoc_fail(zdc_sctp_assoc *a, int reason)
 {
     bool was_open = a->state != ST_CLOSED;
     a->state = ST_CLOSED;
-    a->t1_at = a->t2_at = a->t3_at = a->sack_at = a->reconf_at = 0;
+    a->t1_at = a->t2_at = a->t3_at = a->sack_at = a->reconf_at = a->hb_at = 0;
     if (was_open && a->cfg.cb.on_down)
         a->cfg.cb.on_down(a->cfg.user, reason);
 }
@@ -197,7 +203,16 @@ static void handle_init(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64
 {
     /* Our tag and initial TSN, whether or not our own INIT went out: a passive side's cookie
      * then names this object's values, and a collision (§5.2.1) keeps them. */
-    uint32_t tag = a->local_tag, tsn = a->init_tsn;
+    uint32_t tag = a->local_tag, tsn = a->init_tsn, tie_local = 0, tie_peer = 0;
+    if (a->state == ST_ESTABLISHED) {
+        /* §5.2.2: an INIT in an established association (the peer may have restarted) gets a
+         * new tag and TSN, with the association's tags as tie-tags in the cookie, so that its
+         * COOKIE ECHO tells a restart (§5.2.4 A) from a stale duplicate. Nothing changes here. */
+        tag = nonzero_tag(a);
+        tsn = rnd32(a);
+        tie_local = a->local_tag;
+        tie_peer = a->peer_tag;
+    }
     zdc_sctp_cookie ck = {
         .local_tag = tag,
         .peer_tag = in->init_tag,
@@ -211,6 +226,8 @@ static void handle_init(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64
                       (peer_accepts_zero(a, in) ? COOKIE_F_ZERO_CSUM : 0) |
                       (zdc_sctp_init_supports(in, ZDC_SCTP_RE_CONFIG) ? COOKIE_F_RECONFIG : 0)),
         .created = now,
+        .tie_local = tie_local,
+        .tie_peer = tie_peer,
     };
     uint8_t cookie[ZDC_SCTP_COOKIE_LEN];
     if (zdc_sctp_cookie_make(a->cfg.cookie_key, &ck, cookie) != 0)
@@ -219,6 +236,24 @@ static void handle_init(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64
     fill_init(a, &c.u.init, tag, tsn);
     c.u.init.cookie = cookie;
     c.u.init.cookie_len = sizeof cookie;
+    /* §3.2.1: parameters whose type asks for a report (upper bits 01, 11) go back whole in
+     * Unrecognized Parameter parameters, as many as fit the packet (the INIT ACK then stays
+     * no larger than the INIT plus our own parameters). */
+    const uint8_t *unrec[ZDC_SCTP_MAX_REPORTED];
+    size_t unrec_len[ZDC_SCTP_MAX_REPORTED];
+    unsigned n = 0;
+    size_t room = a->cfg.mtu - 256; /* the INIT ACK's own part takes < 160 bytes */
+    for (unsigned i = 0; i < in->n_reported && i < ZDC_SCTP_MAX_REPORTED; i++) {
+        size_t need = 4 + ((in->reported_len[i] + 3) & ~(size_t)3);
+        if (need > room)
+            break;
+        room -= need;
+        unrec[n] = in->reported[i];
+        unrec_len[n++] = in->reported_len[i];
+    }
+    c.u.init.unrec = unrec;
+    c.u.init.unrec_len = unrec_len;
+    c.u.init.n_unrec = n;
     zdc_sctp_assoc_send_chunk(a, in->init_tag, &c);
 }
 
@@ -228,6 +263,7 @@ static void established(zdc_sctp_assoc *a, uint64_t now)
     a->t1_at = 0;
     free(a->cookie);
     a->cookie = NULL;
+    zdc_sctp_hb_start(a, now);
     if (a->cfg.cb.on_up)
         a->cfg.cb.on_up(a->cfg.user, a->mis, a->os);
 }
@@ -265,19 +301,132 @@ static void handle_init_ack(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, ui
     a->cookie_len = in->cookie_len;
     a->state = ST_COOKIE_ECHOED;
     a->t1_count = 0;
+    zdc_wr w;
+    zdc_sctp_assoc_begin(a, &w, a->peer_tag);
     zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ECHO, .u.opaque = {a->cookie, a->cookie_len}};
-    zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
+    zdc_sctp_chunk_build(&w, &c);
+    /* §3.2.1: unrecognized parameters of an INIT ACK that ask for a report go in an ERROR
+     * chunk bundled with the COOKIE ECHO (after it, §5.1). */
+    uint8_t causes[256];
+    zdc_wr cw;
+    zdc_wr_init(&cw, causes, sizeof causes);
+    for (unsigned i = 0; i < in->n_reported && i < ZDC_SCTP_MAX_REPORTED; i++) {
+        size_t need = 4 + ((in->reported_len[i] + 3) & ~(size_t)3);
+        if (cw.len + need > sizeof causes || w.len + 4 + cw.len + need > a->cfg.mtu)
+            break;
+        zdc_sctp_cause_build(&cw, ZDC_SCTP_CAUSE_UNRECOGNIZED_PARAMS, in->reported[i],
+                             in->reported_len[i]);
+    }
+    if (cw.len) {
+        zdc_sctp_chunk e = {.type = ZDC_SCTP_ERROR, .u.opaque = {causes, cw.len}};
+        zdc_sctp_chunk_build(&w, &e);
+    }
+    zdc_sctp_assoc_emit(a, &w);
     a->t1_at = now + t1_interval(a);
+}
+
+/* §5.2.6, §3.3.10.3: a COOKIE ECHO whose (authentic) cookie outlived its life is answered with
+ * an ERROR "Stale Cookie" giving how late it came, in microseconds. */
+static void send_stale_cookie(zdc_sctp_assoc *a, const zdc_sctp_cookie *ck, uint64_t now)
+{
+    uint64_t late = 0;
+    if (now > ck->created + ZDC_SCTP_COOKIE_LIFE_NS)
+        late = (now - ck->created - ZDC_SCTP_COOKIE_LIFE_NS) / 1000u;
+    uint8_t v[4], causes[8];
+    zdc_store_u32(v, late > UINT32_MAX ? UINT32_MAX : (uint32_t)late);
+    zdc_wr cw;
+    zdc_wr_init(&cw, causes, sizeof causes);
+    zdc_sctp_cause_build(&cw, ZDC_SCTP_CAUSE_STALE_COOKIE, v, sizeof v);
+    zdc_sctp_chunk c = {.type = ZDC_SCTP_ERROR, .u.opaque = {causes, cw.len}};
+    zdc_sctp_assoc_send_chunk(a, ck->peer_tag, &c);
+    a->st.stale_cookies++;
+}
+
+/* Every stream id the association has state for, sent or received on (for on_restart). */
+static uint16_t *known_streams(const zdc_sctp_assoc *a, size_t *n)
+{
+    uint16_t *v = malloc((a->n_txs + a->n_rxs + 1) * sizeof *v);
+    *n = 0;
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < a->n_txs; i++)
+        v[(*n)++] = a->txs[i].id;
+    for (size_t i = 0; i < a->n_rxs; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < a->n_txs && !dup; k++)
+            dup = a->txs[k].id == a->rxs[i].id;
+        if (!dup)
+            v[(*n)++] = a->rxs[i].id;
+    }
+    return v;
+}
+
+/* §5.2.4 A: the peer restarted. The association starts again from the cookie's tags and TSNs:
+ * everything queued, in flight or being reassembled belongs to the old one and is dropped, and
+ * every stream starts at SSN 0. The application hears on_restart, then on_stream_reset for each
+ * stream it had used (the peer's side of those channels is gone). */
+static void restart(zdc_sctp_assoc *a, const zdc_sctp_cookie *ck, uint64_t now)
+{
+    size_t n_streams;
+    uint16_t *streams = known_streams(a, &n_streams);
+    zdc_sctp_assoc keep = *a;
+    zdc_sctp_tx_clear(a);
+    zdc_sctp_rx_clear(a);
+    free(a->cookie);
+    memset(a, 0, sizeof *a);
+    a->cfg = keep.cfg;
+    a->rng = keep.rng;
+    a->out = keep.out;
+    a->st = keep.st;
+    a->corked = keep.corked;
+    a->app_held = keep.app_held;
+    a->advertise_zero_checksum = keep.advertise_zero_checksum;
+    a->local_tag = ck->local_tag;
+    a->init_tsn = ck->local_tsn;
+    a->next_tsn = a->init_tsn;
+    a->peer_cum = a->init_tsn - 1;
+    a->adv_ack = a->peer_cum;
+    zdc_sctp_tx_init(a);
+    zdc_sctp_rx_init(a);
+    adopt_peer(a, ck->peer_tag, ck->peer_tsn, ck->peer_rwnd, ck->os, ck->mis,
+               ck->flags & COOKIE_F_ZERO_CSUM);
+    a->peer_reconfig = ck->flags & COOKIE_F_RECONFIG;
+    a->peer_fwd_tsn = ck->flags & COOKIE_F_FWD_TSN;
+    a->state = ST_ESTABLISHED;
+    a->st.restarts++;
+    zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ACK};
+    zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
+    zdc_sctp_hb_start(a, now);
+    if (a->cfg.cb.on_restart)
+        a->cfg.cb.on_restart(a->cfg.user);
+    for (size_t i = 0; streams && i < n_streams && a->state == ST_ESTABLISHED; i++)
+        if (a->cfg.cb.on_stream_reset)
+            a->cfg.cb.on_stream_reset(a->cfg.user, streams[i]);
+    free(streams);
 }
 
 static int handle_cookie_echo(zdc_sctp_assoc *a, uint32_t vtag, const uint8_t *p, size_t len,
                               uint64_t now)
 {
     zdc_sctp_cookie ck;
-    if (zdc_sctp_cookie_open(a->cfg.cookie_key, p, len, now, &ck) != 0)
-        return ZDC_ERR_INTEGRITY; /* §5.1.5: silently discarded (stale: no ERROR sent) */
-    if (vtag != ck.local_tag || ck.local_tag != a->local_tag)
-        return ZDC_ERR_PROTOCOL; /* §5.2.4 C / A (restart: not supported) */
+    int rv = zdc_sctp_cookie_open(a->cfg.cookie_key, p, len, now, &ck);
+    if (rv == ZDC_ERR_TIMEOUT && vtag == ck.local_tag)
+        send_stale_cookie(a, &ck, now); /* §5.1.5 step 3 */
+    if (rv != 0)
+        return ZDC_ERR_INTEGRITY; /* §5.1.5: a bad MAC is silently discarded */
+    if (vtag != ck.local_tag)
+        return ZDC_ERR_PROTOCOL; /* §8.5.1 */
+    if (ck.local_tag != a->local_tag) {
+        /* §5.2.4 A: both tags new and the tie-tags ours: the peer restarted. Anything else
+         * with a tag that is not ours (§5.2.4 C, or a cookie of an association gone) is
+         * silently discarded. */
+        if (a->state == ST_ESTABLISHED && ck.peer_tag != a->peer_tag &&
+            ck.tie_local == a->local_tag && ck.tie_peer == a->peer_tag) {
+            restart(a, &ck, now);
+            return 0;
+        }
+        return ZDC_ERR_PROTOCOL;
+    }
     bool zero = ck.flags & COOKIE_F_ZERO_CSUM;
     if (a->state == ST_CLOSED || a->state == ST_COOKIE_WAIT || a->state == ST_COOKIE_ECHOED) {
         /* §5.1 D, §5.2.4 B and D: establish from the cookie. */
@@ -296,6 +445,34 @@ static int handle_cookie_echo(zdc_sctp_assoc *a, uint32_t vtag, const uint8_t *p
         zdc_sctp_assoc_send_chunk(a, a->peer_tag, &c);
     }
     return 0;
+}
+
+/* ERROR chunk (§3.3.10). A Stale Cookie answer to our COOKIE ECHO (§5.2.6): start the
+ * handshake again with a new INIT (counted toward Max.Init.Retransmits, so it ends). Other
+ * causes need no action (they report what the peer did not understand). */
+static void handle_error(zdc_sctp_assoc *a, const uint8_t *p, size_t len, uint64_t now)
+{
+    zdc_sctp_cause_iter it;
+    zdc_sctp_cause_iter_init(&it, p, len);
+    uint16_t code;
+    const uint8_t *v;
+    size_t vl;
+    while (zdc_sctp_cause_next(&it, &code, &v, &vl) == 1) {
+        if (code != ZDC_SCTP_CAUSE_STALE_COOKIE || a->state != ST_COOKIE_ECHOED)
+            continue;
+        if (++a->t1_count > a->cfg.max_init_retransmits) {
+            zdc_sctp_assoc_fail(a, ZDC_SCTP_ASSOC_CANT_START);
+            return;
+        }
+        a->peer_tag = 0;
+        a->peer_zero_checksum = false;
+        free(a->cookie);
+        a->cookie = NULL;
+        a->state = ST_COOKIE_WAIT;
+        send_init(a);
+        a->t1_at = now + t1_interval(a);
+        return;
+    }
 }
 
 /* ---- shutdown -------------------------------------------------------------------------------- */
@@ -335,7 +512,7 @@ void zdc_sctp_assoc_abort(zdc_sctp_assoc *a, uint64_t now)
     if (a->peer_tag)
         send_abort(a, ZDC_SCTP_CAUSE_USER_ABORT);
     a->state = ST_CLOSED;
-    a->t1_at = a->t2_at = a->t3_at = a->sack_at = a->reconf_at = 0;
+    a->t1_at = a->t2_at = a->t3_at = a->sack_at = a->reconf_at = a->hb_at = 0;
 }
 
 static void handle_shutdown(zdc_sctp_assoc *a, uint32_t cum, uint64_t now)
@@ -520,7 +697,14 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
                 a->sack_now = true; /* RFC 3758 §3.6: SACK at once */
             }
             break;
-        default: /* ERROR, HEARTBEAT ACK */
+        case ZDC_SCTP_HEARTBEAT_ACK:
+            if (a->state >= ST_ESTABLISHED)
+                zdc_sctp_hb_ack(a, c.u.opaque.p, c.u.opaque.len, now);
+            break;
+        case ZDC_SCTP_ERROR:
+            handle_error(a, c.u.opaque.p, c.u.opaque.len, now);
+            break;
+        default:
             break;
         }
     }
@@ -539,8 +723,8 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
 uint64_t zdc_sctp_assoc_next_timeout(const zdc_sctp_assoc *a)
 {
     uint64_t t = UINT64_MAX;
-    uint64_t c[5] = {a->t1_at, a->t2_at, a->t3_at, a->sack_at, a->reconf_at};
-    for (int i = 0; i < 5; i++)
+    uint64_t c[6] = {a->t1_at, a->t2_at, a->t3_at, a->sack_at, a->reconf_at, a->hb_at};
+    for (int i = 0; i < 6; i++)
         if (c[i] && c[i] < t)
             t = c[i];
     return t;
@@ -587,6 +771,9 @@ void zdc_sctp_assoc_handle_timeout(zdc_sctp_assoc *a, uint64_t now)
         a->sack_now = true;
     }
     zdc_sctp_reset_timeout(a, now);
+    if (a->state == ST_CLOSED)
+        return;
+    zdc_sctp_hb_timeout(a, now);
     if (a->state == ST_CLOSED)
         return;
     zdc_sctp_tx_flush(a, now);

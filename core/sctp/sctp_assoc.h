@@ -60,6 +60,11 @@ typedef struct zdc_sctp_assoc_callbacks {
     /* The peer sent ABORT; `causes` are its error causes (walk with zdc_sctp_cause_next),
      * valid during the call. on_down follows. */
     void (*on_abort)(void *user, const uint8_t *causes, size_t len);
+    /* Optional: the peer restarted (RFC 9260 §5.2.4 A: a COOKIE ECHO with new tags). The
+     * association goes on with fresh sequence state: everything queued or in flight was
+     * dropped, every stream starts again at SSN 0, and the peer has lost what it held
+     * (the channel layer above should treat its channels as closed). */
+    void (*on_restart)(void *user);
 } zdc_sctp_assoc_callbacks;
 
 typedef struct zdc_sctp_assoc_config {
@@ -71,6 +76,10 @@ typedef struct zdc_sctp_assoc_config {
     uint32_t rto_initial_ms, rto_min_ms, rto_max_ms; /* default 1000 / 200 / 10000 */
     uint16_t max_retransmits;                        /* association-wide, default 10 */
     uint16_t max_init_retransmits;                   /* default 8 */
+    /* RFC 9260 §8.3 HB.interval: a HEARTBEAT goes on a path idle for RTO + this (with
+     * jitter of +-RTO/2); unanswered ones count toward max_retransmits. Default 30000; 0 =
+     * no heartbeats. */
+    uint32_t hb_interval_ms;
     bool zero_checksum;     /* advertise RFC 9653 acceptance, send 0 to peers that accept */
     uint64_t random_seed;   /* tags and TSNs (from a CSPRNG in production) */
     uint8_t cookie_key[32]; /* HMAC key of the state cookie (from a CSPRNG) */
@@ -85,9 +94,10 @@ typedef struct zdc_sctp_assoc_stats {
     uint64_t messages_out, messages_in;
     uint64_t build_errors; /* packets that could not be built (must stay 0) */
     uint32_t cwnd, ssthresh, rto_ms, srtt_ms;
-    uint32_t peer_rwnd;      /* the peer's window as we last computed it */
-    uint32_t unacked;        /* TSNs sent and not cumulatively acknowledged */
-    uint64_t abandoned;      /* messages given up (PR-SCTP) */
+    uint32_t peer_rwnd; /* the peer's window as we last computed it */
+    uint32_t unacked;   /* TSNs sent and not cumulatively acknowledged */
+    uint64_t abandoned; /* messages given up (PR-SCTP) */
+    uint64_t heartbeats, heartbeat_acks, restarts, stale_cookies;
     bool peer_zero_checksum; /* we send 0 */
 } zdc_sctp_assoc_stats;
 

@@ -36,6 +36,7 @@ typedef struct tx_msg {
     uint32_t ppid;
     bool unordered;
     bool abandoned;    /* PR-SCTP (RFC 3758 §3.5): given up, covered by FORWARD-TSN */
+    bool ssn_closed;   /* its stream's reset request has gone: the SSN is of a closed epoch */
     uint8_t pr_policy; /* ZDC_SCTP_ASSOC_PR_* */
     uint32_t pr_rtx;   /* PR_RTX: retransmissions allowed */
     uint64_t expires;  /* PR_TTL: deadline */
@@ -152,18 +153,26 @@ struct zdc_sctp_assoc {
     uint64_t sack_at;      /* delayed SACK deadline, 0 = off */
     size_t n_stored;       /* chunks in slots */
 
+    /* heartbeat (sctp_heartbeat.c, RFC 9260 §8.3) */
+    uint64_t hb_at;        /* next heartbeat decision, 0 = off */
+    uint64_t hb_sent_at;   /* time in the outstanding HEARTBEAT */
+    uint64_t hb_nonce;     /* its nonce */
+    bool hb_outstanding;   /* sent, not yet acknowledged */
+    uint64_t last_data_at; /* last first transmission of a DATA chunk (the path was not idle) */
+
     uint32_t init_tsn; /* our initial TSN (INIT, and INIT ACK during a collision) */
     uint8_t *out;      /* packet under construction, cfg.mtu bytes */
     zdc_sctp_assoc_stats st;
 };
 
 /* sctp_cookie.c */
-#define ZDC_SCTP_COOKIE_LEN 76
+#define ZDC_SCTP_COOKIE_LEN 84
 typedef struct zdc_sctp_cookie {
     uint32_t local_tag, peer_tag, local_tsn, peer_tsn, peer_rwnd;
     uint16_t os, mis;
     uint8_t flags; /* COOKIE_F_* : what the peer's INIT advertised */
     uint64_t created;
+    uint32_t tie_local, tie_peer; /* tags of the association the INIT found, or 0 */
 } zdc_sctp_cookie;
 #define COOKIE_F_FWD_TSN   0x1u
 #define COOKIE_F_RECONFIG  0x2u
@@ -172,7 +181,9 @@ typedef struct zdc_sctp_cookie {
 bool zdc_sctp_init_supports(const zdc_sctp_init_chunk *i, uint8_t t);
 int zdc_sctp_cookie_make(const uint8_t key[32], const zdc_sctp_cookie *c,
                          uint8_t out[ZDC_SCTP_COOKIE_LEN]);
-/* Returns 0, ZDC_ERR_INTEGRITY (bad MAC or length), ZDC_ERR_TIMEOUT (older than 60 s). */
+/* Returns 0, ZDC_ERR_INTEGRITY (bad MAC or length), ZDC_ERR_TIMEOUT (older than 60 s; *c is
+ * filled, for the Stale Cookie error). */
+#define ZDC_SCTP_COOKIE_LIFE_NS (60ull * 1000000000ull)
 int zdc_sctp_cookie_open(const uint8_t key[32], const uint8_t *p, size_t len, uint64_t now,
                          zdc_sctp_cookie *c);
 
@@ -198,9 +209,18 @@ void zdc_sctp_reset_flush(zdc_sctp_assoc *a, uint64_t now);
 void zdc_sctp_reset_timeout(zdc_sctp_assoc *a, uint64_t now);
 void zdc_sctp_assoc_send_chunk(zdc_sctp_assoc *a, uint32_t vtag, const zdc_sctp_chunk *c);
 void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
+void zdc_sctp_tx_close_ssn_epoch(zdc_sctp_assoc *a, uint16_t stream);
 bool zdc_sctp_tx_stream_idle(const zdc_sctp_assoc *a, uint16_t stream);
 void zdc_sctp_rx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream);
 void zdc_sctp_rx_forward_tsn(zdc_sctp_assoc *a, const zdc_sctp_fwd_tsn_chunk *f);
+
+/* sctp_heartbeat.c */
+void zdc_sctp_hb_start(zdc_sctp_assoc *a, uint64_t now);
+void zdc_sctp_hb_timeout(zdc_sctp_assoc *a, uint64_t now);
+void zdc_sctp_hb_ack(zdc_sctp_assoc *a, const uint8_t *info, size_t len, uint64_t now);
+/* sctp_tx.c: one RTT measurement (RFC 6298 §2) */
+void zdc_sctp_tx_rtt_sample(zdc_sctp_assoc *a, uint64_t r);
+uint32_t zdc_sctp_assoc_rnd32(zdc_sctp_assoc *a);
 
 /* sctp_rx.c */
 int zdc_sctp_rx_init(zdc_sctp_assoc *a);

@@ -123,6 +123,8 @@ static size_t init_params_size(const zdc_sctp_init_chunk *c, uint8_t type)
         n += 4;
     if (c->zero_checksum)
         n += 8;
+    for (unsigned i = 0; type == ZDC_SCTP_INIT_ACK && i < c->n_unrec; i++)
+        n += 4 + pad4(c->unrec_len[i]);
     if (type == ZDC_SCTP_INIT_ACK && c->cookie_len)
         n += 4 + pad4(c->cookie_len);
     return n;
@@ -145,6 +147,8 @@ static size_t init_build(zdc_wr *w, const zdc_sctp_init_chunk *c, uint8_t type)
         zdc_store_u32(v, c->edmid);
         pad = param_build(w, ZDC_SCTP_P_ZERO_CHECKSUM, v, 4);
     }
+    for (unsigned i = 0; type == ZDC_SCTP_INIT_ACK && i < c->n_unrec; i++)
+        pad = param_build(w, ZDC_SCTP_P_UNRECOGNIZED, c->unrec[i], c->unrec_len[i]);
     if (type == ZDC_SCTP_INIT_ACK && c->cookie_len)
         pad = param_build(w, ZDC_SCTP_P_STATE_COOKIE, c->cookie, c->cookie_len);
     return pad;
@@ -432,6 +436,8 @@ static size_t chunk_value_size(const zdc_sctp_chunk *c, size_t *tail_pad)
         const zdc_sctp_init_chunk *i = &c->u.init;
         if (c->type == ZDC_SCTP_INIT_ACK && i->cookie_len)
             *tail_pad = pad4(i->cookie_len) - i->cookie_len;
+        else if (c->type == ZDC_SCTP_INIT_ACK && i->n_unrec)
+            *tail_pad = pad4(i->unrec_len[i->n_unrec - 1]) - i->unrec_len[i->n_unrec - 1];
         else if (!i->zero_checksum && !i->forward_tsn && i->ext_len)
             *tail_pad = pad4(i->ext_len) - i->ext_len;
         return n - *tail_pad;

@@ -4,13 +4,14 @@
  * fields under a per-association random key; valid for 60 s (Valid.Cookie.Life, §16).
  *
  *   0 version(1) flags(1) os(2) | mis(2) reserved(2) | local_tag | peer_tag | local_tsn |
- *  24 peer_tsn | peer_rwnd | created(8) | 44 HMAC-SHA256(32) = 76 bytes */
+ *  24 peer_tsn | peer_rwnd | created(8) | 44 tie_local | tie_peer | 52 HMAC-SHA256(32)
+ *  = 84 bytes. The tie-tags are the tags of the association that existed when the INIT came
+ *  (0 when none): a COOKIE ECHO carrying them is a restarted peer's (§5.2.2, §5.2.4 A). */
 #include "sctp_assoc_int.h"
 
 #include "hmac.h"
 
-#define COOKIE_BODY    44
-#define COOKIE_LIFE_NS (60ull * 1000000000ull)
+#define COOKIE_BODY 52
 
 int zdc_sctp_cookie_make(const uint8_t key[32], const zdc_sctp_cookie *c,
                          uint8_t out[ZDC_SCTP_COOKIE_LEN])
@@ -28,6 +29,8 @@ int zdc_sctp_cookie_make(const uint8_t key[32], const zdc_sctp_cookie *c,
     zdc_wr_u32(&w, c->peer_tsn);
     zdc_wr_u32(&w, c->peer_rwnd);
     zdc_wr_u64(&w, c->created);
+    zdc_wr_u32(&w, c->tie_local);
+    zdc_wr_u32(&w, c->tie_peer);
     zdc_chunk in = {out, COOKIE_BODY};
     return zdc_hmac(ZDC_DIGEST_SHA256, key, 32, &in, 1, out + COOKIE_BODY);
 }
@@ -59,8 +62,10 @@ int zdc_sctp_cookie_open(const uint8_t key[32], const uint8_t *p, size_t len, ui
     zdc_rd_u32(&r, &c->peer_tsn);
     zdc_rd_u32(&r, &c->peer_rwnd);
     zdc_rd_u64(&r, &c->created);
+    zdc_rd_u32(&r, &c->tie_local);
+    zdc_rd_u32(&r, &c->tie_peer);
     /* RFC 9260 §5.1.5 step 3: a cookie past its lifetime is stale. */
-    if (now < c->created || now - c->created > COOKIE_LIFE_NS)
+    if (now < c->created || now - c->created > ZDC_SCTP_COOKIE_LIFE_NS)
         return ZDC_ERR_TIMEOUT;
     return 0;
 }

@@ -64,9 +64,10 @@ void zdc_sctp_reset_flush(zdc_sctp_assoc *a, uint64_t now)
     unsigned k = 0;
     for (unsigned i = 0; i < a->n_reset_pending; i++) {
         uint16_t s = a->reset_pending[i];
-        if (zdc_sctp_tx_stream_idle(a, s))
+        if (zdc_sctp_tx_stream_idle(a, s)) {
             a->reset_inflight[a->n_reset_inflight++] = s;
-        else
+            zdc_sctp_tx_close_ssn_epoch(a, s);
+        } else
             a->reset_pending[k++] = s;
     }
     a->n_reset_pending = k;

@@ -77,13 +77,6 @@ static rx_stream *rx_stream_get(zdc_sctp_assoc *a, uint16_t id)
     return &a->rxs[a->n_rxs++];
 }
 
-void zdc_sctp_rx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream)
-{
-    for (size_t i = 0; i < a->n_rxs; i++)
-        if (a->rxs[i].id == stream)
-            a->rxs[i].next_ssn = 0;
-}
-
 static void deliver(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const uint8_t *p, size_t len,
                     bool unordered)
 {
@@ -185,6 +178,66 @@ static void deliver_ready(zdc_sctp_assoc *a, rx_stream *s)
             }
         }
     }
+}
+
+/* The stored ordered message of stream s whose SSN comes first from s->next_ssn on (serial
+ * order), complete or not: its TSN, or false when none is stored. */
+static bool first_stored(const zdc_sctp_assoc *a, const rx_stream *s, uint32_t *tsn)
+{
+    bool found = false;
+    uint16_t best = 0;
+    for (uint32_t i = 0; a->slots && i < ZDC_SCTP_RX_WINDOW; i++) {
+        rx_chunk *c = a->slots[i];
+        if (c == NULL || c->stream != s->id || (c->flags & ZDC_SCTP_DATA_U) ||
+            !(c->flags & ZDC_SCTP_DATA_B))
+            continue;
+        uint16_t d = (uint16_t)(c->ssn - s->next_ssn);
+        if (!found || d < best) {
+            found = true;
+            best = d;
+            *tsn = c->tsn;
+        }
+    }
+    return found;
+}
+
+/* RFC 6525 §5.2.2: the peer reset its outgoing stream, performed once our cumulative TSN
+ * reached the request's last TSN, so every chunk stored for the stream belongs to the old
+ * epoch. Complete ordered messages still waiting behind an SSN the peer abandoned (its
+ * FORWARD-TSN no longer names SSNs of a stream being reset) are delivered in SSN order; the
+ * incomplete rest can never complete and is dropped. The next message is SSN 0. */
+void zdc_sctp_rx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream)
+{
+    rx_stream *s = NULL;
+    for (size_t i = 0; i < a->n_rxs; i++)
+        if (a->rxs[i].id == stream)
+            s = &a->rxs[i];
+    if (s == NULL)
+        return;
+    uint32_t tsn, first, last;
+    while (a->n_stored && first_stored(a, s, &tsn)) {
+        rx_chunk *h = slot(a, tsn);
+        s->next_ssn = (uint16_t)(h->ssn + 1);
+        if (message_span(a, tsn, &first, &last)) {
+            deliver_span(a, first, last);
+            continue;
+        }
+        a->slots[tsn % ZDC_SCTP_RX_WINDOW] = NULL; /* incomplete: its first goes now */
+        a->n_stored--;
+        a->rx_held -= h->len;
+        free(h);
+    }
+    /* the other fragments of incomplete messages */
+    for (uint32_t i = 0; a->n_stored && i < ZDC_SCTP_RX_WINDOW; i++) {
+        rx_chunk *c = a->slots[i];
+        if (c && c->stream == stream && !(c->flags & ZDC_SCTP_DATA_U)) {
+            a->slots[i] = NULL;
+            a->n_stored--;
+            a->rx_held -= c->len;
+            free(c);
+        }
+    }
+    s->next_ssn = 0;
 }
 
 int zdc_sctp_rx_data(zdc_sctp_assoc *a, const zdc_sctp_data_chunk *d)

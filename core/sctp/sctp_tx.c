@@ -133,6 +133,19 @@ void zdc_sctp_tx_reset_ssn(zdc_sctp_assoc *a, uint16_t stream)
             a->txs[i].next_ssn = 0;
 }
 
+/* The stream's Outgoing SSN Reset Request is about to go: the SSNs its outstanding messages
+ * carry belong to an epoch the peer closes when it performs the reset (which it does only
+ * once its cumulative TSN reaches the request's last TSN, RFC 6525 §5.2.2). A FORWARD-TSN
+ * must then not name them: arriving after the reset it would skip the new epoch's SSN 0. */
+void zdc_sctp_tx_close_ssn_epoch(zdc_sctp_assoc *a, uint16_t stream)
+{
+    for (uint32_t t = a->peer_cum + 1; zdc_tsn_lt(t, a->next_tsn); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (f->msg && f->msg->stream == stream)
+            f->msg->ssn_closed = true;
+    }
+}
+
 bool zdc_sctp_tx_idle(const zdc_sctp_assoc *a)
 {
     return a->queued_bytes == 0;
@@ -302,6 +315,20 @@ static void advance_ack_point(zdc_sctp_assoc *a)
         a->fwd_pending = true;
 }
 
+/* Gives up the messages of fragments due for retransmission whose policy says so (RFC 3758
+ * §3.5 A3), before a packet is built: the FORWARD-TSN this may call for must precede the
+ * packet's DATA chunks. */
+static void abandon_due(zdc_sctp_assoc *a, uint64_t now)
+{
+    for (uint32_t t = a->peer_cum + 1; a->n_rtx && zdc_tsn_lt(t, a->next_tsn); t++) {
+        tx_frag *f = frag_of(a, t);
+        if (f->rtx && should_abandon(f, now)) {
+            abandon(a, f->msg);
+            advance_ack_point(a);
+        }
+    }
+}
+
 static void write_forward_tsn(zdc_sctp_assoc *a, zdc_wr *w)
 {
     /* §3.2: the highest SSN skipped on each ordered stream. */
@@ -309,7 +336,7 @@ static void write_forward_tsn(zdc_sctp_assoc *a, zdc_wr *w)
     uint16_t n = 0;
     for (uint32_t t = a->peer_cum + 1; zdc_tsn_le(t, a->adv_ack); t++) {
         tx_frag *f = frag_of(a, t);
-        if (!f->abandoned || f->msg->unordered)
+        if (!f->abandoned || f->msg->unordered || f->msg->ssn_closed)
             continue;
         uint16_t k;
         for (k = 0; k < n && st[k].stream != f->msg->stream; k++)
@@ -339,6 +366,8 @@ static void write_frag(zdc_sctp_assoc *a, zdc_wr *w, tx_frag *f, uint64_t now)
     zdc_sctp_chunk_build(w, &c);
     if (f->tx_count > 0)
         a->st.retransmits++;
+    else
+        a->last_data_at = now; /* new data: the path is not idle (§8.3) */
     f->tx_count++;
     f->sent_at = now;
     set_rtx(a, f, false);
@@ -369,16 +398,20 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
         zdc_sctp_assoc_begin(a, &w, a->peer_tag);
         bool any = zdc_sctp_rx_write_sack(a, &w, false);
         bool first = true;
+        if (data_ok && a->n_rtx)
+            abandon_due(a, now);
+        /* RFC 9260 §6.10: control chunks go before any DATA chunk of a packet (usrsctp aborts
+         * a packet with a FORWARD-TSN after DATA: "DATA chunk followed by chunk of type c0"). */
+        if (a->fwd_pending && data_ok && zdc_tsn_lt(a->peer_cum, a->adv_ack) &&
+            a->cfg.mtu - w.len >= 8 + 4 * 64) {
+            write_forward_tsn(a, &w);
+            any = true;
+        }
         /* Retransmissions first (§6.1 C), within cwnd except the first packet. */
         for (uint32_t t = a->peer_cum + 1; data_ok && a->n_rtx && zdc_tsn_lt(t, a->next_tsn); t++) {
             tx_frag *f = frag_of(a, t);
             if (!f->rtx)
                 continue;
-            if (should_abandon(f, now)) {
-                abandon(a, f->msg);
-                advance_ack_point(a);
-                continue;
-            }
             if (!(first && burst == 0) && a->flight_size >= a->cwnd)
                 break;
             if (data_room(&w, a->cfg.mtu) < f->len)
@@ -387,11 +420,6 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
             any = true;
         }
         first = false;
-        if (a->fwd_pending && data_ok && zdc_tsn_lt(a->peer_cum, a->adv_ack) &&
-            a->cfg.mtu - w.len >= 8 + 4 * 64) {
-            write_forward_tsn(a, &w);
-            any = true;
-        }
         /* New data while cwnd and the peer's window allow (§6.1 A, B; a zero window still
          * lets one probe through when nothing is in flight). */
         while (data_ok && a->flight_size < a->cwnd && (a->peer_rwnd > 0 || a->flight_size == 0)) {
@@ -416,7 +444,7 @@ void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
         a->t3_at = now + a->rto;
 }
 
-static void rtt_sample(zdc_sctp_assoc *a, uint64_t r)
+void zdc_sctp_tx_rtt_sample(zdc_sctp_assoc *a, uint64_t r)
 {
     /* RFC 6298 §2 (RFC 9260 §6.3.1): alpha 1/8, beta 1/4, RTO = SRTT + 4 RTTVAR. */
     if (!a->have_rtt) {
@@ -461,7 +489,7 @@ void zdc_sctp_tx_handle_sack(zdc_sctp_assoc *a, const zdc_sctp_sack_chunk *s, ui
     }
     a->peer_cum = cum;
     if (sample)
-        rtt_sample(a, sample);
+        zdc_sctp_tx_rtt_sample(a, sample);
     uint32_t highest_new = cum;
     for (unsigned i = 0; i < s->n_gaps; i++) {
         zdc_sctp_gap g = zdc_sctp_sack_gap(s, i);

@@ -225,6 +225,12 @@ typedef struct zdc_sctp_init_chunk {
     unsigned n_reported;
     bool stopped;
     unsigned n_unrecognized_back;
+    /* Build only (INIT ACK; parsing leaves it empty): parameters of the peer's INIT reported
+     * back, each sent whole (type, length, value) in an Unrecognized Parameter parameter
+     * before the State Cookie (RFC 9260 §3.2.1, §3.3.3). */
+    const uint8_t *const *unrec;
+    const size_t *unrec_len;
+    unsigned n_unrec;
 } zdc_sctp_init_chunk;
 
 /* SACK (RFC 9260 §3.3.4). Gap blocks and duplicate TSNs stay in wire form. */

@@ -62,28 +62,72 @@ typedef struct zdc_engine_options {
      * engine's port (NULL: the interface addresses). Traffic to it must reach the engine's
      * socket (the provider's 1:1 mapping). */
     const char *public_address;
+    /* Threads (docs/threads.md). workers: protocol workers, each owning the peers created on
+     * it (0 or 1: one). io_thread: the sockets and io_uring/epoll run on a thread the engine
+     * starts (implied by workers > 1). With both at their defaults the engine is today's: one
+     * object, polled inline by the application, no thread. Otherwise the engine returned by
+     * zdc_engine_new is the I/O front: peers are created on, and polled through, its workers
+     * (zdc_engine_worker), each from one thread of the application's choosing. Needs zdc's own
+     * SCTP (usrsctp keeps process-global state): ZDC_ERR_NOT_SUPPORTED while usrsctp is the
+     * SCTP (tuning.sctp_impl, ZDC_SCTP). At most ZDC_ENGINE_MAX_WORKERS. */
+    unsigned workers;
+    bool io_thread;
 } zdc_engine_options;
+
+/* Most workers one engine runs. */
+#define ZDC_ENGINE_MAX_WORKERS 64
 
 /* Defaults: auto backend, IPv4 and IPv6, all addresses, any port, no loopback candidates,
  * 256 KiB messages, receive limits 1 MiB per channel and 4 MiB per peer. */
 ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 
-/* Opens the sockets, generates the certificate. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
+/* Opens the sockets, generates the certificate; with workers > 1 or io_thread, starts the I/O
+ * thread. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
  * range, a bind_address or public_address that is not an IP literal, tuning.max_channels over
- * 1024, tuning.sctp_impl not one of enum zdc_sctp_impl); ZDC_ERR_ADDR_IN_USE (no free port in the
- * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
- * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
- * ZDC_ERR_IO. */
+ * 1024, workers over ZDC_ENGINE_MAX_WORKERS, tuning.sctp_impl not one of enum
+ * zdc_sctp_impl); ZDC_ERR_NOT_SUPPORTED (workers > 1 or io_thread
+ * while usrsctp is the SCTP: tuning.sctp_impl USRSCTP, or DEFAULT with ZDC_SCTP=usrsctp);
+ * ZDC_ERR_ADDR_IN_USE (no free port in the range); ZDC_ERR_NO_INTERFACE (bind_address is not local,
+ * or no family could be opened); ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable);
+ * ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM; ZDC_ERR_IO. */
 ZDC_API int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out);
 
 /* Frees every peer still on the engine (no callbacks), closes the sockets, frees the engine.
- * NULL is a no-op. */
+ * With workers: stops the I/O thread, frees every worker and its peers (on the calling thread:
+ * no other thread may poll a worker or call into its peers any more), returns every packet
+ * buffer to the pool. A worker handle is freed with its engine: zdc_engine_free(worker) is a
+ * no-op. NULL is a no-op. */
 ZDC_API void zdc_engine_free(zdc_engine *e);
 
 /* Waits up to timeout_ms (0: don't wait, < 0: until something happens) for datagrams or the
  * next timer, handles them, and fires every peer's queued callbacks.
- * Returns 0 or ZDC_ERR_IO. */
+ * Returns 0, ZDC_ERR_IO, or ZDC_ERR_INVALID_STATE (the I/O front of an engine with workers:
+ * poll its workers instead). */
 ZDC_API int zdc_engine_poll(zdc_engine *e, int timeout_ms);
+
+/* ---- workers: one port on every core (docs/threads.md) --------------------------------
+ *
+ * An engine made with workers > 1 (or io_thread) has one I/O thread that owns its sockets and
+ * hands received datagrams to the worker that owns their peer (STUN by local ufrag, the rest
+ * by remote address), and sends what the workers queue. A worker is a zdc_engine handle:
+ * zdc_peer_new(worker, ...) creates a peer on it, zdc_engine_poll(worker, ...) (or its
+ * zdc_engine_fd) drives it and fires its peers' callbacks. The rules:
+ * - A worker and its peers and channels belong to the one thread that polls it (any thread,
+ *   one at a time). Calls on a peer from another thread are undefined, except that a stale
+ *   handle answers ZDC_ERR_GONE from any thread (handles are process-wide).
+ * - Any thread: zdc_engine_wake (an engine or a worker), zdc_engine_get_stats of the front
+ *   (the sum over the workers as of their last poll), zdc_engine_port, zdc_engine_fingerprint,
+ *   zdc_engine_backend_name, zdc_engine_worker, zdc_engine_workers.
+ * - Peers of one engine on different workers cannot connect to each other (their datagrams
+ *   come from one address, the engine's own): connect them to another engine.
+ * - zdc_engine_free(front) only after every thread stopped polling the workers. */
+
+/* Worker i of e (0 <= i < zdc_engine_workers(e)), or NULL (out of range, NULL e). For an
+ * engine without workers (the default) worker 0 is e itself. */
+ZDC_API zdc_engine *zdc_engine_worker(zdc_engine *e, unsigned i);
+
+/* The number of workers (1 for an engine without workers; 0 for NULL). */
+ZDC_API unsigned zdc_engine_workers(const zdc_engine *e);
 
 /* ---- the engine inside the application's own event loop -------------------------------
  *

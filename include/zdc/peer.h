@@ -92,15 +92,26 @@ enum zdc_write_mode { ZDC_WRITE_MODE_TEXT = 0, ZDC_WRITE_MODE_BINARY = 1 };
 /* ---- configuration -------------------------------------------------------------------- */
 
 typedef struct zdc_ice_server {
-    /* One or more URLs: "stun:host:port", "turn:host:port?transport=udp", ... Several may be
-     * given separated by ',' or whitespace (the JS "urls" list). turn: URLs relay over UDP
-     * (RFC 8656) with username and credential (the long-term credential mechanism); turn:
-     * URLs with ?transport=tcp and turns: URLs are accepted and skipped (TURN over TCP/TLS is
-     * not implemented yet; zdc_peer_last_error says so). Names are resolved by
+    /* One or more URLs: "stun:host:port", "turn:host:port?transport=udp|tcp",
+     * "turns:host:port", ... Several may be given separated by ',' or whitespace (the JS
+     * "urls" list). turn: URLs relay (RFC 8656) with username and credential (the long-term
+     * credential mechanism), over UDP, or over TCP with ?transport=tcp (RFC 6062 framing);
+     * turns: URLs relay over TLS over TCP (default port 5349). Names are resolved by
      * zdc_peer_initialize. */
     const char *urls;
     const char *username;   /* turn: required */
     const char *credential; /* turn: required (the password) */
+    /* turns: only. By default the server's certificate must chain to the system's trust
+     * store (OpenSSL's default paths) and name tls_server_name (NULL: the URL's host, a name
+     * or an IP address). */
+    const char *tls_server_name;
+    /* turns: pin instead: only the certificate whose SHA-256 fingerprint this is ("sha-256
+     * AB:CD:..." as in SDP, or the 64 hex digits alone) is accepted, chain and name are not
+     * checked (a self-signed certificate). */
+    const char *tls_fingerprint;
+    /* turns: no verification at all (tests only: anyone on the path can read the relay's
+     * credentials exchange and traffic). */
+    bool tls_insecure;
 } zdc_ice_server;
 
 /* W3C RTCIceTransportPolicy. */
@@ -174,11 +185,14 @@ ZDC_API int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_p
 ZDC_API void zdc_peer_free(zdc_peer peer);
 
 /* (Re)initializes with a configuration: discards any previous connection, channel and queued
- * event, and returns to state NEW. stun: URLs are resolved now (numeric addresses or names
- * through the system resolver).
- * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, tuning.max_channels
- * over 1024, tuning.sctp_impl not one of enum zdc_sctp_impl);
- * ZDC_ERR_NOT_SUPPORTED (turn:/turns: URLs — relaying is not implemented yet); ZDC_ERR_NOMEM.
+ * event, and returns to state NEW. stun:/turn:/turns: URLs are resolved now (numeric addresses
+ * or names through the system resolver).
+ * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, a name that does not
+ * resolve, a turn:/turns: URL without username and credential, more than 8 STUN or 4 TURN
+ * servers, tls_server_name or tls_fingerprint too long, tuning.max_channels over 1024,
+ * tuning.sctp_impl not one of enum zdc_sctp_impl);
+ * ZDC_ERR_NOT_SUPPORTED (stuns: URLs; tuning.sctp_impl USRSCTP on an engine with workers or
+ * an I/O thread); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
 ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
 

@@ -109,6 +109,14 @@ typedef struct zdc_peer_stats {
      * pair's bytesSent (W3C: "not including ... ICE connectivity checks") ---- */
     uint64_t stun_bytes_sent, stun_bytes_received;
     uint64_t stun_packets_sent, stun_packets_received;
+
+    /* ---- the relay under a relayed selected pair (W3C RTCIceCandidateStats.relayProtocol):
+     * how we reach the TURN server ---- */
+    char relay_protocol[4]; /* "udp", "tcp" or "tls"; "" when the local candidate is not ours
+                               relayed */
+    char relay_tls[96];     /* TLS: version, cipher and the record path, e.g. "TLSv1.3,
+                               TLS_AES_128_GCM_SHA256, kTLS: tx/rx" or "..., kTLS: not available
+                               (the kernel has no tls module)"; "" otherwise */
 } zdc_peer_stats;
 
 /* Fills *out (see the top for `size`). Works in every state; counters keep their values after

@@ -46,9 +46,16 @@ typedef struct zdc_peer_tuning {
     size_t max_send_queue_channel;
     /* Channels (SCTP streams) per peer, created or received (default and maximum 1024). */
     uint32_t max_channels;
+    /* Tests: TURN allocations are refreshed and their permissions and channels renewed this
+     * often (ms) instead of shortly before they expire (allocations last 600 s and more on
+     * real servers), so a short run sees a real Refresh and CreatePermission. Default 0: the
+     * normal schedule (docs/turn.md). */
+    uint32_t turn_refresh_ms;
     /* SCTP implementation (enum zdc_sctp_impl; default ZDC_SCTP_IMPL_DEFAULT: the ZDC_SCTP
      * environment variable, else native). Taken when the transport starts (the first
-     * offer/answer); a later zdc_peer_configure does not switch a running association. */
+     * offer/answer); a later zdc_peer_initialize does not switch a running association. An
+     * engine with workers or an I/O thread runs native only (usrsctp keeps process-global
+     * state): USRSCTP there is ZDC_ERR_NOT_SUPPORTED. */
     uint32_t sctp_impl;
 } zdc_peer_tuning;
 

@@ -28,8 +28,8 @@ int main(void)
            zdc_server_player_count(s));
     if (http <= 0 || udp <= 0 || zdc_server_player_count(s) != 0)
         return 1;
-    if (zdc_peer_get_stats(zdc_server_player_peer(s, 1), &(zdc_peer_stats){.size = sizeof(zdc_peer_stats)}) !=
-        ZDC_ERR_GONE)
+    if (zdc_peer_get_stats(zdc_server_player_peer(s, 1),
+                           &(zdc_peer_stats){.size = sizeof(zdc_peer_stats)}) != ZDC_ERR_GONE)
         return 1;
     zdc_server_free(s);
     return 0;

@@ -1,7 +1,13 @@
 /* TURN configuration through the public API (docs/turn.md): turn: URLs need credentials,
- * TCP/TLS URLs are skipped with a note, the transport policy is checked, and the relay policy
- * signals no host candidate. Loopback only; the TURN server named here does not exist. */
+ * TCP/TLS URLs are used (a refused connection is reported), the transport policy is checked, and
+ * the relay policy signals no host candidate. Loopback only; the TURN server named here does not
+ * exist. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,26 +38,6 @@ Test(turn_config, turn_url_needs_credentials)
               zdc_peer_last_error(p));
     s.credential = "s3cret";
     cr_assert_eq(zdc_peer_initialize(p, &c), 0, "%s", zdc_peer_last_error(p));
-    zdc_peer_free(p);
-    zdc_engine_free(e);
-}
-
-Test(turn_config, tcp_and_tls_urls_skipped_with_a_note)
-{
-    zdc_engine *e = engine_v4();
-    zdc_peer p;
-    cr_assert_eq(zdc_peer_new(e, NULL, &p), 0);
-    zdc_ice_server s = {.urls = "turn:127.0.0.1:3478?transport=udp turns:127.0.0.1:5349",
-                        .username = "alice",
-                        .credential = "s3cret"};
-    zdc_peer_config c = {.ice_servers = &s, .n_ice_servers = 1};
-    cr_assert_eq(zdc_peer_initialize(p, &c), 0, "%s", zdc_peer_last_error(p));
-    cr_assert(strstr(zdc_peer_last_error(p), "turns: URL skipped"), "last error: '%s'",
-              zdc_peer_last_error(p));
-    s.urls = "turn:127.0.0.1:3478?transport=tcp";
-    cr_assert_eq(zdc_peer_initialize(p, &c), 0);
-    cr_assert(strstr(zdc_peer_last_error(p), "TCP not supported yet"), "last error: '%s'",
-              zdc_peer_last_error(p));
     zdc_peer_free(p);
     zdc_engine_free(e);
 }
@@ -127,4 +113,93 @@ Test(turn_config, relay_policy_signals_no_host_candidate)
     free(s.sdp);
     zdc_peer_free(p);
     zdc_engine_free(e);
+}
+
+/* A TCP port on 127.0.0.1 where nobody listens (bound, then closed). */
+static uint16_t closed_tcp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+typedef struct gather_seen {
+    int state;
+    char *sdp;
+} gather_seen;
+
+static void on_gathering(void *user, zdc_peer peer, int state)
+{
+    ((gather_seen *)user)->state = state;
+}
+
+static void on_offer(void *user, zdc_peer peer, const char *type, const char *sdp)
+{
+    gather_seen *g = user;
+    free(g->sdp);
+    g->sdp = strdup(sdp);
+}
+
+/* turn:?transport=tcp and turns: are used now (RFC 6062 framing over the engine's TCP
+ * streams): a server that refuses the connection fails that allocation with the reason in
+ * zdc_peer_last_error, gathering completes without it, and poll never blocks. */
+static void refused_stream(const char *scheme, const char *query, const char *why)
+{
+    zdc_engine *e = engine_v4();
+    gather_seen g = {.state = -1};
+    zdc_peer_callbacks cb = {.user = &g,
+                             .on_gathering_state_change = on_gathering,
+                             .on_session_description_created = on_offer};
+    zdc_peer p;
+    cr_assert_eq(zdc_peer_new(e, &cb, &p), 0);
+    char url[96];
+    snprintf(url, sizeof url, "%s:127.0.0.1:%u%s", scheme, (unsigned)closed_tcp_port(), query);
+    zdc_ice_server s = {.urls = url, .username = "alice", .credential = "s3cret"};
+    zdc_peer_config c = {.ice_servers = &s, .n_ice_servers = 1};
+    cr_assert_eq(zdc_peer_initialize(p, &c), 0, "%s", zdc_peer_last_error(p));
+    cr_assert_eq(zdc_peer_last_error(p)[0], 0, "nothing skipped: '%s'", zdc_peer_last_error(p));
+    zdc_channel ch;
+    zdc_channel_options o = zdc_channel_options_default();
+    cr_assert_eq(zdc_peer_create_data_channel(p, "x", &o, &ch), 0);
+    cr_assert_eq(zdc_peer_create_offer(p), 0);
+    for (int i = 0; i < 20 && !g.sdp; i++)
+        zdc_peer_poll(p);
+    cr_assert_not_null(g.sdp);
+    cr_assert_eq(zdc_peer_set_local_description(p, "offer", g.sdp), 0);
+    free(g.sdp);
+    uint64_t start = now_ms();
+    for (int i = 0; i < 300 && g.state != ZDC_GATHERING_COMPLETE; i++) {
+        zdc_peer_poll(p);
+        zdc_engine_poll(e, 10);
+    }
+    uint64_t ms = now_ms() - start;
+    cr_assert_eq(g.state, ZDC_GATHERING_COMPLETE, "gathering completes without the relay");
+    cr_assert_lt(ms, 2000, "a refused connection is seen at once (%llu ms)",
+                 (unsigned long long)ms);
+    cr_assert(strstr(zdc_peer_last_error(p), why), "last error: '%s'", zdc_peer_last_error(p));
+    cr_assert(strstr(zdc_peer_last_error(p), "Connection refused"), "last error: '%s'",
+              zdc_peer_last_error(p));
+    zdc_peer_free(p);
+    zdc_engine_free(e);
+}
+
+Test(turn_config, tcp_url_used_refused_connection_reported)
+{
+    refused_stream("turn", "?transport=tcp", "TURN over TCP");
+}
+
+Test(turn_config, tls_url_used_refused_connection_reported)
+{
+    refused_stream("turns", "", "TURN over TLS");
 }

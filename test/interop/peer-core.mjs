@@ -242,6 +242,13 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
     const ok = stats.ok && (!reliable || stats.received === o.send);
     printResult(ok);
     if (!ok) { finish(1); return; }
+    if (restartAnswered) {
+      // The old pair carried the echoes while the restart was under way: a peer slower to
+      // answer the restart offer than the series is to finish must still have its answer taken.
+      const t = await Promise.race([restartAnswered.then(() => true), new Promise((r) => setTimeout(() => r(false), 10000))]);
+      if (!t) log('no answer to the restart offer within 10 s of the last echo');
+      if (finished) return;
+    }
     if (o.statsExchange) {
       await statsEvent('result');
       const answered = new Promise((r) => { statsDone = r; });
@@ -317,8 +324,10 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
 
   // --restart-ice-at: restartIce(), then the offer it needs (the page handles no
   // negotiationneeded), while the rest of the series flows.
+  let restartAnswered = null, restartAnsweredResolve = null;  // our restart offer's answer
   function restartIce() {
     log(`ICE restart after ${stats.received} echoes`);
+    restartAnswered = new Promise((r) => { restartAnsweredResolve = r; });
     pc.restartIce();
     chain = chain.then(async () => {
       const d = await pc.createOffer();
@@ -443,6 +452,7 @@ export function runPeer({ args, RTCPeerConnection, out, log, exit, onConnected =
       } else if (later) {
         await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
         emit({ event: 'renegotiated', type: 'answer' });
+        if (restartAnsweredResolve) restartAnsweredResolve();
       } else if (m.type === 'offer' && o.role === 'answer') {
         await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
         remoteSet = true;

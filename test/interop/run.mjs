@@ -134,7 +134,7 @@ const cases = [
   // The sender restarts ICE with two thirds of the series still to come back: zdc restarts
   // when it offers, Chromium (restartIce) when zdc answers; every echo must arrive, in order.
   { name: 'ICE restart by the sender', send: '--send 300 --size 1200 --restart-ice-at 100', restart: true,
-    peers: ['chromium'] },
+    peers: ['chromium', 'firefox', 'pion'] },
   // zdc's counts against the browser's getStats() on the other end (see statsProblems).
   { name: 'stats agree with getStats', send: '--send 100 --size 1200 --stats-exchange', stats: true,
     peers: ['chromium'] },

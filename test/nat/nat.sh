@@ -23,6 +23,15 @@
 #                   refused the credentials (401); no crash, no leak (zdc-peer runs under ASan).
 #   server-gone     relay-only through coturn, then coturn is killed mid-session: the connection
 #                   goes disconnected with a logged reason (consent freshness, RFC 7675).
+#   tcp-only        host A's namespace drops every UDP packet leaving it (nftables): A reaches
+#                   coturn over TCP (turn:?transport=tcp, RFC 6062), then over TLS (turns:,
+#                   coturn with a self-signed certificate made here, pinned by its SHA-256
+#                   fingerprint): both connect through the relay with data intact, and the log
+#                   says whether kTLS carried the TLS records.
+#   refresh         relay-only through coturn with tuning.turn_refresh_ms 2500 (zdc-peer
+#                   --turn-refresh-ms): real Refresh, CreatePermission and ChannelBind renewals
+#                   answered by coturn (authenticated successes in A's log) while the connection
+#                   stays up for 10 s (consent checks keep crossing the relay).
 #   chromium-answers / chromium-offers
 #                   headless Chromium (its iceServers: the same coturn) behind one symmetric NAT,
 #                   zdc behind the other, each role: connected through the relay, data intact
@@ -42,15 +51,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 relay_js="$here/../interop/relay.mjs"
 scenarios=("$@")
 [ ${#scenarios[@]} -eq 0 ] &&
-  scenarios=(srflx-eim relay-symmetric relay-policy bad-credentials server-gone chromium-answers
-             chromium-offers)
+  scenarios=(srflx-eim relay-symmetric relay-policy bad-credentials server-gone tcp-only refresh
+             chromium-answers chromium-offers)
 
 skip_all() {
   for s in "${scenarios[@]}"; do echo "nat: SKIP $s: $*"; done
   exit 77
 }
 [ "$(id -u)" = 0 ] || skip_all "not root (ip netns and nftables need CAP_NET_ADMIN/CAP_SYS_ADMIN)"
-for c in ip nft turnserver node; do
+for c in ip nft turnserver node openssl; do
   command -v $c >/dev/null 2>&1 || skip_all "no $c (scripts/install-deps.sh --interop)"
 done
 
@@ -65,6 +74,7 @@ cleanup() {
     wait "$turn_pid" 2>/dev/null
   fi
   turn_pid=""
+  turn_cert="" turn_key=""
   for n in a b ra rb pub; do ip netns delete "$P-$n" 2>/dev/null; done
 }
 trap 'cleanup; rm -rf "$tmp"' EXIT
@@ -115,20 +125,50 @@ EOF
 }
 
 # start_turn [EXTRA_ARGS...]: coturn in the public namespace; waits (bounded) until it listens.
+# With turn_cert/turn_key set (make_cert) it also serves TLS on 5349.
 start_turn() {
+  local tls=(--no-tls) port=3478
+  if [ -n "${turn_cert:-}" ]; then
+    tls=(--cert "$turn_cert" --pkey "$turn_key" --tls-listening-port 5349)
+    port=5349
+  fi
   # Not through nsx (a function: in the background it would be a subshell, and $! its pid).
   ip netns exec "$P-pub" turnserver -n -L 203.0.113.1 -E 203.0.113.1 -p 3478 -a -f -r zdc.test \
-    -u alice:s3cret --no-tls --no-dtls --no-cli --min-port 49152 --max-port 49407 \
+    -u alice:s3cret "${tls[@]}" --no-dtls --no-cli --min-port 49152 --max-port 49407 \
     --denied-peer-ip=10.0.0.0-10.255.255.255 \
     --pidfile "$tmp/turn.pid" --log-file stdout --simple-log ${NAT_TURN_VERBOSE:+-V} "$@" >"$tmp/turn.log" 2>&1 &
   turn_pid=$!
   for _ in $(seq 50); do
-    nsx pub ss -Hlun 2>/dev/null | grep -q '203.0.113.1:3478' && return 0
+    nsx pub ss -Hlun 2>/dev/null | grep -q '203.0.113.1:3478' &&
+      nsx pub ss -Hltn 2>/dev/null | grep -q "203.0.113.1:$port" && return 0
     kill -0 "$turn_pid" 2>/dev/null || break
     sleep 0.1
   done
   echo "coturn did not start:"; cat "$tmp/turn.log"
   return 1
+}
+
+# make_cert: a self-signed ECDSA certificate for coturn (SAN: its address); sets turn_cert,
+# turn_key and turn_fp (the SHA-256 fingerprint, AB:CD:..., as zdc-peer --ice-tls-fingerprint
+# takes it).
+make_cert() {
+  turn_cert="$tmp/turn-cert.pem" turn_key="$tmp/turn-key.pem"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -keyout "$turn_key" -out "$turn_cert" -subj /CN=turn.zdc.test \
+    -addext "subjectAltName=IP:203.0.113.1" >/dev/null 2>&1 || return 1
+  chmod 644 "$turn_key"
+  turn_fp=$(openssl x509 -in "$turn_cert" -noout -fingerprint -sha256 | sed 's/.*=//')
+  [ -n "$turn_fp" ]
+}
+
+# udp_block SIDE: nothing but TCP (and loopback) leaves host SIDE: every outgoing UDP packet is
+# dropped (a firewall that allows only TCP out), and counted.
+udp_block() {
+  nsx "$1" nft -f - <<EOF
+table inet tcponly {
+  chain out { type filter hook output priority 0; oifname != "lo" meta l4proto udp counter drop; }
+}
+EOF
 }
 
 STUN="stun:203.0.113.1:3478"
@@ -254,6 +294,52 @@ scenario() {
     detail="rc=$rc A states[$states] logged[$why]"
     [ $rc = 0 ] && echo "$states" | grep -q 'connected disconnected' &&
       [ -n "$why" ] && ! grep -q "ERROR: AddressSanitizer\|LeakSanitizer" "$tmp/run.log" && ok=1
+    ;;
+  tcp-only)
+    build_net eim eim || return 2
+    udp_block a || return 2
+    make_cert || return 1
+    start_turn || return 1
+    local peerb="--ice-server $STUN --echo" ok_tcp=0 ok_tls=0 a_tcp a_tls ktls drops
+    run_pair 30 "--ice-server turn:203.0.113.1:3478?transport=tcp --ice-username alice --ice-credential s3cret --send 20 --size 1000" "$peerb"
+    local rc1=$?
+    a_tcp=$(selected A)
+    # zdc_peer_get_stats (zdc-peer prints it at exit): relayProtocol of the selected pair.
+    local st1 st2
+    st1=$(grep -m1 -ohE '^A event .*"relayProtocol":"[a-z]+"' "$tmp/run.log" | grep -oE '"relayProtocol":"[a-z]+"')
+    [ $rc1 = 0 ] && echo "$a_tcp" | grep -qE -- '\(relay -> ' && [ "$st1" = '"relayProtocol":"tcp"' ] &&
+      grep -q "^A log .*TURN over TCP to 203.0.113.1:3478: connected" "$tmp/run.log" && ok_tcp=1
+    [ $ok_tcp = 1 ] || { echo "---- tcp-only, TCP run ----"; tail -n 40 "$tmp/run.log"; }
+    run_pair 30 "--ice-server turns:203.0.113.1:5349 --ice-username alice --ice-credential s3cret --ice-tls-fingerprint $turn_fp --send 20 --size 1000" "$peerb"
+    local rc2=$?
+    a_tls=$(selected A)
+    ktls=$(grep -m1 -oE "^A log .*TURN over TLS to 203.0.113.1:5349: [^\"]*" "$tmp/run.log" | sed 's/.*5349: //')
+    st2=$(grep -m1 -ohE '^A event .*"relayProtocol":"[a-z]+","relayTls":"[^"]*"' "$tmp/run.log" | grep -oE '"relayProtocol":.*')
+    [ $rc2 = 0 ] && echo "$a_tls" | grep -qE -- '\(relay -> ' && echo "$ktls" | grep -q "kTLS: " &&
+      echo "$st2" | grep -q '"relayProtocol":"tls","relayTls":".*kTLS: ' && ok_tls=1
+    # The firewall did drop A's UDP (its checks and STUN): the relay was the only way.
+    drops=$(nsx a nft list table inet tcponly 2>/dev/null | grep -oE 'packets [0-9]+' | head -1)
+    detail="tcp: rc=$rc1 A[$a_tcp] stats[$st1]; tls: rc=$rc2 A[$a_tls] [$ktls] stats[$st2]; udp dropped [$drops]"
+    [ $ok_tcp = 1 ] && [ $ok_tls = 1 ] && [ -n "$drops" ] && [ "$drops" != "packets 0" ] && ok=1
+    ;;
+  refresh)
+    build_net eim eim || return 2
+    start_turn || return 1
+    local srv="--ice-server $TURN --ice-username alice --ice-credential s3cret"
+    # Both sides stay connected until the timeout (their exit code then is 1: not checked);
+    # A refreshes everything every 2.5 s.
+    NAT_LOG=${NAT_LOG:-debug,turn,pc} run_pair 10 \
+      "$srv --relay-only --turn-refresh-ms 2500 --echo --await-peer-close" \
+      "--ice-server $STUN --send 1 --size 100 --await-close --await-peer-close"
+    local refreshes perms chans states
+    refreshes=$(grep -c "^A log .*allocation refreshed" "$tmp/run.log")
+    perms=$(grep -c "^A log .*permission for 203.0.113.20" "$tmp/run.log")
+    chans=$(grep -c "^A log .*channel 0x4000 bound" "$tmp/run.log")
+    states=$(grep -oE '^A event \{"event":"connection","state":"[a-z]+"' "$tmp/run.log" | sed -E 's/.*"state":"//; s/"//' | tr '\n' ' ')
+    detail="A: refreshes=$refreshes permissions=$perms channel binds=$chans states[$states]"
+    [ "$refreshes" -ge 2 ] && [ "$perms" -ge 3 ] && [ "$chans" -ge 2 ] &&
+      echo "$states" | grep -q "connected" && ! echo "$states" | grep -qE "disconnected|failed" &&
+      ! grep -q "ERROR: AddressSanitizer\|LeakSanitizer" "$tmp/run.log" && ok=1
     ;;
   chromium-offers|chromium-answers)
     [ -d "$here/../interop/node_modules/playwright-core" ] && command -v chromium >/dev/null ||

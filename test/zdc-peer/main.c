@@ -34,6 +34,11 @@
  *   --ice-server URLS  an RTCIceServer's urls (stun:/turn:, comma separated; up to 4 servers),
  *                      with --ice-username U --ice-credential C after it for turn: URLs
  *   --relay-only       iceTransportPolicy "relay": only relayed candidates (test/nat/nat.sh)
+ *   --ice-tls-fingerprint F, --ice-tls-insecure
+ *                      after an --ice-server with turns: URLs: pin the TURN server's certificate
+ *                      (SHA-256) or skip verification
+ *   --turn-refresh-ms N  tuning.turn_refresh_ms: refresh TURN allocations and permissions every
+ *                      N ms (shows a real Refresh/CreatePermission in a short run)
  *
  * The callbacks only record what happened (and print events); everything that calls back into
  * zdc — applying the local description, sending, echoing, closing — runs from the main loop
@@ -65,7 +70,8 @@ static const char usage_text[] =
     "                [--close-peer] [--await-peer-close] [--no-loopback]\n"
     "                [--stats-exchange] [--restart-ice-at K]\n"
     "                [--ice-server URLS [--ice-username U --ice-credential C]]...\n"
-    "                [--relay-only]\n"
+    "                [--ice-tls-fingerprint F | --ice-tls-insecure] (turns:, after --ice-server)\n"
+    "                [--relay-only] [--turn-refresh-ms N]\n"
     "JSON lines on stdin/stdout as in PEER_PROTOCOL.md (v1).\n";
 
 static bool parse_number(const char *s, uint64_t max, uint64_t *out)
@@ -170,6 +176,23 @@ static int parse_options(int argc, char **argv, options *o)
             zdc_ice_server *srv = &o->ice_servers[o->n_ice_servers - 1];
             *(arg[6] == 'u' ? &srv->username : &srv->credential) = val;
             i++;
+        } else if (strcmp(arg, "--ice-tls-fingerprint") == 0 ||
+                   strcmp(arg, "--ice-tls-insecure") == 0) {
+            bool fp = arg[10] == 'f';
+            if ((fp && !val) || o->n_ice_servers == 0) {
+                fprintf(stderr, "zdc-peer: %s needs a value, after --ice-server\n", arg);
+                return -1;
+            }
+            zdc_ice_server *srv = &o->ice_servers[o->n_ice_servers - 1];
+            if (fp) {
+                srv->tls_fingerprint = val;
+                i++;
+            } else {
+                srv->tls_insecure = true;
+            }
+        } else if (strcmp(arg, "--turn-refresh-ms") == 0) {
+            NUMBER(UINT32_MAX);
+            o->turn_refresh_ms = (uint32_t)v;
         } else if (strcmp(arg, "--relay-only") == 0) {
             o->relay_only = true;
         } else if (strcmp(arg, "--no-loopback") == 0) {
@@ -264,7 +287,8 @@ static int start(app *a)
     zdc_peer_config pcfg = {.ice_servers = o->ice_servers,
                             .n_ice_servers = o->n_ice_servers,
                             .ice_transport_policy =
-                                o->relay_only ? ZDC_ICE_TRANSPORT_RELAY : ZDC_ICE_TRANSPORT_ALL};
+                                o->relay_only ? ZDC_ICE_TRANSPORT_RELAY : ZDC_ICE_TRANSPORT_ALL,
+                            .tuning.turn_refresh_ms = o->turn_refresh_ms};
     rv = zdc_peer_initialize(a->peer, &pcfg);
     if (rv < 0) {
         fail_api(a, "initialize", rv);

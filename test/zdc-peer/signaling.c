@@ -212,6 +212,14 @@ static void handle_description(app *a, const char *type, const zdc_json_member *
     if (later) {
         printf("{\"event\":\"renegotiated\",\"type\":\"%s\"}\n", type);
         fflush(stdout);
+        if (a->restarted && strcmp(type, "answer") == 0) {
+            a->restart_answered = true;
+            if (a->end_after_restart) {
+                logf_(a, "the restart answer is applied: ending the series");
+                a->end_after_restart = false;
+                traffic_end_series(a);
+            }
+        }
     }
 }
 

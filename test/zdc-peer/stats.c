@@ -58,8 +58,13 @@ static void put_peer(FILE *f, const zdc_peer_stats *s)
         fprintf(f, ",\"localPort\":%u,\"localType\":\"%s\",\"remote\":", s->local_port,
                 cand_type(s->local_candidate_type));
         put_string(f, s->remote_address);
-        fprintf(f, ",\"remotePort\":%u,\"remoteType\":\"%s\",\"protocol\":\"%s\"}", s->remote_port,
+        fprintf(f, ",\"remotePort\":%u,\"remoteType\":\"%s\",\"protocol\":\"%s\"", s->remote_port,
                 cand_type(s->remote_candidate_type), s->protocol);
+        if (s->relay_protocol[0]) {
+            fprintf(f, ",\"relayProtocol\":\"%s\",\"relayTls\":", s->relay_protocol);
+            put_string(f, s->relay_tls);
+        }
+        fprintf(f, "}");
     }
     fprintf(f,
             ",\"iceRole\":\"%s\",\"consent\":\"%s\",\"consentAgeMs\":%u,\"dtlsVersion\":\"%s\""

@@ -170,7 +170,12 @@ static void series_done(app *a)
     traffic_print_result(a, ok);
     if (!ok)
         finish(a, EXIT_FAIL);
-    else if (a->o.stats_exchange)
+    else if (a->restarted && !a->restart_answered) {
+        /* The old pair carries the echoes until the restart completes; a peer slower to answer
+         * the restart offer than the series is to finish must still see its answer taken. */
+        logf_(a, "series done before the restart answer: waiting for it");
+        a->end_after_restart = true;
+    } else if (a->o.stats_exchange)
         a->stats_exchange = 1; /* main.c exchanges stats, then calls traffic_end_series */
     else
         traffic_end_series(a);

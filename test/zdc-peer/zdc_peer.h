@@ -62,6 +62,7 @@ typedef struct options {
     zdc_ice_server ice_servers[4];
     size_t n_ice_servers;
     bool relay_only;
+    uint32_t turn_refresh_ms;
 } options;
 
 /* One data channel and, on the sender, where its echoes stand. */
@@ -107,7 +108,9 @@ typedef struct app {
      * other side for its own; 2 = waiting for its statsDone until stats_wait_until; then
      * traffic_end_series. */
     int stats_exchange;
-    bool restarted; /* --restart-ice-at done */
+    bool restarted;         /* --restart-ice-at done */
+    bool restart_answered;  /* the answer to our restart offer is applied */
+    bool end_after_restart; /* the series ended first: traffic_end_series once it is */
     double stats_wait_until;
     double eof_until; /* stdin ended: exit once every channel closed, or at this time */
 

@@ -43,10 +43,11 @@ type options struct {
 	closeAfter                         int // -1: off
 	awaitClose, closePeer              bool
 	awaitPeerClose                     bool
+	restartIceAt                       int // -1: off
 }
 
 func parseArgs(argv []string) (*options, error) {
-	o := &options{label: "test", timeout: 30, channels: 1, closeAfter: -1}
+	o := &options{label: "test", timeout: 30, channels: 1, closeAfter: -1, restartIceAt: -1}
 	num := func(i int, name string) (int, error) {
 		if i >= len(argv) {
 			return 0, fmt.Errorf("%s needs a non-negative integer", name)
@@ -122,6 +123,9 @@ func parseArgs(argv []string) (*options, error) {
 			o.closeAfter, err = num(i, a)
 		case "--await-close":
 			o.awaitClose = true
+		case "--restart-ice-at":
+			i++
+			o.restartIceAt, err = num(i, a)
 		case "--close-peer":
 			o.closePeer = true
 		case "--await-peer-close":
@@ -278,8 +282,11 @@ type peer struct {
 	t0, t1          time.Time
 	ok              bool
 	resultPrinted   bool
-	quiet           *time.Timer
-	low             chan struct{}
+	// --restart-ice-at: an ICE restart offer is out; its answer came; the series ended
+	// before the answer (endSeries runs once it comes).
+	restarted, restartAnswered, endAfterRestart bool
+	quiet                                       *time.Timer
+	low                                         chan struct{}
 }
 
 func (p *peer) post(f func()) {
@@ -351,6 +358,33 @@ func (p *peer) closeChannels() {
 func (p *peer) done() {
 	ok := p.ok && (!p.reliable || p.received == p.o.send)
 	p.printResult(ok)
+	if ok && p.restarted && !p.restartAnswered {
+		// The old pair carried the echoes while the restart was under way: wait for the
+		// answer to the restart offer before ending (bounded by --timeout).
+		logf("series done before the restart answer: waiting for it")
+		p.endAfterRestart = true
+		return
+	}
+	p.endSeries(ok)
+}
+
+// restartIce sends an ICE restart offer (new ufrag and password) while the series flows.
+func (p *peer) restartIce() {
+	logf("ICE restart after %d echoes", p.received)
+	p.restarted = true
+	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err == nil {
+		err = p.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.fail(fmt.Sprintf("restart: %v", err))
+		return
+	}
+	emit(map[string]interface{}{"type": "offer", "sdp": p.pc.LocalDescription().SDP})
+	emit(map[string]interface{}{"event": "restart"})
+}
+
+func (p *peer) endSeries(ok bool) {
 	switch {
 	case !ok:
 		p.finish(1)
@@ -500,6 +534,9 @@ func (p *peer) onMessage(c *slot, k int, msg webrtc.DataChannelMessage) {
 	p.received++
 	p.bytes += len(msg.Data)
 	p.t1 = time.Now()
+	if p.o.restartIceAt >= 0 && !p.restarted && p.received == p.o.restartIceAt {
+		p.restartIce()
+	}
 	if !p.reliable {
 		p.armQuiet()
 	} else if p.received == p.o.send {
@@ -654,7 +691,33 @@ func (p *peer) input(line string) {
 	sdp, _ := m["sdp"].(string)
 	_, isCand := m["candidate"]
 	var err error
+	sig := p.pc.SignalingState()
 	switch {
+	case typ == "offer" && p.remoteSet && sig == webrtc.SignalingStateStable:
+		// a later offer (the other side restarts ICE): answer it
+		if err = p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+			break
+		}
+		var ans webrtc.SessionDescription
+		if ans, err = p.pc.CreateAnswer(nil); err != nil {
+			break
+		}
+		if err = p.pc.SetLocalDescription(ans); err != nil {
+			break
+		}
+		emit(map[string]interface{}{"type": "answer", "sdp": p.pc.LocalDescription().SDP})
+		emit(map[string]interface{}{"event": "renegotiated", "type": "offer"})
+	case typ == "answer" && p.remoteSet && sig == webrtc.SignalingStateHaveLocalOffer:
+		// the answer to our restart offer
+		if err = p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+			break
+		}
+		emit(map[string]interface{}{"event": "renegotiated", "type": "answer"})
+		p.restartAnswered = true
+		if p.endAfterRestart {
+			p.endAfterRestart = false
+			p.endSeries(true)
+		}
 	case typ == "offer" && p.o.role == "answer":
 		if err = p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 			break
