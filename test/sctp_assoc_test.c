@@ -33,7 +33,10 @@ struct ep {
     uint16_t in_streams, out_streams;
     uint64_t now; /* time of the current call, for the send callback */
     unsigned zero_csum_seen, packets_sent;
-    bool abort_zero_checksum_init; /* behave like Pion 1.8.6: ABORT an INIT carrying ZCA */
+    bool abort_zero_checksum_init; /* ABORT an INIT carrying ZCA (a stack that cannot parse it) */
+    bool drop_zero_checksum_init;  /* drop an INIT or INIT ACK carrying ZCA, answer nothing
+                                      (Debian's Pion 1.8.6) */
+    unsigned dropped_zero_checksum_inits;
     uint16_t resets[128], done[128];
     size_t nresets, ndone;
     size_t msgs_at_reset;                  /* messages received when the first reset arrived */
@@ -158,15 +161,20 @@ static void ep_clear(struct ep *e)
     free(e->m);
 }
 
-static bool has_zero_checksum_param(const uint8_t *p, size_t len)
+static bool has_zero_checksum_param_in(const uint8_t *p, size_t len, uint8_t type)
 {
     zdc_sctp_header h;
     zdc_sctp_chunk_iter it;
     zdc_sctp_raw_chunk raw;
     zdc_sctp_chunk c;
     return zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) == 0 &&
-           zdc_sctp_chunk_next(&it, &raw) == 1 && raw.type == ZDC_SCTP_INIT &&
+           zdc_sctp_chunk_next(&it, &raw) == 1 && raw.type == type &&
            zdc_sctp_chunk_parse(&raw, &c) == 0 && c.u.init.zero_checksum;
+}
+
+static bool has_zero_checksum_param(const uint8_t *p, size_t len)
+{
+    return has_zero_checksum_param_in(p, len, ZDC_SCTP_INIT);
 }
 
 /* Delivers what the link from `from` has due to from->peer. */
@@ -179,6 +187,12 @@ static size_t deliver(struct ep *from)
     uint64_t now = zdc_fakeclock_now(&clk);
     while (zdc_impair_pop(from->link, now, buf, sizeof buf, &len, &tag) == 1) {
         n++;
+        if (to->drop_zero_checksum_init &&
+            (has_zero_checksum_param(buf, len) ||
+             has_zero_checksum_param_in(buf, len, ZDC_SCTP_INIT_ACK))) {
+            to->dropped_zero_checksum_inits++;
+            continue;
+        }
         if (to->abort_zero_checksum_init && has_zero_checksum_param(buf, len)) {
             /* ABORT back with the INIT's initiate tag, as a stack that cannot parse it does */
             zdc_sctp_header h;
@@ -357,6 +371,35 @@ Test(sctp_assoc, handshake_retried_without_zero_checksum_when_the_peer_aborts_it
     zdc_sctp_assoc_stats st;
     zdc_sctp_assoc_get_stats(a.a, &st);
     cr_assert_not(st.peer_zero_checksum);
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+Test(sctp_assoc, handshake_with_a_peer_that_silently_drops_zero_checksum)
+{
+    /* Both sides send INIT (WebRTC); B drops everything carrying Zero Checksum Acceptable and
+     * offers none itself: A answers B's INIT without it, and the association comes up. */
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.delay_ns = 10 * MSEC;
+    pair(&a, &b, &ic, true, false);
+    b.drop_zero_checksum_init = true;
+    uint64_t t0 = zdc_fakeclock_now(&clk);
+    connect_both(&a, &b);
+    cr_assert_gt(b.dropped_zero_checksum_inits, 0, "A's first INIT offered it");
+    cr_assert_lt(zdc_fakeclock_now(&clk) - t0, 1 * SEC, "up without waiting for T1");
+    zdc_sctp_assoc_stats st;
+    zdc_sctp_assoc_get_stats(a.a, &st);
+    cr_assert_not(st.peer_zero_checksum);
+    ep_clear(&a);
+    ep_clear(&b);
+    /* B passive (sends no INIT): A leaves the parameter out from its third INIT on. */
+    pair(&a, &b, &ic, true, false);
+    b.drop_zero_checksum_init = true;
+    cr_assert_eq(zdc_sctp_assoc_connect(a.a, zdc_fakeclock_now(&clk)), 0);
+    RUN_UNTIL(&a, &b, a.up && b.up, 30 * SEC);
+    cr_assert(a.up && b.up);
+    cr_assert_eq(b.dropped_zero_checksum_inits, 2, "two INITs with it, then one without");
     ep_clear(&a);
     ep_clear(&b);
 }

@@ -92,6 +92,48 @@ static void trace_packet(const zdc_sctp_nat *n, const char *dir, const uint8_t *
     ZDC_LOG_T(n->cfg.log, ZDC_LOG_SCTP, "SCTP %s %zu B:%s", dir, len, line);
 }
 
+/* INFO, once per handshake: what the peer's INIT or INIT ACK offers (docs/interop.md lists it
+ * per stack): stream counts, window, Supported Extensions, Forward-TSN, Zero Checksum. */
+static void log_peer_init(const zdc_sctp_nat *n, const uint8_t *p, size_t len)
+{
+    if (!zdc_log_enabled(n->cfg.log, ZDC_LOG_INFO, ZDC_LOG_SCTP))
+        return;
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    zdc_sctp_chunk c;
+    if (zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0 ||
+        zdc_sctp_chunk_next(&it, &raw) != 1 ||
+        (raw.type != ZDC_SCTP_INIT && raw.type != ZDC_SCTP_INIT_ACK) ||
+        zdc_sctp_chunk_parse(&raw, &c) != 0)
+        return;
+    const zdc_sctp_init_chunk *i = &c.u.init;
+    char ext[128] = "";
+    size_t used = 0;
+    for (size_t k = 0; k < i->ext_len && used < sizeof ext - 16; k++) {
+        unsigned t = i->ext[k];
+        const char *name = t == ZDC_SCTP_RE_CONFIG     ? "RE-CONFIG"
+                           : t == ZDC_SCTP_FORWARD_TSN ? "FORWARD-TSN"
+                           : t == ZDC_SCTP_I_DATA      ? "I-DATA"
+                           : t == 0x80                 ? "ASCONF-ACK"
+                           : t == 0xc1                 ? "ASCONF"
+                           : t == 0x81                 ? "PKTDROP"
+                           : t == 0x84                 ? "NR-SACK"
+                                                       : NULL;
+        int w = name ? snprintf(ext + used, sizeof ext - used, "%s%s", used ? " " : "", name)
+                     : snprintf(ext + used, sizeof ext - used, "%s0x%02x", used ? " " : "", t);
+        if (w < 0)
+            break;
+        used += (size_t)w < sizeof ext - used ? (size_t)w : sizeof ext - 1 - used;
+    }
+    ZDC_LOG_I(n->cfg.log, ZDC_LOG_SCTP,
+              "SCTP peer's %s: OS %u, MIS %u, a_rwnd %u, extensions [%s], Forward-TSN %s, Zero "
+              "Checksum %s",
+              raw.type == ZDC_SCTP_INIT ? "INIT" : "INIT ACK", (unsigned)i->os, (unsigned)i->mis,
+              (unsigned)i->a_rwnd, ext, i->forward_tsn ? "yes" : "no",
+              i->zero_checksum ? (i->edmid == 1 ? "yes (DTLS)" : "yes (other method)") : "no");
+}
+
 static int n_send(void *user, const uint8_t *p, size_t len)
 {
     zdc_sctp_nat *n = user;
@@ -380,6 +422,8 @@ int zdc_sctp_nat_handle_packet(zdc_sctp_nat *n, const uint8_t *p, size_t len)
     n->stats.packets_in++;
     n->stats.bytes_in += len;
     trace_packet(n, "in", p, len);
+    if (!n->up)
+        log_peer_init(n, p, len);
     n->in_call = true;
     zdc_sctp_assoc_handle_packet(n->a, p, len, n->now); /* bad packets are counted inside */
     after_call(n);
