@@ -229,6 +229,8 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
         return ZDC_ERR_INVALID_PARAMETER;
     if (e->workers)
         return ZDC_ERR_INVALID_STATE; /* the I/O front: peers live on its workers */
+    /* A worker's peers run zdc's SCTP whatever ZDC_SCTP says later: zdc_engine_new fixed
+     * tuning.sctp_impl, and a peer asking for usrsctp is refused (zdc_peer_initialize). */
     zdc_engine_member *m = calloc(1, sizeof *m);
     if (!m)
         return ZDC_ERR_NOMEM;
@@ -258,6 +260,7 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .rx_channel_limit = e->rx_channel_limit,
                       .rx_peer_limit = e->rx_peer_limit,
                       .tuning = e->tuning,
+                      .native_sctp_only = e->front != NULL, /* peers on threads */
                       .public4 = e->public4,
                       .public6 = e->public6,
                       .log = &e->log};
@@ -589,6 +592,8 @@ static int parse_options(const zdc_engine_options *o, zdc_loop_config *lc, zdc_a
         if (zdc_addr_from_ip(&pa, o->public_address, strlen(o->public_address), 0) != 0)
             return ZDC_ERR_INVALID_PARAMETER;
     }
+    if (o->tuning.sctp_impl > ZDC_SCTP_IMPL_USRSCTP)
+        return ZDC_ERR_INVALID_PARAMETER;
     if (o->tuning.max_channels > 1024 || o->workers > ZDC_ENGINE_MAX_WORKERS)
         return ZDC_ERR_INVALID_PARAMETER;
     lc->port_min = o->port_min;
@@ -685,10 +690,12 @@ static void engine_base_clear(zdc_engine *e)
 
 /* Multi-threaded engines need an SCTP without process-global state: usrsctp keeps its stack
  * in globals (core/proto/sctp.c), zdc's own SCTP keeps nothing outside the association. */
-static bool sctp_thread_safe(void)
+static bool sctp_thread_safe(const zdc_engine_options *o)
 {
+    if (o->tuning.sctp_impl != ZDC_SCTP_IMPL_DEFAULT)
+        return o->tuning.sctp_impl == ZDC_SCTP_IMPL_NATIVE;
     zdc_sctp_config c;
-    zdc_sctp_config_default(&c);
+    zdc_sctp_config_default(&c); /* ZDC_SCTP, else native */
     return c.native;
 }
 
@@ -709,7 +716,7 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     if (rv != 0)
         return rv;
     bool threaded = o->workers > 1 || o->io_thread;
-    if (threaded && !sctp_thread_safe())
+    if (threaded && !sctp_thread_safe(o))
         return ZDC_ERR_NOT_SUPPORTED;
     zdc_engine *e = calloc(1, sizeof *e);
     if (!e)
@@ -718,6 +725,8 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     e->rx_channel_limit = o->max_receive_queue_channel; /* 0: the peer's default */
     e->rx_peer_limit = o->max_receive_queue_peer;
     e->tuning = o->tuning;
+    if (threaded) /* fixed now: a later ZDC_SCTP does not matter; workers copy it */
+        e->tuning.sctp_impl = ZDC_SCTP_IMPL_NATIVE;
     if (o->public_address) {
         zdc_addr pa;
         /* parse_options checked it */

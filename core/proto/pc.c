@@ -220,6 +220,14 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
         pc_set_err(pc, "tuning.max_channels: at most %d", MAX_CHANNELS);
         return ZDC_ERR_INVALID_PARAMETER;
     }
+    if (cfg && cfg->tuning.sctp_impl > ZDC_SCTP_IMPL_USRSCTP) {
+        pc_set_err(pc, "tuning.sctp_impl: not one of enum zdc_sctp_impl");
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (cfg && cfg->tuning.sctp_impl == ZDC_SCTP_IMPL_USRSCTP && pc->env.native_sctp_only) {
+        pc_set_err(pc, "tuning.sctp_impl: usrsctp cannot run on an engine with threads");
+        return ZDC_ERR_NOT_SUPPORTED;
+    }
     pc->closed = false;
     reset_connection(pc, true);
     pc->tun = pc->base;
@@ -236,6 +244,7 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
         OVERRIDE(max_receive_queue_peer);
         OVERRIDE(max_send_queue_channel);
         OVERRIDE(max_channels);
+        OVERRIDE(sctp_impl);
         OVERRIDE(turn_refresh_ms);
 #undef OVERRIDE
     }

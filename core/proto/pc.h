@@ -100,6 +100,9 @@ typedef struct zdc_pc_env {
      * when set, take precedence over the fields above. zdc_peer_config.tuning overrides it
      * per peer. */
     zdc_peer_tuning tuning;
+    /* The peer runs on a thread of a multi-threaded engine: usrsctp (process-global state) is
+     * refused (zdc_peer_tuning.sctp_impl USRSCTP: ZDC_ERR_NOT_SUPPORTED). */
+    bool native_sctp_only;
     /* NAT 1:1: host candidates announce this address (family 0: the socket's) instead. */
     zdc_addr public4, public6;
     /* Optional: something happened to this peer that its owner should look at — an event was

@@ -385,8 +385,9 @@ void zdc_sctp_config_default(zdc_sctp_config *cfg)
     cfg->max_send_size = ZDC_SCTP_DEFAULT_MAX_MESSAGE;
     cfg->sndbuf = ZDC_SCTP_DEFAULT_SNDBUF;
     cfg->rcvbuf = ZDC_SCTP_DEFAULT_RCVBUF;
+    /* native by default; ZDC_SCTP=usrsctp keeps the former implementation selectable */
     const char *impl = getenv("ZDC_SCTP");
-    cfg->native = impl != NULL && strcmp(impl, "native") == 0;
+    cfg->native = impl == NULL || strcmp(impl, "usrsctp") != 0;
 }
 
 static bool config_valid(const zdc_sctp_config *c)

@@ -103,10 +103,10 @@ typedef struct zdc_sctp_config {
     uint32_t rto_initial_ms, rto_min_ms, rto_max_ms;
     uint16_t max_retransmits;
     /* Use zdc's own SCTP (core/sctp, docs/sctp.md) instead of usrsctp. zdc_sctp_config_default
-     * sets it from the environment: ZDC_SCTP=native selects it, anything else (or unset)
-     * keeps usrsctp. A native association has no process-global state: its timers run
-     * through zdc_sctp_next_timeout / zdc_sctp_handle_timeout, and it needs the caller's
-     * time through zdc_sctp_set_now. */
+     * sets it from the environment: true (native, the default) unless ZDC_SCTP=usrsctp; the
+     * peer connection overrides it with zdc_peer_tuning.sctp_impl. A native association has no
+     * process-global state: its timers run through zdc_sctp_next_timeout / zdc_sctp_handle_timeout,
+     * and it needs the caller's time through zdc_sctp_set_now. */
     bool native;
     zdc_sctp_callbacks cb;
     void *user;
