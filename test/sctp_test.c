@@ -137,6 +137,7 @@ static void cb_buffered(void *user, size_t amount)
 static void end_config(struct end *e, zdc_sctp_config *c)
 {
     zdc_sctp_config_default(c);
+    c->native = false; /* this suite is usrsctp's (native is the default since issue 11) */
     c->cb = (zdc_sctp_callbacks){.send = cb_send,
                                  .on_up = cb_up,
                                  .on_down = cb_down,
