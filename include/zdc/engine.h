@@ -11,6 +11,10 @@
  * fires every peer's callbacks; zdc_peer_poll() does the same and is what Godot-style code
  * calls once per frame. Nothing runs between polls, so poll often (every few milliseconds
  * while connecting or sending; a game loop's frame is fine).
+ *
+ * To use more cores behind the same port, create it with zdc_engine_options.workers: an I/O
+ * thread then owns the sockets and each worker (zdc_engine_worker) is polled by a thread of
+ * the application's (docs/threads.md).
  */
 #ifndef ZDC_ENGINE_H
 #define ZDC_ENGINE_H
@@ -69,7 +73,7 @@ typedef struct zdc_engine_options {
      * zdc_engine_new is the I/O front: peers are created on, and polled through, its workers
      * (zdc_engine_worker), each from one thread of the application's choosing. Needs zdc's own
      * SCTP (usrsctp keeps process-global state): ZDC_ERR_NOT_SUPPORTED while usrsctp is the
-     * SCTP (ZDC_SCTP). At most ZDC_ENGINE_MAX_WORKERS. */
+     * SCTP (tuning.sctp_impl, ZDC_SCTP). At most ZDC_ENGINE_MAX_WORKERS. */
     unsigned workers;
     bool io_thread;
 } zdc_engine_options;
@@ -84,11 +88,12 @@ ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 /* Opens the sockets, generates the certificate; with workers > 1 or io_thread, starts the I/O
  * thread. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
  * range, a bind_address or public_address that is not an IP literal, tuning.max_channels over
- * 1024, workers over ZDC_ENGINE_MAX_WORKERS); ZDC_ERR_NOT_SUPPORTED (workers > 1 or io_thread
- * while usrsctp is the SCTP); ZDC_ERR_ADDR_IN_USE (no free port in the
- * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
- * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
- * ZDC_ERR_IO. */
+ * 1024, workers over ZDC_ENGINE_MAX_WORKERS, tuning.sctp_impl not one of enum
+ * zdc_sctp_impl); ZDC_ERR_NOT_SUPPORTED (workers > 1 or io_thread
+ * while usrsctp is the SCTP: tuning.sctp_impl USRSCTP, or DEFAULT with ZDC_SCTP=usrsctp);
+ * ZDC_ERR_ADDR_IN_USE (no free port in the range); ZDC_ERR_NO_INTERFACE (bind_address is not local,
+ * or no family could be opened); ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable);
+ * ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM; ZDC_ERR_IO. */
 ZDC_API int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out);
 
 /* Frees every peer still on the engine (no callbacks), closes the sockets, frees the engine.
@@ -194,7 +199,9 @@ typedef struct zdc_engine_stats {
                                         once the engine is idle — a leak check */
 } zdc_engine_stats;
 
-/* Fills *out. */
+/* Fills *out. With workers: on the front, from any thread, the sockets' counters plus every
+ * worker's as of its last poll; on a worker, from its thread, the datagrams that worker took
+ * from and gave to the I/O thread (buffers_outstanding: the engine's whole pool). */
 ZDC_API void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
 
 #ifdef __cplusplus

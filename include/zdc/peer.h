@@ -175,9 +175,13 @@ ZDC_API zdc_channel_options zdc_channel_options_default(void);
 
 /* ---- peers ---------------------------------------------------------------------------- */
 
-/* Creates a peer on `engine` using the default implementation, in state NEW.
+/* Creates a peer on `engine` using the default implementation, in state NEW. With an engine
+ * that has workers, pass one of its workers (zdc_engine_worker): the peer belongs to the
+ * thread that polls that worker (docs/threads.md).
  * Returns 0; ZDC_ERR_INVALID_PARAMETER (NULL engine for the built-in implementation, NULL
- * out); ZDC_ERR_NOMEM. */
+ * out); ZDC_ERR_INVALID_STATE (the I/O front of an engine with workers); ZDC_ERR_NOT_SUPPORTED
+ * (a worker, while usrsctp is the SCTP: ZDC_SCTP changed after zdc_engine_new);
+ * ZDC_ERR_NOMEM. */
 ZDC_API int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out);
 
 /* Frees the peer and its channels (closing them first if needed). No callback fires during or
@@ -189,8 +193,10 @@ ZDC_API void zdc_peer_free(zdc_peer peer);
  * or names through the system resolver).
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, a name that does not
  * resolve, a turn:/turns: URL without username and credential, more than 8 STUN or 4 TURN
- * servers, tls_server_name or tls_fingerprint too long, tuning.max_channels over 1024);
- * ZDC_ERR_NOT_SUPPORTED (stuns: URLs); ZDC_ERR_NOMEM.
+ * servers, tls_server_name or tls_fingerprint too long, tuning.max_channels over 1024,
+ * tuning.sctp_impl not one of enum zdc_sctp_impl);
+ * ZDC_ERR_NOT_SUPPORTED (stuns: URLs; tuning.sctp_impl USRSCTP on an engine with workers or
+ * an I/O thread); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
 ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
 
