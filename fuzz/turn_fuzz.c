@@ -4,10 +4,13 @@
  *   0  one STUN message with TURN attributes: zdc_turn_parse; what parses must re-parse the same
  *      after the TURN attributes are rebuilt, and the views must lie inside the input;
  *   1  one ChannelData message: parse, rebuild (padded and not) and parse again, same values;
- *   2  a TCP/TLS stream: split into frames with zdc_turn_stream_frame, each inside the input;
+ *   2  a TCP/TLS stream: split into frames with zdc_turn_stream_frame, each inside the input,
+ *      and the same bytes fed in pieces through zdc_turn_stream_take: the same frames, in
+ *      order, and the buffer never overflows;
  *   3  a TURN client's life: records of [op][len16][bytes] fed to an allocating client (op
  *      chooses input, a time jump, a permit, a channel bind or a send); transaction ids come
  *      from a counter so inputs can answer them. Nothing may crash, leak or grow. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,16 +90,56 @@ static void fuzz_channel_data(const uint8_t *p, size_t len)
     }
 }
 
+/* Reassembly (zdc_turn_stream_take, as io/stream.c receives): every message handed out is the
+ * next whole frame of the input, in order. */
+typedef struct reasm {
+    const uint8_t *src;
+    size_t len, pos;
+} reasm;
+
+static bool take_check(void *arg, const uint8_t *p, size_t n)
+{
+    reasm *r = arg;
+    check(n <= r->len - r->pos && memcmp(p, r->src + r->pos, n) == 0);
+    check(zdc_turn_stream_frame(p, n) == (int)n);
+    r->pos += n;
+    return true;
+}
+
 static void fuzz_stream(const uint8_t *p, size_t len)
 {
     size_t off = 0;
     for (int i = 0; i < 100000 && off < len; i++) {
         int n = zdc_turn_stream_frame(p + off, len - off);
         if (n <= 0)
-            return;
+            break;
         check((size_t)n <= len - off && n >= 4);
         off += (size_t)n;
     }
+    /* The same bytes arriving in pieces whose sizes the bytes choose (small ones, or as much
+     * as the buffer takes), into a buffer of the largest message and some room, as a socket
+     * would deliver them. */
+    static uint8_t rx[ZDC_TURN_STREAM_MAX_FRAME + 64];
+    size_t rx_len = 0, fed = 0;
+    reasm r = {p, len, 0};
+    while (fed < len) {
+        size_t room = sizeof rx - rx_len;
+        check(room >= 64); /* what is left after a take is less than one message */
+        size_t chunk = p[fed] & 1 ? 1 + p[fed] % 13u : room;
+        if (chunk > len - fed)
+            chunk = len - fed;
+        if (chunk > room)
+            chunk = room;
+        memcpy(rx + rx_len, p + fed, chunk);
+        rx_len += chunk;
+        fed += chunk;
+        int rv = zdc_turn_stream_take(rx, &rx_len, take_check, &r);
+        if (rv < 0) {
+            check(r.pos == off && zdc_turn_stream_frame(p + r.pos, len - r.pos) < 0);
+            return;
+        }
+    }
+    check(r.pos == off && r.pos + rx_len == len);
 }
 
 typedef struct ctx {

@@ -22,9 +22,8 @@
 #include "zdc/error.h"
 
 #define NS_PER_MS 1000000ull
-/* The largest frame: a STUN message of 20 + 65535 bytes (a multiple of 4: 65552), or
- * ChannelData of 4 + 65535 + 1 padding; some room above it. */
-#define RX_CAP  (65552u + 64u)
+/* The largest message and some room above it (a read never has less than 64 bytes). */
+#define RX_CAP  (ZDC_TURN_STREAM_MAX_FRAME + 64u)
 #define TX_INIT 4096u
 
 struct zdc_stream {
@@ -361,29 +360,22 @@ static bool flush(zdc_stream *s)
 
 /* ---- receiving ---------------------------------------------------------------------------- */
 
+static bool take_one(void *arg, const uint8_t *p, size_t n)
+{
+    zdc_stream *s = arg;
+    s->cfg.on_message(s->cfg.user, p, n);
+    return !s->free_pending && s->state != ZDC_STREAM_FAILED;
+}
+
 /* Hands every whole message in rx to on_message. Returns false when the stream failed. */
 static bool deliver(zdc_stream *s)
 {
-    size_t off = 0;
-    while (off < s->rx_len) {
-        int n = zdc_turn_stream_frame(s->rx + off, s->rx_len - off);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            /* RFC 8656 §12.5 / RFC 6062: nothing but STUN and ChannelData on the stream. */
-            fail(s, "the server sent something that is neither STUN nor ChannelData%s", "");
-            return false;
-        }
-        s->cfg.on_message(s->cfg.user, s->rx + off, (size_t)n);
-        off += (size_t)n;
-        if (s->free_pending || s->state == ZDC_STREAM_FAILED)
-            return false;
+    if (zdc_turn_stream_take(s->rx, &s->rx_len, take_one, s) < 0) {
+        /* RFC 8656 §12.5 / RFC 6062: nothing but STUN and ChannelData on the stream. */
+        fail(s, "the server sent something that is neither STUN nor ChannelData%s", "");
+        return false;
     }
-    if (off > 0) {
-        memmove(s->rx, s->rx + off, s->rx_len - off);
-        s->rx_len -= off;
-    }
-    return true;
+    return !s->free_pending && s->state != ZDC_STREAM_FAILED;
 }
 
 /* Reads what is there. Returns false when the stream failed. */

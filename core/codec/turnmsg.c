@@ -240,6 +240,30 @@ int zdc_turn_channel_data_build(uint8_t *buf, size_t cap, uint16_t channel, cons
 
 /* ---- stream framing ---------------------------------------------------------------------- */
 
+int zdc_turn_stream_take(uint8_t *buf, size_t *len,
+                         bool (*fn)(void *arg, const uint8_t *p, size_t n), void *arg)
+{
+    size_t off = 0;
+    int count = 0, rv = 0;
+    while (off < *len) {
+        int n = zdc_turn_stream_frame(buf + off, *len - off);
+        if (n <= 0) {
+            rv = n;
+            break;
+        }
+        count++;
+        bool more = fn(arg, buf + off, (size_t)n);
+        off += (size_t)n;
+        if (!more)
+            break;
+    }
+    if (off > 0) {
+        memmove(buf, buf + off, *len - off);
+        *len -= off;
+    }
+    return rv < 0 ? rv : count;
+}
+
 int zdc_turn_stream_frame(const uint8_t *p, size_t len)
 {
     if (!p || len < 4)

@@ -114,4 +114,17 @@ int zdc_turn_channel_data_build(uint8_t *buf, size_t cap, uint16_t channel, cons
  * connection must be closed. */
 int zdc_turn_stream_frame(const uint8_t *p, size_t len);
 
+/* The longest message on a stream: a STUN message of 20 + 65532 bytes (its length is a
+ * multiple of 4). A receive buffer of this size always holds a whole message. */
+#define ZDC_TURN_STREAM_MAX_FRAME (ZDC_STUN_HEADER_SIZE + 65532)
+
+/* Reassembly of a stream's receive buffer buf[0..*len): calls fn(arg, message, length) for
+ * each whole message at its start, in order, then moves what is left (the start of the next
+ * message) to the front and updates *len. Stops early when fn returns false (the messages
+ * handed out are removed, the rest stays). Returns the number of messages handed out, or
+ * ZDC_ERR_MALFORMED when the stream cannot be TURN (the connection must be closed; *len then
+ * keeps the bad bytes at the front). */
+int zdc_turn_stream_take(uint8_t *buf, size_t *len,
+                         bool (*fn)(void *arg, const uint8_t *p, size_t n), void *arg);
+
 #endif /* ZDC_CORE_TURNMSG_H */

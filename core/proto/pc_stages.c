@@ -109,8 +109,14 @@ static void ice_send_relayed(void *user, const zdc_addr *relayed, const zdc_addr
 {
     zdc_pc *pc = user;
     int i = turn_by_relayed(pc, relayed);
-    if (i >= 0) /* RFC 8656 §11: a permission for `to` is created on first use */
-        zdc_turn_send(pc->turn[i].t, to, p, len, pc->now_ns);
+    if (i < 0)
+        return;
+    pc->st.tx_packets++; /* counted as on the socket: the payload, not the TURN framing */
+    pc->st.tx_bytes += len;
+    pc->st.stun_tx_packets++;
+    pc->st.stun_tx_bytes += len;
+    /* RFC 8656 §11: a permission for `to` is created on first use */
+    zdc_turn_send(pc->turn[i].t, to, p, len, pc->now_ns);
 }
 
 static void ice_random(void *user, uint8_t *p, size_t n)
@@ -258,13 +264,20 @@ static void turn_data(void *user, const zdc_addr *peer, const uint8_t *p, size_t
     case ZDC_DEMUX_STUN: {
         zdc_stun_msg m;
         int rv = zdc_stun_parse(p, len, &m);
-        if (rv == 0 || rv == ZDC_ERR_UNKNOWN_ATTRIBUTE)
-            zdc_ice_handle_stun_relayed(pc->ice, &relayed, peer, p, len, &m, rv, pc->now_ns);
+        if (rv != 0 && rv != ZDC_ERR_UNKNOWN_ATTRIBUTE)
+            break;
+        pc->st.rx_packets++;
+        pc->st.rx_bytes += len;
+        pc->st.stun_rx_packets++;
+        pc->st.stun_rx_bytes += len;
+        zdc_ice_handle_stun_relayed(pc->ice, &relayed, peer, p, len, &m, rv, pc->now_ns);
         break;
     }
     case ZDC_DEMUX_DTLS:
         if (!pc->dtls || !zdc_pc_accepts_from(pc, peer))
             break;
+        pc->st.rx_packets++;
+        pc->st.rx_bytes += len;
         if (!pc->have_remote_addr) {
             pc->remote_addr = *peer;
             pc->have_remote_addr = true;

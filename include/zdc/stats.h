@@ -59,7 +59,8 @@ typedef struct zdc_peer_stats {
     size_t size; /* in: sizeof(zdc_peer_stats) as the caller knows it; out: bytes filled */
 
     /* ---- transport: this peer's datagrams ---- */
-    uint64_t bytes_sent, bytes_received;     /* UDP payload bytes: STUN and DTLS */
+    uint64_t bytes_sent, bytes_received;     /* UDP payload bytes: STUN and DTLS (through a
+                                                TURN relay: what is relayed, not the framing) */
     uint64_t packets_sent, packets_received; /* datagrams */
 
     /* ---- data channels, summed ---- */

@@ -239,6 +239,10 @@ Test(turn_coturn, peers_of_one_engine_get_one_allocation_each)
         cr_assert_eq(zdc_peer_get_stats(a[i].peer, &st), 0);
         cr_assert_eq(st.local_candidate_type, ZDC_STATS_CAND_RELAY);
         cr_assert_str_eq(st.relay_protocol, "tcp");
+        /* What crossed the relay is counted as on the socket (payloads, not TURN framing). */
+        cr_assert_gt(st.bytes_received, st.stun_bytes_received, "relayed DTLS counted");
+        cr_assert_gt(st.stun_packets_sent, 0, "relayed checks counted");
+        cr_assert_gt(st.stun_packets_received, 0, "relayed answers counted");
         /* One allocation each: the relayed candidates (address and port) all differ. */
         for (int j = 0; j < i; j++)
             cr_assert_str_neq(a[i].relay_cand, a[j].relay_cand, "pairs %d and %d share a relay", i,
