@@ -34,8 +34,6 @@
 
 #define MEMBER_OF(ptr, field) ZDC_CONTAINER_OF(ptr, zdc_engine_member, field)
 
-static bool sctp_thread_safe(void);
-
 void zdc_engine_options_default(zdc_engine_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -231,8 +229,8 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
         return ZDC_ERR_INVALID_PARAMETER;
     if (e->workers)
         return ZDC_ERR_INVALID_STATE; /* the I/O front: peers live on its workers */
-    if (e->worker && !sctp_thread_safe())
-        return ZDC_ERR_NOT_SUPPORTED; /* usrsctp became the SCTP since zdc_engine_new */
+    /* A worker's peers run zdc's SCTP whatever ZDC_SCTP says later: zdc_engine_new fixed
+     * tuning.sctp_impl, and a peer asking for usrsctp is refused (zdc_peer_initialize). */
     zdc_engine_member *m = calloc(1, sizeof *m);
     if (!m)
         return ZDC_ERR_NOMEM;
@@ -242,6 +240,7 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
     zdc_route_add(&e->route, &m->route);
     zdc_link_init(&m->all);
     zdc_link_init(&m->ready);
+    zdc_link_init(&m->batched);
     zdc_timer_init(&m->timer, member_timer_fired, m);
     /* The heap slot first: once it holds m's timer, nothing about m can fail any more. */
     int rv = zdc_timer_arm(&e->timers, &m->timer, UINT64_MAX);
@@ -261,6 +260,7 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .rx_channel_limit = e->rx_channel_limit,
                       .rx_peer_limit = e->rx_peer_limit,
                       .tuning = e->tuning,
+                      .native_sctp_only = e->front != NULL, /* peers on threads */
                       .public4 = e->public4,
                       .public6 = e->public6,
                       .log = &e->log};
@@ -300,6 +300,8 @@ void zdc_engine_detach(zdc_engine_member *m)
     /* From whichever list it is on: the engine's, or a dispatch in progress. */
     if (zdc_link_linked(&m->ready))
         zdc_link_remove(&m->ready);
+    if (zdc_link_linked(&m->batched))
+        zdc_link_remove(&m->batched);
     zdc_link_remove(&m->all);
     e->n--;
     free(m);
@@ -311,6 +313,12 @@ static void deliver(zdc_engine *e, zdc_engine_member *m, const zdc_pkt *pkt,
                     const zdc_stun_msg *stun, int stun_rv, uint64_t now)
 {
     e->calling = m;
+    if (!zdc_link_linked(&m->batched)) {
+        /* the first datagram of this poll for m: SCTP answers the poll's datagrams at once,
+         * after it (one SACK per receive batch) */
+        zdc_link_append(&e->batched, &m->batched);
+        zdc_pc_batch_begin(m->pc);
+    }
     if (stun)
         zdc_pc_handle_stun(m->pc, &pkt->addr, pkt->data, pkt->len, stun, stun_rv, now);
     else
@@ -318,6 +326,19 @@ static void deliver(zdc_engine *e, zdc_engine_member *m, const zdc_pkt *pkt,
     e->calling = NULL;
     sync(e, m);
     e->st.rx_routed++;
+}
+
+/* Ends the receive batch of every member deliver() gave datagrams in this poll. */
+static void end_batches(zdc_engine *e, uint64_t now)
+{
+    while (zdc_link_linked(&e->batched)) {
+        zdc_engine_member *m = MEMBER_OF(e->batched.next, batched);
+        zdc_link_remove(&m->batched);
+        e->calling = m;
+        zdc_pc_batch_end(m->pc, now);
+        e->calling = NULL;
+        sync(e, m);
+    }
 }
 
 /* A datagram from a TURN server, offered to a peer using that server. */
@@ -485,6 +506,7 @@ static int engine_step(zdc_engine *e, int timeout_ms)
             zdc_pkt_unref(pkt);
         }
     }
+    end_batches(e, now);
     now = zdc_engine_now_ns();
     uint64_t tick;
     if (zdc_pc_global_next_timeout(&tick) && tick <= now)
@@ -573,6 +595,8 @@ static int parse_options(const zdc_engine_options *o, zdc_loop_config *lc, zdc_a
         if (zdc_addr_from_ip(&pa, o->public_address, strlen(o->public_address), 0) != 0)
             return ZDC_ERR_INVALID_PARAMETER;
     }
+    if (o->tuning.sctp_impl > ZDC_SCTP_IMPL_USRSCTP)
+        return ZDC_ERR_INVALID_PARAMETER;
     if (o->tuning.max_channels > 1024 || o->workers > ZDC_ENGINE_MAX_WORKERS)
         return ZDC_ERR_INVALID_PARAMETER;
     lc->port_min = o->port_min;
@@ -623,6 +647,7 @@ static int engine_base_init(zdc_engine *e)
     zdc_engine_log_init(e);
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
+    zdc_link_init(&e->batched);
     zdc_link_init(&e->streams);
     zdc_link_init(&e->stream_graves);
     zdc_timers_init(&e->timers);
@@ -668,10 +693,12 @@ static void engine_base_clear(zdc_engine *e)
 
 /* Multi-threaded engines need an SCTP without process-global state: usrsctp keeps its stack
  * in globals (core/proto/sctp.c), zdc's own SCTP keeps nothing outside the association. */
-static bool sctp_thread_safe(void)
+static bool sctp_thread_safe(const zdc_engine_options *o)
 {
+    if (o->tuning.sctp_impl != ZDC_SCTP_IMPL_DEFAULT)
+        return o->tuning.sctp_impl == ZDC_SCTP_IMPL_NATIVE;
     zdc_sctp_config c;
-    zdc_sctp_config_default(&c);
+    zdc_sctp_config_default(&c); /* ZDC_SCTP, else native */
     return c.native;
 }
 
@@ -692,7 +719,7 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     if (rv != 0)
         return rv;
     bool threaded = o->workers > 1 || o->io_thread;
-    if (threaded && !sctp_thread_safe())
+    if (threaded && !sctp_thread_safe(o))
         return ZDC_ERR_NOT_SUPPORTED;
     zdc_engine *e = calloc(1, sizeof *e);
     if (!e)
@@ -701,6 +728,8 @@ int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out)
     e->rx_channel_limit = o->max_receive_queue_channel; /* 0: the peer's default */
     e->rx_peer_limit = o->max_receive_queue_peer;
     e->tuning = o->tuning;
+    if (threaded) /* fixed now: a later ZDC_SCTP does not matter; workers copy it */
+        e->tuning.sctp_impl = ZDC_SCTP_IMPL_NATIVE;
     if (o->public_address) {
         zdc_addr pa;
         /* parse_options checked it */

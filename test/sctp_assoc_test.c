@@ -33,20 +33,50 @@ struct ep {
     uint16_t in_streams, out_streams;
     uint64_t now; /* time of the current call, for the send callback */
     unsigned zero_csum_seen, packets_sent;
-    bool abort_zero_checksum_init; /* behave like Pion 1.8.6: ABORT an INIT carrying ZCA */
+    bool abort_zero_checksum_init; /* ABORT an INIT carrying ZCA (a stack that cannot parse it) */
+    bool drop_zero_checksum_init;  /* drop an INIT or INIT ACK carrying ZCA, answer nothing
+                                      (Debian's Pion 1.8.6) */
+    unsigned dropped_zero_checksum_inits;
     uint16_t resets[128], done[128];
     size_t nresets, ndone;
-    size_t msgs_at_reset; /* messages received when the first reset arrived */
+    size_t msgs_at_reset;                  /* messages received when the first reset arrived */
+    unsigned reset_reqs, reset_reqs_early; /* our reset requests; those sent before their
+                                              Sender's Last Assigned TSN was acknowledged */
     struct ep *peer;
 };
 
 static zdc_fakeclock clk;
 static uint32_t test_mtu = 1200; /* a test may pick another (not a multiple of 4) */
 
+/* Counts the Outgoing SSN Reset Requests in packet p and those sent while data up to their
+ * Sender's Last Assigned TSN was still unacknowledged. */
+static void count_reset_requests(struct ep *e, const uint8_t *p, size_t len)
+{
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    zdc_sctp_chunk c;
+    if (e->a == NULL || zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0)
+        return;
+    while (zdc_sctp_chunk_next(&it, &raw) == 1) {
+        if (raw.type != ZDC_SCTP_RE_CONFIG || zdc_sctp_chunk_parse(&raw, &c) != 0)
+            continue;
+        for (unsigned i = 0; i < c.u.reconfig.n; i++) {
+            const zdc_sctp_reconf_param *q = &c.u.reconfig.p[i];
+            if (q->type != ZDC_SCTP_P_OUT_RESET_REQ)
+                continue;
+            e->reset_reqs++;
+            if (zdc_tsn_lt(e->a->peer_cum, q->last_tsn))
+                e->reset_reqs_early++;
+        }
+    }
+}
+
 static int ep_send(void *user, const uint8_t *p, size_t len)
 {
     struct ep *e = user;
     e->packets_sent++;
+    count_reset_requests(e, p, len);
     if (len >= 12 && zdc_crc32c_load(p + 8) == 0)
         e->zero_csum_seen++;
     cr_assert_leq(len, test_mtu);
@@ -131,15 +161,20 @@ static void ep_clear(struct ep *e)
     free(e->m);
 }
 
-static bool has_zero_checksum_param(const uint8_t *p, size_t len)
+static bool has_zero_checksum_param_in(const uint8_t *p, size_t len, uint8_t type)
 {
     zdc_sctp_header h;
     zdc_sctp_chunk_iter it;
     zdc_sctp_raw_chunk raw;
     zdc_sctp_chunk c;
     return zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) == 0 &&
-           zdc_sctp_chunk_next(&it, &raw) == 1 && raw.type == ZDC_SCTP_INIT &&
+           zdc_sctp_chunk_next(&it, &raw) == 1 && raw.type == type &&
            zdc_sctp_chunk_parse(&raw, &c) == 0 && c.u.init.zero_checksum;
+}
+
+static bool has_zero_checksum_param(const uint8_t *p, size_t len)
+{
+    return has_zero_checksum_param_in(p, len, ZDC_SCTP_INIT);
 }
 
 /* Delivers what the link from `from` has due to from->peer. */
@@ -152,6 +187,12 @@ static size_t deliver(struct ep *from)
     uint64_t now = zdc_fakeclock_now(&clk);
     while (zdc_impair_pop(from->link, now, buf, sizeof buf, &len, &tag) == 1) {
         n++;
+        if (to->drop_zero_checksum_init &&
+            (has_zero_checksum_param(buf, len) ||
+             has_zero_checksum_param_in(buf, len, ZDC_SCTP_INIT_ACK))) {
+            to->dropped_zero_checksum_inits++;
+            continue;
+        }
         if (to->abort_zero_checksum_init && has_zero_checksum_param(buf, len)) {
             /* ABORT back with the INIT's initiate tag, as a stack that cannot parse it does */
             zdc_sctp_header h;
@@ -330,6 +371,35 @@ Test(sctp_assoc, handshake_retried_without_zero_checksum_when_the_peer_aborts_it
     zdc_sctp_assoc_stats st;
     zdc_sctp_assoc_get_stats(a.a, &st);
     cr_assert_not(st.peer_zero_checksum);
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+Test(sctp_assoc, handshake_with_a_peer_that_silently_drops_zero_checksum)
+{
+    /* Both sides send INIT (WebRTC); B drops everything carrying Zero Checksum Acceptable and
+     * offers none itself: A answers B's INIT without it, and the association comes up. */
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    ic.delay_ns = 10 * MSEC;
+    pair(&a, &b, &ic, true, false);
+    b.drop_zero_checksum_init = true;
+    uint64_t t0 = zdc_fakeclock_now(&clk);
+    connect_both(&a, &b);
+    cr_assert_gt(b.dropped_zero_checksum_inits, 0, "A's first INIT offered it");
+    cr_assert_lt(zdc_fakeclock_now(&clk) - t0, 1 * SEC, "up without waiting for T1");
+    zdc_sctp_assoc_stats st;
+    zdc_sctp_assoc_get_stats(a.a, &st);
+    cr_assert_not(st.peer_zero_checksum);
+    ep_clear(&a);
+    ep_clear(&b);
+    /* B passive (sends no INIT): A leaves the parameter out from its third INIT on. */
+    pair(&a, &b, &ic, true, false);
+    b.drop_zero_checksum_init = true;
+    cr_assert_eq(zdc_sctp_assoc_connect(a.a, zdc_fakeclock_now(&clk)), 0);
+    RUN_UNTIL(&a, &b, a.up && b.up, 30 * SEC);
+    cr_assert(a.up && b.up);
+    cr_assert_eq(b.dropped_zero_checksum_inits, 2, "two INITs with it, then one without");
     ep_clear(&a);
     ep_clear(&b);
 }
@@ -640,6 +710,9 @@ Test(sctp_assoc, reset_after_data_in_flight_then_the_stream_id_is_reused)
     cr_assert_eq(b.nresets, 1);
     cr_assert_eq(b.resets[0], 3);
     cr_assert_eq(b.msgs_at_reset, 30, "every message sent before the reset arrived first");
+    cr_assert_gt(a.reset_reqs, 0);
+    cr_assert_eq(a.reset_reqs_early, 0,
+                 "the request waits until the stream's data is acknowledged (as usrsctp does)");
     cr_assert_eq(a.ndone, 1);
     cr_assert_eq(a.done[0], 3);
     /* The id again, from SSN 0: delivered, in order. */

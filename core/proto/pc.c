@@ -220,6 +220,14 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
         pc_set_err(pc, "tuning.max_channels: at most %d", MAX_CHANNELS);
         return ZDC_ERR_INVALID_PARAMETER;
     }
+    if (cfg && cfg->tuning.sctp_impl > ZDC_SCTP_IMPL_USRSCTP) {
+        pc_set_err(pc, "tuning.sctp_impl: not one of enum zdc_sctp_impl");
+        return ZDC_ERR_INVALID_PARAMETER;
+    }
+    if (cfg && cfg->tuning.sctp_impl == ZDC_SCTP_IMPL_USRSCTP && pc->env.native_sctp_only) {
+        pc_set_err(pc, "tuning.sctp_impl: usrsctp cannot run on an engine with threads");
+        return ZDC_ERR_NOT_SUPPORTED;
+    }
     pc->closed = false;
     reset_connection(pc, true);
     pc->tun = pc->base;
@@ -236,6 +244,7 @@ int zdc_pc_initialize(zdc_pc *pc, const zdc_peer_config *cfg)
         OVERRIDE(max_receive_queue_peer);
         OVERRIDE(max_send_queue_channel);
         OVERRIDE(max_channels);
+        OVERRIDE(sctp_impl);
         OVERRIDE(turn_refresh_ms);
 #undef OVERRIDE
     }
@@ -552,6 +561,26 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
     if (pc->rx_resume)
         t = 0; /* the application made room: take what SCTP holds */
     return t;
+}
+
+void zdc_pc_batch_begin(zdc_pc *pc)
+{
+    if (pc == NULL || pc->closed || pc->batch)
+        return;
+    pc->batch = true;
+    if (pc->sctp)
+        zdc_sctp_batch_begin(pc->sctp);
+}
+
+void zdc_pc_batch_end(zdc_pc *pc, uint64_t now_ns)
+{
+    if (pc == NULL || !pc->batch)
+        return;
+    pc->batch = false;
+    if (pc->sctp) { /* one made during the batch is not in it: ending is harmless */
+        zdc_sctp_set_now(pc->sctp, now_ns);
+        zdc_sctp_batch_end(pc->sctp);
+    }
 }
 
 void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)

@@ -100,6 +100,9 @@ typedef struct zdc_pc_env {
      * when set, take precedence over the fields above. zdc_peer_config.tuning overrides it
      * per peer. */
     zdc_peer_tuning tuning;
+    /* The peer runs on a thread of a multi-threaded engine: usrsctp (process-global state) is
+     * refused (zdc_peer_tuning.sctp_impl USRSCTP: ZDC_ERR_NOT_SUPPORTED). */
+    bool native_sctp_only;
     /* NAT 1:1: host candidates announce this address (family 0: the socket's) instead. */
     zdc_addr public4, public6;
     /* Optional: something happened to this peer that its owner should look at — an event was
@@ -250,6 +253,11 @@ void zdc_pc_turn_stream_opened(zdc_pc *pc, unsigned slot, const char *info);
 size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max);
 /* The selected pair's candidate types (enum zdc_cand_type). 0 or ZDC_ERR_NOT_FOUND. */
 int zdc_pc_selected_candidate_types(const zdc_pc *pc, int *local_type, int *remote_type);
+/* One receive batch: the owner hands this peer several datagrams in one go (one poll of the
+ * engine) between these two calls; SCTP then answers them together at the end (one SACK for
+ * the batch, docs/sctp.md). An end without a begin does nothing. */
+void zdc_pc_batch_begin(zdc_pc *pc);
+void zdc_pc_batch_end(zdc_pc *pc, uint64_t now_ns);
 /* The next deadline (UINT64_MAX: none) and running what is due. */
 uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
 void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns);

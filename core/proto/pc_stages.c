@@ -507,6 +507,8 @@ int pc_start_transport(zdc_pc *pc, uint64_t now_ns)
     sc.max_message_size = pc->env.max_message_size;
     sc.max_send_size = pc->remote_max_message;
     sc.sndbuf = SEND_CAP;
+    if (pc->tun.sctp_impl != ZDC_SCTP_IMPL_DEFAULT) /* else ZDC_SCTP, or native */
+        sc.native = pc->tun.sctp_impl == ZDC_SCTP_IMPL_NATIVE;
     sc.cb = (zdc_sctp_callbacks){.send = sctp_out,
                                  .on_up = sctp_up,
                                  .on_down = sctp_down,

@@ -385,8 +385,9 @@ void zdc_sctp_config_default(zdc_sctp_config *cfg)
     cfg->max_send_size = ZDC_SCTP_DEFAULT_MAX_MESSAGE;
     cfg->sndbuf = ZDC_SCTP_DEFAULT_SNDBUF;
     cfg->rcvbuf = ZDC_SCTP_DEFAULT_RCVBUF;
+    /* native by default; ZDC_SCTP=usrsctp keeps the former implementation selectable */
     const char *impl = getenv("ZDC_SCTP");
-    cfg->native = impl != NULL && strcmp(impl, "native") == 0;
+    cfg->native = impl == NULL || strcmp(impl, "usrsctp") != 0;
 }
 
 static bool config_valid(const zdc_sctp_config *c)
@@ -1036,6 +1037,18 @@ void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns)
 {
     if (s != NULL && s->nat)
         zdc_sctp_nat_handle_timeout(s->nat, now_ns);
+}
+
+void zdc_sctp_batch_begin(zdc_sctp *s)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_batch_begin(s->nat);
+}
+
+void zdc_sctp_batch_end(zdc_sctp *s)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_batch_end(s->nat);
 }
 
 static uint64_t abandoned(const zdc_sctp *s, uint16_t policy)

@@ -103,10 +103,10 @@ typedef struct zdc_sctp_config {
     uint32_t rto_initial_ms, rto_min_ms, rto_max_ms;
     uint16_t max_retransmits;
     /* Use zdc's own SCTP (core/sctp, docs/sctp.md) instead of usrsctp. zdc_sctp_config_default
-     * sets it from the environment: ZDC_SCTP=native selects it, anything else (or unset)
-     * keeps usrsctp. A native association has no process-global state: its timers run
-     * through zdc_sctp_next_timeout / zdc_sctp_handle_timeout, and it needs the caller's
-     * time through zdc_sctp_set_now. */
+     * sets it from the environment: true (native, the default) unless ZDC_SCTP=usrsctp; the
+     * peer connection overrides it with zdc_peer_tuning.sctp_impl. A native association has no
+     * process-global state: its timers run through zdc_sctp_next_timeout / zdc_sctp_handle_timeout,
+     * and it needs the caller's time through zdc_sctp_set_now. */
     bool native;
     zdc_sctp_callbacks cb;
     void *user;
@@ -246,6 +246,14 @@ uint64_t zdc_sctp_next_timeout(const zdc_sctp *s);
 
 /* Runs the association's due timers (retransmissions, delayed SACK, ...). */
 void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns);
+
+/* One receive batch (native SCTP; no-ops for usrsctp): the packets handed in between
+ * zdc_sctp_batch_begin and zdc_sctp_batch_end are answered together at the end — one SACK for
+ * the batch, and the data it lets go bundled — instead of after each packet. The peer
+ * connection calls them around the datagrams the engine delivers to it in one poll. An end
+ * without a begin is harmless. */
+void zdc_sctp_batch_begin(zdc_sctp *s);
+void zdc_sctp_batch_end(zdc_sctp *s);
 
 /* ---- process-global timer driving ---------------------------------------------------------
  * usrsctp has one timer wheel for all associations and no "next expiry" query, so zdc ticks

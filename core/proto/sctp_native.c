@@ -36,6 +36,7 @@ struct zdc_sctp_nat {
     bool in_call; /* inside a call that brought the time (packet, timeout) */
     bool abort_logged;
     bool flush_pending; /* an application's send waits for a call with the time */
+    bool batch;         /* inside zdc_sctp_nat_batch_begin / _end */
     uint16_t in_streams, out_streams;
     held *hq, *hq_tail;
     size_t held_bytes;
@@ -43,9 +44,101 @@ struct zdc_sctp_nat {
     zdc_sctp_stats stats;
 };
 
+/* TRACE: one line per packet, its chunks summarised (the data path; off costs a compare). */
+static void trace_packet(const zdc_sctp_nat *n, const char *dir, const uint8_t *p, size_t len)
+{
+    if (!zdc_log_enabled(n->cfg.log, ZDC_LOG_TRACE, ZDC_LOG_SCTP))
+        return;
+    char line[512] = "";
+    size_t used = 0;
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    if (zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0)
+        return;
+    while (used < sizeof line - 64 && zdc_sctp_chunk_next(&it, &raw) == 1) {
+        zdc_sctp_chunk c;
+        int w;
+        if (zdc_sctp_chunk_parse(&raw, &c) != 0) {
+            w = snprintf(line + used, sizeof line - used, " [type %u]", (unsigned)raw.type);
+        } else if (c.type == ZDC_SCTP_DATA) {
+            w = snprintf(line + used, sizeof line - used,
+                         " [DATA tsn %u sid %u ssn %u ppid %u %zu B%s%s%s]", (unsigned)c.u.data.tsn,
+                         (unsigned)c.u.data.stream, (unsigned)c.u.data.ssn, (unsigned)c.u.data.ppid,
+                         c.u.data.len, (c.u.data.flags & ZDC_SCTP_DATA_B) ? " B" : "",
+                         (c.u.data.flags & ZDC_SCTP_DATA_E) ? " E" : "",
+                         (c.u.data.flags & ZDC_SCTP_DATA_U) ? " U" : "");
+        } else if (c.type == ZDC_SCTP_SACK) {
+            w = snprintf(line + used, sizeof line - used,
+                         " [SACK cum %u a_rwnd %u gaps %u dups %u]", (unsigned)c.u.sack.cum_tsn,
+                         (unsigned)c.u.sack.a_rwnd, (unsigned)c.u.sack.n_gaps,
+                         (unsigned)c.u.sack.n_dups);
+        } else if (c.type == ZDC_SCTP_RE_CONFIG) {
+            const zdc_sctp_reconf_param *q = &c.u.reconfig.p[0];
+            w = snprintf(line + used, sizeof line - used,
+                         " [RE-CONFIG param %u seq %u last_tsn %u result %u streams %u%s]",
+                         (unsigned)q->type, (unsigned)q->req_seq, (unsigned)q->last_tsn,
+                         (unsigned)q->result, (unsigned)q->n_streams,
+                         c.u.reconfig.n > 1 ? " +1" : "");
+        } else if (c.type == ZDC_SCTP_FORWARD_TSN) {
+            w = snprintf(line + used, sizeof line - used, " [FORWARD-TSN %u, %u streams]",
+                         (unsigned)c.u.fwd_tsn.new_cum_tsn, (unsigned)c.u.fwd_tsn.n_streams);
+        } else {
+            w = snprintf(line + used, sizeof line - used, " [type %u]", (unsigned)c.type);
+        }
+        if (w < 0)
+            break;
+        used += (size_t)w < sizeof line - used ? (size_t)w : sizeof line - 1 - used;
+    }
+    ZDC_LOG_T(n->cfg.log, ZDC_LOG_SCTP, "SCTP %s %zu B:%s", dir, len, line);
+}
+
+/* INFO, once per handshake: what the peer's INIT or INIT ACK offers (docs/interop.md lists it
+ * per stack): stream counts, window, Supported Extensions, Forward-TSN, Zero Checksum. */
+static void log_peer_init(const zdc_sctp_nat *n, const uint8_t *p, size_t len)
+{
+    if (!zdc_log_enabled(n->cfg.log, ZDC_LOG_INFO, ZDC_LOG_SCTP))
+        return;
+    zdc_sctp_header h;
+    zdc_sctp_chunk_iter it;
+    zdc_sctp_raw_chunk raw;
+    zdc_sctp_chunk c;
+    if (zdc_sctp_packet_parse(p, len, ZDC_SCTP_CSUM_SKIP, &h, &it) != 0 ||
+        zdc_sctp_chunk_next(&it, &raw) != 1 ||
+        (raw.type != ZDC_SCTP_INIT && raw.type != ZDC_SCTP_INIT_ACK) ||
+        zdc_sctp_chunk_parse(&raw, &c) != 0)
+        return;
+    const zdc_sctp_init_chunk *i = &c.u.init;
+    char ext[128] = "";
+    size_t used = 0;
+    for (size_t k = 0; k < i->ext_len && used < sizeof ext - 16; k++) {
+        unsigned t = i->ext[k];
+        const char *name = t == ZDC_SCTP_RE_CONFIG     ? "RE-CONFIG"
+                           : t == ZDC_SCTP_FORWARD_TSN ? "FORWARD-TSN"
+                           : t == ZDC_SCTP_I_DATA      ? "I-DATA"
+                           : t == 0x80                 ? "ASCONF-ACK"
+                           : t == 0xc1                 ? "ASCONF"
+                           : t == 0x81                 ? "PKTDROP"
+                           : t == 0x84                 ? "NR-SACK"
+                                                       : NULL;
+        int w = name ? snprintf(ext + used, sizeof ext - used, "%s%s", used ? " " : "", name)
+                     : snprintf(ext + used, sizeof ext - used, "%s0x%02x", used ? " " : "", t);
+        if (w < 0)
+            break;
+        used += (size_t)w < sizeof ext - used ? (size_t)w : sizeof ext - 1 - used;
+    }
+    ZDC_LOG_I(n->cfg.log, ZDC_LOG_SCTP,
+              "SCTP peer's %s: OS %u, MIS %u, a_rwnd %u, extensions [%s], Forward-TSN %s, Zero "
+              "Checksum %s",
+              raw.type == ZDC_SCTP_INIT ? "INIT" : "INIT ACK", (unsigned)i->os, (unsigned)i->mis,
+              (unsigned)i->a_rwnd, ext, i->forward_tsn ? "yes" : "no",
+              i->zero_checksum ? (i->edmid == 1 ? "yes (DTLS)" : "yes (other method)") : "no");
+}
+
 static int n_send(void *user, const uint8_t *p, size_t len)
 {
     zdc_sctp_nat *n = user;
+    trace_packet(n, "out", p, len);
     n->stats.packets_out++;
     n->stats.bytes_out += len;
     if (len > n->stats.max_packet_out)
@@ -185,6 +278,7 @@ static void n_restart(void *user)
 static void n_reset(void *user, uint16_t stream)
 {
     zdc_sctp_nat *n = user;
+    ZDC_LOG_D(n->cfg.log, ZDC_LOG_SCTP, "stream %u reset by the peer", (unsigned)stream);
     if (n->cfg.cb.on_stream_reset)
         n->cfg.cb.on_stream_reset(n->cfg.user, stream);
 }
@@ -218,8 +312,8 @@ static void flush(zdc_sctp_nat *n)
 
 static void after_call(zdc_sctp_nat *n)
 {
-    if (n->closed)
-        return;
+    if (n->closed || n->batch)
+        return; /* a batch's output goes at its end */
     flush(n);
     size_t b = zdc_sctp_assoc_buffered_amount(n->a);
     if (b < n->last_buffered && n->cfg.cb.on_buffered_amount) {
@@ -328,6 +422,9 @@ int zdc_sctp_nat_handle_packet(zdc_sctp_nat *n, const uint8_t *p, size_t len)
         return ZDC_ERR_CLOSED;
     n->stats.packets_in++;
     n->stats.bytes_in += len;
+    trace_packet(n, "in", p, len);
+    if (!n->up)
+        log_peer_init(n, p, len);
     n->in_call = true;
     zdc_sctp_assoc_handle_packet(n->a, p, len, n->now); /* bad packets are counted inside */
     after_call(n);
@@ -369,6 +466,27 @@ int zdc_sctp_nat_send(zdc_sctp_nat *n, uint16_t stream, uint32_t ppid, const uin
     return rv;
 }
 
+void zdc_sctp_nat_batch_begin(zdc_sctp_nat *n)
+{
+    if (n->closed || n->batch)
+        return;
+    n->batch = true;
+    zdc_sctp_assoc_batch_begin(n->a);
+}
+
+void zdc_sctp_nat_batch_end(zdc_sctp_nat *n)
+{
+    if (!n->batch)
+        return;
+    n->batch = false;
+    if (n->closed)
+        return;
+    n->in_call = true;
+    zdc_sctp_assoc_batch_end(n->a, n->now);
+    after_call(n);
+    n->in_call = false;
+}
+
 void zdc_sctp_nat_pause_receive(zdc_sctp_nat *n, bool paused)
 {
     if (n->paused == paused)
@@ -390,6 +508,7 @@ int zdc_sctp_nat_reset_stream(zdc_sctp_nat *n, uint16_t stream)
     if (!n->up)
         return ZDC_ERR_INVALID_STATE;
     int rv = zdc_sctp_assoc_reset_stream(n->a, stream, n->now);
+    ZDC_LOG_D(n->cfg.log, ZDC_LOG_SCTP, "stream %u: reset requested (%d)", (unsigned)stream, rv);
     return rv == ZDC_ERR_QUEUE_FULL ? ZDC_ERR_NOMEM : rv;
 }
 

@@ -222,7 +222,9 @@ static void handle_init(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64
         .os = a->cfg.streams < in->mis ? a->cfg.streams : in->mis,
         .mis = a->cfg.streams < in->os ? a->cfg.streams : in->os,
         .flags =
-            (uint8_t)((in->forward_tsn ? COOKIE_F_FWD_TSN : 0) |
+            (uint8_t)((in->forward_tsn || zdc_sctp_init_supports(in, ZDC_SCTP_FORWARD_TSN)
+                           ? COOKIE_F_FWD_TSN
+                           : 0) |
                       (peer_accepts_zero(a, in) ? COOKIE_F_ZERO_CSUM : 0) |
                       (zdc_sctp_init_supports(in, ZDC_SCTP_RE_CONFIG) ? COOKIE_F_RECONFIG : 0)),
         .created = now,
@@ -232,6 +234,12 @@ static void handle_init(zdc_sctp_assoc *a, const zdc_sctp_init_chunk *in, uint64
     uint8_t cookie[ZDC_SCTP_COOKIE_LEN];
     if (zdc_sctp_cookie_make(a->cfg.cookie_key, &ck, cookie) != 0)
         return;
+    /* Zero Checksum Acceptable is an offer each endpoint may make or not (RFC 9653): a peer
+     * whose INIT does not carry it gets an INIT ACK (and from now on INITs) without it. Debian's
+     * Pion 1.8.6 silently drops an INIT ACK or INIT with a parameter it does not know, so the
+     * WebRTC handshake (both sides send INIT) would never finish otherwise. */
+    if (!in->zero_checksum)
+        a->advertise_zero_checksum = false;
     zdc_sctp_chunk c = {.type = ZDC_SCTP_INIT_ACK};
     fill_init(a, &c.u.init, tag, tsn);
     c.u.init.cookie = cookie;
@@ -379,6 +387,7 @@ static void restart(zdc_sctp_assoc *a, const zdc_sctp_cookie *ck, uint64_t now)
     a->out = keep.out;
     a->st = keep.st;
     a->corked = keep.corked;
+    a->batch = keep.batch;
     a->app_held = keep.app_held;
     a->advertise_zero_checksum = keep.advertise_zero_checksum;
     a->local_tag = ck->local_tag;
@@ -711,6 +720,10 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
     if (rv < 0)
         a->st.dropped++;
     zdc_sctp_rx_packet_done(a, now);
+    if (a->batch) {
+        a->batch_pkts++;
+        return 0; /* the SACK and the rest go at _batch_end */
+    }
     zdc_sctp_tx_flush(a, now);
     zdc_sctp_reset_flush(a, now);
     shutdown_progress(a, now);
@@ -739,6 +752,11 @@ void zdc_sctp_assoc_handle_timeout(zdc_sctp_assoc *a, uint64_t now)
             return;
         }
         if (a->state == ST_COOKIE_WAIT) {
+            /* A peer that silently drops an INIT carrying a parameter it cannot parse (Debian's
+             * Pion 1.8.6: no ABORT): from the third INIT on, the optional Zero Checksum
+             * Acceptable (RFC 9653) is left out. */
+            if (a->t1_count >= 2)
+                a->advertise_zero_checksum = false;
             send_init(a);
         } else if (a->state == ST_COOKIE_ECHOED) {
             zdc_sctp_chunk c = {.type = ZDC_SCTP_COOKIE_ECHO,
@@ -826,6 +844,27 @@ void zdc_sctp_assoc_set_app_held(zdc_sctp_assoc *a, size_t bytes, uint64_t now)
         if (!a->corked)
             zdc_sctp_tx_flush(a, now);
     }
+}
+
+void zdc_sctp_assoc_batch_begin(zdc_sctp_assoc *a)
+{
+    a->batch = true;
+    a->batch_pkts = 0;
+}
+
+void zdc_sctp_assoc_batch_end(zdc_sctp_assoc *a, uint64_t now)
+{
+    if (!a->batch)
+        return;
+    a->batch = false;
+    if (a->state == ST_CLOSED || a->batch_pkts == 0) {
+        a->batch_pkts = 0;
+        return;
+    }
+    zdc_sctp_tx_flush(a, now);
+    a->batch_pkts = 0;
+    zdc_sctp_reset_flush(a, now);
+    shutdown_progress(a, now);
 }
 
 void zdc_sctp_assoc_cork(zdc_sctp_assoc *a, bool corked, uint64_t now)

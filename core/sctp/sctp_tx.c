@@ -107,11 +107,22 @@ int zdc_sctp_tx_queue(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const v
     return 0;
 }
 
+/* Whether the stream may be reset now: nothing of it queued and nothing of it outstanding.
+ * RFC 6525 §5.2.2 has a receiver defer a reset whose "Sender's Last Assigned TSN" is above its
+ * cumulative point, so a request may overtake its data; but usrsctp and dcSCTP themselves send the
+ * request only once every message of the stream is acknowledged, and libdatachannel (usrsctp
+ * inside) was seen to report the close before the last messages of the stream when the request
+ * overtook them. So the request waits for the cumulative acknowledgement of the stream's data. */
 bool zdc_sctp_tx_stream_idle(const zdc_sctp_assoc *a, uint16_t stream)
 {
     for (size_t i = 0; i < a->n_txs; i++)
-        if (a->txs[i].id == stream)
-            return a->txs[i].head == NULL;
+        if (a->txs[i].id == stream && a->txs[i].head != NULL)
+            return false;
+    for (uint32_t t = a->peer_cum + 1; a->frags && zdc_tsn_lt(t, a->next_tsn); t++) {
+        const tx_frag *f = frag_of(a, t);
+        if (f->msg && f->msg->stream == stream)
+            return false;
+    }
     return true;
 }
 
@@ -382,7 +393,11 @@ static bool data_allowed(const zdc_sctp_assoc *a)
 void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
 {
     bool data_ok = data_allowed(a);
-    for (int burst = 0; burst < MAX_BURST; burst++) {
+    /* Max.Burst per packet received: a batch's one flush may send what its packets' separate
+     * flushes would have (bounded by cwnd all the same). */
+    unsigned bursts =
+        MAX_BURST * (a->batch_pkts > 1 ? (a->batch_pkts < 64 ? a->batch_pkts : 64) : 1);
+    for (unsigned burst = 0; burst < bursts; burst++) {
         zdc_wr w;
         zdc_sctp_assoc_begin(a, &w, a->peer_tag);
         bool any = zdc_sctp_rx_write_sack(a, &w, false);

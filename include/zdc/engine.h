@@ -73,7 +73,7 @@ typedef struct zdc_engine_options {
      * zdc_engine_new is the I/O front: peers are created on, and polled through, its workers
      * (zdc_engine_worker), each from one thread of the application's choosing. Needs zdc's own
      * SCTP (usrsctp keeps process-global state): ZDC_ERR_NOT_SUPPORTED while usrsctp is the
-     * SCTP (ZDC_SCTP). At most ZDC_ENGINE_MAX_WORKERS. */
+     * SCTP (tuning.sctp_impl, ZDC_SCTP). At most ZDC_ENGINE_MAX_WORKERS. */
     unsigned workers;
     bool io_thread;
 } zdc_engine_options;
@@ -88,11 +88,12 @@ ZDC_API void zdc_engine_options_default(zdc_engine_options *o);
 /* Opens the sockets, generates the certificate; with workers > 1 or io_thread, starts the I/O
  * thread. Returns 0; ZDC_ERR_INVALID_PARAMETER (bad
  * range, a bind_address or public_address that is not an IP literal, tuning.max_channels over
- * 1024, workers over ZDC_ENGINE_MAX_WORKERS); ZDC_ERR_NOT_SUPPORTED (workers > 1 or io_thread
- * while usrsctp is the SCTP); ZDC_ERR_ADDR_IN_USE (no free port in the
- * range); ZDC_ERR_NO_INTERFACE (bind_address is not local, or no family could be opened);
- * ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable); ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM;
- * ZDC_ERR_IO. */
+ * 1024, workers over ZDC_ENGINE_MAX_WORKERS, tuning.sctp_impl not one of enum
+ * zdc_sctp_impl); ZDC_ERR_NOT_SUPPORTED (workers > 1 or io_thread
+ * while usrsctp is the SCTP: tuning.sctp_impl USRSCTP, or DEFAULT with ZDC_SCTP=usrsctp);
+ * ZDC_ERR_ADDR_IN_USE (no free port in the range); ZDC_ERR_NO_INTERFACE (bind_address is not local,
+ * or no family could be opened); ZDC_ERR_NOT_SUPPORTED (the backend asked for is unavailable);
+ * ZDC_ERR_CRYPTO; ZDC_ERR_NOMEM; ZDC_ERR_IO. */
 ZDC_API int zdc_engine_new(const zdc_engine_options *o, zdc_engine **out);
 
 /* Frees every peer still on the engine (no callbacks), closes the sockets, frees the engine.

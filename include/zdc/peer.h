@@ -193,8 +193,10 @@ ZDC_API void zdc_peer_free(zdc_peer peer);
  * or names through the system resolver).
  * Returns 0; ZDC_ERR_GONE; ZDC_ERR_INVALID_PARAMETER (a malformed URL, a name that does not
  * resolve, a turn:/turns: URL without username and credential, more than 8 STUN or 4 TURN
- * servers, tls_server_name or tls_fingerprint too long, tuning.max_channels over 1024);
- * ZDC_ERR_NOT_SUPPORTED (stuns: URLs); ZDC_ERR_NOMEM.
+ * servers, tls_server_name or tls_fingerprint too long, tuning.max_channels over 1024,
+ * tuning.sctp_impl not one of enum zdc_sctp_impl);
+ * ZDC_ERR_NOT_SUPPORTED (stuns: URLs; tuning.sctp_impl USRSCTP on an engine with workers or
+ * an I/O thread); ZDC_ERR_NOMEM.
  * On error the peer is left in state NEW with no ICE servers. */
 ZDC_API int zdc_peer_initialize(zdc_peer peer, const zdc_peer_config *cfg);
 

@@ -10,6 +10,14 @@
 extern "C" {
 #endif
 
+/* The SCTP implementation under the data channels (zdc_peer_tuning.sctp_impl, docs/sctp.md). */
+enum zdc_sctp_impl {
+    ZDC_SCTP_IMPL_DEFAULT = 0, /* the environment variable ZDC_SCTP=usrsctp|native decides;
+                                  unset (or any other value): native */
+    ZDC_SCTP_IMPL_NATIVE = 1,  /* zdc's own sans-IO SCTP (core/sctp) */
+    ZDC_SCTP_IMPL_USRSCTP = 2, /* usrsctp (Debian's libusrsctp), zdc's SCTP before native */
+};
+
 /* Every field: 0 = inherit. In zdc_engine_options, 0 is the default named here; in
  * zdc_peer_config, 0 is the engine's value. */
 typedef struct zdc_peer_tuning {
@@ -43,6 +51,12 @@ typedef struct zdc_peer_tuning {
      * real servers), so a short run sees a real Refresh and CreatePermission. Default 0: the
      * normal schedule (docs/turn.md). */
     uint32_t turn_refresh_ms;
+    /* SCTP implementation (enum zdc_sctp_impl; default ZDC_SCTP_IMPL_DEFAULT: the ZDC_SCTP
+     * environment variable, else native). Taken when the transport starts (the first
+     * offer/answer); a later zdc_peer_initialize does not switch a running association. An
+     * engine with workers or an I/O thread runs native only (usrsctp keeps process-global
+     * state): USRSCTP there is ZDC_ERR_NOT_SUPPORTED. */
+    uint32_t sctp_impl;
 } zdc_peer_tuning;
 
 #ifdef __cplusplus

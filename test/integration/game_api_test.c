@@ -524,6 +524,56 @@ Test(game, channel_cap_option)
     cr_assert_eq(zdc_engine_new(&o, &e), ZDC_ERR_INVALID_PARAMETER);
 }
 
+static int sctp_up_native, sctp_up_usrsctp;
+
+static void count_sctp_up(void *user, int level, int component, zdc_peer peer, const char *msg)
+{
+    (void)user, (void)level, (void)component, (void)peer;
+    if (strstr(msg, "SCTP association up") == NULL)
+        return;
+    if (strstr(msg, "(native)"))
+        sctp_up_native++;
+    else
+        sctp_up_usrsctp++;
+}
+
+static bool a_got_one(side *a, side *b)
+{
+    (void)b;
+    return a->received >= 1;
+}
+
+Test(game, sctp_impl_option)
+{
+    /* One peer on usrsctp, the other on the native SCTP, on one engine: each side's
+     * tuning.sctp_impl picks its implementation, and the two interoperate both ways. */
+    sctp_up_native = sctp_up_usrsctp = 0;
+    cr_assert_eq(zdc_engine_set_log(engine, ZDC_LOG_INFO, count_sctp_up, NULL), 0);
+    zdc_peer_config ca = {.tuning = {.sctp_impl = ZDC_SCTP_IMPL_USRSCTP}};
+    zdc_peer_config cb = {.tuning = {.sctp_impl = ZDC_SCTP_IMPL_NATIVE}};
+    side a = {.cfg = &ca}, b = {.cfg = &cb};
+    b.echo_from_view = true;
+    connect_non_trickle(&a, &b, NULL);
+    cr_assert_eq(zdc_channel_put_packet(a.ch, (const uint8_t *)"mixed", 5), 0);
+    cr_assert(run_until(a_got_one, &a, &b, 5000), "no echo");
+    cr_assert_str_eq(a.last, "mixed");
+    cr_assert_eq(sctp_up_native, 1, "b runs the native SCTP");
+    cr_assert_eq(sctp_up_usrsctp, 1, "a runs usrsctp");
+    zdc_peer_free(a.peer);
+    zdc_peer_free(b.peer);
+    /* Out of range: refused by the peer and by the engine. */
+    side c = {0};
+    new_peer(&c);
+    zdc_peer_config bad = {.tuning = {.sctp_impl = 3}};
+    cr_assert_eq(zdc_peer_initialize(c.peer, &bad), ZDC_ERR_INVALID_PARAMETER);
+    zdc_peer_free(c.peer);
+    zdc_engine_options o;
+    zdc_engine_options_default(&o);
+    o.tuning.sctp_impl = 3;
+    zdc_engine *e = NULL;
+    cr_assert_eq(zdc_engine_new(&o, &e), ZDC_ERR_INVALID_PARAMETER);
+}
+
 Test(game, send_queue_option)
 {
     zdc_peer_config cfg = {.tuning = {.max_send_queue_channel = 8192}};

@@ -118,17 +118,22 @@ Test(workers, usrsctp_refused)
     o.workers = 1;
     o.io_thread = true;
     cr_assert_eq(zdc_engine_new(&o, &e), ZDC_ERR_NOT_SUPPORTED);
-    /* Switched to usrsctp after the engine was made: its workers take no more peers. */
-    use_native_sctp();
-    o.workers = 2;
-    cr_assert_eq(zdc_engine_new(&o, &e), 0);
-    setenv("ZDC_SCTP", "usrsctp", 1);
+    /* The engine's tuning.sctp_impl decides over ZDC_SCTP, both ways. */
+    o.tuning.sctp_impl = ZDC_SCTP_IMPL_NATIVE;
+    cr_assert_eq(zdc_engine_new(&o, &e), 0, "native asked for: threads allowed");
+    /* ...and a peer on a worker cannot ask for usrsctp. */
     zdc_peer p;
     zdc_peer_callbacks cb = {0};
-    cr_assert_eq(zdc_peer_new(zdc_engine_worker(e, 1), &cb, &p), ZDC_ERR_NOT_SUPPORTED);
-    use_native_sctp();
-    cr_assert_eq(zdc_peer_new(zdc_engine_worker(e, 1), &cb, &p), 0);
+    cr_assert_eq(zdc_peer_new(zdc_engine_worker(e, 0), &cb, &p), 0);
+    zdc_peer_config pc = {.tuning = {.sctp_impl = ZDC_SCTP_IMPL_USRSCTP}};
+    cr_assert_eq(zdc_peer_initialize(p, &pc), ZDC_ERR_NOT_SUPPORTED);
+    zdc_peer_free(p);
     zdc_engine_free(e);
+    e = NULL;
+    use_native_sctp();
+    o.tuning.sctp_impl = ZDC_SCTP_IMPL_USRSCTP;
+    cr_assert_eq(zdc_engine_new(&o, &e), ZDC_ERR_NOT_SUPPORTED, "usrsctp asked for: refused");
+    cr_assert_null(e);
 }
 
 /* ---- traffic across workers and engines ------------------------------------------------- */
@@ -701,8 +706,8 @@ static void run_self_pair(bool fd_loop)
            fd_loop ? "zdc_engine_fd loop" : "zdc_engine_poll", (unsigned long long)took);
     cr_assert_eq(a.got, 10, "a got %d", a.got);
     cr_assert_eq(b.got, 10, "b got %d", b.got);
-    cr_assert_lt(took, 10000, "no wake-up lost (took %llu ms, %d waits)",
-                 (unsigned long long)took, waits);
+    cr_assert_lt(took, 10000, "no wake-up lost (took %llu ms, %d waits)", (unsigned long long)took,
+                 waits);
     zdc_engine_stats st;
     zdc_engine_get_stats(e, &st);
     cr_assert_gt(st.self_sent, 0, "through the engine's own socket");

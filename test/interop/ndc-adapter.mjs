@@ -18,11 +18,23 @@ class Channel {
     this.onopen = this.onclose = this.onmessage = this.onbufferedamountlow = null;
     this.lowThreshold = 0;
     native.onOpen(() => { this.readyState = 'open'; this.onopen?.(); });
-    native.onClosed(() => {
-      if (this.readyState === 'closed') return;
-      this.readyState = 'closed';
-      this.onclose?.();
-    });
+    // No native.onClosed(): node-datachannel 0.33.4 runs each event kind through a thread-safe
+    // function of its own, and once its close callback has run it cancels the message callbacks
+    // not yet run (src/cpp/data-channel-wrapper.cpp, doCleanup: instances.erase and
+    // mOnMessageCallback.reset), so a remote close could overtake, and drop, the last messages
+    // libdatachannel received before it. Instead isOpen() is polled every 10 ms and the close
+    // reported 50 ms after it turned false, once the message callbacks queued before have run.
+    const open = () => { try { return native.isOpen(); } catch { return false; } };  // throws once destroyed
+    this.closeTimer = setInterval(() => {
+      if (this.readyState !== 'open' || open()) return;
+      clearInterval(this.closeTimer);
+      setTimeout(() => {
+        if (this.readyState === 'closed') return;
+        this.readyState = 'closed';
+        this.onclose?.();
+      }, 50);
+    }, 10);
+    this.closeTimer.unref?.();
     native.onMessage((msg) => {
       const data = typeof msg === 'string' ? msg
         : msg.buffer.slice(msg.byteOffset, msg.byteOffset + msg.byteLength);

@@ -178,7 +178,8 @@ function statsProblems(zdcR, peerR, count, size) {
 }
 
 // zdc-peer logs its DTLS outcome (version, cipher, use_srtp profile) at INFO: printed per case.
-if (!process.env.ZDC_LOG) process.env.ZDC_LOG = 'info,dtls';
+// With the native SCTP also what the peer's INIT / INIT ACK offered (docs/interop.md).
+if (!process.env.ZDC_LOG) process.env.ZDC_LOG = 'info,dtls,sctp';
 
 const split = (s) => (s || '').split(' ').filter(Boolean);
 const states = (side) => side.events.filter((e) => e.event === 'connection').map((e) => e.state);
@@ -309,6 +310,8 @@ async function runOne(peer, def, zdcOffers, c) {
     // zdc's view of DTLS (its INFO log, ZDC_LOG=info,dtls below): version, cipher, use_srtp.
     for (const line of zdcR.stderr.filter((l) => l.includes('DTLS connected as')).slice(-1))
       console.log(`     zdc ${line.slice(line.indexOf('DTLS connected as')).slice(0, 200)}`);
+    for (const line of zdcR.stderr.filter((l) => l.includes("SCTP peer's INIT")).slice(-1))
+      console.log(`     zdc ${line.slice(line.indexOf("SCTP peer's INIT")).slice(0, 200)}`);
     // The browser's own view of the connection: selected candidate pair and DTLS cipher.
     for (const line of peerR.stderr.filter((l) => l.includes('getStats:')).slice(-1))
       console.log(`     ${peer} ${line.slice(line.indexOf('getStats:')).slice(0, 240)}`);

@@ -326,8 +326,17 @@ void traffic_check_closed(app *a)
     /* A channel closed before we began closing them all: the other side closes; follow. */
     if (!a->closing && a->n_closed < a->o.channels && !a->o.send)
         close_channels(a);
-    if (a->n_closed == a->o.channels && (!a->o.send || a->result_printed))
+    if (a->n_closed == a->o.channels && (!a->o.send || a->result_printed)) {
+        if (!a->o.send && a->o.close_after >= 0) {
+            /* We closed: every echo is acknowledged by the other side's SCTP, but its
+             * application may still be reading them (node-datachannel drops the message
+             * callbacks it has not run when the connection closes). Exit a moment later. */
+            if (a->linger_until == 0)
+                a->linger_until = now_seconds() + LINGER_SECONDS;
+            return;
+        }
         finish(a, EXIT_OK);
+    }
 }
 
 /* On channels that may drop messages the sender stops waiting after a quiet period. */
