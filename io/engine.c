@@ -264,7 +264,10 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
                       .public4 = e->public4,
                       .public6 = e->public6,
                       .log = &e->log};
-    zdc_engine_stream_env(&env); /* TURN over TCP/TLS: engine_stream.c */
+    /* TURN over TCP/TLS: engine_stream.c. Not on a worker (its step waits on its rings, not
+     * on sockets): there those URLs fail gathering at once, TURN over UDP works. */
+    if (!e->worker)
+        zdc_engine_stream_env(&env);
     rv = zdc_pc_new(&env, &m->pc);
     if (rv != 0) {
         zdc_timer_cancel(&e->timers, &m->timer);
