@@ -621,3 +621,33 @@ Test(sctp_proto, the_sctp_interface_answers_a_batch_with_one_sack)
     zdc_sctp_free(sa);
     zdc_sctp_free(sb);
 }
+
+/* A send between calls that carry the time (the adapter's application sends, corked until the
+ * next call) passes a stale `now`: with lifetime_from_next_now the PR_TTL lifetime starts at
+ * the flush, so a 1 ms lifetime (Godot's WebRTCMultiplayer channels) still goes out; without
+ * it the same message is abandoned for time that passed before it could be sent. */
+Test(sctp_proto, lifetime_of_a_send_between_calls_starts_at_the_flush)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    pair(&a, &b, &ic);
+    connect_both(&a, &b);
+    uint64_t stale = zdc_fakeclock_now(&clk);
+    zdc_sctp_assoc_cork(a.a, true, stale);
+    zdc_sctp_assoc_send_opts ttl = {.pr_policy = ZDC_SCTP_ASSOC_PR_TTL, .pr_value = 1};
+    cr_assert_eq(send_msg(&a, 1, 0, 100, &ttl), 0); /* lifetime from `stale`: expires */
+    zdc_sctp_assoc_send_opts later = ttl;
+    later.lifetime_from_next_now = true;
+    cr_assert_eq(send_msg(&a, 1, 1, 100, &later), 0); /* lifetime from the flush */
+    zdc_fakeclock_advance(&clk, 20 * MSEC);
+    zdc_sctp_assoc_cork(a.a, false, zdc_fakeclock_now(&clk));
+    RUN_UNTIL(&a, &b, b.nm == 1, 5 * SEC);
+    RUN_UNTIL(&a, &b, false, 500 * MSEC);
+    cr_assert_eq(b.nm, 1, "only the message stamped at the flush arrives (got %zu)", b.nm);
+    cr_assert(msg_is(&b.m[0], 1));
+    zdc_sctp_assoc_stats st;
+    zdc_sctp_assoc_get_stats(a.a, &st);
+    cr_assert_eq(st.abandoned, 1, "the other one was abandoned");
+    ep_clear(&a);
+    ep_clear(&b);
+}

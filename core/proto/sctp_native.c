@@ -453,6 +453,10 @@ int zdc_sctp_nat_send(zdc_sctp_nat *n, uint16_t stream, uint32_t ppid, const uin
         o.pr_policy = opts->pr_policy; /* same values: NONE, RTX, TTL */
         o.pr_value = opts->pr_value;
     }
+    /* Between calls n->now is stale and the message waits for the next call's flush: its
+     * lifetime counts from then (a 1 ms maxPacketLifeTime, as Godot's WebRTCMultiplayer sets,
+     * would otherwise expire before the message could go out; usrsctp sends at once). */
+    o.lifetime_from_next_now = !n->in_call;
     int rv = zdc_sctp_assoc_send_ex(n->a, stream, ppid, data, len, &o, n->now);
     if (rv == 0) {
         n->stats.messages_out++;

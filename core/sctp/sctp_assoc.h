@@ -133,6 +133,10 @@ typedef struct zdc_sctp_assoc_send_opts {
     bool unordered;
     int pr_policy; /* enum zdc_sctp_assoc_pr */
     uint32_t pr_value;
+    /* `now` of this call is stale (the caller queues between calls that carry the time): a
+     * PR_TTL lifetime starts at the first time the message is considered for sending instead,
+     * so a message is not abandoned for time that passed before it could have gone out. */
+    bool lifetime_from_next_now;
 } zdc_sctp_assoc_send_opts;
 
 /* Like zdc_sctp_assoc_send with options (NULL: reliable, ordered). Also returns

@@ -41,6 +41,7 @@ typedef struct tx_msg {
     uint8_t pr_policy;  /* ZDC_SCTP_ASSOC_PR_* */
     uint32_t pr_rtx;    /* PR_RTX: retransmissions allowed */
     uint64_t expires;   /* PR_TTL: deadline */
+    bool stamp_expiry;  /* PR_TTL: deadline set when first considered (expires = lifetime) */
     size_t len, sent;   /* bytes handed to fragments so far */
     unsigned refs;      /* unacknowledged fragments, +1 while queued */
     uint8_t data[];
@@ -64,6 +65,7 @@ typedef struct tx_stream {
     uint16_t id;
     uint16_t next_ssn;
     tx_msg *head, *tail;
+    uint32_t unstamped; /* queued messages whose PR_TTL deadline waits for a time */
 } tx_stream;
 
 /* ---- receiving ---------------------------------------------------------------------------- */

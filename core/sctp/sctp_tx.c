@@ -91,7 +91,9 @@ int zdc_sctp_tx_queue(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const v
                   .unordered = unordered,
                   .pr_policy = (uint8_t)o->pr_policy,
                   .pr_rtx = o->pr_value,
-                  .expires = now + (uint64_t)o->pr_value * MS,
+                  .expires = o->lifetime_from_next_now ? (uint64_t)o->pr_value * MS
+                                                       : now + (uint64_t)o->pr_value * MS,
+                  .stamp_expiry = o->lifetime_from_next_now,
                   .len = len,
                   .refs = 1};
     memcpy(m->data, data, len);
@@ -102,6 +104,7 @@ int zdc_sctp_tx_queue(zdc_sctp_assoc *a, uint16_t stream, uint32_t ppid, const v
     else
         s->head = m;
     s->tail = m;
+    s->unstamped += m->stamp_expiry;
     a->queued_bytes += len;
     a->st.messages_out++;
     return 0;
@@ -174,6 +177,13 @@ static int ring_grow(zdc_sctp_assoc *a)
 /* Drops expired messages not yet started from the head of stream s (RFC 3758 §3.5 A3). */
 static void drop_expired(zdc_sctp_assoc *a, tx_stream *s, uint64_t now)
 {
+    for (tx_msg *m = s->head; s->unstamped && m; m = m->next) { /* queued between calls */
+        if (m->stamp_expiry) {
+            m->expires += now;
+            m->stamp_expiry = false;
+            s->unstamped--;
+        }
+    }
     while (s->head && s->head->sent == 0 && s->head->pr_policy == ZDC_SCTP_ASSOC_PR_TTL &&
            now >= s->head->expires) {
         tx_msg *m = s->head;
