@@ -84,6 +84,15 @@ static void on_up(void *user, uint16_t i, uint16_t o)
     ((side *)user)->up = 1;
 }
 
+/* The peer restarted: what this side sent before is dropped with the old association's
+ * state (RFC 9260 §5.2.4 A), so it is no longer owed. */
+static void on_restart(void *user)
+{
+    side *s = user;
+    for (uint32_t k = 0; k < s->nsent; k++)
+        s->reliable[k] = false;
+}
+
 static void on_down(void *user, int reason)
 {
     ((side *)user)->down = 1;
@@ -120,8 +129,11 @@ static zdc_sctp_assoc *make(side *s, uint64_t seed)
     c.rwnd = 64 * 1024;
     c.max_message_size = 16 * 1024;
     c.max_retransmits = 5;
-    c.cb = (zdc_sctp_assoc_callbacks){
-        .send = on_send, .on_up = on_up, .on_down = on_down, .on_message = on_msg};
+    c.cb = (zdc_sctp_assoc_callbacks){.send = on_send,
+                                      .on_up = on_up,
+                                      .on_down = on_down,
+                                      .on_message = on_msg,
+                                      .on_restart = on_restart};
     c.user = s;
     zdc_sctp_assoc *a = NULL;
     if (zdc_sctp_assoc_new(&c, &a) != 0)

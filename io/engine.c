@@ -229,6 +229,8 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
         return ZDC_ERR_INVALID_PARAMETER;
     if (e->workers)
         return ZDC_ERR_INVALID_STATE; /* the I/O front: peers live on its workers */
+    /* A worker's peers run zdc's SCTP whatever ZDC_SCTP says later: zdc_engine_new fixed
+     * tuning.sctp_impl, and a peer asking for usrsctp is refused (zdc_peer_initialize). */
     zdc_engine_member *m = calloc(1, sizeof *m);
     if (!m)
         return ZDC_ERR_NOMEM;
@@ -238,6 +240,7 @@ int zdc_engine_attach(zdc_engine *e, const zdc_engine_member_ops *ops, void *arg
     zdc_route_add(&e->route, &m->route);
     zdc_link_init(&m->all);
     zdc_link_init(&m->ready);
+    zdc_link_init(&m->batched);
     zdc_timer_init(&m->timer, member_timer_fired, m);
     /* The heap slot first: once it holds m's timer, nothing about m can fail any more. */
     int rv = zdc_timer_arm(&e->timers, &m->timer, UINT64_MAX);
@@ -294,6 +297,8 @@ void zdc_engine_detach(zdc_engine_member *m)
     /* From whichever list it is on: the engine's, or a dispatch in progress. */
     if (zdc_link_linked(&m->ready))
         zdc_link_remove(&m->ready);
+    if (zdc_link_linked(&m->batched))
+        zdc_link_remove(&m->batched);
     zdc_link_remove(&m->all);
     e->n--;
     free(m);
@@ -305,6 +310,12 @@ static void deliver(zdc_engine *e, zdc_engine_member *m, const zdc_pkt *pkt,
                     const zdc_stun_msg *stun, int stun_rv, uint64_t now)
 {
     e->calling = m;
+    if (!zdc_link_linked(&m->batched)) {
+        /* the first datagram of this poll for m: SCTP answers the poll's datagrams at once,
+         * after it (one SACK per receive batch) */
+        zdc_link_append(&e->batched, &m->batched);
+        zdc_pc_batch_begin(m->pc);
+    }
     if (stun)
         zdc_pc_handle_stun(m->pc, &pkt->addr, pkt->data, pkt->len, stun, stun_rv, now);
     else
@@ -312,6 +323,19 @@ static void deliver(zdc_engine *e, zdc_engine_member *m, const zdc_pkt *pkt,
     e->calling = NULL;
     sync(e, m);
     e->st.rx_routed++;
+}
+
+/* Ends the receive batch of every member deliver() gave datagrams in this poll. */
+static void end_batches(zdc_engine *e, uint64_t now)
+{
+    while (zdc_link_linked(&e->batched)) {
+        zdc_engine_member *m = MEMBER_OF(e->batched.next, batched);
+        zdc_link_remove(&m->batched);
+        e->calling = m;
+        zdc_pc_batch_end(m->pc, now);
+        e->calling = NULL;
+        sync(e, m);
+    }
 }
 
 /* A datagram from a TURN server, offered to a peer using that server. */
@@ -479,6 +503,7 @@ static int engine_step(zdc_engine *e, int timeout_ms)
             zdc_pkt_unref(pkt);
         }
     }
+    end_batches(e, now);
     now = zdc_engine_now_ns();
     uint64_t tick;
     if (zdc_pc_global_next_timeout(&tick) && tick <= now)
@@ -619,6 +644,7 @@ static int engine_base_init(zdc_engine *e)
     zdc_engine_log_init(e);
     zdc_link_init(&e->all);
     zdc_link_init(&e->ready);
+    zdc_link_init(&e->batched);
     zdc_link_init(&e->streams);
     zdc_link_init(&e->stream_graves);
     zdc_timers_init(&e->timers);

@@ -31,6 +31,7 @@ struct zdc_engine_member {
     bool partnered;                    /* some member's partner is (or was) this one */
     zdc_link all;                      /* every member */
     zdc_link ready;                    /* members with events to dispatch (self-linked: none) */
+    zdc_link batched;                  /* members given datagrams in this poll (pc batch open) */
     zdc_timer timer;                   /* armed at zdc_pc_next_timeout (UINT64_MAX: none) */
     struct zdc_engine_member *due;     /* next member whose timer fired in this step */
     struct zdc_engine_stream *streams[ZDC_ROUTE_SERVERS]; /* TURN over TCP/TLS, per slot */
@@ -61,8 +62,9 @@ struct zdc_engine {
     zdc_peer_tuning tuning;                 /* zdc_engine_options.tuning */
     zdc_addr public4, public6;              /* zdc_engine_options.public_address (NAT 1:1) */
 
-    zdc_link all;   /* every member */
-    zdc_link ready; /* members with events to dispatch */
+    zdc_link all;     /* every member */
+    zdc_link ready;   /* members with events to dispatch */
+    zdc_link batched; /* members given datagrams in this poll: their batch ends after it */
     size_t n;
 
     zdc_timers timers;          /* one timer per member */

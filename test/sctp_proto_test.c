@@ -5,6 +5,8 @@
  * sleeps. */
 #include "sctp_pair.h"
 
+#include "sctp.h"
+
 static const zdc_sctp_assoc_send_opts pr_rtx0 = {.pr_policy = ZDC_SCTP_ASSOC_PR_RTX, .pr_value = 0};
 
 /* ---- stream reset and FORWARD-TSN (fuzz finding sctp_assoc-c5297e1e) -------------------------
@@ -449,4 +451,172 @@ Test(sctp_proto, init_ack_unrecognized_parameters_reported_with_the_cookie_echo)
     cr_assert_eq(b.a->st.dropped, 0);
     ep_clear(&a);
     ep_clear(&b);
+}
+
+/* ---- one SACK per receive batch ------------------------------------------------------------ */
+
+/* Warms the association up (cwnd grows), then has A put n one-packet messages on the link at
+ * once, the k-th (k < n) lost when drop_k is set. */
+static void burst_of_packets(struct ep *a, struct ep *b, unsigned n, int drop_k)
+{
+    size_t had = b->nm;
+    for (uint32_t i = 0; i < 200; i++)
+        cr_assert_eq(send_msg(a, 0, i, 1000, NULL), 0);
+    RUN_UNTIL(a, b, b->nm >= had + 200 && zdc_sctp_assoc_buffered_amount(a->a) == 0, 30 * SEC);
+    cr_assert_geq(b->nm, had + 200); /* and what an earlier burst left behind a hole */
+    cr_assert_eq(zdc_sctp_assoc_buffered_amount(a->a), 0);
+    RUN_UNTIL(a, b, false, 1 * SEC); /* delayed SACKs out of the way */
+    for (uint32_t i = 0; i < n; i++) {
+        a->drop = (int)i == drop_k ? DROP_DATA : 0;
+        cr_assert_eq(send_msg(a, 0, 1000 + i, 1000, NULL), 0);
+    }
+    a->drop = 0;
+    cr_assert_eq(zdc_impair_queued(a->link), n - (drop_k >= 0), "one packet each (cwnd %u)",
+                 a->a->cwnd);
+}
+
+/* SACK chunks e sent so far. */
+static unsigned sacks_of(const struct ep *e)
+{
+    return e->chunks[ZDC_SCTP_SACK];
+}
+
+Test(sctp_proto, a_batch_of_packets_is_answered_by_one_sack)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    pair(&a, &b, &ic);
+    connect_both(&a, &b);
+    burst_of_packets(&a, &b, 16, -1);
+    unsigned before = sacks_of(&b);
+    zdc_sctp_assoc_batch_begin(b.a);
+    cr_assert_eq(deliver(&a), 16);
+    cr_assert_eq(sacks_of(&b), before, "nothing sent inside the batch");
+    zdc_sctp_assoc_batch_end(b.a, zdc_fakeclock_now(&clk));
+    cr_assert_eq(sacks_of(&b), before + 1, "one SACK for 16 packets");
+    cr_assert_eq(b.nm, 216, "all delivered");
+    RUN_UNTIL(&a, &b, zdc_sctp_assoc_buffered_amount(a.a) == 0, 1 * SEC);
+    cr_assert_eq(zdc_sctp_assoc_buffered_amount(a.a), 0, "that SACK acknowledged them all");
+
+    /* the same without a batch: a SACK every second packet */
+    burst_of_packets(&a, &b, 16, -1);
+    before = sacks_of(&b);
+    cr_assert_eq(deliver(&a), 16);
+    cr_assert_eq(sacks_of(&b), before + 8);
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+/* A gap inside the batch: still one SACK, at its end, carrying the gap block (without a batch
+ * every packet after the hole would be answered at once). */
+Test(sctp_proto, a_batch_with_a_gap_is_answered_by_one_sack)
+{
+    struct ep a, b;
+    zdc_impair_config ic = zdc_impair_config_default();
+    pair(&a, &b, &ic);
+    connect_both(&a, &b);
+    burst_of_packets(&a, &b, 12, 2);
+    unsigned before = sacks_of(&b);
+    uint32_t cum = b.a->cum_tsn;
+    zdc_sctp_assoc_batch_begin(b.a);
+    cr_assert_eq(deliver(&a), 11);
+    zdc_sctp_assoc_batch_end(b.a, zdc_fakeclock_now(&clk));
+    cr_assert_eq(sacks_of(&b), before + 1);
+    cr_assert_eq(b.a->cum_tsn, cum + 2, "cumulative TSN stops at the hole");
+    cr_assert_eq(b.a->highest_tsn, cum + 12);
+    /* without a batch: each packet after the hole answered at once */
+    burst_of_packets(&a, &b, 12, 2);
+    before = sacks_of(&b);
+    cr_assert_eq(deliver(&a), 11);
+    cr_assert_geq(sacks_of(&b), before + 9);
+    ep_clear(&a);
+    ep_clear(&b);
+}
+
+/* The same through the peer connection's SCTP interface (core/proto/sctp.h) on the native
+ * association: zdc_sctp_batch_begin / _end, which the peer connection calls around the
+ * datagrams the engine hands it in one poll. */
+struct pq {
+    uint8_t p[64][1300];
+    size_t len[64];
+    unsigned n, sacks;
+};
+
+static int pq_send(void *user, const uint8_t *p, size_t len)
+{
+    struct pq *q = user;
+    if (pkt_chunks(p, len, NULL, NULL) & DROP_SACK)
+        q->sacks++;
+    cr_assert_lt(q->n, 64);
+    cr_assert_leq(len, sizeof q->p[0]);
+    memcpy(q->p[q->n], p, len);
+    q->len[q->n++] = len;
+    return 0;
+}
+
+static unsigned pq_deliver(struct pq *q, zdc_sctp *to, uint64_t now)
+{
+    unsigned n = q->n;
+    q->n = 0;
+    zdc_sctp_set_now(to, now);
+    for (unsigned i = 0; i < n; i++)
+        zdc_sctp_handle_packet(to, q->p[i], q->len[i]);
+    return n;
+}
+
+static zdc_sctp *pq_sctp(struct pq *q)
+{
+    zdc_sctp_config c;
+    zdc_sctp_config_default(&c);
+    c.native = true;
+    c.cb.send = pq_send;
+    c.user = q;
+    zdc_sctp *s;
+    cr_assert_eq(zdc_sctp_new(&c, &s), 0);
+    return s;
+}
+
+Test(sctp_proto, the_sctp_interface_answers_a_batch_with_one_sack)
+{
+    static struct pq qa, qb;
+    zdc_sctp *sa = pq_sctp(&qa), *sb = pq_sctp(&qb);
+    uint64_t now = 5 * SEC;
+    zdc_sctp_set_now(sa, now);
+    zdc_sctp_set_now(sb, now);
+    cr_assert_eq(zdc_sctp_connect(sa), 0);
+    cr_assert_eq(zdc_sctp_connect(sb), 0);
+    for (int i = 0; i < 10 && !(zdc_sctp_is_up(sa) && zdc_sctp_is_up(sb)); i++) {
+        now += MSEC;
+        pq_deliver(&qa, sb, now);
+        pq_deliver(&qb, sa, now);
+    }
+    cr_assert(zdc_sctp_is_up(sa) && zdc_sctp_is_up(sb));
+    now += SEC;
+    pq_deliver(&qa, sb, now);
+    pq_deliver(&qb, sa, now);
+    for (int round = 0; round < 2; round++) {
+        uint8_t m[1000] = {0};
+        for (int i = 0; i < 4; i++)
+            cr_assert_eq(zdc_sctp_send(sa, 1, 53, m, sizeof m, NULL), 0);
+        zdc_sctp_handle_timeout(sa, now); /* the sends go out at the next call with the time */
+        cr_assert_eq(qa.n, 4, "four DATA packets");
+        unsigned before = qb.sacks;
+        if (round == 0) {
+            zdc_sctp_batch_begin(sb);
+            pq_deliver(&qa, sb, now);
+            cr_assert_eq(qb.sacks, before);
+            zdc_sctp_batch_end(sb);
+            cr_assert_eq(qb.sacks, before + 1, "one SACK for the batch");
+        } else {
+            pq_deliver(&qa, sb, now);
+            cr_assert_eq(qb.sacks, before + 2, "without a batch: every second packet");
+        }
+        pq_deliver(&qb, sa, now);
+        cr_assert_eq(zdc_sctp_buffered_amount(sa), 0, "all acknowledged");
+        now += SEC;
+        zdc_sctp_handle_timeout(sb, now);
+        pq_deliver(&qb, sa, now);
+    }
+    zdc_sctp_free(sa);
+    zdc_sctp_free(sb);
 }

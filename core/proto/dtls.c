@@ -534,7 +534,7 @@ int zdc_dtls_new(const zdc_dtls_config *cfg, zdc_dtls **out)
     d->deadline = ZDC_DTLS_NO_TIMEOUT;
     d->log = cfg->log;
     d->alert_in = -1;
-    d->zdc_records = cfg->records == ZDC_DTLS_RECORDS_ZDC;
+    d->zdc_records = cfg->records != ZDC_DTLS_RECORDS_OPENSSL;
     d->ssl = SSL_new(cfg->cert->ctx);
     bio = d->ssl != NULL ? BIO_new(cfg->cert->bio_method) : NULL;
     if (bio == NULL) {
@@ -863,10 +863,12 @@ static int drive(zdc_dtls *d)
                 rv = fail(d, ZDC_ERR_FINGERPRINT);
             } else {
                 d->state = ZDC_DTLS_CONNECTED;
-                ZDC_LOG_I(d->log, ZDC_LOG_DTLS, "DTLS connected as %s: %s, %s, use_srtp %s",
+                ZDC_LOG_I(d->log, ZDC_LOG_DTLS,
+                          "DTLS connected as %s: %s, %s, use_srtp %s, records %s",
                           d->role == ZDC_DTLS_CLIENT ? "client" : "server", SSL_get_version(d->ssl),
                           SSL_CIPHER_get_name(SSL_get_current_cipher(d->ssl)),
-                          zdc_dtls_srtp_profile(d) ? zdc_dtls_srtp_profile(d) : "none");
+                          zdc_dtls_srtp_profile(d) ? zdc_dtls_srtp_profile(d) : "none",
+                          d->zdc_records ? "zdc" : "openssl");
             }
         } else {
             int e = SSL_get_error(d->ssl, r);

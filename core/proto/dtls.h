@@ -11,6 +11,8 @@
  *     SRTP_AES128_CM_SHA1_80, a server selects the first of those the client offered. No SRTP
  *     keys are ever exported: the extension is there because peers such as Pion fail the
  *     connection when no profile was chosen. A peer that offers or selects none still connects.
+ *   - Records: after the handshake zdc seals and opens them itself (dtls_record.h; the
+ *     hand-off is in docs/dtls-records.md); ZDC_DTLS_RECORDS=openssl keeps OpenSSL's.
  *   - Ciphers ECDHE-ECDSA-AES128-GCM-SHA256 (preferred), ECDHE-ECDSA-AES256-GCM-SHA384,
  *     ECDHE-ECDSA-CHACHA20-POLY1305; groups X25519, P-256; no session resumption, no
  *     renegotiation, no cookie exchange (ICE has already validated the path).
@@ -134,7 +136,7 @@ typedef enum zdc_dtls_state {
 
 /* Who protects application records once the handshake is complete (docs/dtls-records.md). */
 typedef enum zdc_dtls_records {
-    ZDC_DTLS_RECORDS_DEFAULT = 0, /* the build's default: OpenSSL */
+    ZDC_DTLS_RECORDS_DEFAULT = 0, /* the build's default: zdc's */
     ZDC_DTLS_RECORDS_OPENSSL,     /* OpenSSL's record layer throughout */
     ZDC_DTLS_RECORDS_ZDC,         /* zdc's (dtls_record.h) after the hand-off */
 } zdc_dtls_records;

@@ -563,6 +563,26 @@ uint64_t zdc_pc_next_timeout(const zdc_pc *pc)
     return t;
 }
 
+void zdc_pc_batch_begin(zdc_pc *pc)
+{
+    if (pc == NULL || pc->closed || pc->batch)
+        return;
+    pc->batch = true;
+    if (pc->sctp)
+        zdc_sctp_batch_begin(pc->sctp);
+}
+
+void zdc_pc_batch_end(zdc_pc *pc, uint64_t now_ns)
+{
+    if (pc == NULL || !pc->batch)
+        return;
+    pc->batch = false;
+    if (pc->sctp) { /* one made during the batch is not in it: ending is harmless */
+        zdc_sctp_set_now(pc->sctp, now_ns);
+        zdc_sctp_batch_end(pc->sctp);
+    }
+}
+
 void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns)
 {
     if (pc->closed)

@@ -253,6 +253,11 @@ void zdc_pc_turn_stream_opened(zdc_pc *pc, unsigned slot, const char *info);
 size_t zdc_pc_turn_servers(const zdc_pc *pc, zdc_addr *out, size_t max);
 /* The selected pair's candidate types (enum zdc_cand_type). 0 or ZDC_ERR_NOT_FOUND. */
 int zdc_pc_selected_candidate_types(const zdc_pc *pc, int *local_type, int *remote_type);
+/* One receive batch: the owner hands this peer several datagrams in one go (one poll of the
+ * engine) between these two calls; SCTP then answers them together at the end (one SACK for
+ * the batch, docs/sctp.md). An end without a begin does nothing. */
+void zdc_pc_batch_begin(zdc_pc *pc);
+void zdc_pc_batch_end(zdc_pc *pc, uint64_t now_ns);
 /* The next deadline (UINT64_MAX: none) and running what is due. */
 uint64_t zdc_pc_next_timeout(const zdc_pc *pc);
 void zdc_pc_handle_timeout(zdc_pc *pc, uint64_t now_ns);

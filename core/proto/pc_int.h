@@ -103,6 +103,7 @@ struct zdc_pc {
     zdc_dtls *dtls;
     zdc_sctp *sctp;
     bool ice_failed, dtls_failed, remote_closed, torn_down, sctp_up, sctp_failed;
+    bool batch; /* between zdc_pc_batch_begin and zdc_pc_batch_end */
     bool have_remote_addr;
     zdc_addr remote_addr;
 

@@ -1039,6 +1039,18 @@ void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns)
         zdc_sctp_nat_handle_timeout(s->nat, now_ns);
 }
 
+void zdc_sctp_batch_begin(zdc_sctp *s)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_batch_begin(s->nat);
+}
+
+void zdc_sctp_batch_end(zdc_sctp *s)
+{
+    if (s != NULL && s->nat)
+        zdc_sctp_nat_batch_end(s->nat);
+}
+
 static uint64_t abandoned(const zdc_sctp *s, uint16_t policy)
 {
     struct sctp_prstatus pr;

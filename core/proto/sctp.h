@@ -247,6 +247,14 @@ uint64_t zdc_sctp_next_timeout(const zdc_sctp *s);
 /* Runs the association's due timers (retransmissions, delayed SACK, ...). */
 void zdc_sctp_handle_timeout(zdc_sctp *s, uint64_t now_ns);
 
+/* One receive batch (native SCTP; no-ops for usrsctp): the packets handed in between
+ * zdc_sctp_batch_begin and zdc_sctp_batch_end are answered together at the end — one SACK for
+ * the batch, and the data it lets go bundled — instead of after each packet. The peer
+ * connection calls them around the datagrams the engine delivers to it in one poll. An end
+ * without a begin is harmless. */
+void zdc_sctp_batch_begin(zdc_sctp *s);
+void zdc_sctp_batch_end(zdc_sctp *s);
+
 /* ---- process-global timer driving ---------------------------------------------------------
  * usrsctp has one timer wheel for all associations and no "next expiry" query, so zdc ticks
  * it at a fixed ZDC_SCTP_TICK_NS (10 ms) cadence while anything may have a timer pending:

@@ -36,6 +36,7 @@ struct zdc_sctp_nat {
     bool in_call; /* inside a call that brought the time (packet, timeout) */
     bool abort_logged;
     bool flush_pending; /* an application's send waits for a call with the time */
+    bool batch;         /* inside zdc_sctp_nat_batch_begin / _end */
     uint16_t in_streams, out_streams;
     held *hq, *hq_tail;
     size_t held_bytes;
@@ -311,8 +312,8 @@ static void flush(zdc_sctp_nat *n)
 
 static void after_call(zdc_sctp_nat *n)
 {
-    if (n->closed)
-        return;
+    if (n->closed || n->batch)
+        return; /* a batch's output goes at its end */
     flush(n);
     size_t b = zdc_sctp_assoc_buffered_amount(n->a);
     if (b < n->last_buffered && n->cfg.cb.on_buffered_amount) {
@@ -463,6 +464,27 @@ int zdc_sctp_nat_send(zdc_sctp_nat *n, uint16_t stream, uint32_t ppid, const uin
         }
     }
     return rv;
+}
+
+void zdc_sctp_nat_batch_begin(zdc_sctp_nat *n)
+{
+    if (n->closed || n->batch)
+        return;
+    n->batch = true;
+    zdc_sctp_assoc_batch_begin(n->a);
+}
+
+void zdc_sctp_nat_batch_end(zdc_sctp_nat *n)
+{
+    if (!n->batch)
+        return;
+    n->batch = false;
+    if (n->closed)
+        return;
+    n->in_call = true;
+    zdc_sctp_assoc_batch_end(n->a, n->now);
+    after_call(n);
+    n->in_call = false;
 }
 
 void zdc_sctp_nat_pause_receive(zdc_sctp_nat *n, bool paused)

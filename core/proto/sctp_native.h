@@ -28,5 +28,7 @@ uint16_t zdc_sctp_nat_out_streams(const zdc_sctp_nat *n);
 int zdc_sctp_nat_set_max_send_size(zdc_sctp_nat *n, size_t max);
 void zdc_sctp_nat_get_stats(const zdc_sctp_nat *n, zdc_sctp_stats *st);
 void zdc_sctp_nat_get_status(const zdc_sctp_nat *n, zdc_sctp_status *st);
+void zdc_sctp_nat_batch_begin(zdc_sctp_nat *n);
+void zdc_sctp_nat_batch_end(zdc_sctp_nat *n);
 
 #endif /* ZDC_CORE_SCTP_NATIVE_H */

@@ -387,6 +387,7 @@ static void restart(zdc_sctp_assoc *a, const zdc_sctp_cookie *ck, uint64_t now)
     a->out = keep.out;
     a->st = keep.st;
     a->corked = keep.corked;
+    a->batch = keep.batch;
     a->app_held = keep.app_held;
     a->advertise_zero_checksum = keep.advertise_zero_checksum;
     a->local_tag = ck->local_tag;
@@ -719,6 +720,10 @@ int zdc_sctp_assoc_handle_packet(zdc_sctp_assoc *a, const uint8_t *p, size_t len
     if (rv < 0)
         a->st.dropped++;
     zdc_sctp_rx_packet_done(a, now);
+    if (a->batch) {
+        a->batch_pkts++;
+        return 0; /* the SACK and the rest go at _batch_end */
+    }
     zdc_sctp_tx_flush(a, now);
     zdc_sctp_reset_flush(a, now);
     shutdown_progress(a, now);
@@ -839,6 +844,27 @@ void zdc_sctp_assoc_set_app_held(zdc_sctp_assoc *a, size_t bytes, uint64_t now)
         if (!a->corked)
             zdc_sctp_tx_flush(a, now);
     }
+}
+
+void zdc_sctp_assoc_batch_begin(zdc_sctp_assoc *a)
+{
+    a->batch = true;
+    a->batch_pkts = 0;
+}
+
+void zdc_sctp_assoc_batch_end(zdc_sctp_assoc *a, uint64_t now)
+{
+    if (!a->batch)
+        return;
+    a->batch = false;
+    if (a->state == ST_CLOSED || a->batch_pkts == 0) {
+        a->batch_pkts = 0;
+        return;
+    }
+    zdc_sctp_tx_flush(a, now);
+    a->batch_pkts = 0;
+    zdc_sctp_reset_flush(a, now);
+    shutdown_progress(a, now);
 }
 
 void zdc_sctp_assoc_cork(zdc_sctp_assoc *a, bool corked, uint64_t now)

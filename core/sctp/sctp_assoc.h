@@ -164,6 +164,16 @@ void zdc_sctp_assoc_set_app_held(zdc_sctp_assoc *a, size_t bytes, uint64_t now);
  * into full packets (an engine corks around one poll's worth of application sends). */
 void zdc_sctp_assoc_cork(zdc_sctp_assoc *a, bool corked, uint64_t now);
 
+/* One receive batch (issue 11: "one SACK per receive batch"): between _batch_begin and
+ * _batch_end, _handle_packet takes packets in but leaves what it would send at the end of each
+ * (the SACK, data the SACKs let go, a FORWARD-TSN, a reset request) to _batch_end, which sends
+ * it once: a batch of N DATA packets is answered by one SACK, and new data leaves bundled.
+ * Answers that cannot wait (COOKIE ACK, HEARTBEAT ACK, RE-CONFIG responses, ABORT) still go at
+ * once. _batch_end without _batch_begin is harmless. An engine calls these around the datagrams
+ * of one poll for one peer. */
+void zdc_sctp_assoc_batch_begin(zdc_sctp_assoc *a);
+void zdc_sctp_assoc_batch_end(zdc_sctp_assoc *a, uint64_t now);
+
 /* Graceful shutdown once queued data is acknowledged (RFC 9260 §9.2). */
 int zdc_sctp_assoc_shutdown(zdc_sctp_assoc *a, uint64_t now);
 

@@ -88,6 +88,8 @@ struct zdc_sctp_assoc {
     zdc_sctp_assoc_config cfg;
     int state;
     bool corked;
+    bool batch;          /* inside _batch_begin / _batch_end */
+    unsigned batch_pkts; /* packets taken in this batch: the end's flush may burst that much more */
     uint64_t rng;
 
     /* handshake */

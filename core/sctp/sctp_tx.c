@@ -393,7 +393,11 @@ static bool data_allowed(const zdc_sctp_assoc *a)
 void zdc_sctp_tx_flush(zdc_sctp_assoc *a, uint64_t now)
 {
     bool data_ok = data_allowed(a);
-    for (int burst = 0; burst < MAX_BURST; burst++) {
+    /* Max.Burst per packet received: a batch's one flush may send what its packets' separate
+     * flushes would have (bounded by cwnd all the same). */
+    unsigned bursts =
+        MAX_BURST * (a->batch_pkts > 1 ? (a->batch_pkts < 64 ? a->batch_pkts : 64) : 1);
+    for (unsigned burst = 0; burst < bursts; burst++) {
         zdc_wr w;
         zdc_sctp_assoc_begin(a, &w, a->peer_tag);
         bool any = zdc_sctp_rx_write_sack(a, &w, false);

@@ -11,6 +11,10 @@
  * fires every peer's callbacks; zdc_peer_poll() does the same and is what Godot-style code
  * calls once per frame. Nothing runs between polls, so poll often (every few milliseconds
  * while connecting or sending; a game loop's frame is fine).
+ *
+ * To use more cores behind the same port, create it with zdc_engine_options.workers: an I/O
+ * thread then owns the sockets and each worker (zdc_engine_worker) is polled by a thread of
+ * the application's (docs/threads.md).
  */
 #ifndef ZDC_ENGINE_H
 #define ZDC_ENGINE_H
@@ -195,7 +199,9 @@ typedef struct zdc_engine_stats {
                                         once the engine is idle — a leak check */
 } zdc_engine_stats;
 
-/* Fills *out. */
+/* Fills *out. With workers: on the front, from any thread, the sockets' counters plus every
+ * worker's as of its last poll; on a worker, from its thread, the datagrams that worker took
+ * from and gave to the I/O thread (buffers_outstanding: the engine's whole pool). */
 ZDC_API void zdc_engine_get_stats(const zdc_engine *e, zdc_engine_stats *out);
 
 #ifdef __cplusplus

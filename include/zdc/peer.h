@@ -175,9 +175,13 @@ ZDC_API zdc_channel_options zdc_channel_options_default(void);
 
 /* ---- peers ---------------------------------------------------------------------------- */
 
-/* Creates a peer on `engine` using the default implementation, in state NEW.
+/* Creates a peer on `engine` using the default implementation, in state NEW. With an engine
+ * that has workers, pass one of its workers (zdc_engine_worker): the peer belongs to the
+ * thread that polls that worker (docs/threads.md).
  * Returns 0; ZDC_ERR_INVALID_PARAMETER (NULL engine for the built-in implementation, NULL
- * out); ZDC_ERR_NOMEM. */
+ * out); ZDC_ERR_INVALID_STATE (the I/O front of an engine with workers); ZDC_ERR_NOT_SUPPORTED
+ * (a worker, while usrsctp is the SCTP: ZDC_SCTP changed after zdc_engine_new);
+ * ZDC_ERR_NOMEM. */
 ZDC_API int zdc_peer_new(zdc_engine *engine, const zdc_peer_callbacks *cb, zdc_peer *out);
 
 /* Frees the peer and its channels (closing them first if needed). No callback fires during or

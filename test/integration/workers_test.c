@@ -20,6 +20,7 @@
  * ctest-labels: integration thread */
 #include <criterion/criterion.h>
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -659,13 +660,21 @@ static void self_msg(void *user, zdc_peer peer, zdc_channel ch)
     }
 }
 
-Test(workers, io_thread_self_pair, .timeout = 120)
+/* Two peers on the one worker of an engine with an I/O thread connect and exchange 10
+ * messages each. fd_loop: the worker is driven as an application's own loop drives it, by
+ * poll(2) on zdc_engine_fd with zdc_engine_next_timeout_ms, then zdc_engine_poll(w, 0); a
+ * wake-up the I/O thread failed to give would leave it to timers (slow: DTLS retransmits after
+ * a second and more), so it must finish well within the bound. */
+static void run_self_pair(bool fd_loop)
 {
     use_native_sctp();
     zdc_engine *e = engine_with(1, true);
     cr_assert_not_null(e);
     zdc_engine *w = zdc_engine_worker(e, 0);
     cr_assert_neq(w, e, "a worker beside the I/O thread");
+    int fd = fd_loop ? zdc_engine_fd(w) : -1;
+    if (fd_loop)
+        cr_assert_geq(fd, 0);
     self_side a = {0}, b = {0};
     a.other = &b;
     b.other = &a;
@@ -681,14 +690,101 @@ Test(workers, io_thread_self_pair, .timeout = 120)
     cr_assert_eq(zdc_peer_create_data_channel(a.peer, "self", NULL, &a.ch), 0);
     cr_assert_eq(zdc_peer_create_offer(a.peer), 0);
     uint64_t t0 = now_ms();
-    while ((a.got < 10 || b.got < 10) && now_ms() - t0 < DEADLINE_MS)
-        zdc_engine_poll(w, 10);
+    int waits = 0;
+    while ((a.got < 10 || b.got < 10) && now_ms() - t0 < 20000) {
+        if (fd_loop) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            poll(&p, 1, zdc_engine_next_timeout_ms(w));
+            waits++;
+            cr_assert_eq(zdc_engine_poll(w, 0), 0);
+        } else {
+            zdc_engine_poll(w, 10);
+        }
+    }
+    uint64_t took = now_ms() - t0;
+    printf("workers: self pair on one worker (%s) in %llu ms\n",
+           fd_loop ? "zdc_engine_fd loop" : "zdc_engine_poll", (unsigned long long)took);
     cr_assert_eq(a.got, 10, "a got %d", a.got);
     cr_assert_eq(b.got, 10, "b got %d", b.got);
+    cr_assert_lt(took, 10000, "no wake-up lost (took %llu ms, %d waits)", (unsigned long long)took,
+                 waits);
     zdc_engine_stats st;
     zdc_engine_get_stats(e, &st);
     cr_assert_gt(st.self_sent, 0, "through the engine's own socket");
     zdc_peer_free(a.peer);
     zdc_peer_free(b.peer);
+    zdc_engine_free(e);
+}
+
+Test(workers, io_thread_self_pair, .timeout = 120)
+{
+    run_self_pair(false);
+}
+
+Test(workers, worker_in_an_application_loop, .timeout = 120)
+{
+    run_self_pair(true);
+}
+
+/* ---- idle: no spinning ---------------------------------------------------------------------- */
+
+typedef struct idle_thread {
+    zdc_engine *w;
+    pthread_t th;
+    _Atomic bool stop;
+    _Atomic int polls;
+} idle_thread;
+
+static void *idle_main(void *arg)
+{
+    idle_thread *t = arg;
+    while (!atomic_load(&t->stop)) {
+        zdc_engine_poll(t->w, -1); /* returns on zdc_engine_wake */
+        atomic_fetch_add(&t->polls, 1);
+    }
+    return NULL;
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An engine with two workers, each blocked in zdc_engine_poll(w, -1) on its thread, and no
+ * peer: for 300 ms nobody runs (the I/O thread and both workers sleep), then
+ * zdc_engine_wake releases each worker's poll from another thread. */
+Test(workers, idle_costs_no_cpu_and_wake_releases_a_blocked_poll, .timeout = 60)
+{
+    use_native_sctp();
+    zdc_engine *e = engine_with(2, false);
+    cr_assert_not_null(e);
+    static idle_thread t[2];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < 2; i++) {
+        t[i].w = zdc_engine_worker(e, (unsigned)i);
+        cr_assert_eq(pthread_create(&t[i].th, NULL, idle_main, &t[i]), 0);
+    }
+    struct timespec settle = {0, 50 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    int polls0 = atomic_load(&t[0].polls) + atomic_load(&t[1].polls);
+    double c0 = cpu_seconds();
+    struct timespec idle = {0, 300 * 1000 * 1000};
+    nanosleep(&idle, NULL);
+    double used = cpu_seconds() - c0;
+    int polls1 = atomic_load(&t[0].polls) + atomic_load(&t[1].polls);
+    printf("workers: idle engine with 2 workers used %.1f ms of CPU in 300 ms, %d polls\n",
+           used * 1e3, polls1 - polls0);
+    cr_assert_eq(polls1, polls0, "no poll returned while nothing happened");
+    cr_assert_lt(used, 0.05, "idle: %.1f ms of CPU in 300 ms", used * 1e3);
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&t[i].stop, true);
+        zdc_engine_wake(t[i].w); /* any thread */
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i].th, NULL); /* hangs (ctest's timeout) if a wake-up were lost */
+    cr_assert_gt(atomic_load(&t[0].polls) + atomic_load(&t[1].polls), polls1,
+                 "zdc_engine_wake released the blocked polls");
     zdc_engine_free(e);
 }
