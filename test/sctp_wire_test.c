@@ -625,6 +625,7 @@ Test(sctp_wire, every_usrsctp_packet_parses)
     struct cap_end a = {0}, b = {0};
     zdc_sctp_config c;
     zdc_sctp_config_default(&c);
+    c.native = false; /* usrsctp's packets */
     c.cb.send = cap_send;
     c.cb.on_up = cap_up;
     c.user = &a;
