@@ -137,6 +137,7 @@ static void cb_buffered(void *user, size_t amount)
 static void end_config(struct end *e, zdc_sctp_config *c)
 {
     zdc_sctp_config_default(c);
+    c->native = false; /* the usrsctp wrapper (native is the default) */
     c->cb = (zdc_sctp_callbacks){.send = cb_send,
                                  .on_up = cb_up,
                                  .on_down = cb_down,
@@ -301,11 +302,13 @@ Test(sctp, rejects_bad_config)
     zdc_sctp_config c;
     zdc_sctp *s = (zdc_sctp *)1;
     zdc_sctp_config_default(&c);
+    c.native = false; /* the usrsctp wrapper (native is the default) */
     cr_assert_eq(zdc_sctp_new(&c, &s), ZDC_ERR_INVALID_PARAMETER); /* no send callback */
     c.cb.send = cb_send;
     c.streams = 0;
     cr_assert_eq(zdc_sctp_new(&c, &s), ZDC_ERR_INVALID_PARAMETER);
     zdc_sctp_config_default(&c);
+    c.native = false; /* the usrsctp wrapper (native is the default) */
     c.cb.send = cb_send;
     c.max_send_size = c.sndbuf + 1;
     cr_assert_eq(zdc_sctp_new(&c, &s), ZDC_ERR_INVALID_PARAMETER);
