@@ -484,7 +484,9 @@ static int server_start(server *sv, int n, bool reliable, int wave, int workers,
     sv->made = calloc((size_t)n, sizeof *sv->made);
     sv->e = workers ? perf_engine_new_workers(workers) : perf_engine_new(false);
     if (workers && !sv->e) {
-        perf_fail(out, "no engine with %d workers (they need the native SCTP)", workers);
+        perf_fail(out,
+                  "no engine with %d workers (they need the native SCTP, not ZDC_SCTP=usrsctp)",
+                  workers);
         return -1;
     }
     if (workers && server_workers_start(sv) != 0) {

@@ -120,6 +120,8 @@ static void log_peer_init(const zdc_sctp_nat *n, const uint8_t *p, size_t len)
                            : t == 0xc1                 ? "ASCONF"
                            : t == 0x81                 ? "PKTDROP"
                            : t == 0x84                 ? "NR-SACK"
+                           : t == 0x0f                 ? "AUTH"
+                           : t == 0xc2                 ? "I-FORWARD-TSN"
                                                        : NULL;
         int w = name ? snprintf(ext + used, sizeof ext - used, "%s%s", used ? " " : "", name)
                      : snprintf(ext + used, sizeof ext - used, "%s0x%02x", used ? " " : "", t);

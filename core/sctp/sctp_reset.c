@@ -54,9 +54,8 @@ static void send_request(zdc_sctp_assoc *a, uint64_t now)
     a->reconf_at = now + a->rto;
 }
 
-/* Starts the next request when none is in flight and the pending streams have no data left,
- * queued or unacknowledged (zdc_sctp_tx_stream_idle): the peer then holds every message of the
- * stream before it learns of the reset. */
+/* Starts the next request when none is in flight and the pending streams have no queued data
+ * left (their last message already has its TSNs, so "Sender's Last Assigned TSN" covers it). */
 void zdc_sctp_reset_flush(zdc_sctp_assoc *a, uint64_t now)
 {
     if (a->reconf_at || a->n_reset_pending == 0 || a->state != ST_ESTABLISHED)
