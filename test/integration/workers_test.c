@@ -148,7 +148,12 @@ typedef struct mail {
 
 typedef struct wthread wthread;
 
+typedef struct tpair tpair;
+
 typedef struct side {
+    tpair *pair;
+    bool server; /* which side: fixed before any thread starts (callbacks read it, not the
+                    other side's handle, which another thread writes) */
     zdc_peer peer;
     zdc_channel ch;
     bool live, open, has_ch;
@@ -156,13 +161,13 @@ typedef struct side {
     int next_tx;
 } side;
 
-typedef struct tpair {
+struct tpair {
     int idx;
     zdc_engine *ce; /* the client's engine */
     wthread *cli, *srv;
     side c, s;
     bool done; /* client side: every echo back */
-} tpair;
+};
 
 struct wthread {
     zdc_engine *w;
@@ -216,8 +221,9 @@ static wthread *peer_thread(tpair *p, bool server)
 
 static void on_description(void *user, zdc_peer peer, const char *type, const char *sdp)
 {
-    tpair *p = user;
-    bool server = peer.id == p->s.peer.id;
+    side *me = user;
+    tpair *p = me->pair;
+    bool server = me->server;
     if (zdc_peer_set_local_description(peer, type, sdp) != 0)
         fail(peer_thread(p, server), "set_local_description", p->idx);
     send_mail(peer_thread(p, !server), server ? MSG_ANSWER : MSG_OFFER, p->idx, sdp, NULL, 0);
@@ -225,14 +231,15 @@ static void on_description(void *user, zdc_peer peer, const char *type, const ch
 
 static void on_candidate(void *user, zdc_peer peer, const char *mid, int index, const char *cand)
 {
-    tpair *p = user;
-    bool server = peer.id == p->s.peer.id;
+    side *me = user;
+    tpair *p = me->pair;
+    bool server = me->server;
     send_mail(peer_thread(p, !server), MSG_CAND, p->idx, cand, mid, index);
 }
 
 static void on_data_channel(void *user, zdc_peer peer, zdc_channel ch)
 {
-    tpair *p = user;
+    tpair *p = ((side *)user)->pair;
     (void)peer;
     p->s.ch = ch;
     p->s.has_ch = true;
@@ -240,8 +247,9 @@ static void on_data_channel(void *user, zdc_peer peer, zdc_channel ch)
 
 static void on_open(void *user, zdc_peer peer, zdc_channel ch)
 {
-    tpair *p = user;
-    bool server = peer.id == p->s.peer.id;
+    side *me = user;
+    tpair *p = me->pair;
+    bool server = me->server;
     side *s = side_of(p, server);
     s->open = true;
     if (server)
@@ -257,8 +265,9 @@ static void on_open(void *user, zdc_peer peer, zdc_channel ch)
 
 static void on_message(void *user, zdc_peer peer, zdc_channel ch)
 {
-    tpair *p = user;
-    bool server = peer.id == p->s.peer.id;
+    side *me = user;
+    tpair *p = me->pair;
+    bool server = me->server;
     side *s = side_of(p, server);
     const uint8_t *d;
     size_t len;
@@ -299,7 +308,7 @@ static zdc_engine *engine_with(unsigned workers, bool io_thread);
 static void start_pair(wthread *t, tpair *p)
 {
     zdc_peer_callbacks cb = callbacks;
-    cb.user = p;
+    cb.user = &p->c;
     /* epoll: client engines come and go on two threads, and a new io_uring ring mapped where
      * another thread's freed one was looks like a race to TSan (the ring is shared memory it
      * does not see unmapped); the server keeps the default backend (io_uring where it works). */
@@ -324,7 +333,7 @@ static void handle_mail(wthread *t, mail *m)
     switch (m->kind) {
     case MSG_OFFER: {
         zdc_peer_callbacks cb = callbacks;
-        cb.user = p;
+        cb.user = s;
         if (zdc_peer_new(t->w, &cb, &s->peer) != 0) {
             fail(t, "peer_new (server)", p->idx);
             break;
@@ -469,6 +478,8 @@ Test(workers, traffic_across_workers_and_engines, .timeout = 120)
     }
     for (int k = 0; k < PAIRS; k++) {
         pairs[k].idx = k;
+        pairs[k].c = (side){.pair = &pairs[k], .server = false};
+        pairs[k].s = (side){.pair = &pairs[k], .server = true};
         pairs[k].srv = &th[k % SRV_WORKERS];
         pairs[k].cli = &th[SRV_WORKERS + (k * CLI_WORKERS / PAIRS)];
     }
@@ -552,6 +563,8 @@ Test(workers, free_with_live_peers, .timeout = 120)
     tb.n_pairs = 4;
     for (int k = 0; k < 4; k++) {
         pairs[k].idx = k;
+        pairs[k].c = (side){.pair = &pairs[k], .server = false};
+        pairs[k].s = (side){.pair = &pairs[k], .server = true};
         pairs[k].srv = &ta[k % 2];
         pairs[k].cli = &tb;
     }
